@@ -1,0 +1,59 @@
+use std::fmt;
+use std::sync::Arc;
+
+use crate::environment::Environment;
+use crate::key::KeyEntry;
+
+/// Who is calling: put into the request's extensions by [`ApiKeyAuth`](super::ApiKeyAuth).
+///
+/// It holds the key's public id, project, environment and limits; never the key or its hash.
+#[derive(Clone)]
+pub struct Principal {
+    entry: Arc<KeyEntry>,
+}
+
+impl Principal {
+    pub(crate) fn new(entry: Arc<KeyEntry>) -> Self {
+        Principal { entry }
+    }
+
+    /// The key's public id, e.g. `key_demo`.
+    pub fn key_id(&self) -> &str {
+        &self.entry.record().id
+    }
+
+    /// The key's project.
+    pub fn project(&self) -> &str {
+        &self.entry.record().project
+    }
+
+    /// The project as the shared string the record holds: cloning it allocates nothing.
+    pub(crate) fn project_shared(&self) -> &Arc<str> {
+        &self.entry.record().project
+    }
+
+    /// The key's environment: every request it makes is scoped to it.
+    pub fn environment(&self) -> Environment {
+        self.entry.record().environment
+    }
+
+    /// The key's per-second limit, if any.
+    pub fn rps(&self) -> Option<u32> {
+        self.entry.record().rps
+    }
+
+    /// The key's per-minute limit, if any.
+    pub fn rpm(&self) -> Option<u32> {
+        self.entry.record().rpm
+    }
+}
+
+impl fmt::Debug for Principal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Principal")
+            .field("key_id", &self.key_id())
+            .field("project", &self.project())
+            .field("environment", &self.environment())
+            .finish()
+    }
+}

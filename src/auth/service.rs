@@ -1,0 +1,112 @@
+use std::fmt;
+use std::mem;
+use std::task::{Context, Poll};
+
+use http::{Request, Response};
+use tower_service::Service;
+
+use super::future::Pending;
+use super::{ApiKeyAuthLayer, ResponseFuture, credentials};
+use crate::body::ResponseBody;
+use crate::environment::Environment;
+use crate::key::KeyStore;
+use crate::rejection::{Rejection, RejectionCode, is_grpc};
+
+/// Authenticates every request by its API key and puts a [`Principal`](super::Principal) into its
+/// extensions; refuses the rest with 401 before they reach the inner service.
+pub struct ApiKeyAuth<S, K> {
+    pub(super) inner: S,
+    pub(super) layer: ApiKeyAuthLayer<K>,
+}
+
+impl<S, K: KeyStore> ApiKeyAuth<S, K> {
+    /// Wraps `inner`.
+    pub fn new(inner: S, layer: ApiKeyAuthLayer<K>) -> Self {
+        ApiKeyAuth { inner, layer }
+    }
+
+    /// A layer that authenticates against `store`.
+    pub fn layer(store: K) -> ApiKeyAuthLayer<K> {
+        ApiKeyAuthLayer::new(store)
+    }
+
+    /// The inner service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The inner service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Unwraps the inner service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S: Clone, K> Clone for ApiKeyAuth<S, K> {
+    fn clone(&self) -> Self {
+        ApiKeyAuth {
+            inner: self.inner.clone(),
+            layer: self.layer.clone(),
+        }
+    }
+}
+
+impl<S: fmt::Debug, K> fmt::Debug for ApiKeyAuth<S, K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ApiKeyAuth")
+            .field("inner", &self.inner)
+            .field("layer", &self.layer)
+            .finish()
+    }
+}
+
+impl<S, K, ReqBody, ResBody> Service<Request<ReqBody>> for ApiKeyAuth<S, K>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
+    K: KeyStore,
+{
+    type Response = Response<ResponseBody<ResBody>>;
+    type Error = S::Error;
+    type Future = ResponseFuture<K, S, ReqBody, ResBody>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        let grpc = is_grpc(request.headers());
+        let key = match credentials::presented_key(request.headers()) {
+            Ok(key) => key,
+            Err(rejection) => return ResponseFuture::rejected(rejection, grpc),
+        };
+        if self.layer.deployment == Environment::Production
+            && key.environment() == Environment::Development
+        {
+            let rejection = Rejection::new(
+                RejectionCode::InvalidApiKey,
+                "a production deployment does not accept development (msk_test_) keys",
+            );
+            return ResponseFuture::rejected(rejection, grpc);
+        }
+        let lookup = self.layer.store.find_by_hash(&key.hash());
+        // The clone goes back into `self`; the service that `poll_ready` readied goes with the
+        // request (tower's rule for services that call the inner one from a future).
+        let clone = self.inner.clone();
+        let ready_inner = mem::replace(&mut self.inner, clone);
+        ResponseFuture::looking_up(
+            lookup,
+            Pending {
+                inner: ready_inner,
+                request,
+                key_environment: key.environment(),
+                now: self.layer.clock.now(),
+                store: self.layer.store.clone(),
+                grpc,
+            },
+        )
+    }
+}

@@ -1,0 +1,49 @@
+//! `HealthRoute`: stage 1, the public health route.
+//!
+//! `GET /health` (and `HEAD`) is answered by the stage itself: no key, no audit event, at most
+//! 5 requests per second per client address (the 6th within a second is 429
+//! `health_rate_limited` with `Retry-After`). The report is `{"status":"ok"}`, or
+//! `{"status":"degraded","checks":{...}}` naming each registered [`HealthCheck`] and its state
+//! when any of them fails or misses its deadline. Every other request passes inward.
+//!
+//! Decisions the design left open:
+//! - Both reports answer 200: `degraded` still serves. A probe that wants to fail on degraded
+//!   reads the body.
+//! - The client address is the socket peer ([`ClientAddr`](crate::ClientAddr), or axum's
+//!   `ConnectInfo` with the `axum` feature); `X-Forwarded-For` counts only from
+//!   [trusted proxies](HealthRouteLayer::with_trusted_proxies). Requests whose address is unknown
+//!   share one window.
+//! - At most 65,536 addresses are tracked; when all are active, a new address is refused rather
+//!   than memory grown.
+//!
+//! # Example
+//! ```
+//! use memorysync_pipeline::health::HealthRouteLayer;
+//! use tower::{ServiceBuilder, ServiceExt, service_fn};
+//!
+//! # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+//! let service = ServiceBuilder::new()
+//!     .layer(HealthRouteLayer::new())
+//!     .service(service_fn(|_: http::Request<String>| async {
+//!         Ok::<_, std::convert::Infallible>(http::Response::new(String::from("inner")))
+//!     }));
+//!
+//! let probe = || http::Request::get("/health").body(String::new()).unwrap();
+//! for _ in 0..5 {
+//!     assert_eq!(service.clone().oneshot(probe()).await.unwrap().status(), 200);
+//! }
+//! assert_eq!(service.oneshot(probe()).await.unwrap().status(), 429);
+//! # });
+//! ```
+
+mod check;
+mod future;
+mod layer;
+mod report;
+mod service;
+mod window;
+
+pub use check::{CheckStatus, HealthCheck, check_fn};
+pub use future::ResponseFuture;
+pub use layer::HealthRouteLayer;
+pub use service::HealthRoute;

@@ -1,0 +1,92 @@
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http::{Method, Request, Response};
+use tower_service::Service;
+
+use super::ResponseFuture;
+use super::future::report_response;
+use super::layer::HealthRouteLayer;
+use super::report::{OK_BODY, run_checks};
+use super::window::Admission;
+use crate::body::ResponseBody;
+use crate::client_ip::{client_ip, peer_ip};
+use crate::rejection::{Rejection, RejectionCode};
+
+/// Answers `GET /health` (and `HEAD`) itself, with no key, limited per client address; passes
+/// every other request inward.
+#[derive(Clone, Debug)]
+pub struct HealthRoute<S> {
+    inner: S,
+    layer: HealthRouteLayer,
+}
+
+impl<S> HealthRoute<S> {
+    /// Wraps `inner`.
+    pub fn new(inner: S, layer: HealthRouteLayer) -> Self {
+        HealthRoute { inner, layer }
+    }
+
+    /// The default layer.
+    pub fn layer() -> HealthRouteLayer {
+        HealthRouteLayer::new()
+    }
+
+    /// The inner service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The inner service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Unwraps the inner service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for HealthRoute<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+{
+    type Response = Response<ResponseBody<ResBody>>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future, ResBody>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        let is_probe = (request.method() == Method::GET || request.method() == Method::HEAD)
+            && request.uri().path() == &*self.layer.path;
+        if !is_probe {
+            return ResponseFuture::inner(self.inner.call(request));
+        }
+        let layer = &self.layer;
+        let peer = peer_ip(request.extensions());
+        let client = client_ip(request.headers(), peer, &layer.trusted_proxies);
+        if let Admission::Refused { retry_after_secs } =
+            layer.window.admit(client, layer.clock.now())
+        {
+            let rejection = Rejection::new(
+                RejectionCode::HealthRateLimited,
+                "too many health probes from this address; retry after the given seconds",
+            )
+            .with_retry_after(retry_after_secs);
+            return ResponseFuture::answered(rejection.into_response(false));
+        }
+        let head_only = request.method() == Method::HEAD;
+        if layer.checks.is_empty() {
+            return ResponseFuture::answered(report_response(
+                Bytes::from_static(OK_BODY),
+                head_only,
+            ));
+        }
+        let report = Box::pin(run_checks(layer.checks.clone(), layer.check_timeout));
+        ResponseFuture::checking(report, head_only)
+    }
+}
