@@ -16,7 +16,7 @@ pub struct PipelineBuilder<L, Last> {
     _last: PhantomData<fn() -> Last>,
 }
 
-impl PipelineBuilder<Identity, position::Start> {
+impl PipelineBuilder<Identity, position::PipelineStart> {
     /// An empty pipeline.
     pub fn new() -> Self {
         PipelineBuilder {
@@ -26,7 +26,7 @@ impl PipelineBuilder<Identity, position::Start> {
     }
 }
 
-impl Default for PipelineBuilder<Identity, position::Start> {
+impl Default for PipelineBuilder<Identity, position::PipelineStart> {
     fn default() -> Self {
         Self::new()
     }

@@ -17,25 +17,25 @@ use crate::scope::ProjectScopeLayer;
 pub mod position {
     /// Nothing placed yet.
     #[derive(Debug)]
-    pub enum Start {}
+    pub enum PipelineStart {}
     /// Stage 1.
     #[derive(Debug)]
-    pub enum HealthRoute {}
+    pub enum HealthRouteStage {}
     /// Stage 2.
     #[derive(Debug)]
-    pub enum AuditRecord {}
+    pub enum AuditRecordStage {}
     /// Stage 3.
     #[derive(Debug)]
-    pub enum ApiKeyAuth {}
+    pub enum ApiKeyAuthStage {}
     /// Stage 4.
     #[derive(Debug)]
-    pub enum ProjectScope {}
+    pub enum ProjectScopeStage {}
     /// Stage 5.
     #[derive(Debug)]
-    pub enum SlidingWindowRateLimit {}
+    pub enum SlidingWindowRateLimitStage {}
     /// Stage 6.
     #[derive(Debug)]
-    pub enum QuotaDegrade {}
+    pub enum QuotaDegradeStage {}
 }
 
 /// A layer that is one of the six pipeline stages.
@@ -49,39 +49,39 @@ pub trait Stage {
     message = "pipeline order: `{Self}` cannot be placed after `{Previous}`",
     label = "`{Self}` placed after `{Previous}` here",
     note = "the contract's order, outermost first, is: HealthRoute, AuditRecord, ApiKeyAuth, ProjectScope, SlidingWindowRateLimit, QuotaDegrade",
-    note = "each stage may be left out but appears at most once; move `{Self}` before `{Previous}` or remove one of them"
+    note = "each stage may be left out but appears at most once: place `{Self}` before `{Previous}`, or remove one of them if they are the same stage"
 )]
 pub trait Follows<Previous> {}
 
 impl Stage for HealthRouteLayer {
-    type Position = position::HealthRoute;
+    type Position = position::HealthRouteStage;
 }
 impl Stage for AuditRecordLayer {
-    type Position = position::AuditRecord;
+    type Position = position::AuditRecordStage;
 }
 impl<K> Stage for ApiKeyAuthLayer<K> {
-    type Position = position::ApiKeyAuth;
+    type Position = position::ApiKeyAuthStage;
 }
 impl Stage for ProjectScopeLayer {
-    type Position = position::ProjectScope;
+    type Position = position::ProjectScopeStage;
 }
 impl Stage for SlidingWindowRateLimitLayer {
-    type Position = position::SlidingWindowRateLimit;
+    type Position = position::SlidingWindowRateLimitStage;
 }
 impl Stage for QuotaDegradeLayer {
-    type Position = position::QuotaDegrade;
+    type Position = position::QuotaDegradeStage;
 }
 
 /// `follows!(Later: Earlier, ...)` implements `Later: Follows<Earlier>` for each earlier stage.
 macro_rules! follows {
     ($later:ident: $($earlier:ident),+) => {
-        $(impl Follows<position::$earlier> for position::$later {})+
+        $(#[diagnostic::do_not_recommend] impl Follows<position::$earlier> for position::$later {})+
     };
 }
 
-follows!(HealthRoute: Start);
-follows!(AuditRecord: Start, HealthRoute);
-follows!(ApiKeyAuth: Start, HealthRoute, AuditRecord);
-follows!(ProjectScope: Start, HealthRoute, AuditRecord, ApiKeyAuth);
-follows!(SlidingWindowRateLimit: Start, HealthRoute, AuditRecord, ApiKeyAuth, ProjectScope);
-follows!(QuotaDegrade: Start, HealthRoute, AuditRecord, ApiKeyAuth, ProjectScope, SlidingWindowRateLimit);
+follows!(HealthRouteStage: PipelineStart);
+follows!(AuditRecordStage: PipelineStart, HealthRouteStage);
+follows!(ApiKeyAuthStage: PipelineStart, HealthRouteStage, AuditRecordStage);
+follows!(ProjectScopeStage: PipelineStart, HealthRouteStage, AuditRecordStage, ApiKeyAuthStage);
+follows!(SlidingWindowRateLimitStage: PipelineStart, HealthRouteStage, AuditRecordStage, ApiKeyAuthStage, ProjectScopeStage);
+follows!(QuotaDegradeStage: PipelineStart, HealthRouteStage, AuditRecordStage, ApiKeyAuthStage, ProjectScopeStage, SlidingWindowRateLimitStage);

@@ -1,0 +1,11 @@
+// `audit` wraps `auth` in the contract's order; placing it after `auth` does not compile.
+use memorysync_pipeline::audit::AuditRecordLayer;
+use memorysync_pipeline::auth::ApiKeyAuthLayer;
+use memorysync_pipeline::key::MemoryKeyStore;
+use memorysync_pipeline::pipeline::PipelineBuilder;
+
+fn main() {
+    let _ = PipelineBuilder::new()
+        .stage(ApiKeyAuthLayer::new(MemoryKeyStore::new()))
+        .stage(AuditRecordLayer::new());
+}

@@ -1,0 +1,10 @@
+// `audit` wraps `limit` in the contract's order; placing it after `limit` does not compile.
+use memorysync_pipeline::audit::AuditRecordLayer;
+use memorysync_pipeline::limit::SlidingWindowRateLimitLayer;
+use memorysync_pipeline::pipeline::PipelineBuilder;
+
+fn main() {
+    let _ = PipelineBuilder::new()
+        .stage(SlidingWindowRateLimitLayer::new())
+        .stage(AuditRecordLayer::new());
+}

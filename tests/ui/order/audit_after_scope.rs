@@ -1,0 +1,10 @@
+// `audit` wraps `scope` in the contract's order; placing it after `scope` does not compile.
+use memorysync_pipeline::audit::AuditRecordLayer;
+use memorysync_pipeline::pipeline::PipelineBuilder;
+use memorysync_pipeline::scope::ProjectScopeLayer;
+
+fn main() {
+    let _ = PipelineBuilder::new()
+        .stage(ProjectScopeLayer::new())
+        .stage(AuditRecordLayer::new());
+}

@@ -1,0 +1,11 @@
+// `auth` wraps `quota` in the contract's order; placing it after `quota` does not compile.
+use memorysync_pipeline::auth::ApiKeyAuthLayer;
+use memorysync_pipeline::key::MemoryKeyStore;
+use memorysync_pipeline::pipeline::PipelineBuilder;
+use memorysync_pipeline::quota::QuotaDegradeLayer;
+
+fn main() {
+    let _ = PipelineBuilder::new()
+        .stage(QuotaDegradeLayer::new())
+        .stage(ApiKeyAuthLayer::new(MemoryKeyStore::new()));
+}
