@@ -1,1 +1,194 @@
-//! Configuration (placeholder).
+//! The TOML configuration of a whole pipeline (section 10).
+//!
+//! [`Config::from_toml`] reads the file, checks it, and names the line of the first problem:
+//! an unknown field, a malformed value, a duplicate key id or hash, a key naming an unknown
+//! project, or a plaintext `msk_` key anywhere in the file (comments included). Secrets never
+//! come from the file: keys are stored as their SHA-256, webhook secrets come from the
+//! environment variable the file names.
+//!
+//! Decisions the design left open: `environment` is required; the `[store]`, `[health]` and
+//! `[audit]` tables are optional; a limit, a period or a per-IP rate of 0 is an error (a limit
+//! that refuses everything is better written as a revoked key); `trusted_proxies` accepts
+//! CIDRs or single addresses.
+//!
+//! # Example
+//! ```
+//! use memorysync_pipeline::config::Config;
+//!
+//! let config = Config::from_toml(r#"
+//! environment = "development"
+//!
+//! [[projects]]
+//! id = "proj_demo"
+//! adds_per_month = 1000
+//! queries_per_month = 10000
+//! "#).unwrap();
+//! assert_eq!(config.projects[0].id, "proj_demo");
+//!
+//! let error = Config::from_toml("environment = \"development\"\ncolour = \"blue\"\n").unwrap_err();
+//! assert_eq!(error.line(), Some(2));
+//! ```
+
+mod build;
+mod error;
+mod raw;
+mod validate;
+
+pub use error::ConfigError;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ipnet::IpNet;
+
+use crate::environment::Environment;
+use crate::key::KeyRecord;
+
+/// A checked pipeline configuration.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct Config {
+    /// This deployment's environment.
+    pub environment: Environment,
+    /// Where shared state lives.
+    pub store: StoreConfig,
+    /// The projects and their plans.
+    pub projects: Vec<ProjectConfig>,
+    /// The key records (hashes only).
+    pub keys: Vec<KeyRecord>,
+    /// The health route.
+    pub health: HealthConfig,
+    /// The audit log.
+    pub audit: AuditConfig,
+    /// Webhook endpoints.
+    pub webhooks: Vec<WebhookConfig>,
+}
+
+/// `[store]`.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct StoreConfig {
+    /// `memory` (default) or `redis`.
+    pub backend: StoreBackend,
+    /// The Redis URL, required with `backend = "redis"`.
+    pub redis_url: Option<String>,
+    /// What to do when the store does not answer.
+    pub on_store_error: StoreErrorPolicy,
+}
+
+/// Where shared state lives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreBackend {
+    /// In process memory: one instance.
+    #[default]
+    Memory,
+    /// Redis: state shared by every instance.
+    Redis,
+}
+
+/// What the pipeline does while its store is unreachable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreErrorPolicy {
+    /// Fall back to per-instance state.
+    #[default]
+    Local,
+    /// Admit requests unchecked.
+    Allow,
+    /// Refuse with 503 `store_unavailable`.
+    Deny,
+}
+
+/// `[[projects]]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ProjectConfig {
+    /// The project id.
+    pub id: String,
+    /// Adds per calendar month (UTC).
+    pub adds_per_month: u64,
+    /// Queries per calendar month (UTC).
+    pub queries_per_month: u64,
+    /// Usage alert thresholds in percent, ascending.
+    pub alert_thresholds: Vec<u8>,
+}
+
+/// `[health]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct HealthConfig {
+    /// Probes per second per client address.
+    pub per_ip_rps: u32,
+    /// Networks whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<IpNet>,
+}
+
+impl Default for HealthConfig {
+    fn default() -> Self {
+        HealthConfig {
+            per_ip_rps: 5,
+            trusted_proxies: Vec::new(),
+        }
+    }
+}
+
+/// `[audit]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AuditConfig {
+    /// How long events are kept.
+    pub retention: Duration,
+    /// How long tombstones are kept.
+    pub tombstone_period: Duration,
+    /// The directory of the JSON Lines segments; `None` keeps events in memory.
+    pub dir: Option<PathBuf>,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        AuditConfig {
+            retention: days(90),
+            tombstone_period: days(90),
+            dir: None,
+        }
+    }
+}
+
+/// `[[webhooks]]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WebhookConfig {
+    /// The endpoint.
+    pub url: http::Uri,
+    /// The environment variable holding the endpoint's `whsec_` secret.
+    pub secret_env: String,
+    /// The event types delivered to it.
+    pub events: Vec<String>,
+}
+
+/// The event types a webhook can subscribe to.
+pub const WEBHOOK_EVENTS: [&str; 3] = ["quota.threshold", "quota.exhausted", "webhook.test"];
+
+pub(crate) fn days(n: u64) -> Duration {
+    Duration::from_secs(n * 86_400)
+}
+
+impl Config {
+    /// Reads and checks a configuration from TOML text.
+    pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
+        validate::parse(text)
+    }
+
+    /// Reads and checks the configuration file at `path`; errors name the file and line.
+    pub fn load(path: impl AsRef<Path>) -> Result<Self, ConfigError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::unreadable(path, &e))?;
+        Self::from_toml(&text).map_err(|e| e.in_file(path))
+    }
+
+    /// The project with this id.
+    pub fn project(&self, id: &str) -> Option<&ProjectConfig> {
+        self.projects.iter().find(|p| p.id == id)
+    }
+}

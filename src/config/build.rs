@@ -1,0 +1,34 @@
+//! Turning a checked [`Config`] into the stages' stores and layers.
+
+use std::num::NonZeroU32;
+
+use super::Config;
+use crate::TrustedProxies;
+use crate::clock::Timestamp;
+use crate::health::HealthRouteLayer;
+use crate::key::{KeyStore, KeyStoreError, MemoryKeyStore};
+use crate::tombstone::MemoryTombstones;
+
+impl Config {
+    /// An in-memory key store holding the file's keys, with tombstones kept for the configured
+    /// period. Revoked keys in the file are loaded as revoked, and tombstoned.
+    pub async fn memory_key_store(&self, now: Timestamp) -> Result<MemoryKeyStore, KeyStoreError> {
+        let store =
+            MemoryKeyStore::with_tombstones(MemoryTombstones::new(self.audit.tombstone_period));
+        for record in &self.keys {
+            store.insert(record.clone(), now).await?;
+        }
+        Ok(store)
+    }
+
+    /// The health route as configured: its per-IP rate and trusted proxies.
+    pub fn health_layer(&self) -> HealthRouteLayer {
+        let rps =
+            NonZeroU32::new(self.health.per_ip_rps).unwrap_or(HealthRouteLayer::DEFAULT_PER_IP_RPS);
+        HealthRouteLayer::new()
+            .with_per_ip_rps(rps)
+            .with_trusted_proxies(TrustedProxies::new(
+                self.health.trusted_proxies.iter().copied(),
+            ))
+    }
+}

@@ -1,0 +1,82 @@
+//! The file's shape, as serde reads it. Values that need a check with a line number stay
+//! `Spanned` here and are checked in `validate`.
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::{StoreBackend, StoreErrorPolicy};
+use crate::environment::Environment;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawConfig {
+    pub(super) environment: Environment,
+    #[serde(default)]
+    pub(super) store: RawStore,
+    #[serde(default)]
+    pub(super) projects: Vec<RawProject>,
+    #[serde(default)]
+    pub(super) keys: Vec<RawKey>,
+    #[serde(default)]
+    pub(super) health: RawHealth,
+    #[serde(default)]
+    pub(super) audit: RawAudit,
+    #[serde(default)]
+    pub(super) webhooks: Vec<RawWebhook>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawStore {
+    #[serde(default)]
+    pub(super) backend: Option<Spanned<StoreBackend>>,
+    pub(super) redis_url: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(super) on_store_error: StoreErrorPolicy,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawProject {
+    pub(super) id: Spanned<String>,
+    pub(super) adds_per_month: u64,
+    pub(super) queries_per_month: u64,
+    pub(super) alert_thresholds: Option<Spanned<Vec<Spanned<i64>>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawKey {
+    pub(super) id: Spanned<String>,
+    pub(super) sha256: Spanned<String>,
+    pub(super) project: Spanned<String>,
+    pub(super) environment: Environment,
+    pub(super) rps: Option<Spanned<u32>>,
+    pub(super) rpm: Option<Spanned<u32>>,
+    pub(super) expires_at: Option<Spanned<String>>,
+    pub(super) revoked_at: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawHealth {
+    pub(super) per_ip_rps: Option<Spanned<u32>>,
+    #[serde(default)]
+    pub(super) trusted_proxies: Vec<Spanned<String>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawAudit {
+    pub(super) retention_days: Option<Spanned<u64>>,
+    pub(super) tombstone_days: Option<Spanned<u64>>,
+    pub(super) dir: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawWebhook {
+    pub(super) url: Spanned<String>,
+    pub(super) secret_env: Spanned<String>,
+    pub(super) events: Spanned<Vec<Spanned<String>>>,
+}

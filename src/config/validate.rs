@@ -1,0 +1,305 @@
+//! From the raw file to a checked [`Config`], with the line of every problem.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::ops::Range;
+use std::path::PathBuf;
+
+use ipnet::IpNet;
+use toml::Spanned;
+
+use super::raw::{RawAudit, RawConfig, RawHealth, RawKey, RawProject, RawStore, RawWebhook};
+use super::{
+    AuditConfig, Config, ConfigError, HealthConfig, ProjectConfig, StoreBackend, StoreConfig,
+    WEBHOOK_EVENTS, WebhookConfig, days,
+};
+use crate::clock::Timestamp;
+use crate::key::{KeyHash, KeyRecord};
+
+/// The longest retention or tombstone period accepted: 100 years.
+const MAX_DAYS: u64 = 36_500;
+
+/// Byte offsets to 1-based line numbers.
+struct Lines<'t> {
+    text: &'t str,
+}
+
+impl Lines<'_> {
+    fn of(&self, span: Range<usize>) -> usize {
+        let end = span.start.min(self.text.len());
+        self.text.as_bytes()[..end]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count()
+            + 1
+    }
+
+    fn error<T>(&self, at: &Spanned<T>, message: impl Into<String>) -> ConfigError {
+        ConfigError::at_line(self.of(at.span()), message)
+    }
+}
+
+pub(super) fn parse(text: &str) -> Result<Config, ConfigError> {
+    // Before parsing: a parse error could quote the line that holds the key.
+    refuse_plaintext_keys(text)?;
+    let raw: RawConfig = toml::from_str(text).map_err(|e| {
+        let line = e.span().map_or(1, |span| Lines { text }.of(span));
+        ConfigError::at_line(line, e.message().trim_end().to_owned())
+    })?;
+    let lines = Lines { text };
+    let projects = projects(&lines, raw.projects)?;
+    Ok(Config {
+        environment: raw.environment,
+        store: store(&lines, raw.store)?,
+        keys: keys(&lines, raw.keys, &projects)?,
+        projects,
+        health: health(&lines, raw.health)?,
+        audit: audit(&lines, raw.audit)?,
+        webhooks: webhooks(&lines, raw.webhooks)?,
+    })
+}
+
+/// A key in the file is a leaked key: refuse the file and name the line, never the key.
+fn refuse_plaintext_keys(text: &str) -> Result<(), ConfigError> {
+    for (index, line) in text.lines().enumerate() {
+        let leaked = ["msk_live_", "msk_test_"].iter().any(|prefix| {
+            line.match_indices(prefix).any(|(at, _)| {
+                line[at + prefix.len()..]
+                    .bytes()
+                    .next()
+                    .is_some_and(|b| b.is_ascii_alphanumeric())
+            })
+        });
+        if leaked {
+            return Err(ConfigError::at_line(
+                index + 1,
+                "a plaintext msk_ API key: the file holds only its sha256; revoke the key, \
+                 it may have leaked",
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn store(lines: &Lines<'_>, raw: RawStore) -> Result<StoreConfig, ConfigError> {
+    let backend = raw
+        .backend
+        .as_ref()
+        .map_or(StoreBackend::Memory, |b| *b.get_ref());
+    if let (StoreBackend::Redis, None) = (backend, &raw.redis_url)
+        && let Some(at) = &raw.backend
+    {
+        return Err(lines.error(at, "backend = \"redis\" needs redis_url"));
+    }
+    if let Some(url) = &raw.redis_url
+        && !(url.get_ref().starts_with("redis://") || url.get_ref().starts_with("rediss://"))
+    {
+        return Err(lines.error(url, "redis_url must start with redis:// or rediss://"));
+    }
+    Ok(StoreConfig {
+        backend,
+        redis_url: raw.redis_url.map(Spanned::into_inner),
+        on_store_error: raw.on_store_error,
+    })
+}
+
+fn projects(lines: &Lines<'_>, raw: Vec<RawProject>) -> Result<Vec<ProjectConfig>, ConfigError> {
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    let mut projects = Vec::with_capacity(raw.len());
+    for project in raw {
+        let id = project.id.get_ref().trim();
+        if id.is_empty() {
+            return Err(lines.error(&project.id, "a project id must not be empty"));
+        }
+        if let Some(first) = seen.insert(id.to_owned(), lines.of(project.id.span())) {
+            return Err(lines.error(
+                &project.id,
+                format!("duplicate project id `{id}` (first on line {first})"),
+            ));
+        }
+        let alert_thresholds = match project.alert_thresholds {
+            None => vec![75, 90, 100],
+            Some(list) => thresholds(lines, list)?,
+        };
+        projects.push(ProjectConfig {
+            id: id.to_owned(),
+            adds_per_month: project.adds_per_month,
+            queries_per_month: project.queries_per_month,
+            alert_thresholds,
+        });
+    }
+    Ok(projects)
+}
+
+fn thresholds(lines: &Lines<'_>, list: Spanned<Vec<Spanned<i64>>>) -> Result<Vec<u8>, ConfigError> {
+    let mut out: Vec<u8> = Vec::new();
+    for value in list.get_ref() {
+        let percent = match u8::try_from(*value.get_ref()) {
+            Ok(p @ 1..=100) => p,
+            _ => return Err(lines.error(value, "an alert threshold is a percentage from 1 to 100")),
+        };
+        if out.last().is_some_and(|last| *last >= percent) {
+            return Err(lines.error(value, "alert thresholds must be ascending, without repeats"));
+        }
+        out.push(percent);
+    }
+    if out.is_empty() {
+        return Err(lines.error(
+            &list,
+            "alert_thresholds must not be empty; leave it out for the default",
+        ));
+    }
+    Ok(out)
+}
+
+fn keys(
+    lines: &Lines<'_>,
+    raw: Vec<RawKey>,
+    projects: &[ProjectConfig],
+) -> Result<Vec<KeyRecord>, ConfigError> {
+    let mut line_by_id: HashMap<String, usize> = HashMap::new();
+    let mut line_by_hash: HashMap<String, usize> = HashMap::new();
+    let mut records = Vec::with_capacity(raw.len());
+    for key in raw {
+        let id = key.id.get_ref().trim();
+        if id.is_empty() {
+            return Err(lines.error(&key.id, "a key id must not be empty"));
+        }
+        if let Some(first) = line_by_id.insert(id.to_owned(), lines.of(key.id.span())) {
+            return Err(lines.error(
+                &key.id,
+                format!("duplicate key id `{id}` (first on line {first})"),
+            ));
+        }
+        let sha256 = KeyHash::from_hex(key.sha256.get_ref())
+            .map_err(|e| lines.error(&key.sha256, e.to_string()))?;
+        if let Some(first) = line_by_hash.insert(sha256.to_hex(), lines.of(key.sha256.span())) {
+            return Err(lines.error(
+                &key.sha256,
+                format!("key `{id}` repeats the sha256 of the key on line {first}"),
+            ));
+        }
+        let project = key.project.get_ref();
+        if !projects.iter().any(|p| p.id == *project) {
+            return Err(lines.error(
+                &key.project,
+                format!(
+                    "key `{id}` names project `{project}`, which no [[projects]] entry defines"
+                ),
+            ));
+        }
+        let mut record = KeyRecord::new(id, sha256, project.as_str(), key.environment)
+            .with_limits(limit(lines, key.rps)?, limit(lines, key.rpm)?);
+        record.expires_at = instant(lines, key.expires_at)?;
+        record.revoked_at = instant(lines, key.revoked_at)?;
+        records.push(record);
+    }
+    Ok(records)
+}
+
+fn limit(lines: &Lines<'_>, value: Option<Spanned<u32>>) -> Result<Option<u32>, ConfigError> {
+    match value {
+        Some(v) if *v.get_ref() == 0 => Err(lines.error(
+            &v,
+            "a limit of 0 would refuse every request; revoke the key instead, or leave the limit out",
+        )),
+        other => Ok(other.map(Spanned::into_inner)),
+    }
+}
+
+fn instant(
+    lines: &Lines<'_>,
+    value: Option<Spanned<String>>,
+) -> Result<Option<Timestamp>, ConfigError> {
+    value
+        .map(|v| {
+            Timestamp::parse_rfc3339(v.get_ref()).map_err(|_| {
+                lines.error(&v, "expected an RFC 3339 time such as 2027-01-01T00:00:00Z")
+            })
+        })
+        .transpose()
+}
+
+fn health(lines: &Lines<'_>, raw: RawHealth) -> Result<HealthConfig, ConfigError> {
+    let per_ip_rps = match raw.per_ip_rps {
+        None => HealthConfig::default().per_ip_rps,
+        Some(v) if *v.get_ref() == 0 => {
+            return Err(lines.error(&v, "per_ip_rps must be at least 1"));
+        }
+        Some(v) => v.into_inner(),
+    };
+    let trusted_proxies = raw
+        .trusted_proxies
+        .iter()
+        .map(|cidr| {
+            let text = cidr.get_ref().trim();
+            text.parse::<IpNet>()
+                .or_else(|_| text.parse::<IpAddr>().map(IpNet::from))
+                .map_err(|_| lines.error(cidr, "expected a CIDR such as 10.0.0.0/8, or an address"))
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(HealthConfig {
+        per_ip_rps,
+        trusted_proxies,
+    })
+}
+
+fn audit(lines: &Lines<'_>, raw: RawAudit) -> Result<AuditConfig, ConfigError> {
+    let period = |value: Option<Spanned<u64>>, name: &str| match value {
+        None => Ok(days(90)),
+        Some(v) if (1..=MAX_DAYS).contains(v.get_ref()) => Ok(days(*v.get_ref())),
+        Some(v) => Err(lines.error(&v, format!("{name} must be from 1 to {MAX_DAYS}"))),
+    };
+    Ok(AuditConfig {
+        retention: period(raw.retention_days, "retention_days")?,
+        tombstone_period: period(raw.tombstone_days, "tombstone_days")?,
+        dir: raw.dir.map(PathBuf::from),
+    })
+}
+
+fn webhooks(lines: &Lines<'_>, raw: Vec<RawWebhook>) -> Result<Vec<WebhookConfig>, ConfigError> {
+    raw.into_iter()
+        .map(|hook| {
+            let url: http::Uri = hook
+                .url
+                .get_ref()
+                .parse()
+                .map_err(|_| lines.error(&hook.url, "not a URL"))?;
+            if !matches!(url.scheme_str(), Some("http" | "https")) || url.host().is_none() {
+                return Err(lines.error(
+                    &hook.url,
+                    "a webhook URL is http:// or https:// with a host",
+                ));
+            }
+            let secret_env = hook.secret_env.get_ref().trim();
+            if secret_env.is_empty() || secret_env.contains('=') {
+                return Err(
+                    lines.error(&hook.secret_env, "secret_env names an environment variable")
+                );
+            }
+            if hook.events.get_ref().is_empty() {
+                return Err(lines.error(&hook.events, "a webhook needs at least one event"));
+            }
+            let events = hook
+                .events
+                .get_ref()
+                .iter()
+                .map(|event| {
+                    if WEBHOOK_EVENTS.contains(&event.get_ref().as_str()) {
+                        Ok(event.get_ref().clone())
+                    } else {
+                        Err(lines.error(
+                            event,
+                            format!("unknown event; known: {}", WEBHOOK_EVENTS.join(", ")),
+                        ))
+                    }
+                })
+                .collect::<Result<_, _>>()?;
+            Ok(WebhookConfig {
+                url,
+                secret_env: secret_env.to_owned(),
+                events,
+            })
+        })
+        .collect()
+}
