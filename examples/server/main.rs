@@ -1,0 +1,151 @@
+//! The MemorySync memory API behind the full pipeline.
+//!
+//! ```text
+//! cargo run --example server [-- --config FILE] [--listen ADDR] [--bare]
+//! ```
+//! Serves on 127.0.0.1:8080 with `examples/memorysync.toml`. `--bare` serves the same API with no
+//! pipeline at all, every request scoped to `proj_demo` in development, for comparisons.
+
+mod args;
+mod memories;
+#[cfg(test)]
+mod tests;
+
+use std::net::SocketAddr;
+
+use axum::extract::ConnectInfo;
+use axum::extract::Request;
+use axum::{Extension, Router};
+use memorysync_pipeline::audit::AuditRecordLayer;
+use memorysync_pipeline::auth::ApiKeyAuthLayer;
+use memorysync_pipeline::clock::{Clock, SystemClock};
+use memorysync_pipeline::config::Config;
+use memorysync_pipeline::limit::SlidingWindowRateLimitLayer;
+use memorysync_pipeline::pipeline::PipelineBuilder;
+use memorysync_pipeline::quota::QuotaDegradeLayer;
+use memorysync_pipeline::scope::{ProjectScopeLayer, Scope};
+use memorysync_pipeline::tombstone::MemoryTombstones;
+use memorysync_pipeline::{ClientAddr, Environment};
+use tower_http::trace::TraceLayer;
+
+#[tokio::main]
+async fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    if let Err(message) = run().await {
+        eprintln!("server: {message}");
+        std::process::exit(1);
+    }
+}
+
+async fn run() -> Result<(), String> {
+    let args = args::Args::parse(std::env::args().skip(1))?;
+    let config = Config::load(&args.config).map_err(|e| e.to_string())?;
+    if !args.bare && config.environment == Environment::Development {
+        print_key_help(&config, &args.config);
+    }
+    let app = app(&config, args.bare).await?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+    let mode = if args.bare {
+        "bare, no pipeline"
+    } else {
+        "full pipeline"
+    };
+    println!(
+        "memorysync server on http://{} ({mode}), config {}",
+        args.listen,
+        args.config.display()
+    );
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .map_err(|e| format!("server error: {e}"))?;
+    // In-flight requests have finished here. The audit and webhook stages of later issues flush
+    // their queues at this point.
+    println!("memorysync server stopped");
+    Ok(())
+}
+
+/// The memory API, behind the full pipeline unless `bare`.
+async fn app(config: &Config, bare: bool) -> Result<Router, String> {
+    let memories = memories::Memories::new(MemoryTombstones::new(config.audit.tombstone_period));
+    let api = memories::router(memories);
+    let app = if bare {
+        let scope = Scope::new("proj_demo", Environment::Development);
+        api.layer(Extension(scope))
+    } else {
+        let keys = config
+            .memory_key_store(SystemClock.now())
+            .await
+            .map_err(|e| e.to_string())?;
+        let pipeline = PipelineBuilder::new()
+            .stage(config.health_layer())
+            .layer(TraceLayer::new_for_http())
+            .stage(AuditRecordLayer::new())
+            .stage(ApiKeyAuthLayer::new(keys).with_deployment(config.environment))
+            .stage(ProjectScopeLayer::new())
+            .stage(SlidingWindowRateLimitLayer::new())
+            .stage(QuotaDegradeLayer::new())
+            .into_layer();
+        api.layer(pipeline)
+    };
+    // The pipeline reads the peer address from `ClientAddr`; axum records it as `ConnectInfo`.
+    Ok(app.layer(axum::middleware::map_request(record_client_addr)))
+}
+
+async fn record_client_addr(mut request: Request) -> Request {
+    if let Some(ConnectInfo(addr)) = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .copied()
+    {
+        request.extensions_mut().insert(ClientAddr(addr));
+    }
+    request
+}
+
+fn print_key_help(config: &Config, path: &std::path::Path) {
+    let project = config
+        .projects
+        .first()
+        .map_or("proj_demo", |p| p.id.as_str());
+    if config.keys.is_empty() {
+        println!("no API keys configured yet.");
+    }
+    println!(
+        "to create a development key: cargo run --example keygen -- --project {project} --environment development\n\
+         then add the [[keys]] entry it prints to {} and restart; send the key as `Authorization: Bearer <key>` with `X-Project-ID: {project}`",
+        path.display()
+    );
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    println!("shutting down: finishing in-flight requests");
+}

@@ -1,0 +1,160 @@
+//! The memory API the pipeline protects: memories kept per project and environment.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, post};
+use axum::{Extension, Json, Router};
+use dashmap::DashMap;
+use memorysync_pipeline::clock::{Clock, SystemClock};
+use memorysync_pipeline::scope::Scope;
+use memorysync_pipeline::tombstone::{MemoryTombstones, TombstoneKind, TombstoneStore};
+use serde::Deserialize;
+use serde_json::json;
+
+#[derive(Clone, Default)]
+pub(crate) struct Memories {
+    // Keyed by the whole scope, so a development key never sees production memories.
+    by_scope: Arc<DashMap<Scope, Vec<Memory>>>,
+    tombstones: MemoryTombstones,
+}
+
+#[derive(Clone)]
+struct Memory {
+    id: String,
+    text: String,
+}
+
+#[derive(Deserialize)]
+struct AddMemory {
+    text: String,
+}
+
+#[derive(Deserialize)]
+struct SearchMemories {
+    query: String,
+}
+
+impl Memories {
+    pub(crate) fn new(tombstones: MemoryTombstones) -> Self {
+        Memories {
+            by_scope: Arc::default(),
+            tombstones,
+        }
+    }
+}
+
+pub(crate) fn router(memories: Memories) -> Router {
+    Router::new()
+        .route("/v1/memories", post(add).get(list))
+        .route("/v1/memories/search", post(search))
+        .route("/v1/memories/{id}", delete(remove))
+        .with_state(memories)
+}
+
+fn new_memory_id() -> String {
+    let mut bytes = [0u8; 12];
+    getrandom::fill(&mut bytes).expect("the OS random source is available");
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!("mem_{hex}")
+}
+
+fn bad_request(detail: &str) -> Response {
+    let body = json!({
+        "type": "urn:memorysync:problem:bad_request",
+        "title": "Bad request",
+        "status": 400,
+        "detail": detail,
+        "code": "bad_request",
+    });
+    (
+        StatusCode::BAD_REQUEST,
+        [("content-type", "application/problem+json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+async fn add(
+    State(memories): State<Memories>,
+    Extension(scope): Extension<Scope>,
+    body: Result<Json<AddMemory>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let Ok(Json(AddMemory { text })) = body else {
+        return bad_request("expected a JSON body {\"text\": \"...\"}");
+    };
+    if text.trim().is_empty() {
+        return bad_request("text must not be empty");
+    }
+    let memory = Memory {
+        id: new_memory_id(),
+        text,
+    };
+    let answer = json!({"results": [{"id": memory.id, "event": "ADD", "text": memory.text}]});
+    memories.by_scope.entry(scope).or_default().push(memory);
+    Json(answer).into_response()
+}
+
+async fn search(
+    State(memories): State<Memories>,
+    Extension(scope): Extension<Scope>,
+    body: Result<Json<SearchMemories>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let Ok(Json(SearchMemories { query })) = body else {
+        return bad_request("expected a JSON body {\"query\": \"...\"}");
+    };
+    let query = query.to_lowercase();
+    let results: Vec<_> = memories
+        .by_scope
+        .get(&scope)
+        .map(|list| {
+            list.iter()
+                .filter(|m| m.text.to_lowercase().contains(&query))
+                .map(|m| json!({"id": m.id, "text": m.text}))
+                .collect()
+        })
+        .unwrap_or_default();
+    Json(json!({ "results": results })).into_response()
+}
+
+async fn list(State(memories): State<Memories>, Extension(scope): Extension<Scope>) -> Response {
+    let results: Vec<_> = memories
+        .by_scope
+        .get(&scope)
+        .map(|list| {
+            list.iter()
+                .map(|m| json!({"id": m.id, "text": m.text}))
+                .collect()
+        })
+        .unwrap_or_default();
+    Json(json!({ "results": results })).into_response()
+}
+
+async fn remove(
+    State(memories): State<Memories>,
+    Extension(scope): Extension<Scope>,
+    Path(id): Path<String>,
+) -> Response {
+    let removed = memories
+        .by_scope
+        .get_mut(&scope)
+        .and_then(|mut list| {
+            let at = list.iter().position(|m| m.id == id)?;
+            Some(list.remove(at))
+        })
+        .is_some();
+    if !removed {
+        return (StatusCode::NOT_FOUND, Json(json!({"results": []}))).into_response();
+    }
+    // The tombstone keeps a backup restore from bringing the memory back.
+    if let Err(error) = memories
+        .tombstones
+        .leave(TombstoneKind::Memory, &id, SystemClock.now())
+        .await
+    {
+        tracing::warn!(%error, "tombstone not written");
+    }
+    Json(json!({"results": [{"id": id, "event": "DELETE"}]})).into_response()
+}

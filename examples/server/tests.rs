@@ -1,0 +1,279 @@
+//! The server example end to end: a real listener on loopback and a real HTTP client.
+#![allow(clippy::unwrap_used)]
+
+use std::net::SocketAddr;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use memorysync_pipeline::Environment;
+use memorysync_pipeline::config::Config;
+use memorysync_pipeline::key::ApiKey;
+use serde_json::Value;
+
+struct Running {
+    addr: SocketAddr,
+    client: Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>,
+}
+
+/// Serves the example's app for `config` on an ephemeral loopback port.
+async fn serve(config: &Config, bare: bool) -> Running {
+    let app = super::app(config, bare).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+        .unwrap();
+    });
+    Running {
+        addr,
+        client: Client::builder(TokioExecutor::new()).build_http(),
+    }
+}
+
+impl Running {
+    async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> (u16, Value) {
+        let mut request = http::Request::builder()
+            .method(method)
+            .uri(format!("http://{}{path}", self.addr))
+            .header("content-type", "application/json");
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let request = request
+            .body(Full::new(Bytes::from(body.to_owned())))
+            .unwrap();
+        let response = self.client.request(request).await.unwrap();
+        let status = response.status().as_u16();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+}
+
+/// A config with one project and a development and a production key for it.
+fn config_with_keys() -> (Config, ApiKey, ApiKey) {
+    let dev = ApiKey::generate(Environment::Development).unwrap();
+    let live = ApiKey::generate(Environment::Production).unwrap();
+    let text = format!(
+        "environment = \"development\"\n\
+         [[projects]]\nid = \"proj_demo\"\nadds_per_month = 100\nqueries_per_month = 100\n\
+         [[keys]]\nid = \"key_dev\"\nsha256 = \"{}\"\nproject = \"proj_demo\"\nenvironment = \"development\"\nrps = 10\nrpm = 300\n\
+         [[keys]]\nid = \"key_live\"\nsha256 = \"{}\"\nproject = \"proj_demo\"\nenvironment = \"production\"\nrps = 10\nrpm = 300\n",
+        dev.hash().to_hex(),
+        live.hash().to_hex()
+    );
+    (Config::from_toml(&text).unwrap(), dev, live)
+}
+
+#[tokio::test]
+async fn the_memory_api_serves_behind_auth_scope_and_health() {
+    let (config, dev, _) = config_with_keys();
+    let server = serve(&config, false).await;
+    let auth = format!("Bearer {}", dev.expose_secret());
+    let headers = [
+        ("authorization", auth.as_str()),
+        ("x-project-id", "proj_demo"),
+    ];
+
+    let (status, body) = server.send("GET", "/health", &[], "").await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("ok")));
+
+    let (status, body) = server
+        .send("POST", "/v1/memories", &headers, r#"{"text":"Likes Rust"}"#)
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(body["results"][0]["event"], "ADD");
+    let id = body["results"][0]["id"].as_str().unwrap().to_owned();
+
+    let (_, body) = server
+        .send(
+            "POST",
+            "/v1/memories/search",
+            &headers,
+            r#"{"query":"rust"}"#,
+        )
+        .await;
+    assert_eq!(body["results"][0]["id"], id.as_str());
+    let (_, body) = server
+        .send(
+            "POST",
+            "/v1/memories/search",
+            &headers,
+            r#"{"query":"python"}"#,
+        )
+        .await;
+    assert_eq!(body["results"].as_array().unwrap().len(), 0);
+
+    let (status, body) = server
+        .send("DELETE", &format!("/v1/memories/{id}"), &headers, "")
+        .await;
+    assert_eq!(
+        (status, body["results"][0]["event"].as_str()),
+        (200, Some("DELETE"))
+    );
+    let (_, body) = server.send("GET", "/v1/memories", &headers, "").await;
+    assert_eq!(body["results"].as_array().unwrap().len(), 0);
+
+    let (status, body) = server.send("GET", "/v1/memories", &[], "").await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (401, Some("missing_api_key"))
+    );
+    let (status, body) = server
+        .send(
+            "GET",
+            "/v1/memories",
+            &[("authorization", auth.as_str())],
+            "",
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("missing_project_id"))
+    );
+    let wrong_project = [
+        ("authorization", auth.as_str()),
+        ("x-project-id", "proj_other"),
+    ];
+    let (status, body) = server.send("GET", "/v1/memories", &wrong_project, "").await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (403, Some("project_mismatch"))
+    );
+}
+
+#[tokio::test]
+async fn a_development_key_never_sees_production_memories() {
+    let (config, dev, live) = config_with_keys();
+    let server = serve(&config, false).await;
+    let live_auth = format!("Bearer {}", live.expose_secret());
+    let dev_auth = format!("Bearer {}", dev.expose_secret());
+    let as_live = [
+        ("authorization", live_auth.as_str()),
+        ("x-project-id", "proj_demo"),
+    ];
+    let as_dev = [
+        ("authorization", dev_auth.as_str()),
+        ("x-project-id", "proj_demo"),
+    ];
+
+    let (status, _) = server
+        .send(
+            "POST",
+            "/v1/memories",
+            &as_live,
+            r#"{"text":"production secret"}"#,
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (_, body) = server.send("GET", "/v1/memories", &as_dev, "").await;
+    assert_eq!(
+        body["results"].as_array().unwrap().len(),
+        0,
+        "dev key read production data"
+    );
+    let (_, body) = server
+        .send(
+            "POST",
+            "/v1/memories/search",
+            &as_dev,
+            r#"{"query":"secret"}"#,
+        )
+        .await;
+    assert_eq!(body["results"].as_array().unwrap().len(), 0);
+    let (_, body) = server.send("GET", "/v1/memories", &as_live, "").await;
+    assert_eq!(body["results"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_production_deployment_refuses_development_keys() {
+    let (config, dev, live) = config_with_keys();
+    let mut config = config;
+    config.environment = Environment::Production;
+    let server = serve(&config, false).await;
+    let dev_auth = format!("Bearer {}", dev.expose_secret());
+    let as_dev = [
+        ("authorization", dev_auth.as_str()),
+        ("x-project-id", "proj_demo"),
+    ];
+    let (status, body) = server.send("GET", "/v1/memories", &as_dev, "").await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (401, Some("invalid_api_key"))
+    );
+    let live_auth = format!("Bearer {}", live.expose_secret());
+    let as_live = [
+        ("authorization", live_auth.as_str()),
+        ("x-project-id", "proj_demo"),
+    ];
+    assert_eq!(
+        server.send("GET", "/v1/memories", &as_live, "").await.0,
+        200
+    );
+}
+
+#[tokio::test]
+async fn bad_bodies_are_problems_not_500s() {
+    let (config, dev, _) = config_with_keys();
+    let server = serve(&config, false).await;
+    let auth = format!("Bearer {}", dev.expose_secret());
+    let headers = [
+        ("authorization", auth.as_str()),
+        ("x-project-id", "proj_demo"),
+    ];
+    for body in ["", "{", r#"{"text":5}"#, r#"{"text":"  "}"#, "\u{0}"] {
+        let (status, answer) = server.send("POST", "/v1/memories", &headers, body).await;
+        assert_eq!(
+            (status, answer["code"].as_str()),
+            (400, Some("bad_request")),
+            "{body:?}"
+        );
+    }
+    let (status, _) = server
+        .send("DELETE", "/v1/memories/mem_unknown", &headers, "")
+        .await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn bare_mode_serves_the_same_api_without_a_key() {
+    let (config, _, _) = config_with_keys();
+    let server = serve(&config, true).await;
+    let (status, _) = server
+        .send("POST", "/v1/memories", &[], r#"{"text":"hello"}"#)
+        .await;
+    assert_eq!(status, 200);
+    let (_, body) = server.send("GET", "/v1/memories", &[], "").await;
+    assert_eq!(body["results"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn the_arguments_parse_and_bad_ones_are_refused() {
+    let words = |s: &str| {
+        s.split_whitespace()
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+            .into_iter()
+    };
+    let args =
+        super::args::Args::parse(words("--listen 127.0.0.1:9000 --bare --config x.toml")).unwrap();
+    assert_eq!(args.listen.port(), 9000);
+    assert!(args.bare);
+    assert!(super::args::Args::parse(words("--listen nowhere")).is_err());
+    assert!(super::args::Args::parse(words("--config")).is_err());
+    assert!(super::args::Args::parse(words("--verbose")).is_err());
+}
