@@ -188,11 +188,9 @@ fn a_duplicate_hash_names_its_line() {
 
 #[test]
 fn a_duplicate_project_names_its_line() {
-    let file = format!(
-        "environment = \"development\"\n[[projects]]\nid = \"p\"\nadds_per_month = 1\nqueries_per_month = 1\n\
-         [[projects]]\nid = \"p\"\nadds_per_month = 1\nqueries_per_month = 1\n"
-    );
-    assert_eq!(error_line(&file).0, 7);
+    let file = "environment = \"development\"\n[[projects]]\nid = \"p\"\nadds_per_month = 1\nqueries_per_month = 1\n\
+         [[projects]]\nid = \"p\"\nadds_per_month = 1\nqueries_per_month = 1\n";
+    assert_eq!(error_line(file).0, 7);
 }
 
 #[test]
