@@ -88,7 +88,7 @@ where
         {
             let rejection = Rejection::new(
                 RejectionCode::InvalidApiKey,
-                "a production deployment does not accept development (msk_test_) keys",
+                "a production deployment does not accept development (test) keys",
             );
             return ResponseFuture::rejected(rejection, grpc);
         }

@@ -73,7 +73,7 @@ fn refuse_plaintext_keys(text: &str) -> Result<(), ConfigError> {
         if leaked {
             return Err(ConfigError::at_line(
                 index + 1,
-                "a plaintext msk_ API key: the file holds only its sha256; revoke the key, \
+                "a plaintext API key: the file holds only its sha256; revoke the key, \
                  it may have leaked",
             ));
         }

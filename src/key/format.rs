@@ -45,7 +45,7 @@ impl KeyFormatError {
     pub const fn message(self) -> &'static str {
         match self {
             KeyFormatError::WrongLength => "an API key is 47 characters long",
-            KeyFormatError::UnknownPrefix => "an API key starts with msk_live_ or msk_test_",
+            KeyFormatError::UnknownPrefix => "an API key starts with the live or test key prefix",
             KeyFormatError::NotBase62 => "an API key's body is base62 (0-9, A-Z, a-z)",
             KeyFormatError::ChecksumMismatch => "the API key's checksum does not match",
         }
