@@ -6,15 +6,6 @@
 //! usage and passes the request inward with a [`Principal`] in its extensions. Every refusal is a
 //! 401 problem with `WWW-Authenticate: Bearer` (or gRPC `UNAUTHENTICATED`).
 //!
-//! Decisions the design left open:
-//! - Both headers present and equal is accepted; present and different is `malformed_api_key`.
-//!   Either header given twice is `malformed_api_key`.
-//! - An `Authorization` header with another scheme (`Basic ...`) is `malformed_api_key`.
-//! - A production deployment ([`ApiKeyAuthLayer::with_deployment`]) refuses development keys as
-//!   `invalid_api_key`, before any look-up.
-//! - A key store that does not answer gives 503 `store_unavailable` (a configurable policy comes
-//!   with the Redis store).
-//!
 //! # Example
 //! ```
 //! use memorysync_pipeline::Environment;
@@ -46,6 +37,17 @@
 //! assert_eq!(service.oneshot(anonymous).await.unwrap().status(), 401);
 //! # });
 //! ```
+//!
+//! # Decisions
+//!
+//! Where the design is silent:
+//! - Both headers present and equal is accepted; present and different is `malformed_api_key`.
+//!   Either header given twice is `malformed_api_key`.
+//! - An `Authorization` header with another scheme (`Basic ...`) is `malformed_api_key`.
+//! - A production deployment ([`ApiKeyAuthLayer::with_deployment`]) refuses development keys as
+//!   `invalid_api_key`, before any look-up.
+//! - A key store that does not answer gives 503 `store_unavailable` (a configurable policy comes
+//!   with the Redis store).
 
 mod credentials;
 mod future;

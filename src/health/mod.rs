@@ -6,16 +6,6 @@
 //! `{"status":"degraded","checks":{...}}` naming each registered [`HealthCheck`] and its state
 //! when any of them fails or misses its deadline. Every other request passes inward.
 //!
-//! Decisions the design left open:
-//! - Both reports answer 200: `degraded` still serves. A probe that wants to fail on degraded
-//!   reads the body.
-//! - The client address is the socket peer ([`ClientAddr`](crate::ClientAddr), or axum's
-//!   `ConnectInfo` with the `axum` feature); `X-Forwarded-For` counts only from
-//!   [trusted proxies](HealthRouteLayer::with_trusted_proxies). Requests whose address is unknown
-//!   share one window.
-//! - At most 65,536 addresses are tracked; when all are active, a new address is refused rather
-//!   than memory grown.
-//!
 //! # Example
 //! ```
 //! use memorysync_pipeline::health::HealthRouteLayer;
@@ -35,6 +25,18 @@
 //! assert_eq!(service.oneshot(probe()).await.unwrap().status(), 429);
 //! # });
 //! ```
+//!
+//! # Decisions
+//!
+//! Where the design is silent:
+//! - Both reports answer 200: `degraded` still serves. A probe that wants to fail on degraded
+//!   reads the body.
+//! - The client address is the socket peer ([`ClientAddr`](crate::ClientAddr), or axum's
+//!   `ConnectInfo` with the `axum` feature); `X-Forwarded-For` counts only from
+//!   [trusted proxies](HealthRouteLayer::with_trusted_proxies). Requests whose address is unknown
+//!   share one window.
+//! - At most 65,536 addresses are tracked; when all are active, a new address is refused rather
+//!   than memory grown.
 
 mod check;
 mod future;
