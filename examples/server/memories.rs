@@ -44,6 +44,21 @@ impl Memories {
             tombstones,
         }
     }
+
+    /// `{"results":[...]}` of the scope's memories that `keep` selects.
+    fn answer_with(&self, scope: &Scope, keep: impl Fn(&Memory) -> bool) -> Response {
+        let results: Vec<_> = self
+            .by_scope
+            .get(scope)
+            .map(|list| {
+                list.iter()
+                    .filter(|m| keep(m))
+                    .map(|m| json!({"id": m.id, "text": m.text}))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Json(json!({ "results": results })).into_response()
+    }
 }
 
 pub(crate) fn router(memories: Memories) -> Router {
@@ -106,30 +121,11 @@ async fn search(
         return bad_request("expected a JSON body {\"query\": \"...\"}");
     };
     let query = query.to_lowercase();
-    let results: Vec<_> = memories
-        .by_scope
-        .get(&scope)
-        .map(|list| {
-            list.iter()
-                .filter(|m| m.text.to_lowercase().contains(&query))
-                .map(|m| json!({"id": m.id, "text": m.text}))
-                .collect()
-        })
-        .unwrap_or_default();
-    Json(json!({ "results": results })).into_response()
+    memories.answer_with(&scope, |m| m.text.to_lowercase().contains(&query))
 }
 
 async fn list(State(memories): State<Memories>, Extension(scope): Extension<Scope>) -> Response {
-    let results: Vec<_> = memories
-        .by_scope
-        .get(&scope)
-        .map(|list| {
-            list.iter()
-                .map(|m| json!({"id": m.id, "text": m.text}))
-                .collect()
-        })
-        .unwrap_or_default();
-    Json(json!({ "results": results })).into_response()
+    memories.answer_with(&scope, |_| true)
 }
 
 async fn remove(

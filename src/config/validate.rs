@@ -103,20 +103,31 @@ fn store(lines: &Lines<'_>, raw: RawStore) -> Result<StoreConfig, ConfigError> {
     })
 }
 
+/// A non-empty id not seen before; `seen` maps ids to the line they were first given on.
+fn unique_id<'r>(
+    lines: &Lines<'_>,
+    seen: &mut HashMap<String, usize>,
+    id: &'r Spanned<String>,
+    what: &str,
+) -> Result<&'r str, ConfigError> {
+    let text = id.get_ref().trim();
+    if text.is_empty() {
+        return Err(lines.error(id, format!("a {what} id must not be empty")));
+    }
+    if let Some(first) = seen.insert(text.to_owned(), lines.of(id.span())) {
+        return Err(lines.error(
+            id,
+            format!("duplicate {what} id `{text}` (first on line {first})"),
+        ));
+    }
+    Ok(text)
+}
+
 fn projects(lines: &Lines<'_>, raw: Vec<RawProject>) -> Result<Vec<ProjectConfig>, ConfigError> {
     let mut seen: HashMap<String, usize> = HashMap::new();
     let mut projects = Vec::with_capacity(raw.len());
     for project in raw {
-        let id = project.id.get_ref().trim();
-        if id.is_empty() {
-            return Err(lines.error(&project.id, "a project id must not be empty"));
-        }
-        if let Some(first) = seen.insert(id.to_owned(), lines.of(project.id.span())) {
-            return Err(lines.error(
-                &project.id,
-                format!("duplicate project id `{id}` (first on line {first})"),
-            ));
-        }
+        let id = unique_id(lines, &mut seen, &project.id, "project")?;
         let alert_thresholds = match project.alert_thresholds {
             None => vec![75, 90, 100],
             Some(list) => thresholds(lines, list)?,
@@ -161,16 +172,7 @@ fn keys(
     let mut line_by_hash: HashMap<String, usize> = HashMap::new();
     let mut records = Vec::with_capacity(raw.len());
     for key in raw {
-        let id = key.id.get_ref().trim();
-        if id.is_empty() {
-            return Err(lines.error(&key.id, "a key id must not be empty"));
-        }
-        if let Some(first) = line_by_id.insert(id.to_owned(), lines.of(key.id.span())) {
-            return Err(lines.error(
-                &key.id,
-                format!("duplicate key id `{id}` (first on line {first})"),
-            ));
-        }
+        let id = unique_id(lines, &mut line_by_id, &key.id, "key")?;
         let sha256 = KeyHash::from_hex(key.sha256.get_ref())
             .map_err(|e| lines.error(&key.sha256, e.to_string()))?;
         if let Some(first) = line_by_hash.insert(sha256.to_hex(), lines.of(key.sha256.span())) {
