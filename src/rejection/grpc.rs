@@ -58,9 +58,10 @@ pub(super) fn trailers_only<B>(rejection: &Rejection) -> Response<ResponseBody<B
         "grpc-status",
         HeaderValue::from(rejection.code.grpc_status().code()),
     );
-    // `grpc-message` is percent-encoded by the protocol; the details are fixed ASCII sentences
-    // so encoding spaces is all that is needed. The code goes first so clients can match on it.
-    let message = format!("{}: {}", rejection.code.as_str(), rejection.detail).replace(' ', "%20");
+    // `grpc-message` is percent-encoded: printable ASCII stands for itself except `%`. The
+    // details are fixed ASCII sentences, so `%` is the one byte that could need encoding. The
+    // code goes first so that clients can match on it.
+    let message = format!("{}: {}", rejection.code.as_str(), rejection.detail).replace('%', "%25");
     if let Ok(value) = HeaderValue::from_str(&message) {
         headers.insert("grpc-message", value);
     }
