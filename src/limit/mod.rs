@@ -1,28 +1,88 @@
 //! `SlidingWindowRateLimit`: stage 5, per-key sliding-window rate limits (section 5).
 //!
-//! **Slot only, not enforcing yet.** The layer holds the stage's place in the pipeline order and
-//! passes every request through; the limiter itself (two strict sliding windows per key,
-//! `429 rate_limited` with `Retry-After` and `RateLimit` headers) lands with its own issue.
+//! Each key gets two sliding windows at once, requests per second (1 s) and per minute (60 s),
+//! with the limits of its key record (`rps`, `rpm`; an absent limit is no limit). The windows are
+//! **strict**: in no interval of a window's length does a key get more admitted requests than
+//! its limit, under any arrival pattern and any number of threads. A refused request is a 429
+//! `rate_limited` with `Retry-After` (whole seconds, at least 1) and gRPC `RESOURCE_EXHAUSTED`;
+//! admitted and refused responses carry `RateLimit-Policy` and `RateLimit`
+//! (draft-ietf-httpapi-ratelimit-headers).
 //!
 //! # Example
 //! ```
+//! use memorysync_pipeline::Environment;
+//! use memorysync_pipeline::auth::ApiKeyAuthLayer;
+//! use memorysync_pipeline::clock::{ManualClock, Timestamp};
+//! use memorysync_pipeline::key::{ApiKey, KeyRecord, KeyStore, MemoryKeyStore};
 //! use memorysync_pipeline::limit::SlidingWindowRateLimitLayer;
 //! use tower::{ServiceBuilder, ServiceExt, service_fn};
 //!
 //! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! let key = ApiKey::generate(Environment::Development).unwrap();
+//! let keys = MemoryKeyStore::new();
+//! let record = KeyRecord::new("key_demo", key.hash(), "proj_demo", Environment::Development)
+//!     .with_limits(Some(2), Some(100));
+//! keys.insert(record, Timestamp::EPOCH).await.unwrap();
+//! let clock = ManualClock::new(Timestamp::from_unix_secs(1_800_000_000));
+//!
 //! let service = ServiceBuilder::new()
-//!     .layer(SlidingWindowRateLimitLayer::new())
+//!     .layer(ApiKeyAuthLayer::new(keys).with_clock(clock.clone()))
+//!     .layer(SlidingWindowRateLimitLayer::new().with_clock(clock))
 //!     .service(service_fn(|_: http::Request<String>| async {
 //!         Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
 //!     }));
-//! let response = service.oneshot(http::Request::new(String::new())).await.unwrap();
-//! assert_eq!(response.status(), 200);
+//! let request = || {
+//!     http::Request::builder()
+//!         .header("x-api-key", key.expose_secret())
+//!         .body(String::new())
+//!         .unwrap()
+//! };
+//! let first = service.clone().oneshot(request()).await.unwrap();
+//! assert_eq!(first.status(), 200);
+//! assert_eq!(first.headers()["ratelimit-policy"], r#""rps";q=2;w=1, "rpm";q=100;w=60"#);
+//! assert_eq!(service.clone().oneshot(request()).await.unwrap().status(), 200);
+//! let third = service.oneshot(request()).await.unwrap();
+//! assert_eq!(third.status(), 429);
+//! assert_eq!(third.headers()["retry-after"], "1");
 //! # });
 //! ```
+//!
+//! # How
+//!
+//! The rule is in `window.rs` (one place, mirrored by the Redis script of the shared store): a
+//! window keeps at most 20 groups of admissions, each remembered by its latest time, and counts
+//! a group whole while any part of it may be inside the window. Limits up to 20 are an exact
+//! sliding log; above that the windows admit at least 95% of what an exact log admits (see
+//! `BENCHMARKS.md` and `tests/limit_properties.rs`). Per key the in-memory limiter holds
+//! 112 bytes, keyed by a 64-bit keyed hash of the key's id.
+//!
+//! # Decisions
+//!
+//! Where the design is silent:
+//! - Idle keys are swept out by the limiter itself, at most once a minute, piggybacked on
+//!   requests: no task to run. At most [`SlidingWindowLimiter::DEFAULT_MAX_KEYS`] keys are
+//!   tracked (configurable); when all are active, a new key is refused (429, `Retry-After: 1`)
+//!   rather than an active key forgotten, because forgetting could admit what its limits refuse.
+//! - A limit of 0 refuses everything with `Retry-After` the window's length (the config file
+//!   refuses 0 outright). A key with neither limit is not tracked and gets no `RateLimit`
+//!   fields.
+//! - The `RateLimit` field names the window closest to exhaustion; on a 429, `t` equals
+//!   `Retry-After`.
+//! - A clock that jumps backwards is taken as standing still for the keys it has seen.
+//! - Used without `ApiKeyAuth` outside it, every request is refused 401 `missing_api_key`.
 
-crate::slot::slot_stage!(
-    /// Applies [`SlidingWindowRateLimit`]. A slot for now: see the module docs.
-    SlidingWindowRateLimitLayer,
-    /// Per-key rate limits. A slot for now: passes every request through.
-    SlidingWindowRateLimit
-);
+mod future;
+pub mod headers;
+mod layer;
+mod limiter;
+mod limits;
+mod service;
+mod store;
+mod window;
+
+pub use future::ResponseFuture;
+pub use layer::SlidingWindowRateLimitLayer;
+pub use limiter::SlidingWindowLimiter;
+pub use limits::{Decision, Limits, WindowKind, WindowStatus};
+pub use service::SlidingWindowRateLimit;
+pub use store::RateLimitStore;

@@ -65,7 +65,7 @@ impl<K> Stage for ApiKeyAuthLayer<K> {
 impl Stage for ProjectScopeLayer {
     type Position = position::ProjectScopeStage;
 }
-impl Stage for SlidingWindowRateLimitLayer {
+impl<S> Stage for SlidingWindowRateLimitLayer<S> {
     type Position = position::SlidingWindowRateLimitStage;
 }
 impl Stage for QuotaDegradeLayer {

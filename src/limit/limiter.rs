@@ -1,0 +1,234 @@
+//! The in-memory limiter: a [`GroupLog`] pair per key in a DashMap, with idle keys evicted and
+//! the number of keys bounded.
+
+use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher, RandomState};
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use dashmap::DashMap;
+
+use super::limits::{Decision, Limits, WindowKind, WindowStatus, ceil_secs};
+use super::window::{GroupLog, MINUTE, SECOND, Span, WindowCheck};
+use crate::clock::Timestamp;
+
+/// How often idle keys are swept out when the limiter is not full.
+const SWEEP_EVERY_MS: i64 = 60_000;
+/// How often a full limiter may sweep: a flood of new keys must not turn every request into a
+/// scan of the whole table.
+const FULL_SWEEP_EVERY_MS: i64 = 1_000;
+
+/// The state of one key: 112 bytes.
+#[derive(Clone, Copy, Debug, Default)]
+struct KeyState {
+    /// The latest time seen; earlier readings are taken as this one.
+    last_ms: i64,
+    second: GroupLog,
+    minute: GroupLog,
+}
+
+/// Per-key sliding windows in process memory.
+///
+/// Keys are stored as a 64-bit keyed hash of their identity, not as the identity itself, which
+/// keeps the state of a key at 112 bytes whatever its name. Two keys whose hashes collide
+/// (probability about 3 in 10^8 among a million keys) share one state: both are limited by their
+/// combined traffic, so a collision can refuse early but never admit more than a limit.
+#[derive(Debug)]
+pub struct SlidingWindowLimiter {
+    states: DashMap<u64, KeyState, BuildHasherDefault<PreHashed>>,
+    hasher: RandomState,
+    max_keys: usize,
+    last_sweep_ms: AtomicI64,
+}
+
+impl SlidingWindowLimiter {
+    /// The default bound on tracked keys.
+    pub const DEFAULT_MAX_KEYS: usize = 1 << 20;
+
+    /// A limiter tracking at most `max_keys` keys.
+    pub fn new(max_keys: usize) -> Self {
+        SlidingWindowLimiter {
+            states: DashMap::default(),
+            hasher: RandomState::new(),
+            max_keys,
+            last_sweep_ms: AtomicI64::new(i64::MIN),
+        }
+    }
+
+    /// How many keys are tracked now.
+    pub fn tracked_keys(&self) -> usize {
+        self.states.len()
+    }
+
+    /// The bound on tracked keys.
+    pub fn max_keys(&self) -> usize {
+        self.max_keys
+    }
+
+    /// Admits or refuses one request of `key` at `now`, and records it when admitted.
+    pub fn check<K: Hash + ?Sized>(&self, key: &K, limits: Limits, now: Timestamp) -> Decision {
+        if limits.is_unlimited() {
+            return Decision::UNLIMITED;
+        }
+        let now_ms = now.unix_millis();
+        self.sweep_if_due(now_ms, false);
+        let hash = self.hasher.hash_one(key);
+        if let Some(mut state) = self.states.get_mut(&hash) {
+            return state.decide(limits, now_ms);
+        }
+        if self.states.len() >= self.max_keys {
+            self.sweep_if_due(now_ms, true);
+            if self.states.len() >= self.max_keys {
+                // Every tracked key is active. Forgetting one could admit what its limits
+                // refuse, so the newcomer waits instead.
+                return Decision::at_capacity(limits);
+            }
+        }
+        self.states.entry(hash).or_default().decide(limits, now_ms)
+    }
+
+    /// Removes keys with nothing live, at most once per period.
+    fn sweep_if_due(&self, now_ms: i64, full: bool) {
+        let period = if full {
+            FULL_SWEEP_EVERY_MS
+        } else {
+            SWEEP_EVERY_MS
+        };
+        let last = self.last_sweep_ms.load(Ordering::Relaxed);
+        if now_ms.saturating_sub(last) < period {
+            return;
+        }
+        // One thread sweeps; the others go on.
+        if self
+            .last_sweep_ms
+            .compare_exchange(last, now_ms, Ordering::AcqRel, Ordering::Relaxed)
+            .is_ok()
+        {
+            self.states.retain(|_, state| !state.is_idle(now_ms));
+        }
+    }
+}
+
+impl Default for SlidingWindowLimiter {
+    fn default() -> Self {
+        Self::new(Self::DEFAULT_MAX_KEYS)
+    }
+}
+
+impl KeyState {
+    fn decide(&mut self, limits: Limits, now_ms: i64) -> Decision {
+        let now_ms = now_ms.max(self.last_ms);
+        let idle_ms = now_ms - self.last_ms;
+        // A window untouched for its whole length is empty; clearing it also keeps its 16-bit
+        // group ends within the range they are compared in.
+        if idle_ms >= SECOND.length_ms {
+            self.second = GroupLog::default();
+        }
+        if idle_ms >= MINUTE.length_ms {
+            self.minute = GroupLog::default();
+        }
+        self.last_ms = now_ms;
+        let second = limits
+            .per_second
+            .map(|limit| (limit, self.second.check(SECOND, limit, now_ms)));
+        let minute = limits
+            .per_minute
+            .map(|limit| (limit, self.minute.check(MINUTE, limit, now_ms)));
+        let admitted = second.is_none_or(|(_, c)| c.fits) && minute.is_none_or(|(_, c)| c.fits);
+        if admitted {
+            if let Some((limit, _)) = second {
+                self.second.record(SECOND, limit, now_ms);
+            }
+            if let Some((limit, _)) = minute {
+                self.minute.record(MINUTE, limit, now_ms);
+            }
+        }
+        let wait_ms = [second, minute]
+            .iter()
+            .flatten()
+            .map(|(_, c)| c.wait_ms)
+            .max()
+            .unwrap_or(0);
+        Decision {
+            admitted,
+            retry_after_secs: if admitted {
+                0
+            } else {
+                ceil_secs(wait_ms).max(1)
+            },
+            per_second: second.map(|(l, c)| status(WindowKind::PerSecond, SECOND, l, c, admitted)),
+            per_minute: minute.map(|(l, c)| status(WindowKind::PerMinute, MINUTE, l, c, admitted)),
+            at_capacity: false,
+        }
+    }
+
+    fn is_idle(&self, now_ms: i64) -> bool {
+        let now_ms = now_ms.max(self.last_ms);
+        let idle_ms = now_ms - self.last_ms;
+        // Past a window's length the window is empty whatever its ends say (and its 16-bit ends
+        // may no longer be comparable), so that case is decided by time alone.
+        let second_empty = idle_ms >= SECOND.length_ms || self.second.is_empty_at(SECOND, now_ms);
+        let minute_empty = idle_ms >= MINUTE.length_ms || self.minute.is_empty_at(MINUTE, now_ms);
+        second_empty && minute_empty
+    }
+}
+
+fn status(
+    kind: WindowKind,
+    span: Span,
+    limit: u32,
+    check: WindowCheck,
+    admitted: bool,
+) -> WindowStatus {
+    let used = check.live_count + u64::from(admitted);
+    // An admission into an empty window frees a whole window from now.
+    let reset_ms = if check.reset_ms == 0 && admitted {
+        span.length_ms
+    } else {
+        check.reset_ms
+    };
+    WindowStatus {
+        kind,
+        limit,
+        remaining: u64::from(limit).saturating_sub(used),
+        reset_secs: ceil_secs(reset_ms),
+    }
+}
+
+impl Decision {
+    fn at_capacity(limits: Limits) -> Decision {
+        let refused = |kind: WindowKind, limit: u32| WindowStatus {
+            kind,
+            limit,
+            remaining: 0,
+            reset_secs: 1,
+        };
+        Decision {
+            admitted: false,
+            retry_after_secs: 1,
+            per_second: limits.per_second.map(|l| refused(WindowKind::PerSecond, l)),
+            per_minute: limits.per_minute.map(|l| refused(WindowKind::PerMinute, l)),
+            at_capacity: true,
+        }
+    }
+}
+
+/// The map's keys are already keyed SipHash values; hashing them again would cost time and add
+/// nothing.
+#[derive(Default)]
+struct PreHashed(u64);
+
+impl Hasher for PreHashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `write_u64` is used by `u64` keys; fold anything else in so nothing is lost.
+        for byte in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*byte);
+        }
+    }
+
+    fn write_u64(&mut self, value: u64) {
+        self.0 = value;
+    }
+}

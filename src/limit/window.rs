@@ -1,0 +1,257 @@
+//! The sliding-window rule, in one place. The Redis script of the shared store implements the
+//! same rule; change both together.
+//!
+//! # The rule
+//!
+//! A window has a length `T` and a limit `L`. Admitted requests are remembered in at most
+//! [`GROUPS`] groups, oldest to newest; every group but the newest holds exactly `g` admissions,
+//! where `g = ceil(L / GROUPS)` is fixed when the window is empty and kept until it empties
+//! again. A group remembers only its end: the time of its latest admission, rounded up to the
+//! window's unit.
+//!
+//! - A group is **live** at `now` when `end > now - T`. Groups are written in time order, so the
+//!   live groups are the newest ones; expired groups are dropped from the oldest end.
+//! - The live count is `(live groups - 1) * g + admissions in the newest group`. Counting a
+//!   live group whole, even if some of its admissions are older than `now - T`, can only
+//!   overestimate: the window is **strict**. No interval of length `T` ever holds more than `L`
+//!   admissions, whatever the arrival pattern.
+//! - A request is admitted when `live count + 1 <= L`. It joins the newest group if that group is
+//!   live and has fewer than `g` admissions, else it opens a new group.
+//! - Time never runs backwards inside a window: a reading earlier than the last one is taken as
+//!   the last one, so a clock that jumps back cannot free capacity.
+//! - With `L <= GROUPS`, `g = 1` and the window is an exact sliding log. Above that, what it gives
+//!   up against an exact log is bounded by the one group straddling `now - T`: about
+//!   `1 / (GROUPS + 1)` of the limit in the worst case.
+//!
+//! Group ends are kept as 16-bit unit counts modulo 2^16 and compared relative to `now - T`;
+//! the unit is chosen so that every end a window can hold is within ±2^15 units of it.
+
+/// Groups per window. 20 keeps the worst-case accuracy above 95% of an exact sliding log.
+pub(crate) const GROUPS: usize = 20;
+
+/// A window's length and the unit its group ends are counted in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Span {
+    pub(crate) length_ms: i64,
+    pub(crate) unit_ms: i64,
+}
+
+/// The per-second window: 1 s, in milliseconds.
+pub(crate) const SECOND: Span = Span {
+    length_ms: 1_000,
+    unit_ms: 1,
+};
+
+/// The per-minute window: 60 s, in 2 ms units (so ±2^15 units cover twice the length).
+pub(crate) const MINUTE: Span = Span {
+    length_ms: 60_000,
+    unit_ms: 2,
+};
+
+/// One window's memory: 52 bytes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct GroupLog {
+    ends: [u16; GROUPS],
+    group_size: u32,
+    newest_count: u32,
+    newest: u8,
+    live: u8,
+}
+
+/// What a window says about one more request at `now`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct WindowCheck {
+    /// Admissions the window counts as live (before this request).
+    pub(crate) live_count: u64,
+    /// Whether one more fits.
+    pub(crate) fits: bool,
+    /// Milliseconds until enough capacity frees for one more request (0 when it fits now).
+    pub(crate) wait_ms: i64,
+    /// Milliseconds until the oldest live group expires (0 when nothing is live).
+    pub(crate) reset_ms: i64,
+}
+
+impl GroupLog {
+    /// Drops expired groups and says whether one more request fits under `limit`.
+    pub(crate) fn check(&mut self, span: Span, limit: u32, now_ms: i64) -> WindowCheck {
+        self.drop_expired(span, now_ms);
+        let live_count = self.live_count();
+        let fits = live_count < u64::from(limit);
+        WindowCheck {
+            live_count,
+            fits,
+            wait_ms: if fits {
+                0
+            } else {
+                self.wait_ms(span, limit, now_ms)
+            },
+            reset_ms: self.reset_ms(span, now_ms),
+        }
+    }
+
+    /// Records one admission at `now`. Call only after [`GroupLog::check`] said it fits.
+    pub(crate) fn record(&mut self, span: Span, limit: u32, now_ms: i64) {
+        let end = end_units(span, now_ms);
+        if self.live == 0 {
+            // An empty window adopts the group size of the current limit.
+            self.group_size = group_size(limit);
+            self.newest_count = 0;
+        }
+        if self.live > 0 && self.newest_count < self.group_size {
+            self.ends[usize::from(self.newest)] = end;
+            self.newest_count += 1;
+            return;
+        }
+        // `check` admitted, so fewer than GROUPS groups are live, and the slot after the newest
+        // is free (never live).
+        self.newest = ((usize::from(self.newest) + 1) % GROUPS) as u8;
+        self.ends[usize::from(self.newest)] = end;
+        self.newest_count = 1;
+        self.live += 1;
+    }
+
+    /// Whether nothing in the window is live at `now`.
+    pub(crate) fn is_empty_at(&self, span: Span, now_ms: i64) -> bool {
+        self.live == 0 || !self.is_live(self.ends[usize::from(self.newest)], span, now_ms)
+    }
+
+    fn live_count(&self) -> u64 {
+        match self.live {
+            0 => 0,
+            n => u64::from(n - 1) * u64::from(self.group_size) + u64::from(self.newest_count),
+        }
+    }
+
+    fn oldest_index(&self) -> usize {
+        (usize::from(self.newest) + GROUPS + 1 - usize::from(self.live)) % GROUPS
+    }
+
+    fn drop_expired(&mut self, span: Span, now_ms: i64) {
+        while self.live > 0 && !self.is_live(self.ends[self.oldest_index()], span, now_ms) {
+            self.live -= 1;
+        }
+    }
+
+    /// `end > now - T`, in units, on the 16-bit circle around `now - T`.
+    fn is_live(&self, end: u16, span: Span, now_ms: i64) -> bool {
+        self.units_after_horizon(end, span, now_ms) >= 1
+    }
+
+    /// How many units `end` lies after `floor((now - T) / unit)`.
+    fn units_after_horizon(&self, end: u16, span: Span, now_ms: i64) -> i64 {
+        let horizon = (now_ms - span.length_ms).div_euclid(span.unit_ms);
+        i64::from(end.wrapping_sub(horizon as u16) as i16)
+    }
+
+    /// Milliseconds from `now` until the group ending at `end` expires.
+    fn expiry_in_ms(&self, end: u16, span: Span, now_ms: i64) -> i64 {
+        let horizon = (now_ms - span.length_ms).div_euclid(span.unit_ms);
+        let end_ms = (horizon + self.units_after_horizon(end, span, now_ms)) * span.unit_ms;
+        (end_ms + span.length_ms - now_ms).max(1)
+    }
+
+    fn wait_ms(&self, span: Span, limit: u32, now_ms: i64) -> i64 {
+        let mut live_count = self.live_count();
+        let mut index = self.oldest_index();
+        for position in 0..self.live {
+            let freed = if position + 1 == self.live {
+                u64::from(self.newest_count)
+            } else {
+                u64::from(self.group_size)
+            };
+            live_count -= freed;
+            if live_count < u64::from(limit) {
+                return self.expiry_in_ms(self.ends[index], span, now_ms);
+            }
+            index = (index + 1) % GROUPS;
+        }
+        // A limit of 0 never admits: the honest wait is "a whole window, then ask again".
+        span.length_ms
+    }
+
+    fn reset_ms(&self, span: Span, now_ms: i64) -> i64 {
+        if self.live == 0 {
+            return 0;
+        }
+        self.expiry_in_ms(self.ends[self.oldest_index()], span, now_ms)
+    }
+}
+
+/// `ceil(L / GROUPS)`, at least 1.
+fn group_size(limit: u32) -> u32 {
+    limit.div_ceil(GROUPS as u32).max(1)
+}
+
+/// `ceil(now / unit)` on the 16-bit circle: a group's end, rounded up so it is never early.
+fn end_units(span: Span, now_ms: i64) -> u16 {
+    let units = now_ms.div_euclid(span.unit_ms) + i64::from(now_ms.rem_euclid(span.unit_ms) != 0);
+    units as u16
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn admit(log: &mut GroupLog, span: Span, limit: u32, now: i64) -> bool {
+        let check = log.check(span, limit, now);
+        if check.fits {
+            log.record(span, limit, now);
+        }
+        check.fits
+    }
+
+    #[test]
+    fn small_limits_are_an_exact_sliding_log() {
+        let mut log = GroupLog::default();
+        for t in [0, 100, 200] {
+            assert!(admit(&mut log, SECOND, 3, t));
+        }
+        assert!(!admit(&mut log, SECOND, 3, 999));
+        let check = log.check(SECOND, 3, 999);
+        assert_eq!(check.wait_ms, 1);
+        assert!(admit(&mut log, SECOND, 3, 1000));
+        assert!(!admit(&mut log, SECOND, 3, 1099));
+        assert!(admit(&mut log, SECOND, 3, 1100));
+    }
+
+    #[test]
+    fn the_group_size_is_kept_until_the_window_empties() {
+        let mut log = GroupLog::default();
+        for t in 0..40 {
+            assert!(admit(&mut log, MINUTE, 40, t));
+        }
+        // The limit drops to 10: 40 live admissions still count, nothing more fits.
+        assert!(!admit(&mut log, MINUTE, 10, 100));
+        assert!(admit(&mut log, MINUTE, 10, 60_040));
+    }
+
+    #[test]
+    fn a_limit_of_zero_refuses_and_waits_a_whole_window() {
+        let mut log = GroupLog::default();
+        let check = log.check(MINUTE, 0, 5);
+        assert!(!check.fits);
+        assert_eq!(check.wait_ms, 60_000);
+    }
+
+    #[test]
+    fn the_largest_limit_does_not_overflow() {
+        let mut log = GroupLog::default();
+        for t in 0..1000 {
+            assert!(admit(&mut log, MINUTE, u32::MAX, t));
+        }
+        assert_eq!(log.check(MINUTE, u32::MAX, 1000).live_count, 1000);
+    }
+
+    #[test]
+    fn ends_survive_the_16_bit_wrap() {
+        let mut log = GroupLog::default();
+        let start = 65_536 * 2 * 7 - 30_000; // 30 s before the minute window's counter wraps
+        for i in 0..5 {
+            assert!(admit(&mut log, MINUTE, 5, start + i));
+        }
+        for later in [start + 30_000, start + 59_999] {
+            assert!(!admit(&mut log, MINUTE, 5, later), "at {later}");
+        }
+        assert!(admit(&mut log, MINUTE, 5, start + 60_000));
+    }
+}
