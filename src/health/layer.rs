@@ -7,19 +7,20 @@ use tower_layer::Layer;
 
 use super::HealthRoute;
 use super::check::HealthCheck;
-use super::window::PerIpWindow;
 use crate::client_ip::TrustedProxies;
 use crate::clock::{Clock, SharedClock, system_clock};
+use crate::limit::{Limits, SlidingWindowLimiter};
 
 /// Applies [`HealthRoute`]. Cheap to clone: its state sits behind `Arc`s, and clones share one
-/// per-IP window.
+/// per-IP limiter (the same strict sliding window as the rate-limit stage, keyed by address).
 #[derive(Clone)]
 #[must_use]
 pub struct HealthRouteLayer {
     pub(super) path: Arc<str>,
     pub(super) checks: Arc<[Arc<dyn HealthCheck>]>,
     pub(super) check_timeout: Duration,
-    pub(super) window: Arc<PerIpWindow>,
+    pub(super) limiter: Arc<SlidingWindowLimiter>,
+    pub(super) limits: Limits,
     pub(super) trusted_proxies: TrustedProxies,
     pub(super) clock: SharedClock,
 }
@@ -36,10 +37,8 @@ impl HealthRouteLayer {
             path: Arc::from("/health"),
             checks: Arc::new([]),
             check_timeout: Duration::from_secs(2),
-            window: Arc::new(PerIpWindow::new(
-                Self::DEFAULT_PER_IP_RPS.get(),
-                Self::MAX_TRACKED_ADDRESSES,
-            )),
+            limiter: Arc::new(SlidingWindowLimiter::new(Self::MAX_TRACKED_ADDRESSES)),
+            limits: Limits::new(Some(Self::DEFAULT_PER_IP_RPS.get()), None),
             trusted_proxies: TrustedProxies::default(),
             clock: system_clock(),
         }
@@ -53,7 +52,7 @@ impl HealthRouteLayer {
 
     /// Admits at most `rps` probes per second from one client address.
     pub fn with_per_ip_rps(mut self, rps: NonZeroU32) -> Self {
-        self.window = Arc::new(PerIpWindow::new(rps.get(), Self::MAX_TRACKED_ADDRESSES));
+        self.limits = Limits::new(Some(rps.get()), None);
         self
     }
 

@@ -35,15 +35,16 @@
 //!   `ConnectInfo` with the `axum` feature); `X-Forwarded-For` counts only from
 //!   [trusted proxies](HealthRouteLayer::with_trusted_proxies). Requests whose address is unknown
 //!   share one window.
-//! - At most 65,536 addresses are tracked; when all are active, a new address is refused rather
-//!   than memory grown.
+//! - The window is the rate-limit stage's strict sliding window
+//!   ([`SlidingWindowLimiter`](crate::limit::SlidingWindowLimiter)), keyed by address. At most
+//!   65,536 addresses are tracked; when all are active, a new address is refused rather than
+//!   memory grown, and idle addresses are swept out by the limiter itself.
 
 mod check;
 mod future;
 mod layer;
 mod report;
 mod service;
-mod window;
 
 pub use check::{CheckStatus, HealthCheck, check_fn};
 pub use future::ResponseFuture;

@@ -8,7 +8,6 @@ use super::ResponseFuture;
 use super::future::report_response;
 use super::layer::HealthRouteLayer;
 use super::report::{OK_BODY, run_checks};
-use super::window::Admission;
 use crate::body::ResponseBody;
 use crate::client_ip::{client_ip, peer_ip};
 use crate::rejection::{Rejection, RejectionCode};
@@ -69,14 +68,16 @@ where
         let layer = &self.layer;
         let peer = peer_ip(request.extensions());
         let client = client_ip(request.headers(), peer, &layer.trusted_proxies);
-        if let Admission::Refused { retry_after_secs } =
-            layer.window.admit(client, layer.clock.now())
-        {
+        // Clients whose address is unknown share one window: limited together, not unlimited.
+        let decision = layer
+            .limiter
+            .check(&client, layer.limits, layer.clock.now());
+        if !decision.admitted {
             let rejection = Rejection::new(
                 RejectionCode::HealthRateLimited,
                 "too many health probes from this address; retry after the given seconds",
             )
-            .with_retry_after(retry_after_secs);
+            .with_retry_after(decision.retry_after_secs);
             return ResponseFuture::answered(rejection.into_response(false));
         }
         let head_only = request.method() == Method::HEAD;
