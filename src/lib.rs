@@ -72,6 +72,8 @@
 //! - `axum`: read the client address from axum's `ConnectInfo<SocketAddr>` as well as from
 //!   [`ClientAddr`].
 
+#![forbid(unsafe_code)]
+
 pub mod audit;
 pub mod auth;
 pub mod body;

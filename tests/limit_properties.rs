@@ -55,7 +55,10 @@ fn run(trace: &Trace, limits: Limits) -> (u64, u64) {
             exact.resize_with(key + 1, ExactLog::default);
             admitted.resize_with(key + 1, Vec::new);
         }
-        if limiter.check(&key, limits, Timestamp::from_unix_millis(at)).admitted {
+        if limiter
+            .check(&key, limits, Timestamp::from_unix_millis(at))
+            .admitted
+        {
             ours += 1;
             admitted[key].push(at);
         }
@@ -152,11 +155,7 @@ fn standing_still(count: usize, keys: u32) -> Trace {
 }
 
 fn limits_strategy() -> impl Strategy<Value = Limits> {
-    (
-        prop::option::of(1u32..60),
-        prop::option::of(1u32..700),
-    )
-        .prop_map(|(s, m)| Limits::new(s, m))
+    (prop::option::of(1u32..60), prop::option::of(1u32..700)).prop_map(|(s, m)| Limits::new(s, m))
 }
 
 proptest! {
@@ -204,7 +203,10 @@ fn accuracy(family: &str, traces: impl Iterator<Item = (Trace, Limits)>) -> f64 
         }
     }
     let ratio = ours as f64 / theirs as f64;
-    println!("accuracy {family}: {:.4} of an exact sliding log overall, worst trace {:.4} ({ours}/{theirs})", ratio, worst);
+    println!(
+        "accuracy {family}: {:.4} of an exact sliding log overall, worst trace {:.4} ({ours}/{theirs})",
+        ratio, worst
+    );
     ratio
 }
 
@@ -212,7 +214,10 @@ fn accuracy(family: &str, traces: impl Iterator<Item = (Trace, Limits)>) -> f64 
 /// other way round.
 fn random_limits(rng: &mut Rng) -> Limits {
     match rng.below(3) {
-        0 => Limits::new(Some(1 + rng.below(50) as u32), Some(30 + rng.below(2000) as u32)),
+        0 => Limits::new(
+            Some(1 + rng.below(50) as u32),
+            Some(30 + rng.below(2000) as u32),
+        ),
         1 => Limits::new(None, Some(21 + rng.below(3000) as u32)),
         _ => Limits::new(Some(21 + rng.below(500) as u32), None),
     }
@@ -247,7 +252,11 @@ fn accuracy_is_at_least_95_percent_of_an_exact_log_per_family() {
     let mut rng = Rng(0x5eed_1234_abcd_0002);
     let bursty_ratio = accuracy(
         "bursty",
-        limits.iter().map(|l| (bursty(&mut rng, 4000, 60, 2_000), *l)).collect::<Vec<_>>().into_iter(),
+        limits
+            .iter()
+            .map(|l| (bursty(&mut rng, 4000, 60, 2_000), *l))
+            .collect::<Vec<_>>()
+            .into_iter(),
     );
     let mut rng = Rng(0x5eed_1234_abcd_0003);
     let edge_ratio = accuracy(
@@ -265,9 +274,16 @@ fn accuracy_is_at_least_95_percent_of_an_exact_log_per_family() {
     let mut rng = Rng(0x5eed_1234_abcd_0004);
     let keys_ratio = accuracy(
         "many keys",
-        limits.iter().map(|l| (many_keys(&mut rng, 6000, 50, 300_000), *l)).collect::<Vec<_>>().into_iter(),
+        limits
+            .iter()
+            .map(|l| (many_keys(&mut rng, 6000, 50, 300_000), *l))
+            .collect::<Vec<_>>()
+            .into_iter(),
     );
-    let still_ratio = accuracy("clock standing still", limits.iter().map(|l| (standing_still(3000, 7), *l)));
+    let still_ratio = accuracy(
+        "clock standing still",
+        limits.iter().map(|l| (standing_still(3000, 7), *l)),
+    );
     for (family, ratio) in [
         ("uniform", uniform_ratio),
         ("bursty", bursty_ratio),
@@ -276,7 +292,10 @@ fn accuracy_is_at_least_95_percent_of_an_exact_log_per_family() {
         ("standing still", still_ratio),
     ] {
         assert!(ratio >= 0.95, "{family}: {ratio:.4} of an exact log");
-        assert!(ratio <= 1.0, "{family}: admitted more than an exact log: {ratio:.4}");
+        assert!(
+            ratio <= 1.0,
+            "{family}: admitted more than an exact log: {ratio:.4}"
+        );
     }
 }
 
@@ -328,7 +347,10 @@ fn the_largest_limits_admit_without_overflow() {
     for i in 0..100_000 {
         let decision = limiter.check("k", limits, Timestamp::from_unix_millis(i / 10));
         assert!(decision.admitted);
-        assert_eq!(decision.per_minute.unwrap().remaining, u64::from(u32::MAX) - (i as u64 + 1));
+        assert_eq!(
+            decision.per_minute.unwrap().remaining,
+            u64::from(u32::MAX) - (i as u64 + 1)
+        );
     }
 }
 
@@ -342,7 +364,10 @@ fn a_clock_going_backwards_never_frees_capacity() {
         assert!(limiter.check("k", limits, at(t)).admitted);
     }
     for back in [1, 999, 60_000, 3_600_000, t] {
-        assert!(!limiter.check("k", limits, at(t - back)).admitted, "{back} ms back");
+        assert!(
+            !limiter.check("k", limits, at(t - back)).admitted,
+            "{back} ms back"
+        );
     }
     assert!(limiter.check("k", limits, at(t + 1_000)).admitted);
     assert!(limiter.check("k", limits, at(t + 1_000)).admitted);
@@ -368,7 +393,11 @@ fn a_million_distinct_keys_never_grow_past_the_bound() {
         }
         assert!(limiter.tracked_keys() <= bound);
     }
-    assert_eq!(refused_new, 1_000_000 - bound as u32, "every key past the bound is refused");
+    assert_eq!(
+        refused_new,
+        1_000_000 - bound as u32,
+        "every key past the bound is refused"
+    );
     // A minute later the flood is idle: it is swept out and new keys are served again.
     let later = Timestamp::from_unix_millis(1_800_000_000_000 + 10_000 + 60_000);
     assert!(limiter.check("key_after_the_flood", limits, later).admitted);

@@ -37,13 +37,8 @@ pub(crate) fn insert(headers: &mut HeaderMap, decision: &Decision) {
         ..
     }) = decision.tightest()
     {
-        let remaining = if decision.admitted { remaining } else { 0 };
-        let reset = if decision.admitted {
-            reset_secs
-        } else {
-            decision.retry_after_secs
-        };
-        let field = format!("\"{}\";r={remaining};t={reset}", kind.policy_name());
+        // On a 429 this window is the one refusing: `r` is 0 and `t` is its `Retry-After`.
+        let field = format!("\"{}\";r={remaining};t={reset_secs}", kind.policy_name());
         if let Some(value) = to_value(field) {
             headers.insert(RATELIMIT, value);
         }

@@ -69,7 +69,8 @@ pub struct WindowStatus {
     pub limit: u32,
     /// Requests left in it after this decision.
     pub remaining: u64,
-    /// Seconds until some of it frees (the draft's `t`), rounded up.
+    /// Seconds until some of it frees (the draft's `t`), rounded up. For a window that refused
+    /// the request: seconds until it admits one more.
     pub reset_secs: u64,
 }
 
@@ -98,13 +99,22 @@ impl Decision {
         at_capacity: false,
     };
 
-    /// The window closest to exhaustion: the one the `RateLimit` field reports.
+    /// The window the `RateLimit` field reports. Refused: the window holding the request back
+    /// longest (its `reset_secs` is then the `Retry-After`). Admitted: the window closest to
+    /// exhaustion, and of two equally close the one that frees later.
     pub fn tightest(&self) -> Option<WindowStatus> {
-        let ratio = |w: &WindowStatus| w.remaining as f64 / f64::from(w.limit.max(1));
-        match (self.per_second, self.per_minute) {
-            (Some(s), Some(m)) => Some(if ratio(&m) < ratio(&s) { m } else { s }),
-            (s, m) => s.or(m),
+        let windows = [self.per_second, self.per_minute].into_iter().flatten();
+        if !self.admitted {
+            return windows
+                .filter(|w| w.remaining == 0)
+                .max_by_key(|w| w.reset_secs);
         }
+        let used = |w: &WindowStatus| 1.0 - w.remaining as f64 / f64::from(w.limit.max(1));
+        windows.max_by(|a, b| {
+            used(a)
+                .total_cmp(&used(b))
+                .then(a.reset_secs.cmp(&b.reset_secs))
+        })
     }
 }
 
