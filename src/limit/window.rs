@@ -29,24 +29,38 @@
 /// Groups per window. 20 keeps the worst-case accuracy above 95% of an exact sliding log.
 pub(crate) const GROUPS: usize = 20;
 
-/// A window's length and the unit its group ends are counted in.
+/// A window's length and the unit its group ends are counted in: `2^unit_shift` ms, a power of
+/// two so that converting a time to units is a shift, not a division.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Span {
     pub(crate) length_ms: i64,
-    pub(crate) unit_ms: i64,
+    pub(crate) unit_shift: u32,
 }
 
-/// The per-second window: 1 s, in milliseconds.
+/// The per-second window: 1 s, in 1 ms units.
 pub(crate) const SECOND: Span = Span {
     length_ms: 1_000,
-    unit_ms: 1,
+    unit_shift: 0,
 };
 
 /// The per-minute window: 60 s, in 2 ms units (so ±2^15 units cover twice the length).
 pub(crate) const MINUTE: Span = Span {
     length_ms: 60_000,
-    unit_ms: 2,
+    unit_shift: 1,
 };
+
+impl Span {
+    /// `floor((now - T) / unit)`: a group is live when its end is after this.
+    fn horizon(self, now_ms: i64) -> i64 {
+        (now_ms - self.length_ms) >> self.unit_shift
+    }
+
+    /// `ceil(now / unit)` on the 16-bit circle: a group's end, rounded up so it is never early.
+    fn end_units(self, now_ms: i64) -> u16 {
+        let unit = 1i64 << self.unit_shift;
+        ((now_ms + unit - 1) >> self.unit_shift) as u16
+    }
+}
 
 /// One window's memory: 52 bytes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -74,7 +88,8 @@ pub(crate) struct WindowCheck {
 impl GroupLog {
     /// Drops expired groups and says whether one more request fits under `limit`.
     pub(crate) fn check(&mut self, span: Span, limit: u32, now_ms: i64) -> WindowCheck {
-        self.drop_expired(span, now_ms);
+        let horizon = span.horizon(now_ms);
+        self.drop_expired(horizon);
         let live_count = self.live_count();
         let fits = live_count < u64::from(limit);
         WindowCheck {
@@ -83,15 +98,15 @@ impl GroupLog {
             wait_ms: if fits {
                 0
             } else {
-                self.wait_ms(span, limit, now_ms)
+                self.wait_ms(span, horizon, limit, now_ms)
             },
-            reset_ms: self.reset_ms(span, now_ms),
+            reset_ms: self.reset_ms(span, horizon, now_ms),
         }
     }
 
     /// Records one admission at `now`. Call only after [`GroupLog::check`] said it fits.
     pub(crate) fn record(&mut self, span: Span, limit: u32, now_ms: i64) {
-        let end = end_units(span, now_ms);
+        let end = span.end_units(now_ms);
         if self.live == 0 {
             // An empty window adopts the group size of the current limit.
             self.group_size = group_size(limit);
@@ -112,7 +127,7 @@ impl GroupLog {
 
     /// Whether nothing in the window is live at `now`.
     pub(crate) fn is_empty_at(&self, span: Span, now_ms: i64) -> bool {
-        self.live == 0 || !self.is_live(self.ends[usize::from(self.newest)], span, now_ms)
+        self.live == 0 || after(self.ends[usize::from(self.newest)], span.horizon(now_ms)) < 1
     }
 
     fn live_count(&self) -> u64 {
@@ -126,31 +141,19 @@ impl GroupLog {
         (usize::from(self.newest) + GROUPS + 1 - usize::from(self.live)) % GROUPS
     }
 
-    fn drop_expired(&mut self, span: Span, now_ms: i64) {
-        while self.live > 0 && !self.is_live(self.ends[self.oldest_index()], span, now_ms) {
+    fn drop_expired(&mut self, horizon: i64) {
+        while self.live > 0 && after(self.ends[self.oldest_index()], horizon) < 1 {
             self.live -= 1;
         }
     }
 
-    /// `end > now - T`, in units, on the 16-bit circle around `now - T`.
-    fn is_live(&self, end: u16, span: Span, now_ms: i64) -> bool {
-        self.units_after_horizon(end, span, now_ms) >= 1
-    }
-
-    /// How many units `end` lies after `floor((now - T) / unit)`.
-    fn units_after_horizon(&self, end: u16, span: Span, now_ms: i64) -> i64 {
-        let horizon = (now_ms - span.length_ms).div_euclid(span.unit_ms);
-        i64::from(end.wrapping_sub(horizon as u16) as i16)
-    }
-
-    /// Milliseconds from `now` until the group ending at `end` expires.
-    fn expiry_in_ms(&self, end: u16, span: Span, now_ms: i64) -> i64 {
-        let horizon = (now_ms - span.length_ms).div_euclid(span.unit_ms);
-        let end_ms = (horizon + self.units_after_horizon(end, span, now_ms)) * span.unit_ms;
+    /// Milliseconds from `now` until the group ending at `end` expires, at least 1.
+    fn expiry_in_ms(&self, end: u16, span: Span, horizon: i64, now_ms: i64) -> i64 {
+        let end_ms = (horizon + after(end, horizon)) << span.unit_shift;
         (end_ms + span.length_ms - now_ms).max(1)
     }
 
-    fn wait_ms(&self, span: Span, limit: u32, now_ms: i64) -> i64 {
+    fn wait_ms(&self, span: Span, horizon: i64, limit: u32, now_ms: i64) -> i64 {
         let mut live_count = self.live_count();
         let mut index = self.oldest_index();
         for position in 0..self.live {
@@ -161,7 +164,7 @@ impl GroupLog {
             };
             live_count -= freed;
             if live_count < u64::from(limit) {
-                return self.expiry_in_ms(self.ends[index], span, now_ms);
+                return self.expiry_in_ms(self.ends[index], span, horizon, now_ms);
             }
             index = (index + 1) % GROUPS;
         }
@@ -169,23 +172,22 @@ impl GroupLog {
         span.length_ms
     }
 
-    fn reset_ms(&self, span: Span, now_ms: i64) -> i64 {
+    fn reset_ms(&self, span: Span, horizon: i64, now_ms: i64) -> i64 {
         if self.live == 0 {
             return 0;
         }
-        self.expiry_in_ms(self.ends[self.oldest_index()], span, now_ms)
+        self.expiry_in_ms(self.ends[self.oldest_index()], span, horizon, now_ms)
     }
+}
+
+/// How many units `end` lies after `horizon`, on the 16-bit circle: live when at least 1.
+fn after(end: u16, horizon: i64) -> i64 {
+    i64::from(end.wrapping_sub(horizon as u16) as i16)
 }
 
 /// `ceil(L / GROUPS)`, at least 1.
 fn group_size(limit: u32) -> u32 {
     limit.div_ceil(GROUPS as u32).max(1)
-}
-
-/// `ceil(now / unit)` on the 16-bit circle: a group's end, rounded up so it is never early.
-fn end_units(span: Span, now_ms: i64) -> u16 {
-    let units = now_ms.div_euclid(span.unit_ms) + i64::from(now_ms.rem_euclid(span.unit_ms) != 0);
-    units as u16
 }
 
 #[cfg(test)]
