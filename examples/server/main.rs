@@ -47,7 +47,7 @@ async fn run() -> Result<(), String> {
     if !args.bare && config.environment == Environment::Development {
         print_key_help(&config, &args.config);
     }
-    let app = app(&config, args.bare).await?;
+    let app = app(&config, args.bare, SystemClock).await?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
@@ -75,7 +75,7 @@ async fn run() -> Result<(), String> {
 }
 
 /// The memory API, behind the full pipeline unless `bare`.
-async fn app(config: &Config, bare: bool) -> Result<Router, String> {
+async fn app(config: &Config, bare: bool, clock: impl Clock + Clone) -> Result<Router, String> {
     let memories = memories::Memories::new(MemoryTombstones::new(config.audit.tombstone_period));
     let api = memories::router(memories);
     let app = if bare {
@@ -83,16 +83,20 @@ async fn app(config: &Config, bare: bool) -> Result<Router, String> {
         api.layer(Extension(scope))
     } else {
         let keys = config
-            .memory_key_store(SystemClock.now())
+            .memory_key_store(clock.now())
             .await
             .map_err(|e| e.to_string())?;
         let pipeline = PipelineBuilder::new()
-            .stage(config.health_layer())
+            .stage(config.health_layer().with_clock(clock.clone()))
             .layer(TraceLayer::new_for_http())
             .stage(AuditRecordLayer::new())
-            .stage(ApiKeyAuthLayer::new(keys).with_deployment(config.environment))
+            .stage(
+                ApiKeyAuthLayer::new(keys)
+                    .with_deployment(config.environment)
+                    .with_clock(clock.clone()),
+            )
             .stage(ProjectScopeLayer::new())
-            .stage(SlidingWindowRateLimitLayer::new())
+            .stage(SlidingWindowRateLimitLayer::new().with_clock(clock))
             .stage(QuotaDegradeLayer::new())
             .into_layer();
         api.layer(pipeline)

@@ -8,6 +8,7 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use memorysync_pipeline::Environment;
+use memorysync_pipeline::clock::{ManualClock, Timestamp};
 use memorysync_pipeline::config::Config;
 use memorysync_pipeline::key::ApiKey;
 use serde_json::Value;
@@ -17,9 +18,19 @@ struct Running {
     client: Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>,
 }
 
-/// Serves the example's app for `config` on an ephemeral loopback port.
+/// Serves the example's app for `config` on an ephemeral loopback port, on a clock that moves
+/// only when the test moves it.
 async fn serve(config: &Config, bare: bool) -> Running {
-    let app = super::app(config, bare).await.unwrap();
+    serve_with_clock(
+        config,
+        bare,
+        ManualClock::new(Timestamp::from_unix_secs(1_800_000_000)),
+    )
+    .await
+}
+
+async fn serve_with_clock(config: &Config, bare: bool, clock: ManualClock) -> Running {
+    let app = super::app(config, bare, clock).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
@@ -44,6 +55,18 @@ impl Running {
         headers: &[(&str, &str)],
         body: &str,
     ) -> (u16, Value) {
+        let (status, _, body) = self.send_full(method, path, headers, body).await;
+        (status, body)
+    }
+
+    /// The status, the response's header fields and its JSON body.
+    async fn send_full(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> (u16, http::HeaderMap, Value) {
         let mut request = http::Request::builder()
             .method(method)
             .uri(format!("http://{}{path}", self.addr))
@@ -56,11 +79,10 @@ impl Running {
             .unwrap();
         let response = self.client.request(request).await.unwrap();
         let status = response.status().as_u16();
+        let fields = response.headers().clone();
         let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        (
-            status,
-            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        )
+        let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        (status, fields, json)
     }
 }
 
@@ -247,6 +269,62 @@ async fn bad_bodies_are_problems_not_500s() {
         .send("DELETE", "/v1/memories/mem_unknown", &headers, "")
         .await;
     assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn both_windows_are_enforced_per_key_with_the_ratelimit_fields() {
+    let (config, dev, live) = config_with_keys();
+    let clock = ManualClock::new(Timestamp::from_unix_secs(1_800_000_000));
+    let server = serve_with_clock(&config, false, clock.clone()).await;
+    let auth = format!("Bearer {}", dev.expose_secret());
+    let headers = [
+        ("authorization", auth.as_str()),
+        ("x-project-id", "proj_demo"),
+    ];
+    // key_dev: rps = 10, rpm = 300 in `config_with_keys`.
+    for i in 0..10 {
+        let (status, fields, _) = server.send_full("GET", "/v1/memories", &headers, "").await;
+        assert_eq!(status, 200, "request {i}");
+        assert_eq!(
+            fields["ratelimit-policy"],
+            r#""rps";q=10;w=1, "rpm";q=300;w=60"#
+        );
+    }
+    let (status, fields, body) = server.send_full("GET", "/v1/memories", &headers, "").await;
+    assert_eq!((status, body["code"].as_str()), (429, Some("rate_limited")));
+    assert_eq!(fields["retry-after"], "1");
+    assert_eq!(fields["ratelimit"], r#""rps";r=0;t=1"#);
+
+    // Another key is not affected.
+    let live_auth = format!("Bearer {}", live.expose_secret());
+    let as_live = [
+        ("authorization", live_auth.as_str()),
+        ("x-project-id", "proj_demo"),
+    ];
+    assert_eq!(
+        server.send("GET", "/v1/memories", &as_live, "").await.0,
+        200
+    );
+
+    // Ten a second for thirty seconds spends the 300 a minute; the minute window then refuses.
+    // Its oldest group holds 15 admissions (300 / 20 groups): the first second's 10 and 5 of the
+    // next, so it ends at +1 s and leaves the window at +61 s, 31 s from now. (An exact log
+    // would say 30; the grouped log may wait longer, never shorter.)
+    for second in 1..30 {
+        clock.advance(std::time::Duration::from_secs(1));
+        for _ in 0..10 {
+            assert_eq!(
+                server.send("GET", "/v1/memories", &headers, "").await.0,
+                200,
+                "second {second}"
+            );
+        }
+    }
+    clock.advance(std::time::Duration::from_secs(1));
+    let (status, fields, _) = server.send_full("GET", "/v1/memories", &headers, "").await;
+    assert_eq!(status, 429);
+    assert_eq!(fields["retry-after"], "31");
+    assert_eq!(fields["ratelimit"], r#""rpm";r=0;t=31"#);
 }
 
 #[tokio::test]
