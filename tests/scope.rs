@@ -17,7 +17,7 @@ use memorysync_pipeline::health::HealthRouteLayer;
 use memorysync_pipeline::key::KeyStore;
 use memorysync_pipeline::limit::SlidingWindowRateLimitLayer;
 use memorysync_pipeline::pipeline::PipelineBuilder;
-use memorysync_pipeline::quota::QuotaDegradeLayer;
+use memorysync_pipeline::quota::{QuotaDegradeLayer, QuotaPlans};
 use memorysync_pipeline::scope::{ProjectScopeLayer, Scope};
 use memorysync_pipeline::{ClientAddr, Environment};
 use tower::{Layer, ServiceBuilder};
@@ -133,7 +133,7 @@ async fn a_full_pipeline_under_axum_admits_only_what_every_stage_admits() {
         .stage(fixture.auth_layer())
         .stage(ProjectScopeLayer::new())
         .stage(SlidingWindowRateLimitLayer::new())
-        .stage(QuotaDegradeLayer::new())
+        .stage(QuotaDegradeLayer::new(QuotaPlans::new()))
         .into_layer();
     let handled = Arc::new(AtomicUsize::new(0));
     let counter = Arc::clone(&handled);

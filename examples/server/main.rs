@@ -22,7 +22,7 @@ use memorysync_pipeline::clock::{Clock, SystemClock};
 use memorysync_pipeline::config::Config;
 use memorysync_pipeline::limit::SlidingWindowRateLimitLayer;
 use memorysync_pipeline::pipeline::PipelineBuilder;
-use memorysync_pipeline::quota::QuotaDegradeLayer;
+use memorysync_pipeline::quota::{QuotaAlert, QuotaDegradeLayer, QuotaPlans};
 use memorysync_pipeline::scope::{ProjectScopeLayer, Scope};
 use memorysync_pipeline::tombstone::MemoryTombstones;
 use memorysync_pipeline::{ClientAddr, Environment};
@@ -96,13 +96,31 @@ async fn app(config: &Config, bare: bool, clock: impl Clock + Clone) -> Result<R
                     .with_clock(clock.clone()),
             )
             .stage(ProjectScopeLayer::new())
-            .stage(SlidingWindowRateLimitLayer::new().with_clock(clock))
-            .stage(QuotaDegradeLayer::new())
+            .stage(SlidingWindowRateLimitLayer::new().with_clock(clock.clone()))
+            .stage(
+                QuotaDegradeLayer::new(QuotaPlans::from_config(config))
+                    .with_clock(clock.clone())
+                    .with_alerts(log_alert),
+            )
             .into_layer();
         api.layer(pipeline)
     };
     // The pipeline reads the peer address from `ClientAddr`; axum records it as `ConnectInfo`.
     Ok(app.layer(axum::middleware::map_request(record_client_addr)))
+}
+
+/// The server's alert sink: a log line (the webhook issue adds delivery).
+fn log_alert(alert: &QuotaAlert) {
+    tracing::info!(
+        event = alert.event_type(),
+        project = &*alert.project,
+        operation = %alert.operation,
+        month = %alert.month,
+        threshold = alert.threshold,
+        used = alert.used,
+        limit = alert.limit,
+        "quota alert"
+    );
 }
 
 async fn record_client_addr(mut request: Request) -> Request {

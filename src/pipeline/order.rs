@@ -68,7 +68,7 @@ impl Stage for ProjectScopeLayer {
 impl<S> Stage for SlidingWindowRateLimitLayer<S> {
     type Position = position::SlidingWindowRateLimitStage;
 }
-impl Stage for QuotaDegradeLayer {
+impl<S, C> Stage for QuotaDegradeLayer<S, C> {
     type Position = position::QuotaDegradeStage;
 }
 

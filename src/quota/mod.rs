@@ -1,28 +1,77 @@
 //! `QuotaDegrade`: stage 6, monthly plan quotas that degrade silently (section 6).
 //!
-//! **Slot only, not enforcing yet.** The layer holds the stage's place in the pipeline order and
-//! passes every request through; the quotas themselves (200 with an empty result once a
-//! project's monthly quota is used up, usage alerts) land with their own issue.
+//! Each project has a plan: adds per month and queries per month, counted over calendar months
+//! in UTC. A classifier maps each request to [`Operation::Add`], [`Operation::Query`] or
+//! unmetered ([`DefaultClassifier`], or any closure). A metered request reserves one unit before
+//! the inner service is called, so the quota is never exceeded, even by concurrent requests; a
+//! 5xx or an error from inside gives the unit back. When the month's units are used up, the
+//! request is answered 200 with an empty result (`{"results":[]}` by default, per operation
+//! configurable), the inner service is not called, nothing is stored and the counter stays at
+//! the limit. gRPC requests get status OK with one zero-length message.
+//!
+//! Usage alerts fire once per project, operation, threshold and month, at 75, 90 and 100
+//! percent by default, to the callback given to [`QuotaDegradeLayer::with_alerts`].
 //!
 //! # Example
 //! ```
-//! use memorysync_pipeline::quota::QuotaDegradeLayer;
+//! use memorysync_pipeline::quota::{Plan, QuotaDegradeLayer, QuotaPlans};
+//! use memorysync_pipeline::scope::Scope;
+//! use memorysync_pipeline::Environment;
 //! use tower::{ServiceBuilder, ServiceExt, service_fn};
 //!
 //! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! let plans = QuotaPlans::new().with_plan("proj_demo", Plan::new(1, 100));
 //! let service = ServiceBuilder::new()
-//!     .layer(QuotaDegradeLayer::new())
+//!     .layer(QuotaDegradeLayer::new(plans))
 //!     .service(service_fn(|_: http::Request<String>| async {
-//!         Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
+//!         Ok::<_, std::convert::Infallible>(http::Response::new(String::from("stored")))
 //!     }));
-//! let response = service.oneshot(http::Request::new(String::new())).await.unwrap();
-//! assert_eq!(response.status(), 200);
+//! // ProjectScope puts the scope in; here the test does.
+//! let add = || {
+//!     http::Request::post("/v1/memories")
+//!         .extension(Scope::new("proj_demo", Environment::Development))
+//!         .body(String::new())
+//!         .unwrap()
+//! };
+//! let first = service.clone().oneshot(add()).await.unwrap();
+//! assert_eq!(first.status(), 200);
+//! let second = service.oneshot(add()).await.unwrap();
+//! assert_eq!(second.status(), 200); // degraded: the inner service was not called
+//! assert_eq!(second.headers()["content-type"], "application/json");
 //! # });
 //! ```
+//!
+//! # Decisions
+//!
+//! Where the design is silent:
+//! - A project without a plan is unmetered (and logged); a metered request without a
+//!   [`Scope`](crate::scope::Scope) (no `ProjectScope` outside) is refused 401.
+//! - The degraded response carries no marker by default; [`QuotaDegradeLayer::with_degraded_header`]
+//!   opts in to a header naming the operation. A [`QuotaDegraded`] extension is always on it
+//!   for the audit stage.
+//! - The alert callback runs on the request that crossed the threshold; several thresholds
+//!   crossed by one request (a plan of 3 units crosses 75, 90 and 100 on the third) each fire.
+//! - An inner error or any 5xx refunds; 4xx does not (the request was served, and refused).
+//! - The in-memory store keeps the current and the previous month's counters.
 
-crate::slot::slot_stage!(
-    /// Applies [`QuotaDegrade`]. A slot for now: see the module docs.
-    QuotaDegradeLayer,
-    /// Monthly quotas. A slot for now: passes every request through.
-    QuotaDegrade
-);
+mod alert;
+mod degrade;
+mod future;
+mod layer;
+mod memory;
+mod month;
+mod operation;
+mod plan;
+mod service;
+mod store;
+
+pub use alert::{AlertSink, QuotaAlert};
+pub use degrade::{EMPTY_RESULTS, QuotaDegraded};
+pub use future::ResponseFuture;
+pub use layer::QuotaDegradeLayer;
+pub use memory::MemoryQuotaStore;
+pub use month::Month;
+pub use operation::{Classify, DefaultClassifier, Operation};
+pub use plan::{AlertThresholds, Plan, QuotaPlans};
+pub use service::QuotaDegrade;
+pub use store::{QuotaKey, QuotaStore, Reservation};

@@ -27,6 +27,11 @@ impl Scope {
         &self.project
     }
 
+    /// The project id as the shared string the key record holds: cloning it allocates nothing.
+    pub(crate) fn project_shared(&self) -> &Arc<str> {
+        &self.project
+    }
+
     /// The environment.
     pub fn environment(&self) -> Environment {
         self.environment

@@ -2,10 +2,10 @@
 use memorysync_pipeline::auth::ApiKeyAuthLayer;
 use memorysync_pipeline::key::MemoryKeyStore;
 use memorysync_pipeline::pipeline::PipelineBuilder;
-use memorysync_pipeline::quota::QuotaDegradeLayer;
+use memorysync_pipeline::quota::{QuotaDegradeLayer, QuotaPlans};
 
 fn main() {
     let _ = PipelineBuilder::new()
-        .stage(QuotaDegradeLayer::new())
+        .stage(QuotaDegradeLayer::new(QuotaPlans::new()))
         .stage(ApiKeyAuthLayer::new(MemoryKeyStore::new()));
 }

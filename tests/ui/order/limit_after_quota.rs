@@ -1,10 +1,10 @@
 // `limit` wraps `quota` in the contract's order; placing it after `quota` does not compile.
 use memorysync_pipeline::limit::SlidingWindowRateLimitLayer;
 use memorysync_pipeline::pipeline::PipelineBuilder;
-use memorysync_pipeline::quota::QuotaDegradeLayer;
+use memorysync_pipeline::quota::{QuotaDegradeLayer, QuotaPlans};
 
 fn main() {
     let _ = PipelineBuilder::new()
-        .stage(QuotaDegradeLayer::new())
+        .stage(QuotaDegradeLayer::new(QuotaPlans::new()))
         .stage(SlidingWindowRateLimitLayer::new());
 }

@@ -7,7 +7,7 @@ use memorysync_pipeline::health::HealthRouteLayer;
 use memorysync_pipeline::key::MemoryKeyStore;
 use memorysync_pipeline::limit::SlidingWindowRateLimitLayer;
 use memorysync_pipeline::pipeline::PipelineBuilder;
-use memorysync_pipeline::quota::QuotaDegradeLayer;
+use memorysync_pipeline::quota::{QuotaDegradeLayer, QuotaPlans};
 use memorysync_pipeline::scope::ProjectScopeLayer;
 use tower_http::trace::TraceLayer;
 
@@ -19,7 +19,7 @@ fn main() {
         .stage(ApiKeyAuthLayer::new(MemoryKeyStore::new()))
         .stage(ProjectScopeLayer::new())
         .stage(SlidingWindowRateLimitLayer::new())
-        .stage(QuotaDegradeLayer::new())
+        .stage(QuotaDegradeLayer::new(QuotaPlans::new()))
         .into_layer();
     let app: Router = Router::new().route("/v1/memories", get(|| async { "[]" })).layer(pipeline);
     let _service = app.into_make_service();

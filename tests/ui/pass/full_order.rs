@@ -5,7 +5,7 @@ use memorysync_pipeline::health::HealthRouteLayer;
 use memorysync_pipeline::key::MemoryKeyStore;
 use memorysync_pipeline::limit::SlidingWindowRateLimitLayer;
 use memorysync_pipeline::pipeline::PipelineBuilder;
-use memorysync_pipeline::quota::QuotaDegradeLayer;
+use memorysync_pipeline::quota::{QuotaDegradeLayer, QuotaPlans};
 use memorysync_pipeline::scope::ProjectScopeLayer;
 
 fn main() {
@@ -15,6 +15,6 @@ fn main() {
         .stage(ApiKeyAuthLayer::new(MemoryKeyStore::new()))
         .stage(ProjectScopeLayer::new())
         .stage(SlidingWindowRateLimitLayer::new())
-        .stage(QuotaDegradeLayer::new())
+        .stage(QuotaDegradeLayer::new(QuotaPlans::new()))
         .into_layer();
 }

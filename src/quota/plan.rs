@@ -1,0 +1,168 @@
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use super::Operation;
+use crate::config::Config;
+
+/// A project's plan: units per month for each operation, and where usage alerts fire.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Plan {
+    /// Adds per calendar month.
+    pub adds_per_month: u64,
+    /// Queries per calendar month.
+    pub queries_per_month: u64,
+    /// Alert thresholds in percent, 1–100.
+    pub alert_thresholds: AlertThresholds,
+}
+
+impl Plan {
+    /// A plan with the default alert thresholds (75, 90, 100).
+    pub fn new(adds_per_month: u64, queries_per_month: u64) -> Self {
+        Plan {
+            adds_per_month,
+            queries_per_month,
+            alert_thresholds: AlertThresholds::default(),
+        }
+    }
+
+    /// The plan's limit for `operation`.
+    pub fn limit(&self, operation: Operation) -> u64 {
+        match operation {
+            Operation::Add => self.adds_per_month,
+            Operation::Query => self.queries_per_month,
+        }
+    }
+}
+
+/// A set of percentages from 1 to 100, as a bit set: one `u128`, copied freely.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct AlertThresholds(u128);
+
+impl AlertThresholds {
+    /// No thresholds: alerts off.
+    pub const NONE: AlertThresholds = AlertThresholds(0);
+
+    /// The given percentages; values outside 1–100 are ignored.
+    pub fn new(percents: impl IntoIterator<Item = u8>) -> Self {
+        AlertThresholds(
+            percents
+                .into_iter()
+                .filter(|p| (1..=100).contains(p))
+                .fold(0, |bits, p| bits | (1u128 << p)),
+        )
+    }
+
+    /// 75, 90 and 100.
+    pub fn standard() -> Self {
+        Self::new([75, 90, 100])
+    }
+
+    /// Whether `percent` is in the set.
+    pub fn contains(self, percent: u8) -> bool {
+        percent <= 100 && self.0 & (1u128 << percent) != 0
+    }
+
+    /// The percentages, ascending.
+    pub fn iter(self) -> impl Iterator<Item = u8> {
+        (1..=100u8).filter(move |p| self.contains(*p))
+    }
+
+    /// The thresholds that `used` out of `limit` reaches and `used - 1` did not: the ones the
+    /// request taking unit number `used` crosses.
+    pub fn crossed_by(self, used: u64, limit: u64) -> AlertThresholds {
+        if used == 0 || limit == 0 {
+            return AlertThresholds::NONE;
+        }
+        // `used * 100 >= p * limit`, in u128 so that no limit overflows.
+        let reached =
+            |used: u64, p: u8| u128::from(used) * 100 >= u128::from(p) * u128::from(limit);
+        AlertThresholds::new(
+            self.iter()
+                .filter(|p| reached(used, *p) && !reached(used - 1, *p)),
+        )
+    }
+
+    /// Whether the set is empty.
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+}
+
+/// The plans of every project, by project id.
+#[derive(Clone, Debug, Default)]
+pub struct QuotaPlans {
+    by_project: HashMap<Arc<str>, Plan>,
+}
+
+impl QuotaPlans {
+    /// No plans: every request is unmetered until one is added.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds or replaces a project's plan.
+    #[must_use]
+    pub fn with_plan(mut self, project: impl Into<Arc<str>>, plan: Plan) -> Self {
+        self.by_project.insert(project.into(), plan);
+        self
+    }
+
+    /// The plans of a config file's `[[projects]]`.
+    pub fn from_config(config: &Config) -> Self {
+        config.projects.iter().fold(Self::new(), |plans, project| {
+            plans.with_plan(
+                project.id.as_str(),
+                Plan {
+                    adds_per_month: project.adds_per_month,
+                    queries_per_month: project.queries_per_month,
+                    alert_thresholds: AlertThresholds::new(
+                        project.alert_thresholds.iter().copied(),
+                    ),
+                },
+            )
+        })
+    }
+
+    /// The plan of `project`.
+    pub fn get(&self, project: &str) -> Option<&Plan> {
+        self.by_project.get(project)
+    }
+}
+
+impl Default for AlertThresholds {
+    fn default() -> Self {
+        Self::standard()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crossing_is_found_once_per_threshold() {
+        let t = AlertThresholds::standard();
+        let crossed: Vec<_> = (1..=100).map(|used| t.crossed_by(used, 100)).collect();
+        assert_eq!(crossed[74].iter().collect::<Vec<_>>(), vec![75]);
+        assert_eq!(crossed[89].iter().collect::<Vec<_>>(), vec![90]);
+        assert_eq!(crossed[99].iter().collect::<Vec<_>>(), vec![100]);
+        assert_eq!(crossed.iter().filter(|c| !c.is_empty()).count(), 3);
+    }
+
+    #[test]
+    fn a_small_limit_crosses_several_at_once() {
+        // With 3 units, the third crosses 75, 90 and 100 together.
+        let t = AlertThresholds::standard();
+        assert!(t.crossed_by(2, 3).is_empty());
+        assert_eq!(
+            t.crossed_by(3, 3).iter().collect::<Vec<_>>(),
+            vec![75, 90, 100]
+        );
+    }
+
+    #[test]
+    fn huge_limits_do_not_overflow() {
+        let t = AlertThresholds::standard();
+        assert_eq!(t.crossed_by(u64::MAX, u64::MAX).iter().last(), Some(100));
+    }
+}
