@@ -47,7 +47,7 @@ async fn run() -> Result<(), String> {
     if !args.bare && config.environment == Environment::Development {
         print_key_help(&config, &args.config);
     }
-    let app = app(&config, args.bare, SystemClock).await?;
+    let app = app(&config, args.bare, SystemClock, log_alert).await?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
@@ -74,8 +74,13 @@ async fn run() -> Result<(), String> {
     Ok(())
 }
 
-/// The memory API, behind the full pipeline unless `bare`.
-async fn app(config: &Config, bare: bool, clock: impl Clock + Clone) -> Result<Router, String> {
+/// The memory API, behind the full pipeline unless `bare`; quota alerts go to `on_alert`.
+async fn app(
+    config: &Config,
+    bare: bool,
+    clock: impl Clock + Clone,
+    on_alert: impl Fn(&QuotaAlert) + Send + Sync + 'static,
+) -> Result<Router, String> {
     let memories = memories::Memories::new(MemoryTombstones::new(config.audit.tombstone_period));
     let api = memories::router(memories);
     let app = if bare {
@@ -100,7 +105,7 @@ async fn app(config: &Config, bare: bool, clock: impl Clock + Clone) -> Result<R
             .stage(
                 QuotaDegradeLayer::new(QuotaPlans::from_config(config))
                     .with_clock(clock.clone())
-                    .with_alerts(log_alert),
+                    .with_alerts(on_alert),
             )
             .into_layer();
         api.layer(pipeline)

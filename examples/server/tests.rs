@@ -11,6 +11,7 @@ use memorysync_pipeline::Environment;
 use memorysync_pipeline::clock::{ManualClock, Timestamp};
 use memorysync_pipeline::config::Config;
 use memorysync_pipeline::key::ApiKey;
+use memorysync_pipeline::quota::QuotaAlert;
 use serde_json::Value;
 
 struct Running {
@@ -30,7 +31,16 @@ async fn serve(config: &Config, bare: bool) -> Running {
 }
 
 async fn serve_with_clock(config: &Config, bare: bool, clock: ManualClock) -> Running {
-    let app = super::app(config, bare, clock).await.unwrap();
+    serve_with(config, bare, clock, |_| {}).await
+}
+
+async fn serve_with(
+    config: &Config,
+    bare: bool,
+    clock: ManualClock,
+    on_alert: impl Fn(&QuotaAlert) + Send + Sync + 'static,
+) -> Running {
+    let app = super::app(config, bare, clock, on_alert).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
@@ -325,6 +335,75 @@ async fn both_windows_are_enforced_per_key_with_the_ratelimit_fields() {
     assert_eq!(status, 429);
     assert_eq!(fields["retry-after"], "31");
     assert_eq!(fields["ratelimit"], r#""rpm";r=0;t=31"#);
+}
+
+#[tokio::test]
+async fn a_project_with_three_adds_stores_three_memories_and_silently_no_fourth() {
+    let dev = ApiKey::generate(Environment::Development).unwrap();
+    let text = format!(
+        "environment = \"development\"\n\
+         [[projects]]\nid = \"proj_small\"\nadds_per_month = 3\nqueries_per_month = 100\n\
+         [[keys]]\nid = \"key_small\"\nsha256 = \"{}\"\nproject = \"proj_small\"\nenvironment = \"development\"\nrps = 10\nrpm = 300\n",
+        dev.hash().to_hex()
+    );
+    let config = Config::from_toml(&text).unwrap();
+    let alerts = std::sync::Arc::new(std::sync::Mutex::new(Vec::<QuotaAlert>::new()));
+    let clock = ManualClock::new(Timestamp::from_unix_secs(1_800_000_000));
+    let recorder = alerts.clone();
+    let server = serve_with(&config, false, clock.clone(), move |alert| {
+        recorder.lock().unwrap().push(alert.clone())
+    })
+    .await;
+    let auth = format!("Bearer {}", dev.expose_secret());
+    let headers = [
+        ("authorization", auth.as_str()),
+        ("x-project-id", "proj_small"),
+    ];
+
+    for text in ["one", "two", "three"] {
+        let body = format!(r#"{{"text":"{text}"}}"#);
+        let (status, answer) = server.send("POST", "/v1/memories", &headers, &body).await;
+        assert_eq!(
+            (status, answer["results"][0]["event"].as_str()),
+            (200, Some("ADD"))
+        );
+    }
+    let (status, fields, answer) = server
+        .send_full("POST", "/v1/memories", &headers, r#"{"text":"four"}"#)
+        .await;
+    assert_eq!(status, 200, "degraded, not refused");
+    assert_eq!(answer, serde_json::json!({"results": []}));
+    assert_eq!(fields["content-type"], "application/json");
+
+    let (_, listed) = server.send("GET", "/v1/memories", &headers, "").await;
+    let texts: Vec<_> = listed["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["text"].clone())
+        .collect();
+    assert_eq!(
+        texts,
+        ["one", "two", "three"],
+        "the fourth memory was stored"
+    );
+
+    // 75, 90 and 100 percent are all crossed by the third add; each fired once, and the
+    // degraded fourth fired nothing more.
+    let fired: Vec<(u8, &str)> = alerts
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|a| (a.threshold, a.event_type()))
+        .collect();
+    assert_eq!(
+        fired,
+        [
+            (75, "quota.threshold"),
+            (90, "quota.threshold"),
+            (100, "quota.exhausted")
+        ]
+    );
 }
 
 #[tokio::test]
