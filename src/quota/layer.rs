@@ -7,10 +7,20 @@ use tower_layer::Layer;
 
 use super::degrade::DegradedAnswer;
 use super::{
-    AlertSink, Classify, DefaultClassifier, MemoryQuotaStore, Operation, QuotaAlert, QuotaDegrade,
-    QuotaPlans, QuotaStore,
+    AlertSink, Classify, DefaultClassifier, MemoryQuotaStore, Month, Operation, QuotaAlert,
+    QuotaDegrade, QuotaKey, QuotaPlans, QuotaStore,
 };
 use crate::clock::{Clock, SharedClock, system_clock};
+use crate::store::StoreError;
+
+/// How much of a month's quota is used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct QuotaUsage {
+    /// Units used.
+    pub used: u64,
+    /// The plan's limit.
+    pub limit: u64,
+}
 
 /// Applies [`QuotaDegrade`]. Cheap to clone; clones share the store.
 #[must_use]
@@ -108,9 +118,32 @@ impl<S: QuotaStore, C: Classify> QuotaDegradeLayer<S, C> {
         self
     }
 
-    /// The store, for reading usage.
+    /// The store.
     pub fn store(&self) -> &Arc<S> {
         &self.shared.store
+    }
+
+    /// A project's use of `operation` in `month` against its plan's limit, for a billing
+    /// dashboard. `None` when the project has no plan.
+    pub async fn usage(
+        &self,
+        project: &str,
+        operation: Operation,
+        month: Month,
+    ) -> Result<Option<QuotaUsage>, StoreError> {
+        let Some(plan) = self.shared.plans.get(project) else {
+            return Ok(None);
+        };
+        let key = QuotaKey {
+            project: Arc::from(project),
+            operation,
+            month,
+        };
+        let used = self.shared.store.used(&key).await?;
+        Ok(Some(QuotaUsage {
+            used,
+            limit: plan.limit(operation),
+        }))
     }
 
     /// The plans.
@@ -157,5 +190,41 @@ impl<Inner, S, C> Layer<Inner> for QuotaDegradeLayer<S, C> {
             inner,
             shared: Arc::new(self.shared.clone()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::quota::{AlertThresholds, Plan};
+
+    #[tokio::test]
+    async fn usage_reads_used_against_the_plan() {
+        let layer = QuotaDegradeLayer::new(QuotaPlans::new().with_plan("p", Plan::new(5, 9)));
+        let month = Month::new(2027, 3).unwrap();
+        let key = QuotaKey {
+            project: "p".into(),
+            operation: Operation::Add,
+            month,
+        };
+        for _ in 0..2 {
+            let _ = layer.store().reserve(&key, 5, AlertThresholds::NONE).await;
+        }
+        let usage = layer
+            .usage("p", Operation::Add, month)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((usage.used, usage.limit), (2, 5));
+        let queries = layer
+            .usage("p", Operation::Query, month)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((queries.used, queries.limit), (0, 9));
+        assert_eq!(
+            layer.usage("nobody", Operation::Add, month).await.unwrap(),
+            None
+        );
     }
 }

@@ -68,7 +68,7 @@ mod store;
 pub use alert::{AlertSink, QuotaAlert};
 pub use degrade::{EMPTY_RESULTS, QuotaDegraded};
 pub use future::ResponseFuture;
-pub use layer::QuotaDegradeLayer;
+pub use layer::{QuotaDegradeLayer, QuotaUsage};
 pub use memory::MemoryQuotaStore;
 pub use month::Month;
 pub use operation::{Classify, DefaultClassifier, Operation};
