@@ -62,7 +62,7 @@
 //! | `ApiKeyAuth` | [`auth`] | 401 for a missing, malformed, unknown, revoked or expired key |
 //! | `ProjectScope` | [`scope`] | 400 without `X-Project-ID`, 403 for another project |
 //! | `SlidingWindowRateLimit` | [`limit`] | 429 past the key's per-second or per-minute limit |
-//! | `QuotaDegrade` | [`quota`] | 200 with an empty result past the monthly quota (slot for now) |
+//! | `QuotaDegrade` | [`quota`] | 200 with an empty result past the project's monthly quota |
 //!
 //! Rejections are RFC 9457 problem details, or trailers-only gRPC statuses for gRPC requests:
 //! see [`rejection`]. Time comes from an injectable [`clock`]. A whole pipeline can be described
