@@ -89,7 +89,7 @@ pub mod pipeline;
 pub mod quota;
 pub mod rejection;
 pub mod scope;
-mod slot;
+
 pub mod store;
 pub mod tombstone;
 

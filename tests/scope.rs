@@ -12,7 +12,7 @@ use axum::routing::get;
 use axum::{Extension, Router};
 use common::{Fixture, KEY_ID, PROJECT, Reply, assert_problem, get_with, recording_service, send};
 use http::{HeaderValue, Request};
-use memorysync_pipeline::audit::AuditRecordLayer;
+use memorysync_pipeline::audit::{AuditLog, AuditLogConfig, AuditRecordLayer, MemoryAuditSink};
 use memorysync_pipeline::health::HealthRouteLayer;
 use memorysync_pipeline::key::KeyStore;
 use memorysync_pipeline::limit::SlidingWindowRateLimitLayer;
@@ -128,7 +128,9 @@ async fn a_full_pipeline_under_axum_admits_only_what_every_stage_admits() {
     let fixture = Fixture::new().await;
     let pipeline = PipelineBuilder::new()
         .stage(HealthRouteLayer::new().with_clock(fixture.clock.clone()))
-        .stage(AuditRecordLayer::new())
+        .stage(AuditRecordLayer::new(
+            AuditLog::start(MemoryAuditSink::new(), AuditLogConfig::new()).unwrap(),
+        ))
         .layer(TraceLayer::new_for_http())
         .stage(fixture.auth_layer())
         .stage(ProjectScopeLayer::new())

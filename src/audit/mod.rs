@@ -1,29 +1,63 @@
 //! `AuditRecord`: stage 2, the audit log (section 7).
 //!
-//! **Slot only, not recording yet.** The layer holds the stage's place in the pipeline order and
-//! passes every request through; the audit log itself (one hash-chained event per API call with
-//! its final outcome, retention, sinks) lands with its own issue. Rejections already carry a
-//! typed [`Rejection`](crate::rejection::Rejection) in their response extensions for it to read.
+//! One event per API call with its final outcome: `allowed`, `unauthenticated`, `forbidden`,
+//! `rate_limited`, `degraded` or `error`, read from the typed markers that the stages inside
+//! leave on the response ([`Rejection`](crate::rejection::Rejection),
+//! [`QuotaDegraded`](crate::quota::QuotaDegraded), the [`Principal`](crate::auth::Principal)).
+//! An event holds the time (UTC), the request id (`X-Request-Id` when well-formed, else
+//! generated; echoed on the response), method, path without its query string, status, outcome,
+//! key id, project, environment, client address, user agent (at most 512 bytes, non-UTF-8
+//! escaped) and latency. Never a key, a key hash or a secret.
+//!
+//! Events go through a bounded queue to a background writer ([`AuditLog`]) that chains them
+//! (each line carries the SHA-256 of the line before; [`verify`] finds a gap or an edit) and
+//! writes them in batches to an [`AuditSink`]: [`MemoryAuditSink`] or [`JsonLinesSink`] (one
+//! segment per UTC day). Nothing is dropped: when the queue is full the call waits for room
+//! (counted); when the sink fails the writer retries and `/health` reports `degraded`.
+//! Retention (90 days by default) and tombstone expiry run by themselves in the writer.
 //!
 //! # Example
 //! ```
-//! use memorysync_pipeline::audit::AuditRecordLayer;
+//! use memorysync_pipeline::audit::{AuditLog, AuditLogConfig, AuditRecordLayer, MemoryAuditSink, verify};
 //! use tower::{ServiceBuilder, ServiceExt, service_fn};
 //!
-//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! let sink = MemoryAuditSink::new();
+//! let log = AuditLog::start(sink.clone(), AuditLogConfig::new()).unwrap();
 //! let service = ServiceBuilder::new()
-//!     .layer(AuditRecordLayer::new())
+//!     .layer(AuditRecordLayer::new(log.clone()))
 //!     .service(service_fn(|_: http::Request<String>| async {
 //!         Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
 //!     }));
-//! let response = service.oneshot(http::Request::new(String::new())).await.unwrap();
+//! let request = http::Request::get("/v1/memories?api_key=oops").body(String::new()).unwrap();
+//! let response = service.oneshot(request).await.unwrap();
 //! assert_eq!(response.status(), 200);
+//! assert!(response.headers().contains_key("x-request-id"));
+//!
+//! log.flush().await;
+//! let lines = sink.lines();
+//! assert_eq!(verify(lines.iter().map(String::as_str), Some(log.head())), Ok(1));
+//! assert!(lines[0].contains(r#""path":"/v1/memories""#) && !lines[0].contains("api_key"));
 //! # });
 //! ```
 
-crate::slot::slot_stage!(
-    /// Applies [`AuditRecord`]. A slot for now: see the module docs.
-    AuditRecordLayer,
-    /// The audit log. A slot for now: passes every request through.
-    AuditRecord
-);
+mod chain;
+mod event;
+mod future;
+mod jsonl;
+mod layer;
+mod log;
+mod request_id;
+mod service;
+mod sink;
+mod writer;
+
+pub use chain::{BreakKind, ChainBreak, ChainHead, ChainedLine, verify};
+pub use event::{AuditEvent, MAX_PATH, MAX_USER_AGENT, Outcome};
+pub use future::ResponseFuture;
+pub use jsonl::JsonLinesSink;
+pub use layer::AuditRecordLayer;
+pub use log::{AuditLog, AuditLogConfig, AuditStats};
+pub use request_id::X_REQUEST_ID;
+pub use service::AuditRecord;
+pub use sink::{AuditSink, MemoryAuditSink};

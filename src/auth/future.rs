@@ -37,7 +37,7 @@ pin_project! {
         S: Service<Request<ReqBody>>,
     {
         LookingUp { #[pin] lookup: K::Lookup, pending: Option<Pending<K, S, ReqBody>> },
-        Calling { #[pin] future: S::Future },
+        Calling { #[pin] future: S::Future, principal: Option<Principal> },
         Rejected { response: Option<Response<ResponseBody<ResBody>>> },
     }
 }
@@ -102,9 +102,13 @@ where
                     match admit(found, key_environment, now) {
                         Ok(entry) => {
                             store.record_use(&entry, now);
-                            request.extensions_mut().insert(Principal::new(entry));
+                            let principal = Principal::new(entry);
+                            request.extensions_mut().insert(principal.clone());
                             let future = inner.call(request);
-                            state.set(State::Calling { future });
+                            state.set(State::Calling {
+                                future,
+                                principal: Some(principal),
+                            });
                         }
                         Err(rejection) => {
                             tracing::debug!(code = %rejection.code(), "api key refused");
@@ -115,8 +119,12 @@ where
                         }
                     }
                 }
-                StateProj::Calling { future } => {
-                    let response = ready!(future.poll(cx))?;
+                StateProj::Calling { future, principal } => {
+                    let mut response = ready!(future.poll(cx))?;
+                    // The audit stage, outside this one, reads who called from the response.
+                    if let Some(principal) = principal.take() {
+                        response.extensions_mut().insert(principal);
+                    }
                     return Poll::Ready(Ok(response.map(ResponseBody::inner)));
                 }
                 StateProj::Rejected { response } => {

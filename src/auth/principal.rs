@@ -22,6 +22,11 @@ impl Principal {
         &self.entry.record().id
     }
 
+    /// The key id as the shared string the record holds.
+    pub(crate) fn key_id_shared(&self) -> &Arc<str> {
+        &self.entry.record().id
+    }
+
     /// The key's project.
     pub fn project(&self) -> &str {
         &self.entry.record().project

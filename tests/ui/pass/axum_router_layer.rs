@@ -1,7 +1,7 @@
 // The built pipeline goes into `axum::Router::layer` and the router still serves.
 use axum::Router;
 use axum::routing::get;
-use memorysync_pipeline::audit::AuditRecordLayer;
+use memorysync_pipeline::audit::{AuditLog, AuditLogConfig, AuditRecordLayer, MemoryAuditSink};
 use memorysync_pipeline::auth::ApiKeyAuthLayer;
 use memorysync_pipeline::health::HealthRouteLayer;
 use memorysync_pipeline::key::MemoryKeyStore;
@@ -11,10 +11,18 @@ use memorysync_pipeline::quota::{QuotaDegradeLayer, QuotaPlans};
 use memorysync_pipeline::scope::ProjectScopeLayer;
 use tower_http::trace::TraceLayer;
 
+/// The audit stage on an in-memory sink. Its writer task needs a tokio runtime to be entered.
+fn audit_layer() -> AuditRecordLayer {
+    let log = AuditLog::start(MemoryAuditSink::new(), AuditLogConfig::new()).expect("a memory sink");
+    AuditRecordLayer::new(log)
+}
+
 fn main() {
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    let _entered = runtime.enter();
     let pipeline = PipelineBuilder::new()
         .stage(HealthRouteLayer::new())
-        .stage(AuditRecordLayer::new())
+        .stage(audit_layer())
         .layer(TraceLayer::new_for_http())
         .stage(ApiKeyAuthLayer::new(MemoryKeyStore::new()))
         .stage(ProjectScopeLayer::new())

@@ -1,0 +1,174 @@
+//! JSON Lines files, one segment per UTC day: `audit-YYYY-MM-DD.jsonl`.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use super::{AuditSink, ChainHead, ChainedLine};
+use crate::clock::Timestamp;
+
+const MILLIS_PER_DAY: i64 = 86_400_000;
+
+/// Audit lines in daily JSON Lines segments under one directory.
+///
+/// Each batch is appended to the segment of its events' UTC day and flushed to the operating
+/// system; segments are synced to disk when a day ends and on [`AuditLog::flush`](super::AuditLog::flush).
+/// Retention deletes whole segments whose day has fully passed the cutoff.
+#[derive(Clone, Debug)]
+pub struct JsonLinesSink {
+    dir: PathBuf,
+}
+
+impl JsonLinesSink {
+    /// Segments under `dir`, created if missing.
+    pub fn new(dir: impl Into<PathBuf>) -> io::Result<Self> {
+        let dir = dir.into();
+        fs::create_dir_all(&dir)?;
+        Ok(JsonLinesSink { dir })
+    }
+
+    /// The directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The segment files, oldest first.
+    pub fn segments(&self) -> io::Result<Vec<PathBuf>> {
+        let mut segments: Vec<PathBuf> = fs::read_dir(&self.dir)?
+            .filter_map(|entry| entry.ok().map(|e| e.path()))
+            .filter(|path| segment_day(path).is_some())
+            .collect();
+        segments.sort();
+        Ok(segments)
+    }
+
+    /// Every line of every segment, oldest first: what `verify` reads.
+    pub fn read_lines(&self) -> io::Result<Vec<String>> {
+        let mut lines = Vec::new();
+        for segment in self.segments()? {
+            for line in BufReader::new(File::open(segment)?).lines() {
+                lines.push(line?);
+            }
+        }
+        Ok(lines)
+    }
+
+    fn segment_path(&self, day: i64) -> PathBuf {
+        self.dir.join(format!("audit-{}.jsonl", day_name(day)))
+    }
+}
+
+impl AuditSink for JsonLinesSink {
+    fn write(&self, batch: &[ChainedLine]) -> io::Result<()> {
+        let mut start = 0;
+        while start < batch.len() {
+            let day = day_of(batch[start].ts);
+            let end = batch[start..]
+                .iter()
+                .position(|l| day_of(l.ts) != day)
+                .map_or(batch.len(), |n| start + n);
+            let mut text = String::with_capacity((end - start) * 320);
+            for line in &batch[start..end] {
+                text.push_str(&line.line);
+                text.push('\n');
+            }
+            // One write per segment and batch: a failure leaves at most a torn last line.
+            let mut file = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(self.segment_path(day))?;
+            file.write_all(text.as_bytes())?;
+            file.flush()?;
+            if end < batch.len() {
+                // The day ended inside this batch: make the finished segment durable.
+                file.sync_all()?;
+            }
+            start = end;
+        }
+        Ok(())
+    }
+
+    fn purge_before(&self, cutoff: Timestamp) -> io::Result<usize> {
+        let cutoff_day = day_of(cutoff);
+        let mut removed = 0;
+        for segment in self.segments()? {
+            // A segment holds one whole day: it goes when all of its day is before the cutoff.
+            if segment_day(&segment).is_some_and(|day| day < cutoff_day) {
+                removed += BufReader::new(File::open(&segment)?).lines().count();
+                fs::remove_file(&segment)?;
+            }
+        }
+        Ok(removed)
+    }
+
+    fn head(&self) -> io::Result<ChainHead> {
+        let Some(last_segment) = self.segments()?.pop() else {
+            return Ok(ChainHead::default());
+        };
+        let last = BufReader::new(File::open(last_segment)?)
+            .lines()
+            .map_while(Result::ok)
+            .filter(|l| !l.is_empty())
+            .last();
+        let Some(line) = last else {
+            return Ok(ChainHead::default());
+        };
+        #[derive(serde::Deserialize)]
+        struct Seq {
+            seq: u64,
+        }
+        let seq = serde_json::from_str::<Seq>(&line)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?
+            .seq;
+        Ok(ChainHead {
+            seq,
+            hash: Sha256::digest(line.as_bytes()).into(),
+        })
+    }
+}
+
+fn day_of(ts: Timestamp) -> i64 {
+    ts.unix_millis().div_euclid(MILLIS_PER_DAY)
+}
+
+fn day_name(day: i64) -> String {
+    let date = time::OffsetDateTime::from_unix_timestamp(day * 86_400)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+        .date();
+    format!(
+        "{:04}-{:02}-{:02}",
+        date.year(),
+        u8::from(date.month()),
+        date.day()
+    )
+}
+
+/// The day number of a segment's file name, if it is one.
+fn segment_day(path: &Path) -> Option<i64> {
+    let name = path.file_name()?.to_str()?;
+    let date = name.strip_prefix("audit-")?.strip_suffix(".jsonl")?;
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    let date = time::Date::parse(date, &format).ok()?;
+    Some(
+        date.midnight()
+            .assume_utc()
+            .unix_timestamp()
+            .div_euclid(86_400),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn day_names_round_trip() {
+        let day = day_of(Timestamp::parse_rfc3339("2028-02-29T23:59:59Z").unwrap());
+        assert_eq!(day_name(day), "2028-02-29");
+        assert_eq!(segment_day(Path::new("audit-2028-02-29.jsonl")), Some(day));
+        assert_eq!(segment_day(Path::new("audit-2028-02-30.jsonl")), None);
+        assert_eq!(segment_day(Path::new("notes.txt")), None);
+    }
+}
