@@ -6,6 +6,7 @@
 //! Serves on 127.0.0.1:8080 with `examples/memorysync.toml`. `--bare` serves the same API with no
 //! pipeline at all, every request scoped to `proj_demo` in development, for comparisons.
 
+mod app;
 mod args;
 mod memories;
 #[cfg(test)]
@@ -13,20 +14,11 @@ mod tests;
 
 use std::net::SocketAddr;
 
-use axum::extract::ConnectInfo;
-use axum::extract::Request;
-use axum::{Extension, Router};
-use memorysync_pipeline::audit::AuditRecordLayer;
-use memorysync_pipeline::auth::ApiKeyAuthLayer;
-use memorysync_pipeline::clock::{Clock, SystemClock};
+use axum::extract::{ConnectInfo, Request};
+use memorysync_pipeline::clock::SystemClock;
 use memorysync_pipeline::config::Config;
-use memorysync_pipeline::limit::SlidingWindowRateLimitLayer;
-use memorysync_pipeline::pipeline::PipelineBuilder;
-use memorysync_pipeline::quota::{QuotaAlert, QuotaDegradeLayer, QuotaPlans};
-use memorysync_pipeline::scope::{ProjectScopeLayer, Scope};
-use memorysync_pipeline::tombstone::MemoryTombstones;
+use memorysync_pipeline::quota::QuotaAlert;
 use memorysync_pipeline::{ClientAddr, Environment};
-use tower_http::trace::TraceLayer;
 
 #[tokio::main]
 async fn main() {
@@ -47,7 +39,7 @@ async fn run() -> Result<(), String> {
     if !args.bare && config.environment == Environment::Development {
         print_key_help(&config, &args.config);
     }
-    let app = app(&config, args.bare, SystemClock, log_alert).await?;
+    let app::App { router, audit } = app::build(&config, args.bare, SystemClock, log_alert).await?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
@@ -63,55 +55,22 @@ async fn run() -> Result<(), String> {
     );
     axum::serve(
         listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
+        router.into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown_signal())
     .await
     .map_err(|e| format!("server error: {e}"))?;
-    // In-flight requests have finished here. The audit and webhook stages of later issues flush
-    // their queues at this point.
+    // In-flight requests have finished here; write out what the audit log still holds.
+    if let Some(audit) = audit {
+        audit.flush().await;
+        let stats = audit.stats();
+        println!(
+            "audit log flushed: {} events written, {} waited for room, {} lost",
+            stats.written, stats.waited_for_room, stats.dropped
+        );
+    }
     println!("memorysync server stopped");
     Ok(())
-}
-
-/// The memory API, behind the full pipeline unless `bare`; quota alerts go to `on_alert`.
-async fn app(
-    config: &Config,
-    bare: bool,
-    clock: impl Clock + Clone,
-    on_alert: impl Fn(&QuotaAlert) + Send + Sync + 'static,
-) -> Result<Router, String> {
-    let memories = memories::Memories::new(MemoryTombstones::new(config.audit.tombstone_period));
-    let api = memories::router(memories);
-    let app = if bare {
-        let scope = Scope::new("proj_demo", Environment::Development);
-        api.layer(Extension(scope))
-    } else {
-        let keys = config
-            .memory_key_store(clock.now())
-            .await
-            .map_err(|e| e.to_string())?;
-        let pipeline = PipelineBuilder::new()
-            .stage(config.health_layer().with_clock(clock.clone()))
-            .layer(TraceLayer::new_for_http())
-            .stage(AuditRecordLayer::new())
-            .stage(
-                ApiKeyAuthLayer::new(keys)
-                    .with_deployment(config.environment)
-                    .with_clock(clock.clone()),
-            )
-            .stage(ProjectScopeLayer::new())
-            .stage(SlidingWindowRateLimitLayer::new().with_clock(clock.clone()))
-            .stage(
-                QuotaDegradeLayer::new(QuotaPlans::from_config(config))
-                    .with_clock(clock.clone())
-                    .with_alerts(on_alert),
-            )
-            .into_layer();
-        api.layer(pipeline)
-    };
-    // The pipeline reads the peer address from `ClientAddr`; axum records it as `ConnectInfo`.
-    Ok(app.layer(axum::middleware::map_request(record_client_addr)))
 }
 
 /// The server's alert sink: a log line (the webhook issue adds delivery).
@@ -128,7 +87,7 @@ fn log_alert(alert: &QuotaAlert) {
     );
 }
 
-async fn record_client_addr(mut request: Request) -> Request {
+pub(crate) async fn record_client_addr(mut request: Request) -> Request {
     if let Some(ConnectInfo(addr)) = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()

@@ -18,7 +18,6 @@ use serde_json::json;
 pub(crate) struct Memories {
     // Keyed by the whole scope, so a development key never sees production memories.
     by_scope: Arc<DashMap<Scope, Vec<Memory>>>,
-    tombstones: MemoryTombstones,
 }
 
 #[derive(Clone)]
@@ -38,13 +37,6 @@ struct SearchMemories {
 }
 
 impl Memories {
-    pub(crate) fn new(tombstones: MemoryTombstones) -> Self {
-        Memories {
-            by_scope: Arc::default(),
-            tombstones,
-        }
-    }
-
     /// `{"results":[...]}` of the scope's memories that `keep` selects.
     fn answer_with(&self, scope: &Scope, keep: impl Fn(&Memory) -> bool) -> Response {
         let results: Vec<_> = self
@@ -61,7 +53,8 @@ impl Memories {
     }
 }
 
-pub(crate) fn router(memories: Memories) -> Router {
+pub(crate) fn router() -> Router {
+    let memories = Memories::default();
     Router::new()
         .route("/v1/memories", post(add).get(list))
         .route("/v1/memories/search", post(search))
@@ -131,6 +124,8 @@ async fn list(State(memories): State<Memories>, Extension(scope): Extension<Scop
 async fn remove(
     State(memories): State<Memories>,
     Extension(scope): Extension<Scope>,
+    // Handed to handlers by the audit stage (`AuditRecordLayer::with_tombstones`).
+    Extension(tombstones): Extension<MemoryTombstones>,
     Path(id): Path<String>,
 ) -> Response {
     let removed = memories
@@ -145,8 +140,7 @@ async fn remove(
         return (StatusCode::NOT_FOUND, Json(json!({"results": []}))).into_response();
     }
     // The tombstone keeps a backup restore from bringing the memory back.
-    if let Err(error) = memories
-        .tombstones
+    if let Err(error) = tombstones
         .leave(TombstoneKind::Memory, &id, SystemClock.now())
         .await
     {

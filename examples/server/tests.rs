@@ -14,6 +14,9 @@ use memorysync_pipeline::key::ApiKey;
 use memorysync_pipeline::quota::QuotaAlert;
 use serde_json::Value;
 
+/// A request to send: method, path, header fields, body.
+type Call<'a> = (&'a str, &'a str, &'a [(&'a str, &'a str)], &'a str);
+
 struct Running {
     addr: SocketAddr,
     client: Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>,
@@ -40,7 +43,15 @@ async fn serve_with(
     clock: ManualClock,
     on_alert: impl Fn(&QuotaAlert) + Send + Sync + 'static,
 ) -> Running {
-    let app = super::app(config, bare, clock, on_alert).await.unwrap();
+    let app = super::app::build(config, bare, clock, on_alert)
+        .await
+        .unwrap()
+        .router;
+    serve_router(app).await
+}
+
+/// Serves `app` on an ephemeral loopback port.
+async fn serve_router(app: axum::Router) -> Running {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
@@ -404,6 +415,87 @@ async fn a_project_with_three_adds_stores_three_memories_and_silently_no_fourth(
             (100, "quota.exhausted")
         ]
     );
+}
+
+#[tokio::test]
+async fn every_call_lands_in_a_verifiable_daily_audit_log() {
+    let dir = std::env::temp_dir().join(format!("server-audit-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let dev = ApiKey::generate(Environment::Development).unwrap();
+    let text = format!(
+        "environment = \"development\"\n\
+         [[projects]]\nid = \"proj_demo\"\nadds_per_month = 1\nqueries_per_month = 100\n\
+         [[keys]]\nid = \"key_dev\"\nsha256 = \"{}\"\nproject = \"proj_demo\"\nenvironment = \"development\"\nrps = 3\nrpm = 300\n\
+         [audit]\ndir = \"{}\"\n",
+        dev.hash().to_hex(),
+        dir.display()
+    );
+    let config = Config::from_toml(&text).unwrap();
+    let clock = ManualClock::new(Timestamp::parse_rfc3339("2026-11-26T10:00:00Z").unwrap());
+    let app = super::app::build(&config, false, clock.clone(), |_| {})
+        .await
+        .unwrap();
+    let audit = app.audit.clone().unwrap();
+    let server = serve_router(app.router).await;
+    let auth = format!("Bearer {}", dev.expose_secret());
+    let ok = [
+        ("authorization", auth.as_str()),
+        ("x-project-id", "proj_demo"),
+    ];
+    let other = [
+        ("authorization", auth.as_str()),
+        ("x-project-id", "proj_other"),
+    ];
+
+    let calls: [Call<'_>; 6] = [
+        ("POST", "/v1/memories", &ok, r#"{"text":"kept"}"#), // allowed
+        ("POST", "/v1/memories", &ok, r#"{"text":"over quota"}"#), // degraded
+        ("GET", "/v1/memories?api_key=leaked", &[], ""),     // unauthenticated
+        ("GET", "/v1/memories", &other, ""),                 // forbidden
+        ("GET", "/v1/memories", &ok, ""),                    // allowed (3rd this second)
+        ("GET", "/v1/memories", &ok, ""),                    // rate limited
+    ];
+    let mut statuses = Vec::new();
+    for (method, path, headers, body) in calls {
+        statuses.push(server.send(method, path, headers, body).await.0);
+    }
+    assert_eq!(statuses, [200, 200, 401, 403, 200, 429]);
+    // Health probes are answered outside the audit stage: not logged.
+    assert_eq!(server.send("GET", "/health", &[], "").await.0, 200);
+
+    audit.flush().await;
+    let sink = memorysync_pipeline::audit::JsonLinesSink::new(&dir).unwrap();
+    assert_eq!(sink.segments().unwrap().len(), 1, "one segment for the day");
+    let lines = sink.read_lines().unwrap();
+    let checked =
+        memorysync_pipeline::audit::verify(lines.iter().map(String::as_str), Some(audit.head()));
+    assert_eq!(checked, Ok(6));
+    let outcomes: Vec<String> = lines
+        .iter()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["outcome"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            "allowed",
+            "degraded",
+            "unauthenticated",
+            "forbidden",
+            "allowed",
+            "rate_limited"
+        ]
+    );
+    let all = lines.join("\n");
+    assert!(
+        !all.contains("msk_") && !all.contains("api_key") && !all.contains(&dev.hash().to_hex())
+    );
+    assert!(lines[0].contains(r#""key_id":"key_dev""#), "{}", lines[0]);
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[tokio::test]

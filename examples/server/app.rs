@@ -1,0 +1,108 @@
+//! The memory API and the pipeline in front of it, built from a config.
+
+use axum::{Extension, Router};
+use memorysync_pipeline::audit::{
+    AuditLog, AuditLogConfig, AuditRecordLayer, JsonLinesSink, MemoryAuditSink,
+};
+use memorysync_pipeline::auth::ApiKeyAuthLayer;
+use memorysync_pipeline::clock::Clock;
+use memorysync_pipeline::config::Config;
+use memorysync_pipeline::limit::SlidingWindowRateLimitLayer;
+use memorysync_pipeline::pipeline::PipelineBuilder;
+use memorysync_pipeline::quota::{QuotaAlert, QuotaDegradeLayer, QuotaPlans};
+use memorysync_pipeline::scope::{ProjectScopeLayer, Scope};
+use memorysync_pipeline::tombstone::MemoryTombstones;
+use memorysync_pipeline::{Environment, TrustedProxies};
+use tower_http::trace::TraceLayer;
+
+use crate::memories;
+
+pub(crate) struct App {
+    pub(crate) router: Router,
+    /// The audit log, to flush on shutdown (none in bare mode).
+    pub(crate) audit: Option<AuditLog>,
+}
+
+/// The memory API, behind the full pipeline unless `bare`; quota alerts go to `on_alert`.
+pub(crate) async fn build(
+    config: &Config,
+    bare: bool,
+    clock: impl Clock + Clone,
+    on_alert: impl Fn(&QuotaAlert) + Send + Sync + 'static,
+) -> Result<App, String> {
+    let tombstones = MemoryTombstones::new(config.audit.tombstone_period);
+    let api = memories::router();
+    if bare {
+        let scope = Scope::new("proj_demo", Environment::Development);
+        let router = api
+            .layer(Extension(scope))
+            .layer(Extension(tombstones))
+            .layer(axum::middleware::map_request(crate::record_client_addr));
+        return Ok(App {
+            router,
+            audit: None,
+        });
+    }
+    let audit = start_audit(config, clock.clone(), tombstones.clone())?;
+    let keys = config
+        .memory_key_store(clock.now())
+        .await
+        .map_err(|e| e.to_string())?;
+    let proxies = TrustedProxies::new(config.health.trusted_proxies.iter().copied());
+    let pipeline = PipelineBuilder::new()
+        .stage(
+            config
+                .health_layer()
+                .with_clock(clock.clone())
+                .with_check(audit.health_check()),
+        )
+        .layer(TraceLayer::new_for_http())
+        .stage(
+            AuditRecordLayer::new(audit.clone())
+                .with_clock(clock.clone())
+                .with_trusted_proxies(proxies)
+                .with_tombstones(tombstones),
+        )
+        .stage(
+            ApiKeyAuthLayer::new(keys)
+                .with_deployment(config.environment)
+                .with_clock(clock.clone()),
+        )
+        .stage(ProjectScopeLayer::new())
+        .stage(SlidingWindowRateLimitLayer::new().with_clock(clock.clone()))
+        .stage(
+            QuotaDegradeLayer::new(QuotaPlans::from_config(config))
+                .with_clock(clock)
+                .with_alerts(on_alert),
+        )
+        .into_layer();
+    // The pipeline reads the peer address from `ClientAddr`; axum records it as `ConnectInfo`.
+    let router = api
+        .layer(pipeline)
+        .layer(axum::middleware::map_request(crate::record_client_addr));
+    Ok(App {
+        router,
+        audit: Some(audit),
+    })
+}
+
+/// The audit log: daily JSON Lines files under `audit.dir`, or memory when it is not set.
+fn start_audit(
+    config: &Config,
+    clock: impl Clock,
+    tombstones: MemoryTombstones,
+) -> Result<AuditLog, String> {
+    let settings = AuditLogConfig::new()
+        .with_retention(config.audit.retention)
+        .with_tombstones(tombstones)
+        .with_clock(clock);
+    let started = match &config.audit.dir {
+        Some(dir) => {
+            let sink =
+                JsonLinesSink::new(dir).map_err(|e| format!("audit dir {}: {e}", dir.display()))?;
+            AuditLog::start(sink, settings)
+        }
+        None => AuditLog::start(MemoryAuditSink::new(), settings),
+    };
+    started.map_err(|e| format!("audit log: {e}"))
+}
