@@ -58,7 +58,7 @@
 //! | stage | module | answers by itself |
 //! |---|---|---|
 //! | `HealthRoute` | [`health`] | `GET /health`, rate-limited per client IP |
-//! | `AuditRecord` | [`audit`] | nothing; records every call (slot for now) |
+//! | `AuditRecord` | [`audit`] | nothing; records every call, hash-chained, off the request path |
 //! | `ApiKeyAuth` | [`auth`] | 401 for a missing, malformed, unknown, revoked or expired key |
 //! | `ProjectScope` | [`scope`] | 400 without `X-Project-ID`, 403 for another project |
 //! | `SlidingWindowRateLimit` | [`limit`] | 429 past the key's per-second or per-minute limit |
