@@ -62,30 +62,44 @@ impl JsonLinesSink {
 
 impl AuditSink for JsonLinesSink {
     fn write(&self, batch: &[ChainedLine]) -> io::Result<()> {
-        let mut start = 0;
-        while start < batch.len() {
-            let day = day_of(batch[start].ts);
-            let end = batch[start..]
+        // The batch split into runs of one UTC day each.
+        let mut runs: Vec<(i64, &[ChainedLine])> = Vec::new();
+        let mut rest = batch;
+        while let Some(first) = rest.first() {
+            let day = day_of(first.ts);
+            let len = rest
                 .iter()
                 .position(|l| day_of(l.ts) != day)
-                .map_or(batch.len(), |n| start + n);
-            let mut text = String::with_capacity((end - start) * 320);
-            for line in &batch[start..end] {
+                .unwrap_or(rest.len());
+            let (run, tail) = rest.split_at(len);
+            runs.push((day, run));
+            rest = tail;
+        }
+        // Open every segment first: a segment that cannot be opened fails the batch before any
+        // line is written, so the retry does not write the other day's lines twice.
+        let mut files = runs
+            .iter()
+            .map(|(day, _)| {
+                OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(self.segment_path(*day))
+            })
+            .collect::<io::Result<Vec<File>>>()?;
+        let last = runs.len().saturating_sub(1);
+        for (index, ((_, run), file)) in runs.iter().zip(files.iter_mut()).enumerate() {
+            let mut text = String::with_capacity(run.len() * 340);
+            for line in *run {
                 text.push_str(&line.line);
                 text.push('\n');
             }
             // One write per segment and batch: a failure leaves at most a torn last line.
-            let mut file = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(self.segment_path(day))?;
             file.write_all(text.as_bytes())?;
             file.flush()?;
-            if end < batch.len() {
+            if index < last {
                 // The day ended inside this batch: make the finished segment durable.
                 file.sync_all()?;
             }
-            start = end;
         }
         Ok(())
     }
