@@ -32,7 +32,13 @@ where
     let mut times = Vec::with_capacity(n);
     for i in 0..n {
         let start = Instant::now();
-        let response = service.ready().await.unwrap().call(request(i)).await.unwrap();
+        let response = service
+            .ready()
+            .await
+            .unwrap()
+            .call(request(i))
+            .await
+            .unwrap();
         times.push(start.elapsed());
         std::hint::black_box(response);
     }

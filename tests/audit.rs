@@ -1220,3 +1220,36 @@ fn the_json_lines_chain_goes_on_across_a_restart() {
     assert_verifies(&lines, second_head);
     assert_eq!(sink.head().unwrap(), second_head);
 }
+
+/// A call whose future is dropped before the inner service answers (the client went away) is
+/// still recorded, as 499 `error`.
+#[tokio::test]
+async fn a_call_abandoned_by_its_client_is_still_recorded() {
+    use memorysync_pipeline::audit::{AuditLog, AuditLogConfig, AuditRecordLayer, MemoryAuditSink};
+    use tower::{Layer, Service, ServiceExt};
+
+    let sink = MemoryAuditSink::new();
+    let log = AuditLog::start(sink.clone(), AuditLogConfig::new()).unwrap();
+    let never = tower::service_fn(|_: http::Request<String>| async {
+        std::future::pending::<Result<http::Response<String>, std::convert::Infallible>>().await
+    });
+    let mut service = AuditRecordLayer::new(log.clone()).layer(never);
+    let request = http::Request::get("/v1/memories/search")
+        .body(String::new())
+        .unwrap();
+    {
+        let mut call = std::pin::pin!(service.ready().await.unwrap().call(request));
+        // Polled once, then abandoned.
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        assert!(std::future::Future::poll(call.as_mut(), &mut cx).is_pending());
+    }
+    log.flush().await;
+    let lines = sink.lines();
+    assert_eq!(lines.len(), 1);
+    let event: serde_json::Value = serde_json::from_str(&lines[0]).unwrap();
+    assert_eq!(
+        (event["status"].as_u64(), event["outcome"].as_str()),
+        (Some(499), Some("error"))
+    );
+    assert_eq!(event["path"], "/v1/memories/search");
+}

@@ -32,10 +32,44 @@ type Waiting = Pin<Box<dyn Future<Output = ()> + Send>>;
 pin_project! {
     /// The response future of [`AuditRecord`](super::AuditRecord): the inner future, then the
     /// event queued (waiting for room only when the queue is full).
+    ///
+    /// Dropped before the inner service answered (the client went away, a timeout outside
+    /// fired), it still records the call: status 499, outcome `error`.
     pub struct ResponseFuture<F: Future> {
         #[pin]
         state: State<F>,
         log: AuditLog,
+    }
+
+    impl<F: Future> PinnedDrop for ResponseFuture<F> {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            match this.state.project() {
+                StateProj::Calling { started, .. } => {
+                    if let Some(started) = started.take() {
+                        let event = Box::new(cancelled_event(started));
+                        if let Err(event) = this.log.try_submit(event) {
+                            finish_in_background(this.log.submit_waiting(event), this.log);
+                        }
+                    }
+                }
+                StateProj::WaitingForRoom { waiting, .. } => {
+                    if let Some(waiting) = waiting.take() {
+                        finish_in_background(waiting, this.log);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Lets a queued-but-waiting event reach the queue after its request is gone.
+fn finish_in_background(waiting: Waiting, log: &AuditLog) {
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) => {
+            runtime.spawn(waiting);
+        }
+        Err(_) => log.count_dropped(),
     }
 }
 
@@ -44,7 +78,7 @@ pin_project! {
     enum State<F: Future> {
         Calling { #[pin] future: F, started: Option<Started> },
         // Boxed only on this rare path: the queue was full and the call waits for room.
-        WaitingForRoom { waiting: Waiting, output: Option<F::Output> },
+        WaitingForRoom { waiting: Option<Waiting>, output: Option<F::Output> },
     }
 }
 
@@ -86,14 +120,17 @@ where
                         Err(event) => {
                             let waiting = this.log.submit_waiting(event);
                             this.state.set(State::WaitingForRoom {
-                                waiting,
+                                waiting: Some(waiting),
                                 output: Some(output),
                             });
                         }
                     }
                 }
                 StateProj::WaitingForRoom { waiting, output } => {
-                    ready!(waiting.as_mut().poll(cx));
+                    if let Some(pending) = waiting {
+                        ready!(pending.as_mut().poll(cx));
+                    }
+                    *waiting = None;
                     return Poll::Ready(
                         output
                             .take()
@@ -139,6 +176,25 @@ fn event_of<B, E>(started: Started, output: &Result<Response<B>, E>) -> AuditEve
         key_id: principal.map(|p| p.key_id_shared().clone()),
         project: principal.map(|p| p.project_shared().clone()),
         environment: principal.map(Principal::environment),
+        client_ip: started.client_ip,
+        user_agent: started.user_agent,
+        latency_us: u64::try_from(started.at.elapsed().as_micros()).unwrap_or(u64::MAX),
+    }
+}
+
+/// The event of a call whose future was dropped before the inner service answered. 499 is the
+/// customary status for "client closed request".
+fn cancelled_event(started: Started) -> AuditEvent {
+    AuditEvent {
+        ts: started.ts,
+        request_id: started.request_id,
+        method: started.method,
+        path: started.path,
+        status: 499,
+        outcome: Outcome::Error,
+        key_id: None,
+        project: None,
+        environment: None,
         client_ip: started.client_ip,
         user_agent: started.user_agent,
         latency_us: u64::try_from(started.at.elapsed().as_micros()).unwrap_or(u64::MAX),

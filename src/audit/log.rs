@@ -193,6 +193,12 @@ impl AuditLog {
         })
     }
 
+    /// Counts an event that could not be queued at all.
+    pub(super) fn count_dropped(&self) {
+        self.shared.dropped.fetch_add(1, Ordering::Relaxed);
+        tracing::error!("an audit event was lost: no runtime to queue it from");
+    }
+
     /// Waits until every event queued before this call is written to the sink.
     pub async fn flush(&self) {
         let (done, written) = oneshot::channel();
