@@ -41,6 +41,21 @@
 //! # });
 //! ```
 
+//!
+//! # Decisions
+//!
+//! Where the design is silent:
+//! - Outcomes: 401s are `unauthenticated`; a missing or another project's `X-Project-ID` is
+//!   `forbidden`; both 429s are `rate_limited`; a quota degrade is `degraded`; any 5xx, an
+//!   error from inside, or a store that did not answer is `error`.
+//! - A call whose future is dropped before the inner service answered (client gone, a timeout
+//!   outside) is recorded with status 499 and outcome `error`.
+//! - `/health` probes are answered outside this stage and are not recorded.
+//! - The user agent is cut at [`MAX_USER_AGENT`] bytes (marked `…`), the path at [`MAX_PATH`];
+//!   invalid UTF-8 is written `\xNN`, control characters `\u{NN}`.
+//! - JSON Lines segments are flushed to the operating system after every batch and synced to
+//!   disk when their day ends.
+
 mod chain;
 mod event;
 mod future;
