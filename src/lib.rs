@@ -92,6 +92,7 @@ pub mod scope;
 
 pub mod store;
 pub mod tombstone;
+pub mod webhook;
 
 pub use client_ip::{ClientAddr, TrustedProxies};
 pub use environment::{Environment, UnknownEnvironment};
