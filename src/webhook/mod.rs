@@ -21,9 +21,11 @@
 //! assert!(verifier.verify(&headers[0].1, &headers[1].1, &headers[2].1, b"tampered", now).is_err());
 //! ```
 
+mod address;
 mod secret;
 mod signature;
 
+pub use address::{TargetError, check_address, check_url, is_global};
 pub use secret::{SECRET_PREFIX, SecretError, WebhookSecret};
 pub use signature::{
     DEFAULT_TOLERANCE_SECS, MAX_ID_LEN, MAX_SIGNATURE_HEADER, Verifier, VerifyError, WEBHOOK_ID,
