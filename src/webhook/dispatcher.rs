@@ -1,0 +1,343 @@
+//! The handle the application holds: publish events, read counters and dead letters, replay,
+//! shut down.
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use bytes::Bytes;
+use serde_json::json;
+use tokio::sync::{mpsc, watch};
+use tower::Service;
+
+use super::{
+    DeadLetter, Delivery, Endpoint, MemoryWebhookQueue, RetryPolicy, TargetError, WebhookQueue,
+    check_url, worker,
+};
+use crate::clock::{Clock, SharedClock, system_clock};
+use crate::environment::Environment;
+use crate::health::{CheckStatus, HealthCheck};
+use crate::quota::QuotaAlert;
+use crate::store::StoreError;
+
+/// How the delivery worker runs.
+#[derive(Clone)]
+#[must_use]
+pub struct WebhookSettings {
+    pub(super) endpoints: Arc<[Endpoint]>,
+    pub(super) deployment: Environment,
+    pub(super) policy: RetryPolicy,
+    pub(super) concurrency: usize,
+    pub(super) poll_every: Duration,
+    pub(super) clock: SharedClock,
+}
+
+impl WebhookSettings {
+    /// Delivers to `endpoints` from a `deployment`: in production, only `https://` to globally
+    /// routable addresses. 32 deliveries at a time, the default retry schedule.
+    pub fn new(endpoints: Vec<Endpoint>, deployment: Environment) -> Self {
+        WebhookSettings {
+            endpoints: endpoints.into(),
+            deployment,
+            policy: RetryPolicy::default(),
+            concurrency: 32,
+            poll_every: Duration::from_millis(250),
+            clock: system_clock(),
+        }
+    }
+
+    /// Another retry schedule.
+    pub fn with_policy(mut self, policy: RetryPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// At most `n` deliveries in flight.
+    pub fn with_concurrency(mut self, n: usize) -> Self {
+        self.concurrency = n.max(1);
+        self
+    }
+
+    /// Reads time (due times, `webhook-timestamp`) from `clock`.
+    pub fn with_clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+}
+
+impl std::fmt::Debug for WebhookSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Endpoints hold secrets: only their URLs are shown.
+        let urls: Vec<&str> = self.endpoints.iter().map(|e| &*e.url_text).collect();
+        f.debug_struct("WebhookSettings")
+            .field("endpoints", &urls)
+            .field("deployment", &self.deployment)
+            .field("policy", &self.policy)
+            .field("concurrency", &self.concurrency)
+            .finish_non_exhaustive()
+    }
+}
+
+pub(super) enum Command {
+    Push(Delivery),
+}
+
+#[derive(Default)]
+pub(super) struct Shared {
+    pub(super) published: AtomicU64,
+    pub(super) attempts: AtomicU64,
+    pub(super) delivered: AtomicU64,
+    pub(super) failures: AtomicU64,
+    pub(super) retries: AtomicU64,
+    pub(super) dead_lettered: AtomicU64,
+    pub(super) stopped: AtomicBool,
+    disabled: Mutex<HashSet<Arc<str>>>,
+}
+
+impl Shared {
+    pub(super) fn is_disabled(&self, url: &str) -> bool {
+        self.disabled
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(url)
+    }
+
+    pub(super) fn disable(&self, url: Arc<str>) {
+        self.disabled
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(url);
+    }
+}
+
+/// Counters of the delivery worker.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WebhookStats {
+    /// Deliveries created (one per event and subscribed endpoint).
+    pub published: u64,
+    /// Attempts sent.
+    pub attempts: u64,
+    /// Deliveries that arrived.
+    pub delivered: u64,
+    /// Attempts that failed.
+    pub failures: u64,
+    /// Retries scheduled.
+    pub retries: u64,
+    /// Deliveries moved to the dead letters.
+    pub dead_lettered: u64,
+}
+
+/// Signed webhooks with reliable delivery: the handle of a worker started by
+/// [`Webhooks::start`]. Cheap to clone.
+pub struct Webhooks<Q = MemoryWebhookQueue> {
+    queue: Arc<Q>,
+    commands: mpsc::UnboundedSender<Command>,
+    stop: Arc<watch::Sender<Option<tokio::time::Instant>>>,
+    shared: Arc<Shared>,
+    settings: WebhookSettings,
+}
+
+impl<Q> Clone for Webhooks<Q> {
+    fn clone(&self) -> Self {
+        Webhooks {
+            queue: Arc::clone(&self.queue),
+            commands: self.commands.clone(),
+            stop: Arc::clone(&self.stop),
+            shared: Arc::clone(&self.shared),
+            settings: self.settings.clone(),
+        }
+    }
+}
+
+impl<Q> std::fmt::Debug for Webhooks<Q> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Webhooks")
+            .field("endpoints", &self.settings.endpoints.len())
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<Q> Webhooks<Q> {
+    /// The counters.
+    pub fn stats(&self) -> WebhookStats {
+        let s = &self.shared;
+        WebhookStats {
+            published: s.published.load(Ordering::Relaxed),
+            attempts: s.attempts.load(Ordering::Relaxed),
+            delivered: s.delivered.load(Ordering::Relaxed),
+            failures: s.failures.load(Ordering::Relaxed),
+            retries: s.retries.load(Ordering::Relaxed),
+            dead_lettered: s.dead_lettered.load(Ordering::Relaxed),
+        }
+    }
+}
+
+impl<Q: WebhookQueue> Webhooks<Q> {
+    /// Checks every endpoint against the deployment's rules and starts the worker on the current
+    /// tokio runtime. Deliveries already in `queue` (from before a restart) go out first.
+    pub fn start<T>(queue: Q, transport: T, settings: WebhookSettings) -> Result<Self, TargetError>
+    where
+        T: Service<http::Request<Bytes>, Response = http::Response<()>> + Clone + Send + 'static,
+        T::Error: std::fmt::Display,
+        T::Future: Send,
+    {
+        for endpoint in settings.endpoints.iter() {
+            check_url(&endpoint.url, settings.deployment)?;
+        }
+        let queue = Arc::new(queue);
+        let (commands, receiver) = mpsc::unbounded_channel();
+        let (stop, stop_receiver) = watch::channel(None);
+        let shared = Arc::new(Shared::default());
+        tokio::spawn(worker::run(
+            Arc::clone(&queue),
+            transport,
+            Arc::clone(&shared),
+            settings.clone(),
+            receiver,
+            stop_receiver,
+        ));
+        Ok(Webhooks {
+            queue,
+            commands,
+            stop: Arc::new(stop),
+            shared,
+            settings,
+        })
+    }
+
+    /// Publishes an event: one delivery to each endpoint subscribed to `event_type`. The body is
+    /// `{"type": event_type, "timestamp": ..., "data": data}`. Returns the message id.
+    pub fn publish(&self, event_type: &str, data: serde_json::Value) -> Arc<str> {
+        let now = self.settings.clock.now();
+        let id: Arc<str> = Arc::from(new_message_id());
+        let body = json!({ "type": event_type, "timestamp": now.to_rfc3339(), "data": data });
+        let body = Bytes::from(body.to_string());
+        let event_type: Arc<str> = Arc::from(event_type);
+        for endpoint in self
+            .settings
+            .endpoints
+            .iter()
+            .filter(|e| e.wants(&event_type))
+        {
+            let delivery = Delivery {
+                id: id.clone(),
+                url: endpoint.url_text.clone(),
+                event_type: event_type.clone(),
+                body: body.clone(),
+                created_at: now,
+                attempts: 0,
+                due_at: now,
+            };
+            if self.commands.send(Command::Push(delivery)).is_ok() {
+                self.shared.published.fetch_add(1, Ordering::Relaxed);
+            } else {
+                tracing::error!("webhook worker stopped; event not queued");
+            }
+        }
+        id
+    }
+
+    /// Sends a `webhook.test` event to every endpoint subscribed to it.
+    pub fn send_test(&self) -> Arc<str> {
+        self.publish(
+            "webhook.test",
+            json!({ "message": "test event from memorysync" }),
+        )
+    }
+
+    /// A quota alert sink that publishes `quota.threshold` / `quota.exhausted`, for
+    /// [`QuotaDegradeLayer::with_alerts`](crate::quota::QuotaDegradeLayer::with_alerts). It
+    /// never blocks: the event goes to the worker's queue.
+    pub fn quota_alert_sink(&self) -> impl Fn(&QuotaAlert) + Send + Sync + 'static {
+        let webhooks = self.clone();
+        move |alert: &QuotaAlert| {
+            webhooks.publish(
+                alert.event_type(),
+                json!({
+                    "project": &*alert.project,
+                    "operation": alert.operation.as_str(),
+                    "month": alert.month.to_string(),
+                    "threshold": alert.threshold,
+                    "used": alert.used,
+                    "limit": alert.limit,
+                }),
+            );
+        }
+    }
+
+    /// Whether the endpoint at `url` was disabled by a 410.
+    pub fn is_disabled(&self, url: &str) -> bool {
+        self.shared.is_disabled(url)
+    }
+
+    /// The dead letters.
+    pub async fn dead_letters(&self) -> Result<Vec<DeadLetter>, StoreError> {
+        self.queue.dead_letters().await
+    }
+
+    /// Sends a dead letter again, with a fresh set of attempts.
+    pub async fn replay(&self, id: &str, url: &str) -> Result<bool, StoreError> {
+        self.queue.replay(id, url, self.settings.clock.now()).await
+    }
+
+    /// Deliveries waiting or in flight.
+    pub async fn pending(&self) -> Result<usize, StoreError> {
+        self.queue.pending().await
+    }
+
+    /// Stops sending: deliveries in flight get until `grace` to finish, the rest stay queued
+    /// for the next start. Resolves when the worker has stopped.
+    pub async fn shutdown(&self, grace: Duration) {
+        let deadline = tokio::time::Instant::now() + grace;
+        let _ = self.stop.send(Some(deadline));
+        while !self.shared.stopped.load(Ordering::Relaxed) {
+            if self.commands.is_closed() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    /// A `/health` check named `webhooks`: degraded while any dead letter is waiting, with the
+    /// count.
+    pub fn health_check(&self) -> impl HealthCheck {
+        WebhookHealth {
+            queue: Arc::clone(&self.queue),
+        }
+    }
+}
+
+struct WebhookHealth<Q> {
+    queue: Arc<Q>,
+}
+
+impl<Q: WebhookQueue> HealthCheck for WebhookHealth<Q> {
+    fn name(&self) -> &str {
+        "webhooks"
+    }
+
+    fn check(&self) -> Pin<Box<dyn Future<Output = CheckStatus> + Send + '_>> {
+        Box::pin(async move {
+            match self.queue.dead_letters().await {
+                Ok(letters) if letters.is_empty() => CheckStatus::Ok,
+                Ok(letters) => {
+                    CheckStatus::Degraded(format!("{} dead letters", letters.len()).into())
+                }
+                Err(_) => CheckStatus::Degraded("queue unavailable".into()),
+            }
+        })
+    }
+}
+
+fn new_message_id() -> String {
+    let mut bytes = [0u8; 12];
+    // Without randomness the id is still unique enough in time; a collision only makes a
+    // receiver drop a duplicate it should have kept.
+    let _ = getrandom::fill(&mut bytes);
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!("msg_{hex}")
+}

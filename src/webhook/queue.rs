@@ -1,0 +1,91 @@
+//! The delivery queue: every message stays in it until delivered or dead-lettered.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use crate::clock::Timestamp;
+use crate::store::StoreError;
+
+/// One message on its way to one endpoint.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Delivery {
+    /// `webhook-id`: the same on every attempt, so the receiver can drop duplicates.
+    pub id: Arc<str>,
+    /// The endpoint's URL.
+    pub url: Arc<str>,
+    /// The event type, e.g. `quota.threshold`.
+    pub event_type: Arc<str>,
+    /// The JSON body.
+    pub body: Bytes,
+    /// When the message was created (its `webhook-timestamp` is the time of each attempt).
+    pub created_at: Timestamp,
+    /// Attempts made so far.
+    pub attempts: u32,
+    /// When the next attempt is due.
+    pub due_at: Timestamp,
+}
+
+/// A message that used up its attempts, or whose endpoint is gone.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeadLetter {
+    /// The message.
+    pub delivery: Delivery,
+    /// Why: the last failure.
+    pub reason: String,
+    /// When it was dead-lettered.
+    pub at: Timestamp,
+}
+
+/// Where deliveries wait. A claimed delivery stays held until it is finished, rescheduled or
+/// dead-lettered, and [`WebhookQueue::release_claimed`] returns claimed ones to the queue
+/// (on shutdown), so a message is never lost between the queue and the wire.
+pub trait WebhookQueue: Send + Sync + 'static {
+    /// Adds a delivery.
+    fn push(&self, delivery: Delivery) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Claims up to `max` deliveries due at `now`, oldest due first.
+    fn claim_due(
+        &self,
+        now: Timestamp,
+        max: usize,
+    ) -> impl Future<Output = Result<Vec<Delivery>, StoreError>> + Send;
+
+    /// The earliest due time of an unclaimed delivery, if any.
+    fn next_due(&self) -> impl Future<Output = Result<Option<Timestamp>, StoreError>> + Send;
+
+    /// A claimed delivery arrived: forget it.
+    fn finish(&self, id: &str, url: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// A claimed delivery goes back to wait for its next attempt.
+    fn reschedule(&self, delivery: Delivery)
+    -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// A claimed delivery moves to the dead letters.
+    fn dead_letter(
+        &self,
+        letter: DeadLetter,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The dead letters.
+    fn dead_letters(&self) -> impl Future<Output = Result<Vec<DeadLetter>, StoreError>> + Send;
+
+    /// Moves a dead letter back to the queue, due `now` with a fresh set of attempts.
+    /// `false` when there is no such dead letter.
+    fn replay(
+        &self,
+        id: &str,
+        url: &str,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Returns every claimed delivery to the queue, due now (shutdown).
+    fn release_claimed(
+        &self,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<usize, StoreError>> + Send;
+
+    /// Deliveries waiting or claimed.
+    fn pending(&self) -> impl Future<Output = Result<usize, StoreError>> + Send;
+}

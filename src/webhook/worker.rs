@@ -1,0 +1,255 @@
+//! The delivery worker: claims due deliveries, sends them concurrently, and decides what
+//! happens after each attempt.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
+use tower::{Service, ServiceExt};
+
+use super::dispatcher::{Command, Shared, WebhookSettings};
+use super::retry::retry_after;
+use super::{DeadLetter, Delivery, Endpoint, WebhookQueue, signed_headers};
+
+/// What one attempt came to.
+enum Attempt {
+    Delivered,
+    /// 410: the receiver says the endpoint is gone for good.
+    Gone,
+    Failed {
+        reason: String,
+        retry_after: Option<Duration>,
+    },
+}
+
+pub(super) async fn run<Q, T>(
+    queue: Arc<Q>,
+    transport: T,
+    shared: Arc<Shared>,
+    settings: WebhookSettings,
+    mut commands: mpsc::UnboundedReceiver<Command>,
+    mut stop: watch::Receiver<Option<tokio::time::Instant>>,
+) where
+    Q: WebhookQueue,
+    T: Service<http::Request<Bytes>, Response = http::Response<()>> + Clone + Send + 'static,
+    T::Error: std::fmt::Display,
+    T::Future: Send,
+{
+    let mut inflight: JoinSet<(Delivery, Attempt)> = JoinSet::new();
+    loop {
+        let stop_at = *stop.borrow();
+        if let Some(deadline) = stop_at {
+            drain(&queue, &shared, &settings, &mut inflight, deadline).await;
+            return;
+        }
+        let free = settings.concurrency.saturating_sub(inflight.len());
+        if free > 0 {
+            let now = settings.clock.now();
+            match queue.claim_due(now, free).await {
+                Ok(due) => {
+                    for delivery in due {
+                        start(
+                            &queue,
+                            &shared,
+                            &settings,
+                            transport.clone(),
+                            &mut inflight,
+                            delivery,
+                        )
+                        .await;
+                    }
+                }
+                Err(error) => tracing::warn!(%error, "webhook queue unavailable"),
+            }
+        }
+        tokio::select! {
+            command = commands.recv() => match command {
+                Some(Command::Push(delivery)) => {
+                    if let Err(error) = queue.push(delivery).await {
+                        tracing::error!(%error, "webhook not queued");
+                    }
+                }
+                None => return,
+            },
+            Some(joined) = inflight.join_next(), if !inflight.is_empty() => {
+                if let Ok((delivery, attempt)) = joined {
+                    settle(&queue, &shared, &settings, delivery, attempt).await;
+                }
+            }
+            _ = tokio::time::sleep(settings.poll_every) => {}
+            _ = stop.changed() => {}
+        }
+    }
+}
+
+/// Sends one attempt in the background, or dead-letters it at once when its endpoint is gone.
+async fn start<Q, T>(
+    queue: &Arc<Q>,
+    shared: &Arc<Shared>,
+    settings: &WebhookSettings,
+    transport: T,
+    inflight: &mut JoinSet<(Delivery, Attempt)>,
+    delivery: Delivery,
+) where
+    Q: WebhookQueue,
+    T: Service<http::Request<Bytes>, Response = http::Response<()>> + Clone + Send + 'static,
+    T::Error: std::fmt::Display,
+    T::Future: Send,
+{
+    let endpoint = settings
+        .endpoints
+        .iter()
+        .find(|e| e.url_text == delivery.url)
+        .cloned();
+    let Some(endpoint) = endpoint.filter(|e| !shared.is_disabled(&e.url_text)) else {
+        let letter = DeadLetter {
+            delivery,
+            reason: "endpoint disabled (410 Gone) or no longer configured".into(),
+            at: settings.clock.now(),
+        };
+        shared.dead_lettered.fetch_add(1, Ordering::Relaxed);
+        let _ = queue.dead_letter(letter).await;
+        return;
+    };
+    let request = signed_request(&endpoint, &delivery, settings);
+    let timeout = settings.policy.request_timeout;
+    shared.attempts.fetch_add(1, Ordering::Relaxed);
+    inflight.spawn(async move {
+        let attempt = match tokio::time::timeout(timeout, transport.oneshot(request)).await {
+            Err(_) => Attempt::Failed {
+                reason: format!("no answer within {} s", timeout.as_secs()),
+                retry_after: None,
+            },
+            Ok(Err(error)) => Attempt::Failed {
+                reason: format!("transport: {error}"),
+                retry_after: None,
+            },
+            Ok(Ok(response)) => classify(&response),
+        };
+        (delivery, attempt)
+    });
+}
+
+fn classify(response: &http::Response<()>) -> Attempt {
+    let status = response.status();
+    if status.is_success() {
+        Attempt::Delivered
+    } else if status == http::StatusCode::GONE {
+        Attempt::Gone
+    } else {
+        // 3xx included: redirects are not followed, so the message did not arrive.
+        Attempt::Failed {
+            reason: format!("status {}", status.as_u16()),
+            retry_after: retry_after(response.headers()),
+        }
+    }
+}
+
+fn signed_request(
+    endpoint: &Endpoint,
+    delivery: &Delivery,
+    settings: &WebhookSettings,
+) -> http::Request<Bytes> {
+    let timestamp = settings.clock.now().unix_millis().div_euclid(1000);
+    let mut request = http::Request::post(endpoint.url.clone())
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .header(http::header::USER_AGENT, "memorysync-webhooks/1");
+    for (name, value) in signed_headers(&endpoint.secrets, &delivery.id, timestamp, &delivery.body)
+    {
+        request = request.header(name, value);
+    }
+    // Every part is a valid header value: ids, digits and base64.
+    request
+        .body(delivery.body.clone())
+        .unwrap_or_else(|_| http::Request::new(delivery.body.clone()))
+}
+
+/// The queue's side of an attempt's outcome.
+async fn settle<Q: WebhookQueue>(
+    queue: &Arc<Q>,
+    shared: &Arc<Shared>,
+    settings: &WebhookSettings,
+    mut delivery: Delivery,
+    attempt: Attempt,
+) {
+    let now = settings.clock.now();
+    delivery.attempts += 1;
+    let result = match attempt {
+        Attempt::Delivered => {
+            shared.delivered.fetch_add(1, Ordering::Relaxed);
+            queue.finish(&delivery.id, &delivery.url).await
+        }
+        Attempt::Gone => {
+            tracing::warn!(
+                url = &*delivery.url,
+                "webhook endpoint answered 410 Gone; disabled"
+            );
+            shared.disable(delivery.url.clone());
+            shared.dead_lettered.fetch_add(1, Ordering::Relaxed);
+            queue
+                .dead_letter(DeadLetter {
+                    delivery,
+                    reason: "410 Gone: endpoint disabled".into(),
+                    at: now,
+                })
+                .await
+        }
+        Attempt::Failed {
+            reason,
+            retry_after,
+        } => {
+            shared.failures.fetch_add(1, Ordering::Relaxed);
+            match settings.policy.next_delay(delivery.attempts, retry_after) {
+                Some(delay) => {
+                    shared.retries.fetch_add(1, Ordering::Relaxed);
+                    delivery.due_at = now.saturating_add(delay);
+                    queue.reschedule(delivery).await
+                }
+                None => {
+                    tracing::warn!(url = &*delivery.url, %reason, "webhook attempts used up; dead-lettered");
+                    shared.dead_lettered.fetch_add(1, Ordering::Relaxed);
+                    queue
+                        .dead_letter(DeadLetter {
+                            delivery,
+                            reason,
+                            at: now,
+                        })
+                        .await
+                }
+            }
+        }
+    };
+    if let Err(error) = result {
+        tracing::error!(%error, "webhook queue unavailable while settling a delivery");
+    }
+}
+
+/// Shutdown: no new attempts; in-flight ones get until `deadline`, the rest go back to the
+/// queue untouched.
+async fn drain<Q: WebhookQueue>(
+    queue: &Arc<Q>,
+    shared: &Arc<Shared>,
+    settings: &WebhookSettings,
+    inflight: &mut JoinSet<(Delivery, Attempt)>,
+    deadline: tokio::time::Instant,
+) {
+    loop {
+        tokio::select! {
+            joined = inflight.join_next() => match joined {
+                Some(Ok((delivery, attempt))) => settle(queue, shared, settings, delivery, attempt).await,
+                Some(Err(_)) => {}
+                None => break,
+            },
+            _ = tokio::time::sleep_until(deadline) => {
+                inflight.abort_all();
+                break;
+            }
+        }
+    }
+    // Whatever was claimed and not settled is still the queue's.
+    let _ = queue.release_claimed(settings.clock.now()).await;
+    shared.stopped.store(true, Ordering::Relaxed);
+}
