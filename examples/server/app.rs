@@ -12,6 +12,7 @@ use memorysync_pipeline::pipeline::PipelineBuilder;
 use memorysync_pipeline::quota::{QuotaAlert, QuotaDegradeLayer, QuotaPlans};
 use memorysync_pipeline::scope::{ProjectScopeLayer, Scope};
 use memorysync_pipeline::tombstone::MemoryTombstones;
+use memorysync_pipeline::webhook::Webhooks;
 use memorysync_pipeline::{Environment, TrustedProxies};
 use tower_http::trace::TraceLayer;
 
@@ -21,6 +22,8 @@ pub(crate) struct App {
     pub(crate) router: Router,
     /// The audit log, to flush on shutdown (none in bare mode).
     pub(crate) audit: Option<AuditLog>,
+    /// The webhook worker, to drain on shutdown (when the config has webhooks).
+    pub(crate) webhooks: Option<Webhooks>,
 }
 
 /// The memory API, behind the full pipeline unless `bare`; quota alerts go to `on_alert`.
@@ -29,6 +32,20 @@ pub(crate) async fn build(
     bare: bool,
     clock: impl Clock + Clone,
     on_alert: impl Fn(&QuotaAlert) + Send + Sync + 'static,
+) -> Result<App, String> {
+    build_with_secrets(config, bare, clock, on_alert, &|name| {
+        std::env::var(name).ok()
+    })
+    .await
+}
+
+/// [`build`], reading webhook secrets through `secret_of` instead of the environment.
+pub(crate) async fn build_with_secrets(
+    config: &Config,
+    bare: bool,
+    clock: impl Clock + Clone,
+    on_alert: impl Fn(&QuotaAlert) + Send + Sync + 'static,
+    secret_of: &dyn Fn(&str) -> Option<String>,
 ) -> Result<App, String> {
     let tombstones = MemoryTombstones::new(config.audit.tombstone_period);
     let api = memories::router();
@@ -41,21 +58,33 @@ pub(crate) async fn build(
         return Ok(App {
             router,
             audit: None,
+            webhooks: None,
         });
     }
     let audit = start_audit(config, clock.clone(), tombstones.clone())?;
+    let webhooks = crate::webhooks::start(config, secret_of)?;
+    let mut health = config
+        .health_layer()
+        .with_clock(clock.clone())
+        .with_check(audit.health_check());
+    if let Some(webhooks) = &webhooks {
+        health = health.with_check(webhooks.health_check());
+    }
+    // Alerts go to the caller's sink, and as webhook events when webhooks are configured.
+    let publish = webhooks.as_ref().map(Webhooks::quota_alert_sink);
+    let alerts = move |alert: &QuotaAlert| {
+        on_alert(alert);
+        if let Some(publish) = &publish {
+            publish(alert);
+        }
+    };
     let keys = config
         .memory_key_store(clock.now())
         .await
         .map_err(|e| e.to_string())?;
     let proxies = TrustedProxies::new(config.health.trusted_proxies.iter().copied());
     let pipeline = PipelineBuilder::new()
-        .stage(
-            config
-                .health_layer()
-                .with_clock(clock.clone())
-                .with_check(audit.health_check()),
-        )
+        .stage(health)
         .layer(TraceLayer::new_for_http())
         .stage(
             AuditRecordLayer::new(audit.clone())
@@ -73,7 +102,7 @@ pub(crate) async fn build(
         .stage(
             QuotaDegradeLayer::new(QuotaPlans::from_config(config))
                 .with_clock(clock)
-                .with_alerts(on_alert),
+                .with_alerts(alerts),
         )
         .into_layer();
     // The pipeline reads the peer address from `ClientAddr`; axum records it as `ConnectInfo`.
@@ -83,6 +112,7 @@ pub(crate) async fn build(
     Ok(App {
         router,
         audit: Some(audit),
+        webhooks,
     })
 }
 

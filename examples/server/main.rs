@@ -11,6 +11,9 @@ mod args;
 mod memories;
 #[cfg(test)]
 mod tests;
+#[cfg(all(test, feature = "webhook-client"))]
+mod webhook_tests;
+mod webhooks;
 
 use std::net::SocketAddr;
 
@@ -39,7 +42,11 @@ async fn run() -> Result<(), String> {
     if !args.bare && config.environment == Environment::Development {
         print_key_help(&config, &args.config);
     }
-    let app::App { router, audit } = app::build(&config, args.bare, SystemClock, log_alert).await?;
+    let app::App {
+        router,
+        audit,
+        webhooks,
+    } = app::build(&config, args.bare, SystemClock, log_alert).await?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
@@ -60,7 +67,13 @@ async fn run() -> Result<(), String> {
     .with_graceful_shutdown(shutdown_signal())
     .await
     .map_err(|e| format!("server error: {e}"))?;
-    // In-flight requests have finished here; write out what the audit log still holds.
+    // In-flight requests have finished here. Deliveries in flight get ten seconds; the rest
+    // stay queued (in memory: a Redis queue keeps them for the next start).
+    if let Some(webhooks) = webhooks {
+        webhooks.shutdown(std::time::Duration::from_secs(10)).await;
+        println!("webhooks stopped: {:?}", webhooks.stats());
+    }
+    // Write out what the audit log still holds.
     if let Some(audit) = audit {
         audit.flush().await;
         let stats = audit.stats();

@@ -17,7 +17,7 @@ use serde_json::Value;
 /// A request to send: method, path, header fields, body.
 type Call<'a> = (&'a str, &'a str, &'a [(&'a str, &'a str)], &'a str);
 
-struct Running {
+pub(crate) struct Running {
     addr: SocketAddr,
     client: Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>,
 }
@@ -51,7 +51,7 @@ async fn serve_with(
 }
 
 /// Serves `app` on an ephemeral loopback port.
-async fn serve_router(app: axum::Router) -> Running {
+pub(crate) async fn serve_router(app: axum::Router) -> Running {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
@@ -69,7 +69,7 @@ async fn serve_router(app: axum::Router) -> Running {
 }
 
 impl Running {
-    async fn send(
+    pub(crate) async fn send(
         &self,
         method: &str,
         path: &str,
