@@ -7,6 +7,19 @@
 //! skipped, never a panic), ±300 s tolerance both ways without overflow, and a constant-time
 //! comparison after a length check.
 //!
+//! [`Webhooks`] delivers: a background task started with [`Webhooks::start`] takes deliveries
+//! from a [`WebhookQueue`] ([`MemoryWebhookQueue`] here; a shared one comes with the Redis
+//! store) and sends them through any tower `Service` — [`HttpsTransport`] (feature
+//! `webhook-client`: hyper-util with rustls) or your own. A delivery stays queued until it
+//! arrives or is dead-lettered: failures are retried on the schedule 0 s, 5 s, 5 min, 30 min,
+//! 2 h, 5 h, 10 h, 10 h with ±20% jitter; `Retry-After` is honoured within
+//! `[delay, 2 × delay]`; each attempt has 15 s; 3xx is a failure (redirects are not followed);
+//! 410 disables the endpoint; after the last attempt the delivery is a dead letter (counted,
+//! shown by the health check, replayable). [`Webhooks::shutdown`] lets in-flight deliveries
+//! finish within a deadline and leaves the rest queued. In a production deployment only
+//! `https://` URLs to globally routable addresses are accepted, checked on the URL and on every
+//! resolved address.
+//!
 //! # Example
 //! ```
 //! use memorysync_pipeline::clock::Timestamp;
@@ -20,6 +33,20 @@
 //! assert!(verifier.verify(&headers[0].1, &headers[1].1, &headers[2].1, body, now).is_ok());
 //! assert!(verifier.verify(&headers[0].1, &headers[1].1, &headers[2].1, b"tampered", now).is_err());
 //! ```
+
+//!
+//! # Decisions
+//!
+//! Where the design is silent:
+//! - A secret holds 24 to 64 bytes; `webhook-id` 1 to 256 bytes; a `webhook-signature` header
+//!   longer than 8 KiB is refused unread; signature entries other than `v1,<44 base64 chars>`
+//!   are skipped.
+//! - The body is `{"type", "timestamp", "data"}`; `webhook-timestamp` is the time of each
+//!   attempt, `webhook-id` the same on every attempt.
+//! - Deliveries to an endpoint disabled by 410 become dead letters, so nothing vanishes; a
+//!   replay sends them again.
+//! - A name with any non-global address among its answers is refused in production, not just
+//!   the bad answers skipped.
 
 mod address;
 mod dispatcher;
