@@ -182,7 +182,7 @@ impl<Q: WebhookQueue> Webhooks<Q> {
     pub fn start<T>(queue: Q, transport: T, settings: WebhookSettings) -> Result<Self, TargetError>
     where
         T: Service<http::Request<Bytes>, Response = http::Response<()>> + Clone + Send + 'static,
-        T::Error: std::fmt::Display,
+        T::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
         T::Future: Send,
     {
         for endpoint in settings.endpoints.iter() {

@@ -14,6 +14,8 @@ use super::dispatcher::{Command, Shared, WebhookSettings};
 use super::retry::retry_after;
 use super::{DeadLetter, Delivery, Endpoint, WebhookQueue, signed_headers};
 
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
 /// What one attempt came to.
 enum Attempt {
     Delivered,
@@ -35,13 +37,23 @@ pub(super) async fn run<Q, T>(
 ) where
     Q: WebhookQueue,
     T: Service<http::Request<Bytes>, Response = http::Response<()>> + Clone + Send + 'static,
-    T::Error: std::fmt::Display,
+    T::Error: Into<BoxError>,
     T::Future: Send,
 {
     let mut inflight: JoinSet<(Delivery, Attempt)> = JoinSet::new();
+    // Deliveries a previous worker claimed and never settled (it was dropped, or the process
+    // died) are the queue's again: at least once, never lost.
+    if let Err(error) = queue.release_claimed(settings.clock.now()).await {
+        tracing::warn!(%error, "webhook queue unavailable at start");
+    }
     loop {
         let stop_at = *stop.borrow();
         if let Some(deadline) = stop_at {
+            // Events published before the stop are in the channel, not yet in the queue:
+            // move them there so they wait for the next start.
+            while let Ok(Command::Push(delivery)) = commands.try_recv() {
+                push(&queue, delivery).await;
+            }
             drain(&queue, &shared, &settings, &mut inflight, deadline).await;
             return;
         }
@@ -65,24 +77,51 @@ pub(super) async fn run<Q, T>(
                 Err(error) => tracing::warn!(%error, "webhook queue unavailable"),
             }
         }
+        // With every slot busy, a finished attempt wakes the loop; otherwise the next due time.
+        let idle = if inflight.len() >= settings.concurrency {
+            settings.poll_every
+        } else {
+            idle_for(&queue, &settings).await
+        };
         tokio::select! {
             command = commands.recv() => match command {
-                Some(Command::Push(delivery)) => {
-                    if let Err(error) = queue.push(delivery).await {
-                        tracing::error!(%error, "webhook not queued");
-                    }
+                Some(Command::Push(delivery)) => push(&queue, delivery).await,
+                None => {
+                    // Every handle is gone: finish what is in flight, keep the rest queued.
+                    let deadline = tokio::time::Instant::now() + settings.policy.request_timeout;
+                    drain(&queue, &shared, &settings, &mut inflight, deadline).await;
+                    return;
                 }
-                None => return,
             },
             Some(joined) = inflight.join_next(), if !inflight.is_empty() => {
                 if let Ok((delivery, attempt)) = joined {
                     settle(&queue, &shared, &settings, delivery, attempt).await;
                 }
             }
-            _ = tokio::time::sleep(settings.poll_every) => {}
+            _ = tokio::time::sleep(idle) => {}
             _ = stop.changed() => {}
         }
     }
+}
+
+async fn push<Q: WebhookQueue>(queue: &Arc<Q>, delivery: Delivery) {
+    if let Err(error) = queue.push(delivery).await {
+        tracing::error!(%error, "webhook not queued");
+    }
+}
+
+/// How long to wait before looking for due deliveries again: until the next one is due, at
+/// most the poll interval (deliveries pushed by another process are found by polling).
+async fn idle_for<Q: WebhookQueue>(queue: &Arc<Q>, settings: &WebhookSettings) -> Duration {
+    let Ok(Some(due)) = queue.next_due().await else {
+        return settings.poll_every;
+    };
+    let wait_ms = due
+        .unix_millis()
+        .saturating_sub(settings.clock.now().unix_millis());
+    // At least a millisecond: a delivery due now that another worker claimed first must not
+    // turn this loop into a spin.
+    Duration::from_millis(u64::try_from(wait_ms).unwrap_or(0).max(1)).min(settings.poll_every)
 }
 
 /// Sends one attempt in the background, or dead-letters it at once when its endpoint is gone.
@@ -96,7 +135,7 @@ async fn start<Q, T>(
 ) where
     Q: WebhookQueue,
     T: Service<http::Request<Bytes>, Response = http::Response<()>> + Clone + Send + 'static,
-    T::Error: std::fmt::Display,
+    T::Error: Into<BoxError>,
     T::Future: Send,
 {
     let endpoint = settings
@@ -120,17 +159,33 @@ async fn start<Q, T>(
     inflight.spawn(async move {
         let attempt = match tokio::time::timeout(timeout, transport.oneshot(request)).await {
             Err(_) => Attempt::Failed {
-                reason: format!("no answer within {} s", timeout.as_secs()),
+                reason: format!("no answer within {} ms", timeout.as_millis()),
                 retry_after: None,
             },
             Ok(Err(error)) => Attempt::Failed {
-                reason: format!("transport: {error}"),
+                reason: format!("transport: {}", error_chain(error.into().as_ref())),
                 retry_after: None,
             },
             Ok(Ok(response)) => classify(&response),
         };
         (delivery, attempt)
     });
+}
+
+/// An error with its causes, `outer: inner: innermost`: client errors keep the reason (a refused
+/// address, an untrusted certificate) in their sources, not in their own message.
+fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(inner) = cause {
+        let said = inner.to_string();
+        if !text.contains(&said) {
+            text.push_str(": ");
+            text.push_str(&said);
+        }
+        cause = inner.source();
+    }
+    text
 }
 
 fn classify(response: &http::Response<()>) -> Attempt {
