@@ -36,3 +36,28 @@ fn config_from_toml_corpus() {
 fn client_ip_corpus() {
     replay("client_ip", checks::client_ip);
 }
+
+#[test]
+fn webhook_signature_header_corpus() {
+    replay("webhook_signature_header", checks::webhook_signature_header);
+}
+
+#[test]
+fn webhook_round_trip_corpus() {
+    replay("webhook_round_trip", checks::webhook_round_trip);
+}
+
+#[test]
+fn webhook_timestamp_corpus() {
+    replay("webhook_timestamp", checks::webhook_timestamp);
+}
+
+#[test]
+fn whsec_decoding_corpus() {
+    replay("whsec_decoding", checks::whsec_decoding);
+}
+
+#[test]
+fn webhook_target_corpus() {
+    replay("webhook_target", checks::webhook_target);
+}

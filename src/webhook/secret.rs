@@ -1,7 +1,8 @@
 use std::fmt;
 
 use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
+use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
+use subtle::ConstantTimeEq;
 
 /// The prefix of a Standard Webhooks secret.
 pub const SECRET_PREFIX: &str = "whsec_";
@@ -10,7 +11,7 @@ pub const SECRET_PREFIX: &str = "whsec_";
 ///
 /// `Debug` never shows it, and there is no `Display`; [`WebhookSecret::expose`] is the one way
 /// back to the text, for handing it to the endpoint's owner once.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct WebhookSecret {
     key: Vec<u8>,
 }
@@ -55,8 +56,10 @@ impl WebhookSecret {
         if encoded.len() > Self::MAX_LEN.div_ceil(3) * 4 {
             return Err(SecretError::BadLength);
         }
+        // Padded or not: other implementations (the Python package among them) accept both.
         let key = STANDARD
             .decode(encoded)
+            .or_else(|_| STANDARD_NO_PAD.decode(encoded))
             .map_err(|_| SecretError::NotBase64)?;
         Self::from_bytes(key)
     }
@@ -85,6 +88,15 @@ impl WebhookSecret {
         &self.key
     }
 }
+
+/// Constant-time: comparing secrets must not tell how many leading bytes matched.
+impl PartialEq for WebhookSecret {
+    fn eq(&self, other: &Self) -> bool {
+        self.key.len() == other.key.len() && bool::from(self.key.ct_eq(&other.key))
+    }
+}
+
+impl Eq for WebhookSecret {}
 
 impl fmt::Debug for WebhookSecret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -273,6 +273,16 @@ mod tests {
     }
 
     #[test]
+    fn secrets_parse_padded_or_not_and_compare_equal() {
+        let padded =
+            WebhookSecret::parse("whsec_AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=").unwrap();
+        let unpadded =
+            WebhookSecret::parse("whsec_AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8").unwrap();
+        assert_eq!(padded, unpadded);
+        assert_ne!(padded, secret());
+    }
+
+    #[test]
     fn timestamps_are_plain_digits() {
         for bad in ["", "-1", "+1", "1e10", " 1", "99999999999999999999", "１２"] {
             assert_eq!(parse_timestamp(bad), None, "{bad:?}");
