@@ -87,6 +87,8 @@ pub mod key;
 pub mod limit;
 pub mod pipeline;
 pub mod quota;
+#[cfg(feature = "redis")]
+pub mod redis_store;
 pub mod rejection;
 pub mod scope;
 

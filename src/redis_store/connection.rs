@@ -1,0 +1,106 @@
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use redis::aio::ConnectionManager;
+
+use crate::store::StoreError;
+
+/// How the Redis stores connect.
+#[derive(Clone, Debug)]
+pub struct RedisOptions {
+    /// Prefix of every key.
+    pub prefix: String,
+    /// The longest a call may take before it counts as a store error.
+    pub timeout: Duration,
+}
+
+impl Default for RedisOptions {
+    fn default() -> Self {
+        RedisOptions {
+            prefix: "memorysync:".into(),
+            timeout: Duration::from_millis(500),
+        }
+    }
+}
+
+/// A shared, self-reconnecting connection with the options of every store built on it.
+#[derive(Clone)]
+pub struct RedisConnection {
+    manager: ConnectionManager,
+    options: Arc<RedisOptions>,
+}
+
+impl fmt::Debug for RedisConnection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The URL may hold a password: it is not kept, so it cannot be shown.
+        f.debug_struct("RedisConnection")
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisConnection {
+    /// Connects to `url` (`redis://host:port/db`, `rediss://` for TLS).
+    pub async fn connect(url: &str, options: RedisOptions) -> Result<Self, StoreError> {
+        let client = redis::Client::open(url).map_err(|e| redis_error(&e))?;
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(options.timeout))
+            .set_response_timeout(Some(options.timeout))
+            .set_number_of_retries(1);
+        let manager = tokio::time::timeout(
+            options.timeout * 4,
+            client.get_connection_manager_with_config(config),
+        )
+        .await
+        .map_err(|_| StoreError::new("redis did not answer in time"))?
+        .map_err(|e| redis_error(&e))?;
+        Ok(RedisConnection {
+            manager,
+            options: Arc::new(options),
+        })
+    }
+
+    /// A key under the prefix.
+    pub fn key(&self, parts: &[&str]) -> String {
+        let mut key = self.options.prefix.clone();
+        key.push_str(&parts.join(":"));
+        key
+    }
+
+    /// The options.
+    pub fn options(&self) -> &RedisOptions {
+        &self.options
+    }
+
+    /// A connection handle for one call (cheap: the connection is multiplexed).
+    pub fn manager(&self) -> ConnectionManager {
+        self.manager.clone()
+    }
+
+    /// Runs `call` with the configured timeout; a timeout or an error is a [`StoreError`].
+    pub async fn timed<T, F>(&self, call: F) -> Result<T, StoreError>
+    where
+        F: Future<Output = redis::RedisResult<T>>,
+    {
+        match tokio::time::timeout(self.options.timeout, call).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(error)) => Err(redis_error(&error)),
+            Err(_) => Err(StoreError::new("redis call timed out")),
+        }
+    }
+
+    /// `PING`: whether Redis answers now.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        let mut connection = self.manager();
+        self.timed(async move { redis::cmd("PING").query_async::<String>(&mut connection).await })
+            .await
+            .map(|_| ())
+    }
+}
+
+/// A Redis error as a store error, without the URL or any value.
+pub(crate) fn redis_error(error: &redis::RedisError) -> StoreError {
+    StoreError::new(format!("redis: {:?}: {}", error.kind(), error.category()))
+}

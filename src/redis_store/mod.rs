@@ -1,0 +1,26 @@
+//! The Redis stores (feature `redis`): one limit, one quota, one key set, one audit stream and
+//! one webhook queue shared by every instance (section 9).
+//!
+//! Every store talks to Redis through one multiplexed [`ConnectionManager`] (it reconnects by
+//! itself), with a timeout on every call. Decisions that must be atomic (rate-limit windows,
+//! quota reservations with their alert marks) are Lua scripts run with the server's `TIME`, so
+//! instances with skewed clocks still agree, and each costs one round trip.
+//!
+//! Keys are prefixed (`memorysync:` by default) so that one Redis can serve several pipelines
+//! or tests side by side.
+
+mod audit;
+mod connection;
+mod keys;
+mod limiter;
+mod quota;
+mod tombstones;
+mod webhook_queue;
+
+pub use connection::{RedisConnection, RedisOptions};
+// pub use audit::...;
+// pub use keys::...;
+// pub use limiter::...;
+// pub use quota::...;
+// pub use tombstones::...;
+// pub use webhook_queue::...;
