@@ -141,25 +141,37 @@ impl KeyState {
                 self.minute.record(MINUTE, limit, now_ms);
             }
         }
-        let wait_ms = [second, minute]
-            .iter()
-            .flatten()
-            .map(|(_, c)| c.wait_ms)
-            .max()
-            .unwrap_or(0);
-        Decision {
-            admitted,
-            retry_after_secs: if admitted {
-                0
-            } else {
-                ceil_secs(wait_ms).max(1)
-            },
-            per_second: second.map(|(l, c)| status(WindowKind::PerSecond, SECOND, l, c, admitted)),
-            per_minute: minute.map(|(l, c)| status(WindowKind::PerMinute, MINUTE, l, c, admitted)),
-            at_capacity: false,
-        }
+        decision_of(second, minute, admitted)
     }
+}
 
+/// The decision from each window's check: shared by the in-memory limiter and the Redis script's
+/// answer, so both report alike.
+pub(crate) fn decision_of(
+    second: Option<(u32, WindowCheck)>,
+    minute: Option<(u32, WindowCheck)>,
+    admitted: bool,
+) -> Decision {
+    let wait_ms = [second, minute]
+        .iter()
+        .flatten()
+        .map(|(_, c)| c.wait_ms)
+        .max()
+        .unwrap_or(0);
+    Decision {
+        admitted,
+        retry_after_secs: if admitted {
+            0
+        } else {
+            ceil_secs(wait_ms).max(1)
+        },
+        per_second: second.map(|(l, c)| status(WindowKind::PerSecond, SECOND, l, c, admitted)),
+        per_minute: minute.map(|(l, c)| status(WindowKind::PerMinute, MINUTE, l, c, admitted)),
+        at_capacity: false,
+    }
+}
+
+impl KeyState {
     fn is_idle(&self, now_ms: i64) -> bool {
         let now_ms = now_ms.max(self.last_ms);
         let idle_ms = now_ms - self.last_ms;

@@ -86,3 +86,8 @@ pub use limiter::SlidingWindowLimiter;
 pub use limits::{Decision, Limits, WindowKind, WindowStatus};
 pub use service::SlidingWindowRateLimit;
 pub use store::RateLimitStore;
+
+#[cfg(feature = "redis")]
+pub(crate) use limiter::decision_of;
+#[cfg(feature = "redis")]
+pub(crate) use window::{GROUPS, WindowCheck};

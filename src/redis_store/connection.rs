@@ -94,9 +94,13 @@ impl RedisConnection {
     /// `PING`: whether Redis answers now.
     pub async fn ping(&self) -> Result<(), StoreError> {
         let mut connection = self.manager();
-        self.timed(async move { redis::cmd("PING").query_async::<String>(&mut connection).await })
-            .await
-            .map(|_| ())
+        self.timed(async move {
+            redis::cmd("PING")
+                .query_async::<String>(&mut connection)
+                .await
+        })
+        .await
+        .map(|_| ())
     }
 }
 

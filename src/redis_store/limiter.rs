@@ -1,1 +1,141 @@
-//! (being written)
+//! Rate-limit windows in Redis: the rule of `src/limit/window.rs` as one Lua script per
+//! decision (`limiter.lua`), on the server's clock, so every instance enforces one limit.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use redis::Script;
+
+use super::RedisConnection;
+use crate::clock::Timestamp;
+use crate::limit::{Decision, GROUPS, Limits, RateLimitStore, WindowCheck, decision_of};
+use crate::store::StoreError;
+
+/// Per-key sliding windows shared through Redis. Each decision is one `EVALSHA`.
+#[derive(Clone, Debug)]
+pub struct RedisRateLimitStore {
+    connection: RedisConnection,
+    script: Arc<Script>,
+}
+
+impl RedisRateLimitStore {
+    /// Windows kept under the connection's prefix.
+    pub fn new(connection: RedisConnection) -> Self {
+        RedisRateLimitStore {
+            connection,
+            script: Arc::new(Script::new(include_str!("limiter.lua"))),
+        }
+    }
+
+    /// Decides at `now` instead of the server's time: for tests that replay traces.
+    pub async fn check_at(
+        &self,
+        key_id: &str,
+        limits: Limits,
+        now: Timestamp,
+    ) -> Result<Decision, StoreError> {
+        decide(
+            self.connection.clone(),
+            self.script.clone(),
+            key_id.to_owned(),
+            limits,
+            Some(now),
+        )
+        .await
+    }
+}
+
+impl RateLimitStore for RedisRateLimitStore {
+    type Check = Pin<Box<dyn Future<Output = Result<Decision, StoreError>> + Send>>;
+
+    fn check(&self, key_id: &str, limits: Limits, _now: Timestamp) -> Self::Check {
+        if limits.is_unlimited() {
+            return Box::pin(std::future::ready(Ok(Decision::UNLIMITED)));
+        }
+        // The server's clock decides: instances with skewed clocks still agree.
+        Box::pin(decide(
+            self.connection.clone(),
+            self.script.clone(),
+            key_id.to_owned(),
+            limits,
+            None,
+        ))
+    }
+}
+
+async fn decide(
+    connection: RedisConnection,
+    script: Arc<Script>,
+    key_id: String,
+    limits: Limits,
+    now: Option<Timestamp>,
+) -> Result<Decision, StoreError> {
+    // One hash tag for the three keys of a key id, so they live in one cluster slot.
+    let tag = format!("{{{}}}", key_fragment(&key_id));
+    let limit_arg = |limit: Option<u32>| limit.map_or(-1, i64::from);
+    let mut invocation = script.prepare_invoke();
+    invocation
+        .key(connection.key(&["rl", &tag, "h"]))
+        .key(connection.key(&["rl", &tag, "s"]))
+        .key(connection.key(&["rl", &tag, "m"]))
+        .arg(limit_arg(limits.per_second))
+        .arg(limit_arg(limits.per_minute))
+        .arg(GROUPS)
+        .arg(now.map_or(String::new(), |t| t.unix_millis().to_string()));
+    let mut manager = connection.manager();
+    let answer: Vec<i64> = connection
+        .timed(async move { invocation.invoke_async(&mut manager).await })
+        .await?;
+    let [
+        admitted,
+        s_on,
+        s_fits,
+        s_live,
+        s_wait,
+        s_reset,
+        m_on,
+        m_fits,
+        m_live,
+        m_wait,
+        m_reset,
+    ] = answer[..]
+    else {
+        return Err(StoreError::new(
+            "redis rate-limit script answered in an unknown shape",
+        ));
+    };
+    let window = |on: i64, fits: i64, live: i64, wait: i64, reset: i64, limit: Option<u32>| {
+        (on == 1).then(|| {
+            (
+                limit.unwrap_or(0),
+                WindowCheck {
+                    live_count: u64::try_from(live).unwrap_or(0),
+                    fits: fits == 1,
+                    wait_ms: wait,
+                    reset_ms: reset,
+                },
+            )
+        })
+    };
+    Ok(decision_of(
+        window(s_on, s_fits, s_live, s_wait, s_reset, limits.per_second),
+        window(m_on, m_fits, m_live, m_wait, m_reset, limits.per_minute),
+        admitted == 1,
+    ))
+}
+
+/// A key id as a key fragment: kept when it is plain, hex-encoded otherwise, so no id can
+/// reach into another key's name.
+pub(crate) fn key_fragment(id: &str) -> String {
+    if !id.is_empty()
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
+        id.to_owned()
+    } else {
+        let hex: String = id.bytes().map(|b| format!("{b:02x}")).collect();
+        format!("x{hex}")
+    }
+}

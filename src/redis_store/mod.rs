@@ -20,7 +20,7 @@ mod webhook_queue;
 pub use connection::{RedisConnection, RedisOptions};
 // pub use audit::...;
 // pub use keys::...;
-// pub use limiter::...;
+pub use limiter::RedisRateLimitStore;
 // pub use quota::...;
 // pub use tombstones::...;
 // pub use webhook_queue::...;
