@@ -71,6 +71,7 @@
 //! - A clock that jumps backwards is taken as standing still for the keys it has seen.
 //! - Used without `ApiKeyAuth` outside it, every request is refused 401 `missing_api_key`.
 
+mod fallback;
 mod future;
 pub mod headers;
 mod layer;
@@ -80,6 +81,7 @@ mod service;
 mod store;
 mod window;
 
+pub use fallback::WithFallback;
 pub use future::ResponseFuture;
 pub use layer::SlidingWindowRateLimitLayer;
 pub use limiter::SlidingWindowLimiter;

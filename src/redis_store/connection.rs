@@ -104,6 +104,37 @@ impl RedisConnection {
     }
 }
 
+impl RedisConnection {
+    /// A `/health` check named `redis`: degraded while a `PING` fails or times out. Probes
+    /// answer within the call timeout, so an outage shows within a second and recovery too.
+    pub fn health_check(&self) -> impl crate::health::HealthCheck {
+        RedisHealth {
+            connection: self.clone(),
+        }
+    }
+}
+
+struct RedisHealth {
+    connection: RedisConnection,
+}
+
+impl crate::health::HealthCheck for RedisHealth {
+    fn name(&self) -> &str {
+        "redis"
+    }
+
+    fn check(
+        &self,
+    ) -> std::pin::Pin<Box<dyn Future<Output = crate::health::CheckStatus> + Send + '_>> {
+        Box::pin(async move {
+            match self.connection.ping().await {
+                Ok(()) => crate::health::CheckStatus::Ok,
+                Err(_) => crate::health::CheckStatus::Degraded("unreachable".into()),
+            }
+        })
+    }
+}
+
 /// A Redis error as a store error, without the URL or any value.
 pub(crate) fn redis_error(error: &redis::RedisError) -> StoreError {
     StoreError::new(format!("redis: {:?}: {}", error.kind(), error.category()))
