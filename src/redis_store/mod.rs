@@ -19,8 +19,8 @@ mod webhook_queue;
 
 pub use connection::{RedisConnection, RedisOptions};
 // pub use audit::...;
-// pub use keys::...;
+pub use keys::RedisKeyStore;
 pub use limiter::RedisRateLimitStore;
-// pub use quota::...;
-// pub use tombstones::...;
+pub use quota::RedisQuotaStore;
+pub use tombstones::RedisTombstones;
 // pub use webhook_queue::...;

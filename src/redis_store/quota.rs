@@ -1,1 +1,274 @@
-//! (being written)
+//! `RedisQuotaStore`: quota counters and alert-once marks shared by every instance.
+//!
+//! What is stored where (under the connection's prefix):
+//! - `quota:<project>:<operation>:<YYYY-MM>`: the units used, an integer;
+//! - `alert:<project>:<operation>:<YYYY-MM>:<percent>`: `1` once that threshold's alert fired.
+//!
+//! Both expire 62 days after they are first written, so a month stays readable through the next
+//! one and old months vanish by themselves. Project ids are escaped ([`key_part`]) so that no
+//! project name can reach another project's keys.
+
+use std::borrow::Cow;
+use std::fmt::Write as _;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, LazyLock};
+
+use redis::Script;
+use tokio::sync::Notify;
+
+use super::RedisConnection;
+use crate::quota::{AlertThresholds, QuotaKey, QuotaStore, Reservation};
+use crate::store::StoreError;
+
+/// How long counters and marks are kept: two months of 31 days.
+const KEEP_SECS: u64 = 62 * 86_400;
+
+/// Takes a unit if fewer than the limit are used and marks the thresholds the new count crosses.
+///
+/// KEYS[1] is the counter, KEYS[1 + i] the mark of threshold i; ARGV[1] the limit, ARGV[2] the
+/// expiry in seconds, ARGV[2 + i] the count that crosses threshold i and ARGV[2 + n + i] its
+/// percent. Returns `{0}` when exhausted, else `{used, percents newly marked...}`. Counts are Lua
+/// numbers (doubles): exact up to 2^53, far above any monthly plan.
+static RESERVE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local used = tonumber(redis.call('GET', KEYS[1]) or '0')
+if used >= tonumber(ARGV[1]) then
+  return {0}
+end
+used = redis.call('INCR', KEYS[1])
+if redis.call('TTL', KEYS[1]) < 0 then
+  redis.call('EXPIRE', KEYS[1], ARGV[2])
+end
+local result = {used}
+local n = #KEYS - 1
+for i = 1, n do
+  if used == tonumber(ARGV[2 + i]) then
+    if redis.call('SET', KEYS[1 + i], 1, 'NX', 'EX', ARGV[2]) then
+      result[#result + 1] = tonumber(ARGV[2 + n + i])
+    end
+  end
+end
+return result
+",
+    )
+});
+
+/// Gives back one unit, never going below zero.
+static REFUND: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local used = tonumber(redis.call('GET', KEYS[1]) or '0')
+if used > 0 then
+  return redis.call('DECR', KEYS[1])
+end
+return 0
+",
+    )
+});
+
+/// The future of [`RedisQuotaStore::reserve`](QuotaStore::reserve): one script call.
+type ReserveFuture = Pin<Box<dyn Future<Output = Result<Reservation, StoreError>> + Send>>;
+
+/// Quota counters and alert marks in Redis: one script call per reservation. Clones share one
+/// connection.
+#[derive(Clone, Debug)]
+pub struct RedisQuotaStore {
+    connection: RedisConnection,
+    refunds: Arc<Refunds>,
+}
+
+/// Refunds handed to the background and not finished yet.
+#[derive(Debug, Default)]
+struct Refunds {
+    in_flight: AtomicUsize,
+    done: Notify,
+}
+
+impl RedisQuotaStore {
+    /// A store on `connection`.
+    pub fn new(connection: RedisConnection) -> Self {
+        RedisQuotaStore {
+            connection,
+            refunds: Arc::default(),
+        }
+    }
+
+    /// Waits until every refund started so far reached Redis or failed (and was logged).
+    ///
+    /// [`QuotaStore::refund`] returns at once and runs in the background; tests and graceful
+    /// shutdowns call this to know the counters are final.
+    pub async fn settle_refunds(&self) {
+        loop {
+            let done = self.refunds.done.notified();
+            tokio::pin!(done);
+            // Registered before the check, so a refund finishing in between still wakes us.
+            done.as_mut().enable();
+            if self.refunds.in_flight.load(Ordering::Acquire) == 0 {
+                return;
+            }
+            done.await;
+        }
+    }
+
+    fn counter_key(&self, key: &QuotaKey) -> String {
+        let month = key.month.to_string();
+        self.connection.key(&[
+            "quota",
+            &key_part(&key.project),
+            key.operation.as_str(),
+            &month,
+        ])
+    }
+}
+
+impl QuotaStore for RedisQuotaStore {
+    type Reserve = ReserveFuture;
+
+    fn reserve(&self, key: &QuotaKey, limit: u64, thresholds: AlertThresholds) -> Self::Reserve {
+        let counter = self.counter_key(key);
+        let project = key_part(&key.project);
+        let month = key.month.to_string();
+        let mut marks = Vec::new();
+        let mut crossings = Vec::new();
+        let mut percents = Vec::new();
+        for percent in thresholds.iter() {
+            let p = percent.to_string();
+            marks.push(self.connection.key(&[
+                "alert",
+                &project,
+                key.operation.as_str(),
+                &month,
+                &p,
+            ]));
+            crossings.push(crossing_count(percent, limit));
+            // Widened: a `Vec<u8>` would go to Redis as one binary string.
+            percents.push(u16::from(percent));
+        }
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let connection = self.connection.clone();
+        Box::pin(async move {
+            let mut invocation = RESERVE.key(&counter);
+            invocation.key(&marks).arg(limit).arg(KEEP_SECS);
+            invocation.arg(&crossings).arg(&percents);
+            let mut manager = connection.manager();
+            let answer: Vec<i64> = connection
+                .timed(invocation.invoke_async(&mut manager))
+                .await?;
+            let Some((&used, newly_marked)) = answer.split_first() else {
+                return Err(StoreError::new("redis: empty answer from the quota script"));
+            };
+            if used <= 0 {
+                return Ok(Reservation::Exhausted);
+            }
+            Ok(Reservation::Reserved {
+                used: used.unsigned_abs(),
+                alerts: AlertThresholds::new(
+                    newly_marked
+                        .iter()
+                        .filter_map(|percent| u8::try_from(*percent).ok()),
+                ),
+            })
+        })
+    }
+
+    fn refund(&self, key: &QuotaKey) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            tracing::warn!(
+                project = %key.project,
+                operation = %key.operation,
+                "quota refund dropped: no tokio runtime to send it to redis"
+            );
+            return;
+        };
+        let counter = self.counter_key(key);
+        let connection = self.connection.clone();
+        let refunds = Arc::clone(&self.refunds);
+        let (project, operation) = (Arc::clone(&key.project), key.operation);
+        refunds.in_flight.fetch_add(1, Ordering::AcqRel);
+        runtime.spawn(async move {
+            let mut manager = connection.manager();
+            let refunded: Result<i64, _> = connection
+                .timed(REFUND.key(&counter).invoke_async(&mut manager))
+                .await;
+            if let Err(error) = refunded {
+                tracing::warn!(%project, %operation, %error, "quota refund lost");
+            }
+            refunds.in_flight.fetch_sub(1, Ordering::AcqRel);
+            refunds.done.notify_waiters();
+        });
+    }
+
+    fn used(&self, key: &QuotaKey) -> impl Future<Output = Result<u64, StoreError>> + Send {
+        let counter = self.counter_key(key);
+        let connection = self.connection.clone();
+        async move {
+            let mut manager = connection.manager();
+            let used: Option<u64> = connection
+                .timed(
+                    redis::cmd("GET")
+                        .arg(&counter)
+                        .query_async::<Option<u64>>(&mut manager),
+                )
+                .await?;
+            Ok(used.unwrap_or(0))
+        }
+    }
+}
+
+/// The count whose reservation crosses `percent` of `limit`: the least `used` with
+/// `used * 100 >= percent * limit`, the rule of [`AlertThresholds::crossed_by`].
+fn crossing_count(percent: u8, limit: u64) -> i64 {
+    let count = (u128::from(percent) * u128::from(limit)).div_ceil(100);
+    // A zero limit is exhausted before any crossing; `0` never equals a count after INCR.
+    i64::try_from(count).unwrap_or(i64::MAX)
+}
+
+/// An id as one part of a key: bytes other than ASCII letters, digits, `_`, `-` and `.` are
+/// percent-encoded (`%` included), so the encoding is one-to-one, no id can add a `:` part to a
+/// key, and none carries glob characters into a `SCAN` pattern.
+pub(super) fn key_part(id: &str) -> Cow<'_, str> {
+    let safe = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.');
+    if id.bytes().all(safe) {
+        return Cow::Borrowed(id);
+    }
+    let mut out = String::with_capacity(id.len() + 8);
+    for byte in id.bytes() {
+        if safe(byte) {
+            out.push(char::from(byte));
+        } else {
+            let _ = write!(out, "%{byte:02X}");
+        }
+    }
+    Cow::Owned(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_parts_are_one_to_one() {
+        assert_eq!(key_part("proj_demo-1.x"), "proj_demo-1.x");
+        assert_eq!(key_part("a:b"), "a%3Ab");
+        assert_eq!(key_part("a%3Ab"), "a%253Ab");
+        assert_eq!(key_part("é*"), "%C3%A9%2A");
+    }
+
+    #[test]
+    fn crossing_counts_follow_crossed_by() {
+        for limit in [1u64, 3, 4, 7, 100, 1001] {
+            let thresholds = AlertThresholds::new([1, 33, 75, 90, 99, 100]);
+            for used in 1..=limit {
+                let expected: Vec<u8> = thresholds.crossed_by(used, limit).iter().collect();
+                let by_count: Vec<u8> = thresholds
+                    .iter()
+                    .filter(|p| crossing_count(*p, limit) == i64::try_from(used).unwrap_or(0))
+                    .collect();
+                assert_eq!(by_count, expected, "limit {limit}, used {used}");
+            }
+        }
+    }
+}
