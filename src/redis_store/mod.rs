@@ -1,7 +1,7 @@
 //! The Redis stores (feature `redis`): one limit, one quota, one key set, one audit stream and
 //! one webhook queue shared by every instance (section 9).
 //!
-//! Every store talks to Redis through one multiplexed [`ConnectionManager`] (it reconnects by
+//! Every store talks to Redis through one multiplexed `ConnectionManager` (it reconnects by
 //! itself), with a timeout on every call. Decisions that must be atomic (rate-limit windows,
 //! quota reservations with their alert marks) are Lua scripts run with the server's `TIME`, so
 //! instances with skewed clocks still agree, and each costs one round trip.
@@ -18,9 +18,9 @@ mod tombstones;
 mod webhook_queue;
 
 pub use connection::{RedisConnection, RedisOptions};
-// pub use audit::...;
+pub use audit::RedisAuditSink;
 pub use keys::RedisKeyStore;
 pub use limiter::RedisRateLimitStore;
 pub use quota::RedisQuotaStore;
 pub use tombstones::RedisTombstones;
-// pub use webhook_queue::...;
+pub use webhook_queue::RedisWebhookQueue;
