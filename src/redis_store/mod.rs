@@ -17,8 +17,8 @@ mod quota;
 mod tombstones;
 mod webhook_queue;
 
-pub use connection::{RedisConnection, RedisOptions};
 pub use audit::RedisAuditSink;
+pub use connection::{RedisConnection, RedisOptions};
 pub use keys::RedisKeyStore;
 pub use limiter::RedisRateLimitStore;
 pub use quota::RedisQuotaStore;
