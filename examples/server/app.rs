@@ -6,9 +6,13 @@ use memorysync_pipeline::audit::{
 };
 use memorysync_pipeline::auth::ApiKeyAuthLayer;
 use memorysync_pipeline::clock::Clock;
-use memorysync_pipeline::config::Config;
+use memorysync_pipeline::config::{Config, StoreBackend};
+use memorysync_pipeline::health::HealthRouteLayer;
+use memorysync_pipeline::key::KeyStore;
+use memorysync_pipeline::limit::RateLimitStore;
 use memorysync_pipeline::limit::SlidingWindowRateLimitLayer;
 use memorysync_pipeline::pipeline::PipelineBuilder;
+use memorysync_pipeline::quota::QuotaStore;
 use memorysync_pipeline::quota::{QuotaAlert, QuotaDegradeLayer, QuotaPlans};
 use memorysync_pipeline::scope::{ProjectScopeLayer, Scope};
 use memorysync_pipeline::tombstone::MemoryTombstones;
@@ -78,42 +82,88 @@ pub(crate) async fn build_with_secrets(
             publish(alert);
         }
     };
-    let keys = config
-        .memory_key_store(clock.now())
-        .await
-        .map_err(|e| e.to_string())?;
-    let proxies = TrustedProxies::new(config.health.trusted_proxies.iter().copied());
-    let pipeline = PipelineBuilder::new()
-        .stage(health)
-        .layer(TraceLayer::new_for_http())
-        .stage(
-            AuditRecordLayer::new(audit.clone())
-                .with_clock(clock.clone())
-                .with_trusted_proxies(proxies)
-                .with_tombstones(tombstones),
-        )
-        .stage(
-            ApiKeyAuthLayer::new(keys)
-                .with_deployment(config.environment)
-                .with_clock(clock.clone()),
-        )
-        .stage(ProjectScopeLayer::new())
-        .stage(SlidingWindowRateLimitLayer::new().with_clock(clock.clone()))
-        .stage(
-            QuotaDegradeLayer::new(QuotaPlans::from_config(config))
-                .with_clock(clock)
-                .with_alerts(alerts),
-        )
-        .into_layer();
+    let plans = QuotaPlans::from_config(config);
+    let stages = Stages {
+        config,
+        clock,
+        audit: audit.clone(),
+        health,
+        tombstones,
+        alerts,
+    };
+    let protected = match config.store.backend {
+        StoreBackend::Memory => {
+            let keys = config
+                .memory_key_store(stages.clock.now())
+                .await
+                .map_err(|e| e.to_string())?;
+            stages.protect(
+                api,
+                keys,
+                SlidingWindowRateLimitLayer::new(),
+                QuotaDegradeLayer::new(plans),
+            )
+        }
+        StoreBackend::Redis => crate::shared::protect(stages, api, plans).await?,
+    };
     // The pipeline reads the peer address from `ClientAddr`; axum records it as `ConnectInfo`.
-    let router = api
-        .layer(pipeline)
-        .layer(axum::middleware::map_request(crate::record_client_addr));
+    let router = protected.layer(axum::middleware::map_request(crate::record_client_addr));
     Ok(App {
         router,
         audit: Some(audit),
         webhooks,
     })
+}
+
+/// Everything the stages need besides the three stores that differ by backend.
+pub(crate) struct Stages<'c, C, A> {
+    pub(crate) config: &'c Config,
+    pub(crate) clock: C,
+    pub(crate) audit: AuditLog,
+    pub(crate) health: HealthRouteLayer,
+    pub(crate) tombstones: MemoryTombstones,
+    pub(crate) alerts: A,
+}
+
+impl<C, A> Stages<'_, C, A>
+where
+    C: Clock + Clone,
+    A: Fn(&QuotaAlert) + Send + Sync + 'static,
+{
+    /// `api` behind the six stages, with these key, rate-limit and quota stores.
+    pub(crate) fn protect<K, L, Q>(
+        self,
+        api: Router,
+        keys: K,
+        limits: SlidingWindowRateLimitLayer<L>,
+        quotas: QuotaDegradeLayer<Q>,
+    ) -> Router
+    where
+        K: KeyStore,
+        L: RateLimitStore,
+        Q: QuotaStore,
+    {
+        let proxies = TrustedProxies::new(self.config.health.trusted_proxies.iter().copied());
+        let pipeline = PipelineBuilder::new()
+            .stage(self.health)
+            .layer(TraceLayer::new_for_http())
+            .stage(
+                AuditRecordLayer::new(self.audit)
+                    .with_clock(self.clock.clone())
+                    .with_trusted_proxies(proxies)
+                    .with_tombstones(self.tombstones),
+            )
+            .stage(
+                ApiKeyAuthLayer::new(keys)
+                    .with_deployment(self.config.environment)
+                    .with_clock(self.clock.clone()),
+            )
+            .stage(ProjectScopeLayer::new())
+            .stage(limits.with_clock(self.clock.clone()))
+            .stage(quotas.with_clock(self.clock).with_alerts(self.alerts))
+            .into_layer();
+        api.layer(pipeline)
+    }
 }
 
 /// The audit log: daily JSON Lines files under `audit.dir`, or memory when it is not set.

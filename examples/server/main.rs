@@ -9,6 +9,9 @@
 mod app;
 mod args;
 mod memories;
+#[cfg(all(test, feature = "redis"))]
+mod redis_tests;
+mod shared;
 #[cfg(test)]
 mod tests;
 #[cfg(all(test, feature = "webhook-client"))]
