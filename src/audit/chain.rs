@@ -33,6 +33,24 @@ pub struct ChainHead {
 }
 
 impl ChainHead {
+    /// The head a chain has when `line` is its last line: for sinks resuming after a restart.
+    ///
+    /// # Errors
+    /// When the line is not an audit line.
+    pub fn of_line(line: &str) -> std::io::Result<ChainHead> {
+        #[derive(serde::Deserialize)]
+        struct Seq {
+            seq: u64,
+        }
+        let seq = serde_json::from_str::<Seq>(line)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?
+            .seq;
+        Ok(ChainHead {
+            seq,
+            hash: Sha256::digest(line.as_bytes()).into(),
+        })
+    }
+
     /// Chains `event` after this head and moves the head to it.
     pub(crate) fn append(&mut self, event: &AuditEvent) -> ChainedLine {
         let seq = self.seq + 1;

@@ -4,8 +4,6 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest, Sha256};
-
 use super::{AuditSink, ChainHead, ChainedLine};
 use crate::clock::Timestamp;
 
@@ -129,17 +127,7 @@ impl AuditSink for JsonLinesSink {
         let Some(line) = last else {
             return Ok(ChainHead::default());
         };
-        #[derive(serde::Deserialize)]
-        struct Seq {
-            seq: u64,
-        }
-        let seq = serde_json::from_str::<Seq>(&line)
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?
-            .seq;
-        Ok(ChainHead {
-            seq,
-            hash: Sha256::digest(line.as_bytes()).into(),
-        })
+        ChainHead::of_line(&line)
     }
 }
 

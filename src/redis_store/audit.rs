@@ -263,17 +263,7 @@ impl AuditSink for RedisAuditSink {
         let Some(line) = line else {
             return Ok(ChainHead::default());
         };
-        #[derive(serde::Deserialize)]
-        struct Seq {
-            seq: u64,
-        }
-        let seq = serde_json::from_str::<Seq>(&line)
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?
-            .seq;
-        Ok(ChainHead {
-            seq,
-            hash: Sha256::digest(line.as_bytes()).into(),
-        })
+        ChainHead::of_line(&line)
     }
 }
 
