@@ -94,6 +94,8 @@ pub(super) struct Shared {
     pub(super) retries: AtomicU64,
     pub(super) dead_lettered: AtomicU64,
     pub(super) stopped: AtomicBool,
+    /// Woken when the worker has stopped.
+    pub(super) stopped_signal: tokio::sync::Notify,
     disabled: Mutex<HashSet<Arc<str>>>,
 }
 
@@ -294,11 +296,14 @@ impl<Q: WebhookQueue> Webhooks<Q> {
     pub async fn shutdown(&self, grace: Duration) {
         let deadline = tokio::time::Instant::now() + grace;
         let _ = self.stop.send(Some(deadline));
-        while !self.shared.stopped.load(Ordering::Relaxed) {
-            if self.commands.is_closed() {
-                break;
+        loop {
+            // Registered before the check, so a stop between the two is not missed.
+            let mut stopped = std::pin::pin!(self.shared.stopped_signal.notified());
+            stopped.as_mut().enable();
+            if self.shared.stopped.load(Ordering::Acquire) || self.commands.is_closed() {
+                return;
             }
-            tokio::time::sleep(Duration::from_millis(5)).await;
+            stopped.await;
         }
     }
 

@@ -306,5 +306,6 @@ async fn drain<Q: WebhookQueue>(
     }
     // Whatever was claimed and not settled is still the queue's.
     let _ = queue.release_claimed(settings.clock.now()).await;
-    shared.stopped.store(true, Ordering::Relaxed);
+    shared.stopped.store(true, Ordering::Release);
+    shared.stopped_signal.notify_waiters();
 }
