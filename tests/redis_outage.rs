@@ -125,60 +125,29 @@ async fn each_policy_rides_out_a_redis_outage_and_health_follows() {
     let mut deny = service(StoreErrorPolicy::Deny);
 
     // Redis up: the limit is Redis's (3 a minute for the key, shared by all three services).
-    let (status, health) = body_of(
-        local
-            .ready()
-            .await
-            .unwrap()
-            .call(call("/health"))
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, health) = health_of(&mut local, &call).await;
     assert_eq!((status, health.as_str()), (200, r#"{"status":"ok"}"#));
-    let mut up = Vec::new();
-    for _ in 0..4 {
-        up.push(
-            local
-                .ready()
-                .await
-                .unwrap()
-                .call(call("/v1/memories"))
-                .await
-                .unwrap()
-                .status()
-                .as_u16(),
-        );
-    }
+    let up = statuses_of(&mut local, &call, 4).await;
     assert_eq!(up, [200, 200, 200, 429]);
 
     // Redis goes away.
     redis.kill().unwrap();
     redis.wait().unwrap();
-    let (status, health) = body_of(
-        allow
-            .ready()
-            .await
-            .unwrap()
-            .call(call("/health"))
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, health) = health_of(&mut allow, &call).await;
     assert_eq!(status, 200);
     assert!(
         health.contains(r#""status":"degraded""#) && health.contains(r#""redis":"unreachable""#),
         "{health}"
     );
-    let during_local = statuses_of(&mut local, &call).await;
+    let during_local = statuses_of(&mut local, &call, 5).await;
     assert_eq!(
         during_local,
         [200, 200, 200, 429, 429],
         "local: per-instance limits meanwhile"
     );
-    let during_allow = statuses_of(&mut allow, &call).await;
+    let during_allow = statuses_of(&mut allow, &call, 5).await;
     assert_eq!(during_allow, [200; 5], "allow: admitted unchecked");
-    let during_deny = statuses_of(&mut deny, &call).await;
+    let during_deny = statuses_of(&mut deny, &call, 5).await;
     assert_eq!(during_deny, [503; 5], "deny: store_unavailable");
 
     // Redis comes back on the same port: health and decisions recover by themselves.
@@ -186,16 +155,7 @@ async fn each_policy_rides_out_a_redis_outage_and_health_follows() {
     until_answers(port).await;
     let mut recovered = false;
     for _ in 0..50 {
-        let (_, health) = body_of(
-            allow
-                .ready()
-                .await
-                .unwrap()
-                .call(call("/health"))
-                .await
-                .unwrap(),
-        )
-        .await;
+        let (_, health) = health_of(&mut allow, &call).await;
         if health == r#"{"status":"ok"}"# {
             recovered = true;
             break;
@@ -204,22 +164,46 @@ async fn each_policy_rides_out_a_redis_outage_and_health_follows() {
     }
     assert!(recovered, "health did not come back");
     // A fresh Redis: the key's minute starts empty again.
-    let after = statuses_of(&mut deny, &call).await;
+    let after = statuses_of(&mut deny, &call, 5).await;
     assert_eq!(after, [200, 200, 200, 429, 429]);
     redis.kill().unwrap();
     redis.wait().unwrap();
 }
 
+/// The status and body of `GET /health` through `service`.
+async fn health_of<S, B>(
+    service: &mut S,
+    call: &impl Fn(&str) -> http::Request<String>,
+) -> (u16, String)
+where
+    S: Service<http::Request<String>, Response = http::Response<B>>,
+    S::Error: std::fmt::Debug,
+    B: http_body::Body<Error: std::fmt::Debug>,
+{
+    body_of(
+        service
+            .ready()
+            .await
+            .unwrap()
+            .call(call("/health"))
+            .await
+            .unwrap(),
+    )
+    .await
+}
+
+/// The statuses of `count` calls of `/v1/memories` through `service`.
 async fn statuses_of<S, B>(
     service: &mut S,
     call: &impl Fn(&str) -> http::Request<String>,
+    count: usize,
 ) -> Vec<u16>
 where
     S: Service<http::Request<String>, Response = http::Response<B>>,
     S::Error: std::fmt::Debug,
 {
     let mut out = Vec::new();
-    for _ in 0..5 {
+    for _ in 0..count {
         let response = service
             .ready()
             .await
