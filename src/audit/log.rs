@@ -142,15 +142,19 @@ impl AuditLog {
     /// from the sink's last line.
     ///
     /// # Errors
-    /// When the sink cannot say where its chain ends.
+    /// When the sink cannot say where its chain ends, or when called outside a tokio runtime
+    /// (there would be nowhere to run the writer).
     pub fn start<S: AuditSink>(sink: S, config: AuditLogConfig) -> io::Result<AuditLog> {
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
+            io::Error::other("AuditLog::start needs a tokio runtime to run its writer")
+        })?;
         let head = sink.head()?;
         let (sender, receiver) = mpsc::channel(config.queue_capacity);
         let shared = Arc::new(Shared {
             head: Mutex::new(head),
             ..Shared::default()
         });
-        tokio::spawn(writer::run(
+        runtime.spawn(writer::run(
             receiver,
             Arc::new(sink),
             Arc::clone(&shared),

@@ -79,3 +79,15 @@ impl AuditSink for MemoryAuditSink {
             }))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::{AuditLog, AuditLogConfig};
+
+    #[test]
+    fn starting_outside_a_runtime_is_an_error_not_a_panic() {
+        let error = AuditLog::start(MemoryAuditSink::new(), AuditLogConfig::new()).unwrap_err();
+        assert!(error.to_string().contains("tokio runtime"), "{error}");
+    }
+}

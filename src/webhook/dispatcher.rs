@@ -181,6 +181,9 @@ impl<Q> Webhooks<Q> {
 impl<Q: WebhookQueue> Webhooks<Q> {
     /// Checks every endpoint against the deployment's rules and starts the worker on the current
     /// tokio runtime. Deliveries already in `queue` (from before a restart) go out first.
+    ///
+    /// # Panics
+    /// Outside a tokio runtime, like `tokio::spawn`.
     pub fn start<T>(queue: Q, transport: T, settings: WebhookSettings) -> Result<Self, TargetError>
     where
         T: Service<http::Request<Bytes>, Response = http::Response<()>> + Clone + Send + 'static,
