@@ -1,217 +1,112 @@
-//! A Redis that goes away under load and comes back: each `on_store_error` policy does what it
-//! says, no request ends in a 500 or a panic, and `/health` turns degraded and then ok again.
-//! Starts its own `redis-server` on a free port (skipped with a line when there is none, unless
+//! A Redis that is killed under load and comes back: each `on_store_error` policy does what it
+//! says for keys, rate limits and quotas together, no request ends in a 500 or a panic, and
+//! `/health` turns degraded and then ok again. Starts its own `redis-server` on a free port,
+//! with an append-only file so that what Redis held survives the kill as it would in
+//! production (skipped with a line when there is no `redis-server`, unless
 //! `MEMORYSYNC_TEST_REDIS_URL` is set, as in CI, where it must be there).
 #![cfg(feature = "redis")]
 #![allow(clippy::unwrap_used)]
 
-use std::process::{Child, Command, Stdio};
+mod outage;
+
 use std::time::Duration;
 
-use http_body_util::BodyExt;
-use memorysync_pipeline::Environment;
-use memorysync_pipeline::auth::ApiKeyAuthLayer;
-use memorysync_pipeline::clock::Timestamp;
 use memorysync_pipeline::config::StoreErrorPolicy;
-use memorysync_pipeline::health::HealthRouteLayer;
-use memorysync_pipeline::key::{ApiKey, KeyRecord, KeyStore, MemoryKeyStore};
-use memorysync_pipeline::limit::{SlidingWindowRateLimitLayer, WithFallback};
-use memorysync_pipeline::pipeline::PipelineBuilder;
-use memorysync_pipeline::redis_store::{RedisConnection, RedisOptions, RedisRateLimitStore};
-use tower::{Service, ServiceExt};
+use memorysync_pipeline::redis_store::{RedisConnection, RedisOptions};
+use outage::{Load, RedisProcess, Tenant};
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn start_redis(port: u16) -> Option<Child> {
-    let child = Command::new("redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn();
-    match child {
-        Ok(child) => Some(child),
-        Err(error) => {
-            assert!(
-                std::env::var("MEMORYSYNC_TEST_REDIS_URL").is_err(),
-                "redis-server must be on PATH where MEMORYSYNC_TEST_REDIS_URL is set: {error}"
-            );
-            println!("skipped: redis-server is not available ({error})");
-            None
-        }
-    }
-}
-
-/// Waits until something answers PING on the port (bounded, no fixed sleep).
-async fn until_answers(port: u16) {
-    for _ in 0..200 {
-        if let Ok(mut stream) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await {
-            use tokio::io::{AsyncReadExt, AsyncWriteExt};
-            let _ = stream.write_all(b"PING\r\n").await;
-            let mut reply = [0u8; 5];
-            if stream.read_exact(&mut reply).await.is_ok() && &reply == b"+PONG" {
-                return;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("redis-server on {port} did not come up");
-}
-
-async fn body_of(
-    response: http::Response<impl http_body::Body<Error: std::fmt::Debug>>,
-) -> (u16, String) {
-    let status = response.status().as_u16();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    (status, String::from_utf8_lossy(&bytes).into_owned())
-}
+/// The same five requests for every tenant: two adds against a plan of one add a month, then
+/// three queries against a limit of four requests a minute.
+const SCRIPT: [(&str, &str); 5] = [
+    ("POST", "/v1/memories"),
+    ("POST", "/v1/memories"),
+    ("GET", "/v1/memories"),
+    ("GET", "/v1/memories"),
+    ("GET", "/v1/memories"),
+];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn each_policy_rides_out_a_redis_outage_and_health_follows() {
-    let port = free_port();
-    let Some(mut redis) = start_redis(port) else {
+async fn keys_limits_and_quotas_ride_out_a_redis_killed_under_load_under_each_policy() {
+    let Some(mut redis) = RedisProcess::start() else {
         return;
     };
-    until_answers(port).await;
-    let url = format!("redis://127.0.0.1:{port}");
+    redis.until_answers().await;
     let options = RedisOptions {
         timeout: Duration::from_millis(200),
         ..RedisOptions::default()
     };
-    let connection = RedisConnection::connect(&url, options).await.unwrap();
+    let connection = RedisConnection::connect(&redis.url(), options)
+        .await
+        .unwrap();
+    let local = Tenant::new(&connection, StoreErrorPolicy::Local, Some(4)).await;
+    let allow = Tenant::new(&connection, StoreErrorPolicy::Allow, Some(4)).await;
+    let deny = Tenant::new(&connection, StoreErrorPolicy::Deny, Some(4)).await;
+    // Spends its one add of the month while Redis is up, and is not used again until after.
+    let spent = Tenant::new(&connection, StoreErrorPolicy::Local, None).await;
+    // A key in Redis that the `local` tenant's process never looked up.
+    let unseen = local.unseen_key(&connection).await;
 
-    let key = ApiKey::generate(Environment::Development).unwrap();
-    let keys = MemoryKeyStore::new();
-    let record = KeyRecord::new("key_outage", key.hash(), "proj", Environment::Development)
-        .with_limits(None, Some(3));
-    keys.insert(record, Timestamp::EPOCH).await.unwrap();
+    // Redis up: one add stored, the second degraded (200, inner not called); 4 a minute.
+    assert_eq!(local.health().await, (200, r#"{"status":"ok"}"#.to_owned()));
+    for tenant in [&local, &allow, &deny] {
+        assert_eq!(tenant.run(&SCRIPT).await, [200, 200, 200, 200, 429]);
+        assert_eq!(tenant.inner_calls(), 3, "{:?}", tenant.policy);
+    }
+    assert_eq!(spent.run(&SCRIPT[..1]).await, [200]);
 
-    let service = |policy| {
-        let limiter = WithFallback::new(RedisRateLimitStore::new(connection.clone()), policy);
-        let pipeline = PipelineBuilder::new()
-            .stage(HealthRouteLayer::new().with_check(connection.health_check()))
-            .stage(ApiKeyAuthLayer::new(keys.clone()))
-            .stage(SlidingWindowRateLimitLayer::from_store(limiter))
-            .into_layer();
-        tower::ServiceBuilder::new()
-            .layer(pipeline)
-            .service(tower::service_fn(|_: http::Request<String>| async {
-                Ok::<_, std::convert::Infallible>(http::Response::new(String::from("ok")))
-            }))
-    };
-    let call = |path: &str| {
-        http::Request::get(path)
-            .header("x-api-key", key.expose_secret())
-            .extension(memorysync_pipeline::ClientAddr(([127, 0, 0, 1], 1).into()))
-            .body(String::new())
-            .unwrap()
-    };
-    let mut local = service(StoreErrorPolicy::Local);
-    let mut allow = service(StoreErrorPolicy::Allow);
-    let mut deny = service(StoreErrorPolicy::Deny);
+    // Load on a fourth tenant (local, no limits) while Redis is killed and restarted.
+    let load = Load::start(
+        Tenant::new(&connection, StoreErrorPolicy::Local, None).await,
+        2,
+    );
+    load.until_served(20).await;
+    redis.kill();
+    let served_before_outage = load.served();
 
-    // Redis up: the limit is Redis's (3 a minute for the key, shared by all three services).
-    let (status, health) = health_of(&mut local, &call).await;
-    assert_eq!((status, health.as_str()), (200, r#"{"status":"ok"}"#));
-    let up = statuses_of(&mut local, &call, 4).await;
-    assert_eq!(up, [200, 200, 200, 429]);
-
-    // Redis goes away.
-    redis.kill().unwrap();
-    redis.wait().unwrap();
-    let (status, health) = health_of(&mut allow, &call).await;
+    let (status, health) = local.health().await;
     assert_eq!(status, 200);
     assert!(
         health.contains(r#""status":"degraded""#) && health.contains(r#""redis":"unreachable""#),
         "{health}"
     );
-    let during_local = statuses_of(&mut local, &call, 5).await;
+    // local: the key's last known record, and fresh per-instance limits and quotas.
+    assert_eq!(local.run(&SCRIPT).await, [200, 200, 200, 200, 429]);
     assert_eq!(
-        during_local,
-        [200, 200, 200, 429, 429],
-        "local: per-instance limits meanwhile"
+        local.inner_calls(),
+        6,
+        "one add and two queries served locally"
     );
-    let during_allow = statuses_of(&mut allow, &call, 5).await;
-    assert_eq!(during_allow, [200; 5], "allow: admitted unchecked");
-    let during_deny = statuses_of(&mut deny, &call, 5).await;
-    assert_eq!(during_deny, [503; 5], "deny: store_unavailable");
+    // A key this process has never seen cannot be checked: 503, never admitted.
+    assert_eq!(local.call_with(&unseen, "GET", "/v1/memories").await, 503);
+    // allow: nothing counted, everything served.
+    assert_eq!(allow.run(&SCRIPT).await, [200; 5]);
+    assert_eq!(allow.inner_calls(), 8);
+    // deny: 503 store_unavailable, the inner service untouched.
+    assert_eq!(deny.run(&SCRIPT).await, [503; 5]);
+    assert_eq!(deny.inner_calls(), 3);
+    load.until_served(served_before_outage + 20).await;
 
-    // Redis comes back on the same port: health and decisions recover by themselves.
-    let mut redis = start_redis(port).unwrap();
-    until_answers(port).await;
+    redis.restart();
+    redis.until_answers().await;
     let mut recovered = false;
-    for _ in 0..50 {
-        let (_, health) = health_of(&mut allow, &call).await;
-        if health == r#"{"status":"ok"}"# {
+    // Each probe is bounded by the call timeout; the reconnection needs a few.
+    for _ in 0..100 {
+        if local.health().await.1 == r#"{"status":"ok"}"# {
             recovered = true;
             break;
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        tokio::task::yield_now().await;
     }
     assert!(recovered, "health did not come back");
-    // A fresh Redis: the key's minute starts empty again.
-    let after = statuses_of(&mut deny, &call, 5).await;
-    assert_eq!(after, [200, 200, 200, 429, 429]);
-    redis.kill().unwrap();
-    redis.wait().unwrap();
-}
+    let statuses = load.stop().await;
+    assert!(
+        statuses.iter().all(|status| *status == 200),
+        "the loaded key was served throughout: {:?}",
+        statuses.iter().filter(|s| **s != 200).collect::<Vec<_>>()
+    );
 
-/// The status and body of `GET /health` through `service`.
-async fn health_of<S, B>(
-    service: &mut S,
-    call: &impl Fn(&str) -> http::Request<String>,
-) -> (u16, String)
-where
-    S: Service<http::Request<String>, Response = http::Response<B>>,
-    S::Error: std::fmt::Debug,
-    B: http_body::Body<Error: std::fmt::Debug>,
-{
-    body_of(
-        service
-            .ready()
-            .await
-            .unwrap()
-            .call(call("/health"))
-            .await
-            .unwrap(),
-    )
-    .await
-}
-
-/// The statuses of `count` calls of `/v1/memories` through `service`.
-async fn statuses_of<S, B>(
-    service: &mut S,
-    call: &impl Fn(&str) -> http::Request<String>,
-    count: usize,
-) -> Vec<u16>
-where
-    S: Service<http::Request<String>, Response = http::Response<B>>,
-    S::Error: std::fmt::Debug,
-{
-    let mut out = Vec::new();
-    for _ in 0..count {
-        let response = service
-            .ready()
-            .await
-            .unwrap()
-            .call(call("/v1/memories"))
-            .await
-            .unwrap();
-        out.push(response.status().as_u16());
-    }
-    out
+    // Redis decides again, with what it held before the kill: the month's add is used up
+    // (a local count, fresh, would have let it through).
+    assert_eq!(spent.run(&SCRIPT[..2]).await, [200, 200]);
+    assert_eq!(spent.inner_calls(), 1, "degraded by Redis's counter, twice");
 }

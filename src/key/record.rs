@@ -74,7 +74,7 @@ impl KeyRecord {
 }
 
 /// How much a key has been used.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct KeyUsage {
     /// Requests the key authenticated.
     pub request_count: u64,

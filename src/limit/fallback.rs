@@ -1,68 +1,38 @@
 //! What the rate limiter does while its shared store does not answer: the configured
-//! [`StoreErrorPolicy`].
+//! [`StoreErrorPolicy`], through [`WithFallback`].
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::{Decision, Limits, RateLimitStore, SlidingWindowLimiter};
 use crate::clock::Timestamp;
 use crate::config::StoreErrorPolicy;
-use crate::store::StoreError;
+use crate::store::{StoreError, WithFallback};
 
-/// A shared store with a policy for its outages: `local` decides on a per-instance in-memory
-/// limiter meanwhile (the default), `allow` admits, `deny` refuses (503 `store_unavailable`).
-/// It recovers by itself: every decision tries the shared store first.
-#[derive(Debug)]
-pub struct WithFallback<S> {
-    primary: Arc<S>,
-    local: Arc<SlidingWindowLimiter>,
-    policy: StoreErrorPolicy,
-    failing: Arc<AtomicBool>,
-}
-
-impl<S: RateLimitStore> WithFallback<S> {
-    /// `primary` with `policy`.
-    pub fn new(primary: S, policy: StoreErrorPolicy) -> Self {
-        WithFallback {
-            primary: Arc::new(primary),
-            local: Arc::new(SlidingWindowLimiter::default()),
-            policy,
-            failing: Arc::new(AtomicBool::new(false)),
-        }
-    }
-
-    /// Whether the last decision found the shared store unavailable.
-    pub fn is_failing(&self) -> bool {
-        self.failing.load(Ordering::Relaxed)
-    }
-}
-
-impl<S: RateLimitStore> RateLimitStore for WithFallback<S> {
+impl<S: RateLimitStore> RateLimitStore for WithFallback<S, SlidingWindowLimiter> {
     type Check = Pin<Box<dyn Future<Output = Result<Decision, StoreError>> + Send>>;
 
     fn check(&self, key_id: &str, limits: Limits, now: Timestamp) -> Self::Check {
-        let primary = self.primary.check(key_id, limits, now);
-        let (local, policy, failing) = (self.local.clone(), self.policy, self.failing.clone());
+        let primary = self.breaker.attempt(
+            self.policy,
+            || self.primary.check(key_id, limits, now),
+            // A probe's admission stays counted in the shared window: at worst one request
+            // more is counted for this key there, which errs on the strict side.
+            |_| {},
+        );
+        let (local, policy, breaker) = (
+            Arc::clone(&self.local),
+            self.policy,
+            Arc::clone(&self.breaker),
+        );
         let key_id = key_id.to_owned();
-        // Boxed: this wrapper only stands in front of a network store.
         Box::pin(async move {
-            match primary.await {
-                Ok(decision) => {
-                    failing.store(false, Ordering::Relaxed);
-                    Ok(decision)
-                }
-                Err(error) => {
-                    if !failing.swap(true, Ordering::Relaxed) {
-                        tracing::warn!(%error, ?policy, "rate-limit store unavailable; applying the policy");
-                    }
-                    match policy {
-                        StoreErrorPolicy::Local => Ok(local.check(key_id.as_str(), limits, now)),
-                        StoreErrorPolicy::Allow => Ok(Decision::UNLIMITED),
-                        StoreErrorPolicy::Deny => Err(error),
-                    }
-                }
+            match (breaker.answer(policy, primary).await, policy) {
+                (Ok(decision), _) => Ok(decision),
+                (Err(_), StoreErrorPolicy::Local) => Ok(local.check(key_id.as_str(), limits, now)),
+                (Err(_), StoreErrorPolicy::Allow) => Ok(Decision::UNLIMITED),
+                (Err(error), StoreErrorPolicy::Deny) => Err(error),
             }
         })
     }
@@ -87,16 +57,19 @@ mod tests {
     async fn each_policy_does_what_it_says_while_the_store_is_down() {
         let limits = Limits::new(Some(2), None);
         let now = Timestamp::from_unix_secs(1_800_000_000);
-        let local = WithFallback::new(Down, StoreErrorPolicy::Local);
+        let local: WithFallback<_, SlidingWindowLimiter> =
+            WithFallback::new(Down, StoreErrorPolicy::Local);
         let admitted: Vec<bool> = [(); 3]
             .iter()
             .map(|_| ready_now(local.check("k", limits, now)).admitted)
             .collect();
         assert_eq!(admitted, [true, true, false], "local limits apply");
         assert!(local.is_failing());
-        let allow = WithFallback::new(Down, StoreErrorPolicy::Allow);
+        let allow: WithFallback<_, SlidingWindowLimiter> =
+            WithFallback::new(Down, StoreErrorPolicy::Allow);
         assert!((0..5).all(|_| ready_now(allow.check("k", limits, now)).admitted));
-        let deny = WithFallback::new(Down, StoreErrorPolicy::Deny);
+        let deny: WithFallback<_, SlidingWindowLimiter> =
+            WithFallback::new(Down, StoreErrorPolicy::Deny);
         assert!(deny.check("k", limits, now).await.is_err());
     }
 

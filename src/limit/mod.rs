@@ -81,7 +81,7 @@ mod service;
 mod store;
 mod window;
 
-pub use fallback::WithFallback;
+pub use crate::store::WithFallback;
 pub use future::ResponseFuture;
 pub use layer::SlidingWindowRateLimitLayer;
 pub use limiter::SlidingWindowLimiter;

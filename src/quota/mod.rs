@@ -56,6 +56,7 @@
 
 mod alert;
 mod degrade;
+mod fallback;
 mod future;
 mod layer;
 mod memory;
@@ -65,6 +66,7 @@ mod plan;
 mod service;
 mod store;
 
+pub use crate::store::WithFallback;
 pub use alert::{AlertSink, QuotaAlert};
 pub use degrade::{EMPTY_RESULTS, QuotaDegraded};
 pub use future::ResponseFuture;

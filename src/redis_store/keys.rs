@@ -12,6 +12,11 @@
 //! look-up), so the auth stage counts a request on that entry's atomics and no request waits for
 //! usage to be written: a task started by the store adds each entry's new requests to `count`
 //! and raises `last_used` once a second ([`RedisKeyStore::FLUSH_EVERY`]).
+//!
+//! While Redis does not answer, [`RedisKeyStore::with_store_error_policy`] decides: under
+//! `local` (the default) and `allow`, a key this process has seen (looked up or inserted) is
+//! checked against its last known record; a key it has never seen gets 503, since no policy
+//! admits a key that cannot be checked. Under `deny` every look-up is 503.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -27,9 +32,11 @@ use serde::{Deserialize, Serialize};
 use super::quota::key_part;
 use super::{RedisConnection, RedisTombstones};
 use crate::clock::Timestamp;
+use crate::config::StoreErrorPolicy;
 use crate::environment::Environment;
 use crate::key::{KeyEntry, KeyHash, KeyRecord, KeyStore, KeyStoreError, KeyUsage};
 use crate::store::StoreError;
+use crate::store::breaker::Breaker;
 use crate::tombstone::{TombstoneKind, TombstoneStore};
 
 /// Adds a record unless a tombstone, its id or its hash is in the way: all checks and both
@@ -116,6 +123,7 @@ type LookupFuture = Pin<Box<dyn Future<Output = Result<Option<Arc<KeyEntry>>, St
 #[derive(Clone, Debug)]
 pub struct RedisKeyStore {
     inner: Arc<Inner>,
+    policy: StoreErrorPolicy,
 }
 
 #[derive(Debug)]
@@ -129,6 +137,8 @@ struct Inner {
     retired: Mutex<Vec<Arc<Tracked>>>,
     /// One flush at a time, and no flush between the two halves of a usage read.
     flush_lock: tokio::sync::Mutex<()>,
+    /// Skips Redis during an outage, so that look-ups answer without waiting for a timeout.
+    breaker: Arc<Breaker>,
 }
 
 /// An entry with what of its usage Redis already has.
@@ -182,9 +192,20 @@ impl RedisKeyStore {
             cache: DashMap::new(),
             retired: Mutex::new(Vec::new()),
             flush_lock: tokio::sync::Mutex::new(()),
+            breaker: Arc::new(Breaker::new("api keys")),
         });
         start_flusher(&inner);
-        RedisKeyStore { inner }
+        RedisKeyStore {
+            inner,
+            policy: StoreErrorPolicy::default(),
+        }
+    }
+
+    /// What look-ups do while Redis does not answer (see the module docs); `local` unless set.
+    #[must_use]
+    pub fn with_store_error_policy(mut self, policy: StoreErrorPolicy) -> Self {
+        self.policy = policy;
+        self
     }
 
     /// The tombstones this store leaves and checks.
@@ -250,6 +271,17 @@ impl Inner {
                 slot.insert(fresh);
                 entry
             }
+        }
+    }
+
+    /// The entry this process last saw for `hash`, when `policy` lets an outage use it.
+    fn last_known(&self, hash: &KeyHash, policy: StoreErrorPolicy) -> Option<Arc<KeyEntry>> {
+        match policy {
+            StoreErrorPolicy::Local | StoreErrorPolicy::Allow => self
+                .cache
+                .get(hash)
+                .map(|tracked| Arc::clone(&tracked.entry)),
+            StoreErrorPolicy::Deny => None,
         }
     }
 
@@ -408,19 +440,28 @@ impl KeyStore for RedisKeyStore {
 
     fn find_by_hash(&self, hash: &KeyHash) -> Self::Lookup {
         let inner = Arc::clone(&self.inner);
-        let hash = *hash;
+        let (hash, policy) = (*hash, self.policy);
         Box::pin(async move {
-            let key = inner.hash_key(&hash);
-            let mut manager = inner.connection.manager();
-            let fields: StoredFields = inner
-                .connection
-                .timed(
-                    redis::cmd("HMGET")
-                        .arg(&key)
-                        .arg(&["record", "revoked_at", "count", "last_used"])
-                        .query_async(&mut manager),
-                )
-                .await?;
+            let mut command = redis::cmd("HMGET");
+            command
+                .arg(inner.hash_key(&hash))
+                .arg(&["record", "revoked_at", "count", "last_used"]);
+            let connection = inner.connection.clone();
+            let call = inner.breaker.attempt(
+                policy,
+                || async move {
+                    let mut manager = connection.manager();
+                    connection
+                        .timed(command.query_async::<StoredFields>(&mut manager))
+                        .await
+                },
+                // A read: a probe's answer only tells whether Redis is back.
+                |_| {},
+            );
+            let fields = match inner.breaker.answer(policy, call).await {
+                Ok(fields) => fields,
+                Err(error) => return inner.last_known(&hash, policy).ok_or(error).map(Some),
+            };
             let Some((record, stored)) = decode(hash, fields)? else {
                 if let Some((_, gone)) = inner.cache.remove(&hash) {
                     inner.retire(gone);
@@ -463,7 +504,11 @@ impl KeyStore for RedisKeyStore {
                 )
                 .await?;
             match answer.first().map(String::as_str) {
-                Some("ok") => {}
+                // Seen by this process from now on, so it still authenticates here during an
+                // outage that starts before its first request.
+                Some("ok") => {
+                    inner.entry_for(record.sha256, record.clone(), KeyUsage::default());
+                }
                 Some("tombstoned") => return Err(KeyStoreError::Tombstoned(record.id)),
                 Some("duplicate_id") => return Err(KeyStoreError::DuplicateId(record.id)),
                 Some("duplicate_hash") => {

@@ -27,3 +27,8 @@ impl fmt::Display for StoreError {
 }
 
 impl std::error::Error for StoreError {}
+
+pub(crate) mod breaker;
+mod fallback;
+
+pub use fallback::WithFallback;

@@ -1,0 +1,186 @@
+//! When to stop asking a shared store that does not answer, and when to ask it again.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::StoreError;
+use crate::config::StoreErrorPolicy;
+
+/// How often a shared store that failed is tried again.
+pub(crate) const PROBE_EVERY: Duration = Duration::from_millis(250);
+
+/// `opened_at` while the store answers.
+const CLOSED: u64 = u64::MAX;
+
+/// Whether a shared store is answering, and when to try it again while it is not.
+///
+/// Closed, every call goes to the store and the request waits for it. After a failure it
+/// opens: requests stop asking the store and apply the policy at once, so an outage does not
+/// cost each request a timeout. Every [`PROBE_EVERY`] one call is sent to the store in the
+/// background (the request that sent it does not wait for it either); its success closes the
+/// breaker. Times are tokio's, so paused-time tests drive it.
+#[derive(Debug)]
+pub(crate) struct Breaker {
+    what: &'static str,
+    /// What `opened_at` counts from.
+    base: Instant,
+    /// Milliseconds since `base` of the last failure or probe; `CLOSED` while answering.
+    opened_at: AtomicU64,
+}
+
+/// What to do with one call.
+#[derive(Debug, PartialEq, Eq)]
+enum Route {
+    /// Closed: ask the store, and wait for it.
+    Ask,
+    /// Open, and a probe is due: ask the store in the background.
+    Probe,
+    /// Open: do not ask.
+    Skip,
+}
+
+impl Breaker {
+    /// A closed breaker; `what` names the store in the two log lines of an outage.
+    pub(crate) fn new(what: &'static str) -> Self {
+        Breaker {
+            what,
+            base: Instant::now(),
+            opened_at: AtomicU64::new(CLOSED),
+        }
+    }
+
+    /// Whether the last answer of the shared store was a failure.
+    pub(crate) fn is_open(&self) -> bool {
+        self.opened_at.load(Ordering::Relaxed) != CLOSED
+    }
+
+    /// The call `call` makes, for the request to wait on while the breaker is closed. While it
+    /// is open, `None`: the call is not made, or made as a background probe whose answer goes
+    /// to `after_probe` (to give back what it took, say). Outside a tokio runtime a due probe
+    /// is returned to be waited on, there being nothing to run it in the background.
+    pub(crate) fn attempt<F, T>(
+        self: &Arc<Self>,
+        policy: StoreErrorPolicy,
+        call: impl FnOnce() -> F,
+        after_probe: impl FnOnce(&Result<T, StoreError>) + Send + 'static,
+    ) -> Option<F>
+    where
+        F: Future<Output = Result<T, StoreError>> + Send + 'static,
+        T: Send + 'static,
+    {
+        match self.route() {
+            Route::Ask => Some(call()),
+            Route::Skip => None,
+            Route::Probe => {
+                let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+                    return Some(call());
+                };
+                let (probe, breaker) = (call(), Arc::clone(self));
+                runtime.spawn(async move {
+                    let answer = probe.await;
+                    breaker.record(policy, &answer);
+                    after_probe(&answer);
+                });
+                None
+            }
+        }
+    }
+
+    /// The store's answer to a call from [`Breaker::attempt`], noted; a call not made is a
+    /// failure that changes nothing.
+    pub(crate) async fn answer<T>(
+        &self,
+        policy: StoreErrorPolicy,
+        call: Option<impl Future<Output = Result<T, StoreError>>>,
+    ) -> Result<T, StoreError> {
+        let Some(call) = call else {
+            return Err(StoreError::new(
+                "not asked: the store failed and is being probed",
+            ));
+        };
+        let answer = call.await;
+        self.record(policy, &answer);
+        answer
+    }
+
+    fn route(&self) -> Route {
+        let opened_at = self.opened_at.load(Ordering::Relaxed);
+        if opened_at == CLOSED {
+            return Route::Ask;
+        }
+        let now = self.millis_now();
+        let due = opened_at.saturating_add(PROBE_EVERY.as_millis() as u64);
+        // One caller moves the probe time forward; that one probes.
+        let won = now >= due
+            && self
+                .opened_at
+                .compare_exchange(opened_at, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok();
+        if won { Route::Probe } else { Route::Skip }
+    }
+
+    /// Notes an answer; logs once when an outage starts and once when it ends.
+    fn record<T>(&self, policy: StoreErrorPolicy, result: &Result<T, StoreError>) {
+        match result {
+            Ok(_) => {
+                if self.opened_at.swap(CLOSED, Ordering::Relaxed) != CLOSED {
+                    tracing::info!(store = self.what, "shared store answers again");
+                }
+            }
+            Err(error) => {
+                if self.opened_at.swap(self.millis_now(), Ordering::Relaxed) == CLOSED {
+                    tracing::warn!(store = self.what, %error, ?policy, "shared store unavailable; applying the policy");
+                }
+            }
+        }
+    }
+
+    fn millis_now(&self) -> u64 {
+        u64::try_from(self.base.elapsed().as_millis()).unwrap_or(CLOSED - 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::future::ready;
+
+    use super::*;
+
+    const POLICY: StoreErrorPolicy = StoreErrorPolicy::Local;
+
+    #[tokio::test(start_paused = true)]
+    async fn an_open_breaker_probes_once_per_interval_in_the_background_and_a_success_closes_it() {
+        let breaker = Arc::new(Breaker::new("test"));
+        assert_eq!([breaker.route(), breaker.route()], [Route::Ask, Route::Ask]);
+        let failed = breaker.attempt(
+            POLICY,
+            || ready(Err::<(), _>(StoreError::new("down"))),
+            |_| {},
+        );
+        assert!(breaker.answer(POLICY, failed).await.is_err());
+        assert!(breaker.is_open());
+        assert!(
+            breaker.attempt(POLICY, || ready(Ok(())), |_| {}).is_none(),
+            "open: not asked"
+        );
+
+        tokio::time::advance(PROBE_EVERY).await;
+        let (seen, probed) = tokio::sync::oneshot::channel();
+        let probe = breaker.attempt(
+            POLICY,
+            || ready(Ok(7)),
+            move |answer| {
+                let _ = seen.send(answer.clone());
+            },
+        );
+        assert!(probe.is_none(), "the request does not wait for the probe");
+        assert_eq!(breaker.route(), Route::Skip, "one probe per interval");
+        assert_eq!(probed.await.unwrap(), Ok(7));
+        assert!(!breaker.is_open(), "the probe's success closed it");
+        assert_eq!(breaker.route(), Route::Ask);
+    }
+}
