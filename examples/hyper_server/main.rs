@@ -1,0 +1,93 @@
+//! The MemorySync memory API served by hyper 1 directly (no framework), behind the full
+//! pipeline.
+//!
+//! ```text
+//! cargo run --example hyper_server [-- --config FILE] [--listen ADDR]
+//! ```
+//! Serves on 127.0.0.1:8081 with `examples/memorysync.toml`. The pipeline is one tower layer
+//! over a `service_fn`; `hyper_util`'s `TowerToHyperService` hands it to hyper, and the accept
+//! loop puts each connection's peer address into its requests as `ClientAddr`.
+
+mod api;
+mod app;
+#[cfg(test)]
+mod tests;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use memorysync_pipeline::audit::{AuditLog, AuditLogConfig, JsonLinesSink, MemoryAuditSink};
+use memorysync_pipeline::clock::SystemClock;
+use memorysync_pipeline::config::Config;
+
+#[tokio::main]
+async fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    if let Err(message) = run().await {
+        eprintln!("hyper_server: {message}");
+        std::process::exit(1);
+    }
+}
+
+async fn run() -> Result<(), String> {
+    let (config_path, listen) = parse_args(std::env::args().skip(1))?;
+    let config = Config::load(&config_path).map_err(|e| e.to_string())?;
+    let audit = start_audit(&config)?;
+    let service = app::build(&config, SystemClock, audit.clone()).await?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    println!(
+        "memorysync hyper server on http://{listen}, config {}",
+        config_path.display()
+    );
+    app::serve(listener, service, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await;
+    // Requests have finished; write out what the audit log still holds.
+    audit.flush().await;
+    println!("memorysync hyper server stopped");
+    Ok(())
+}
+
+/// `--config FILE` and `--listen ADDR`, both optional.
+fn parse_args(mut args: impl Iterator<Item = String>) -> Result<(PathBuf, SocketAddr), String> {
+    let mut config = PathBuf::from("examples/memorysync.toml");
+    let mut listen = SocketAddr::from(([127, 0, 0, 1], 8081));
+    while let Some(flag) = args.next() {
+        let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
+        match flag.as_str() {
+            "--config" => config = value.into(),
+            "--listen" => {
+                listen = value
+                    .parse()
+                    .map_err(|e| format!("--listen {value}: {e}"))?
+            }
+            _ => {
+                return Err(format!(
+                    "unknown argument {flag}; usage: [--config FILE] [--listen ADDR]"
+                ));
+            }
+        }
+    }
+    Ok((config, listen))
+}
+
+/// The audit log: daily JSON Lines files under `audit.dir`, or memory when it is not set.
+fn start_audit(config: &Config) -> Result<AuditLog, String> {
+    let settings = AuditLogConfig::new().with_retention(config.audit.retention);
+    let started = match &config.audit.dir {
+        Some(dir) => {
+            let sink =
+                JsonLinesSink::new(dir).map_err(|e| format!("audit dir {}: {e}", dir.display()))?;
+            AuditLog::start(sink, settings)
+        }
+        None => AuditLog::start(MemoryAuditSink::new(), settings),
+    };
+    started.map_err(|e| format!("audit log: {e}"))
+}

@@ -1,0 +1,103 @@
+//! The checklist items that need the network: Redis answering PING, and a running instance's
+//! `/health` answering ok. Each has a deadline so that a black-holed address fails the item
+//! instead of hanging the preflight.
+
+use std::error::Error;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty, Limited};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use memorysync_pipeline::config::{StoreBackend, StoreConfig};
+
+use crate::checks::Outcome;
+
+/// How long Redis gets to answer PING, connecting included.
+pub(crate) const REDIS_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How long `/health` gets to answer, connecting included.
+pub(crate) const HEALTH_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A health report is a few dozen bytes; a large body is not one.
+const MAX_HEALTH_BODY: usize = 64 * 1024;
+
+/// An error with its causes: hyper's and redis's top-level messages alone ("client error
+/// (Connect)") do not say what went wrong.
+fn describe(error: &dyn Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(inner) = cause {
+        // Some errors already print their source; saying it twice reads as two problems.
+        let message = inner.to_string();
+        if !text.contains(&message) {
+            text.push_str(": ");
+            text.push_str(&message);
+        }
+        cause = inner.source();
+    }
+    text
+}
+
+/// PINGs `store.redis_url`. The URL is never printed: it may hold a password.
+pub(crate) async fn redis_reachable(store: &StoreConfig, timeout: Duration) -> Outcome {
+    let url = match (store.backend, &store.redis_url) {
+        (StoreBackend::Memory, _) => return Outcome::Skipped("memory backend".to_owned()),
+        (StoreBackend::Redis, None) => return Outcome::Fail("no redis_url".to_owned()),
+        (StoreBackend::Redis, Some(url)) => url,
+    };
+    let ping = async {
+        let client = redis::Client::open(url.as_str())?;
+        let mut connection = client.get_multiplexed_async_connection().await?;
+        redis::cmd("PING")
+            .query_async::<String>(&mut connection)
+            .await
+    };
+    match tokio::time::timeout(timeout, ping).await {
+        Ok(Ok(reply)) if reply == "PONG" => Outcome::Pass,
+        Ok(Ok(_)) => Outcome::Fail("PING was not answered PONG".to_owned()),
+        Ok(Err(error)) => Outcome::Fail(format!("Redis unreachable: {}", describe(&error))),
+        Err(_) => Outcome::Fail(format!("Redis did not answer within {timeout:?}")),
+    }
+}
+
+/// `GET <base>/health` over plain HTTP must answer 200 `{"status":"ok"}`. A `degraded` report is
+/// a failure here although the route answers it with 200: a deployment should not go live
+/// already degraded.
+pub(crate) async fn health_ok(base: Option<&str>, timeout: Duration) -> Outcome {
+    let Some(base) = base else {
+        return Outcome::Skipped("no --url given".to_owned());
+    };
+    let uri: http::Uri = match format!("{}/health", base.trim_end_matches('/')).parse() {
+        Ok(uri) => uri,
+        Err(_) => return Outcome::Fail(format!("--url {base:?} is not a URL")),
+    };
+    let client = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
+    let fetch = async {
+        let response = client.get(uri).await.map_err(|e| describe(&e))?;
+        let status = response.status();
+        let body = Limited::new(response.into_body(), MAX_HEALTH_BODY)
+            .collect()
+            .await
+            .map_err(|e| format!("reading the body: {}", describe(&*e)))?
+            .to_bytes();
+        Ok::<_, String>((status, body))
+    };
+    let (status, body) = match tokio::time::timeout(timeout, fetch).await {
+        Ok(Ok(answer)) => answer,
+        Ok(Err(error)) => return Outcome::Fail(format!("no answer: {error}")),
+        Err(_) => return Outcome::Fail(format!("no answer within {timeout:?}")),
+    };
+    if status != http::StatusCode::OK {
+        return Outcome::Fail(format!("GET /health answered {status}"));
+    }
+    let report: serde_json::Value = match serde_json::from_slice(&body) {
+        Ok(report) => report,
+        Err(_) => return Outcome::Fail("GET /health did not answer JSON".to_owned()),
+    };
+    match report["status"].as_str() {
+        Some("ok") => Outcome::Pass,
+        Some("degraded") => Outcome::Fail(format!("degraded, checks: {}", report["checks"])),
+        _ => Outcome::Fail("GET /health answered no \"status\":\"ok\"".to_owned()),
+    }
+}
