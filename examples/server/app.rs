@@ -16,45 +16,48 @@ use memorysync_pipeline::quota::QuotaStore;
 use memorysync_pipeline::quota::{QuotaAlert, QuotaDegradeLayer, QuotaPlans};
 use memorysync_pipeline::scope::{ProjectScopeLayer, Scope};
 use memorysync_pipeline::tombstone::MemoryTombstones;
-use memorysync_pipeline::webhook::Webhooks;
 use memorysync_pipeline::{Environment, TrustedProxies};
 use tower_http::trace::TraceLayer;
 
 use crate::memories;
+use crate::shared::Redis;
+use crate::tombstones::Tombstones;
+use crate::webhooks::{Queue, ServerWebhooks};
 
 pub(crate) struct App {
     pub(crate) router: Router,
     /// The audit log, to flush on shutdown (none in bare mode).
     pub(crate) audit: Option<AuditLog>,
     /// The webhook worker, to drain on shutdown (when the config has webhooks).
-    pub(crate) webhooks: Option<Webhooks>,
+    pub(crate) webhooks: Option<ServerWebhooks>,
 }
 
 /// The memory API, behind the full pipeline unless `bare`; quota alerts go to `on_alert`.
+/// `instance` names this process among those sharing a Redis (its audit stream).
 pub(crate) async fn build(
     config: &Config,
     bare: bool,
+    instance: &str,
     clock: impl Clock + Clone,
     on_alert: impl Fn(&QuotaAlert) + Send + Sync + 'static,
 ) -> Result<App, String> {
-    build_with_secrets(config, bare, clock, on_alert, &|name| {
-        std::env::var(name).ok()
-    })
-    .await
+    let from_env = |name: &str| std::env::var(name).ok();
+    build_with_secrets(config, bare, instance, clock, on_alert, &from_env).await
 }
 
 /// [`build`], reading webhook secrets through `secret_of` instead of the environment.
 pub(crate) async fn build_with_secrets(
     config: &Config,
     bare: bool,
+    instance: &str,
     clock: impl Clock + Clone,
     on_alert: impl Fn(&QuotaAlert) + Send + Sync + 'static,
     secret_of: &dyn Fn(&str) -> Option<String>,
 ) -> Result<App, String> {
-    let tombstones = MemoryTombstones::new(config.audit.tombstone_period);
     let api = memories::router();
     if bare {
         let scope = Scope::new("proj_demo", Environment::Development);
+        let tombstones = Tombstones::Memory(MemoryTombstones::new(config.audit.tombstone_period));
         let router = api
             .layer(Extension(scope))
             .layer(Extension(tombstones))
@@ -65,17 +68,42 @@ pub(crate) async fn build_with_secrets(
             webhooks: None,
         });
     }
-    let audit = start_audit(config, clock.clone(), tombstones.clone())?;
-    let webhooks = crate::webhooks::start(config, secret_of)?;
+    let redis = match config.store.backend {
+        StoreBackend::Memory => None,
+        StoreBackend::Redis => Some(Redis::connect(config).await?),
+    };
+    let (tombstones, audit, queue) = match &redis {
+        None => {
+            let tombstones = MemoryTombstones::new(config.audit.tombstone_period);
+            let settings =
+                audit_settings(config, clock.clone()).with_tombstones(tombstones.clone());
+            let audit = match &config.audit.dir {
+                Some(dir) => AuditLog::start(json_lines(dir)?, settings),
+                None => AuditLog::start(MemoryAuditSink::new(), settings),
+            };
+            (Tombstones::Memory(tombstones), audit, Queue::Memory)
+        }
+        // Redis keeps tombstones by TTL, so nothing purges them here.
+        Some(redis) => {
+            let settings = audit_settings(config, clock.clone());
+            let audit = match &config.audit.dir {
+                Some(dir) => AuditLog::start(json_lines(dir)?, settings),
+                None => AuditLog::start(redis.audit_sink(instance)?, settings),
+            };
+            (redis.tombstones(), audit, redis.webhook_queue())
+        }
+    };
+    let audit = audit.map_err(|e| format!("audit log: {e}"))?;
+    let webhooks = crate::webhooks::start(config, queue, secret_of)?;
     let mut health = config
         .health_layer()
         .with_clock(clock.clone())
         .with_check(audit.health_check());
     if let Some(webhooks) = &webhooks {
-        health = health.with_check(webhooks.health_check());
+        health = webhooks.checked_by(health);
     }
     // Alerts go to the caller's sink, and as webhook events when webhooks are configured.
-    let publish = webhooks.as_ref().map(Webhooks::quota_alert_sink);
+    let publish = webhooks.as_ref().map(ServerWebhooks::alert_sink);
     let alerts = move |alert: &QuotaAlert| {
         on_alert(alert);
         if let Some(publish) = &publish {
@@ -91,8 +119,8 @@ pub(crate) async fn build_with_secrets(
         tombstones,
         alerts,
     };
-    let protected = match config.store.backend {
-        StoreBackend::Memory => {
+    let protected = match &redis {
+        None => {
             let keys = config
                 .memory_key_store(stages.clock.now())
                 .await
@@ -104,7 +132,7 @@ pub(crate) async fn build_with_secrets(
                 QuotaDegradeLayer::new(plans),
             )
         }
-        StoreBackend::Redis => crate::shared::protect(stages, api, plans).await?,
+        Some(redis) => redis.protect(stages, api, plans).await?,
     };
     // The pipeline reads the peer address from `ClientAddr`; axum records it as `ConnectInfo`.
     let router = protected.layer(axum::middleware::map_request(crate::record_client_addr));
@@ -121,7 +149,7 @@ pub(crate) struct Stages<'c, C, A> {
     pub(crate) clock: C,
     pub(crate) audit: AuditLog,
     pub(crate) health: HealthRouteLayer,
-    pub(crate) tombstones: MemoryTombstones,
+    pub(crate) tombstones: Tombstones,
     pub(crate) alerts: A,
 }
 
@@ -166,23 +194,14 @@ where
     }
 }
 
-/// The audit log: daily JSON Lines files under `audit.dir`, or memory when it is not set.
-fn start_audit(
-    config: &Config,
-    clock: impl Clock,
-    tombstones: MemoryTombstones,
-) -> Result<AuditLog, String> {
-    let settings = AuditLogConfig::new()
+/// The audit log's retention and clock, from the config.
+fn audit_settings(config: &Config, clock: impl Clock) -> AuditLogConfig {
+    AuditLogConfig::new()
         .with_retention(config.audit.retention)
-        .with_tombstones(tombstones)
-        .with_clock(clock);
-    let started = match &config.audit.dir {
-        Some(dir) => {
-            let sink =
-                JsonLinesSink::new(dir).map_err(|e| format!("audit dir {}: {e}", dir.display()))?;
-            AuditLog::start(sink, settings)
-        }
-        None => AuditLog::start(MemoryAuditSink::new(), settings),
-    };
-    started.map_err(|e| format!("audit log: {e}"))
+        .with_clock(clock)
+}
+
+/// Daily JSON Lines files under `audit.dir`.
+fn json_lines(dir: &std::path::Path) -> Result<JsonLinesSink, String> {
+    JsonLinesSink::new(dir).map_err(|e| format!("audit dir {}: {e}", dir.display()))
 }

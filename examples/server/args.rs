@@ -7,9 +7,11 @@ pub(crate) struct Args {
     pub(crate) config: PathBuf,
     pub(crate) listen: SocketAddr,
     pub(crate) bare: bool,
+    /// This process's name among the instances sharing a Redis; the bound address if unset.
+    pub(crate) instance: Option<String>,
 }
 
-const USAGE: &str = "usage: server [--config FILE] [--listen ADDR] [--bare]";
+const USAGE: &str = "usage: server [--config FILE] [--listen ADDR] [--bare] [--instance NAME]";
 
 impl Args {
     pub(crate) fn parse(mut words: impl Iterator<Item = String>) -> Result<Args, String> {
@@ -20,6 +22,7 @@ impl Args {
             )),
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             bare: false,
+            instance: None,
         };
         while let Some(word) = words.next() {
             match word.as_str() {
@@ -31,6 +34,7 @@ impl Args {
                         .map_err(|_| format!("--listen: not an address: {addr}"))?;
                 }
                 "--bare" => args.bare = true,
+                "--instance" => args.instance = Some(words.next().ok_or(USAGE)?),
                 "--help" | "-h" => return Err(USAGE.to_owned()),
                 other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
             }

@@ -1,19 +1,26 @@
 //! The MemorySync memory API behind the full pipeline.
 //!
 //! ```text
-//! cargo run --example server [-- --config FILE] [--listen ADDR] [--bare]
+//! cargo run --example server [-- --config FILE] [--listen ADDR] [--bare] [--instance NAME]
 //! ```
 //! Serves on 127.0.0.1:8080 with `examples/memorysync.toml`. `--bare` serves the same API with no
 //! pipeline at all, every request scoped to `proj_demo` in development, for comparisons.
+//! `--instance` names this process among several sharing one Redis (`store.backend =
+//! "redis"`): its audit stream is `memorysync:audit:<NAME>`. It defaults to the bound address.
 
 mod app;
 mod args;
 mod memories;
+#[cfg(all(test, feature = "redis", feature = "webhook-client"))]
+mod process_tests;
+#[cfg(test)]
+mod processes;
 #[cfg(all(test, feature = "redis"))]
 mod redis_tests;
 mod shared;
 #[cfg(test)]
 mod tests;
+mod tombstones;
 #[cfg(all(test, feature = "webhook-client"))]
 mod webhook_tests;
 mod webhooks;
@@ -33,34 +40,40 @@ async fn main() {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
-    if let Err(message) = run().await {
+    let ran = match args::Args::parse(std::env::args().skip(1)) {
+        Ok(args) => run(args).await,
+        Err(message) => Err(message),
+    };
+    if let Err(message) = ran {
         eprintln!("server: {message}");
         std::process::exit(1);
     }
 }
 
-async fn run() -> Result<(), String> {
-    let args = args::Args::parse(std::env::args().skip(1))?;
+/// Serves until SIGINT or SIGTERM, then shuts down gracefully.
+pub(crate) async fn run(args: args::Args) -> Result<(), String> {
     let config = Config::load(&args.config).map_err(|e| e.to_string())?;
     if !args.bare && config.environment == Environment::Development {
         print_key_help(&config, &args.config);
     }
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+    let bound = listener.local_addr().map_err(|e| e.to_string())?;
+    let instance = args.instance.clone().unwrap_or_else(|| bound.to_string());
     let app::App {
         router,
         audit,
         webhooks,
-    } = app::build(&config, args.bare, SystemClock, log_alert).await?;
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+    } = app::build(&config, args.bare, &instance, SystemClock, log_alert).await?;
     let mode = if args.bare {
         "bare, no pipeline"
     } else {
         "full pipeline"
     };
+    // Tests that start the server as a process read the address from this line.
     println!(
-        "memorysync server on http://{} ({mode}), config {}",
-        args.listen,
+        "memorysync server on http://{bound} ({mode}), config {}",
         args.config.display()
     );
     axum::serve(

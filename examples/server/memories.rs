@@ -10,7 +10,9 @@ use axum::{Extension, Json, Router};
 use dashmap::DashMap;
 use memorysync_pipeline::clock::{Clock, SystemClock};
 use memorysync_pipeline::scope::Scope;
-use memorysync_pipeline::tombstone::{MemoryTombstones, TombstoneKind, TombstoneStore};
+use memorysync_pipeline::tombstone::TombstoneKind;
+
+use crate::tombstones::Tombstones;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -125,7 +127,7 @@ async fn remove(
     State(memories): State<Memories>,
     Extension(scope): Extension<Scope>,
     // Handed to handlers by the audit stage (`AuditRecordLayer::with_tombstones`).
-    Extension(tombstones): Extension<MemoryTombstones>,
+    Extension(tombstones): Extension<Tombstones>,
     Path(id): Path<String>,
 ) -> Response {
     let removed = memories

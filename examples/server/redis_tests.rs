@@ -41,10 +41,10 @@ async fn two_instances_share_one_rate_limit_one_quota_and_each_alert_fires_once(
     let config = Config::from_toml(&text).unwrap();
     let alerts = Arc::new(Mutex::new(Vec::<QuotaAlert>::new()));
     let mut instances = Vec::new();
-    for _ in 0..2 {
+    for name in ["a", "b"] {
         let sink = alerts.clone();
         let clock = ManualClock::new(Timestamp::from_unix_secs(1_800_000_000));
-        let app = super::app::build(&config, false, clock, move |a| {
+        let app = super::app::build(&config, false, name, clock, move |a| {
             sink.lock().unwrap().push(a.clone())
         })
         .await

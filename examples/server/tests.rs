@@ -43,7 +43,7 @@ async fn serve_with(
     clock: ManualClock,
     on_alert: impl Fn(&QuotaAlert) + Send + Sync + 'static,
 ) -> Running {
-    let app = super::app::build(config, bare, clock, on_alert)
+    let app = super::app::build(config, bare, "test", clock, on_alert)
         .await
         .unwrap()
         .router;
@@ -62,13 +62,18 @@ pub(crate) async fn serve_router(app: axum::Router) -> Running {
         .await
         .unwrap();
     });
-    Running {
-        addr,
-        client: Client::builder(TokioExecutor::new()).build_http(),
-    }
+    Running::at(addr)
 }
 
 impl Running {
+    /// A client of a server already listening at `addr` (another process, say).
+    pub(crate) fn at(addr: SocketAddr) -> Running {
+        Running {
+            addr,
+            client: Client::builder(TokioExecutor::new()).build_http(),
+        }
+    }
+
     pub(crate) async fn send(
         &self,
         method: &str,
@@ -432,7 +437,7 @@ async fn every_call_lands_in_a_verifiable_daily_audit_log() {
     );
     let config = Config::from_toml(&text).unwrap();
     let clock = ManualClock::new(Timestamp::parse_rfc3339("2026-11-26T10:00:00Z").unwrap());
-    let app = super::app::build(&config, false, clock.clone(), |_| {})
+    let app = super::app::build(&config, false, "test", clock.clone(), |_| {})
         .await
         .unwrap();
     let audit = app.audit.clone().unwrap();

@@ -113,7 +113,7 @@ async fn quota_alerts_arrive_signed_and_standardwebhooks_accepts_them() {
     let config = Config::from_toml(&text).unwrap();
     let lookup = move |name: &str| (name == "HOOK_SECRET").then(|| secret_text.clone());
     let clock = ManualClock::new(system_now());
-    let app = super::app::build_with_secrets(&config, false, clock, |_| {}, &lookup)
+    let app = super::app::build_with_secrets(&config, false, "test", clock, |_| {}, &lookup)
         .await
         .unwrap();
     let webhooks = app.webhooks.clone().unwrap();

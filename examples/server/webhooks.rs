@@ -1,20 +1,84 @@
 //! The server's webhooks: endpoints from `[[webhooks]]`, secrets from the environment variables
-//! the file names, delivered by the crate's HTTPS client (feature `webhook-client`).
+//! the file names, delivered by the crate's HTTPS client (feature `webhook-client`). The queue
+//! is in memory, or in Redis with `store.backend = "redis"`, where an event queued by one
+//! instance is delivered by another if the first one dies.
+
+use std::time::Duration;
 
 use memorysync_pipeline::config::Config;
-use memorysync_pipeline::webhook::Webhooks;
-#[cfg(feature = "webhook-client")]
-use memorysync_pipeline::webhook::{
-    Endpoint, HttpsTransport, MemoryWebhookQueue, WebhookSecret, WebhookSettings,
-};
+use memorysync_pipeline::health::HealthRouteLayer;
+use memorysync_pipeline::quota::QuotaAlert;
+#[cfg(feature = "redis")]
+use memorysync_pipeline::redis_store::RedisWebhookQueue;
+use memorysync_pipeline::webhook::{WebhookStats, Webhooks};
+
+/// The running webhook worker, whichever queue it works from.
+// Without `webhook-client` no worker starts, so nothing builds one.
+#[cfg_attr(not(feature = "webhook-client"), allow(dead_code))]
+#[derive(Clone, Debug)]
+pub(crate) enum ServerWebhooks {
+    Memory(Webhooks),
+    #[cfg(feature = "redis")]
+    Redis(Webhooks<RedisWebhookQueue>),
+}
+
+/// Where queued deliveries wait.
+#[cfg_attr(not(feature = "webhook-client"), allow(dead_code))]
+pub(crate) enum Queue {
+    Memory,
+    #[cfg(feature = "redis")]
+    Redis(RedisWebhookQueue),
+}
+
+impl ServerWebhooks {
+    pub(crate) fn stats(&self) -> WebhookStats {
+        match self {
+            ServerWebhooks::Memory(hooks) => hooks.stats(),
+            #[cfg(feature = "redis")]
+            ServerWebhooks::Redis(hooks) => hooks.stats(),
+        }
+    }
+
+    /// Lets deliveries in flight finish within `grace`; the rest stay queued.
+    pub(crate) async fn shutdown(&self, grace: Duration) {
+        match self {
+            ServerWebhooks::Memory(hooks) => hooks.shutdown(grace).await,
+            #[cfg(feature = "redis")]
+            ServerWebhooks::Redis(hooks) => hooks.shutdown(grace).await,
+        }
+    }
+
+    /// `health` with the `webhooks` check added.
+    pub(crate) fn checked_by(&self, health: HealthRouteLayer) -> HealthRouteLayer {
+        match self {
+            ServerWebhooks::Memory(hooks) => health.with_check(hooks.health_check()),
+            #[cfg(feature = "redis")]
+            ServerWebhooks::Redis(hooks) => health.with_check(hooks.health_check()),
+        }
+    }
+
+    /// Publishes each quota alert as a webhook event.
+    pub(crate) fn alert_sink(&self) -> Box<dyn Fn(&QuotaAlert) + Send + Sync> {
+        match self {
+            ServerWebhooks::Memory(hooks) => Box::new(hooks.quota_alert_sink()),
+            #[cfg(feature = "redis")]
+            ServerWebhooks::Redis(hooks) => Box::new(hooks.quota_alert_sink()),
+        }
+    }
+}
 
 /// Starts delivery when the config has webhooks; `None` when it has none. `secret_of` reads an
 /// environment variable (the server passes `std::env::var`; tests pass their own).
 #[cfg(feature = "webhook-client")]
 pub(crate) fn start(
     config: &Config,
+    queue: Queue,
     secret_of: &dyn Fn(&str) -> Option<String>,
-) -> Result<Option<Webhooks>, String> {
+) -> Result<Option<ServerWebhooks>, String> {
+    use memorysync_pipeline::webhook::{
+        Endpoint, HttpsTransport, MemoryWebhookQueue, WebhookSecret, WebhookSettings,
+    };
+
     if config.webhooks.is_empty() {
         return Ok(None);
     }
@@ -33,17 +97,24 @@ pub(crate) fn start(
     }
     let settings = WebhookSettings::new(endpoints, config.environment);
     let transport = HttpsTransport::new(config.environment);
-    Webhooks::start(MemoryWebhookQueue::new(), transport, settings)
-        .map(Some)
-        .map_err(|e| format!("webhooks: {e}"))
+    let started = match queue {
+        Queue::Memory => Webhooks::start(MemoryWebhookQueue::new(), transport, settings)
+            .map(ServerWebhooks::Memory),
+        #[cfg(feature = "redis")]
+        Queue::Redis(queue) => {
+            Webhooks::start(queue, transport, settings).map(ServerWebhooks::Redis)
+        }
+    };
+    started.map(Some).map_err(|e| format!("webhooks: {e}"))
 }
 
 /// Without the HTTPS client there is nothing to deliver with: refuse a config that has webhooks.
 #[cfg(not(feature = "webhook-client"))]
 pub(crate) fn start(
     config: &Config,
+    _queue: Queue,
     _secret_of: &dyn Fn(&str) -> Option<String>,
-) -> Result<Option<Webhooks>, String> {
+) -> Result<Option<ServerWebhooks>, String> {
     if config.webhooks.is_empty() {
         Ok(None)
     } else {
