@@ -19,6 +19,9 @@
 #   PORT          first of the two loopback ports used (default 18080)
 #   LOADGEN       "wrk" or "oha" to choose; by default wrk if installed, else oha
 #   KEEP=1        keep the temporary directory (config, server logs, audit files)
+#   REDIS_URL     also measure the full pipeline on `store.backend = "redis"` against this
+#                 Redis (e.g. redis://127.0.0.1:6379/14; the database is flushed before each
+#                 run), side by side with the other two
 #
 # Both servers log at `warn` into files in the temporary directory: nothing is written per
 # request (the server's `TraceLayer` logs at debug), so logging is not what is measured.
@@ -61,7 +64,7 @@ if ! command -v curl >/dev/null 2>&1; then
 fi
 
 echo "== building (release): server and keygen examples"
-cargo build --release --quiet --example server --example keygen
+cargo build --release --quiet --features redis --example server --example keygen
 target_dir=$(cargo metadata --format-version 1 --no-deps |
     sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
 server_bin=$target_dir/release/examples/server
@@ -126,11 +129,22 @@ EOF
         sed -e 's/^rps = .*/rps = 1000000000/' -e 's/^rpm = .*/rpm = 4000000000/'
 } >"$work/config.toml"
 
+# The same with every store on Redis (the audit log stays where AUDIT says, so that only the
+# stores differ).
+if [[ -n ${REDIS_URL:-} ]]; then
+    sed -e "s|^backend = \"memory\"|backend = \"redis\"\nredis_url = \"$REDIS_URL\"|" \
+        "$work/config.toml" >"$work/config-redis.toml"
+fi
+
 # name, port, extra server arguments
 start_server() {
-    local name=$1 port=$2
+    local name=$1 port=$2 config=$work/config.toml
     shift 2
-    RUST_LOG=warn "$server_bin" --config "$work/config.toml" --listen "127.0.0.1:$port" "$@" \
+    if [[ $name == redis ]]; then
+        config=$work/config-redis.toml
+        redis-cli -u "$REDIS_URL" flushdb >/dev/null
+    fi
+    RUST_LOG=warn "$server_bin" --config "$config" --listen "127.0.0.1:$port" "$@" \
         >"$work/$name.log" 2>&1 &
     server_pid=$!
     for _ in $(seq 1 100); do
@@ -216,6 +230,7 @@ echo "== $loadgen: $CONNECTIONS connections, $THREADS threads, ${WARMUP}s warm-u
 echo "   request: POST $PATH_ $BODY with Authorization and X-Project-ID; $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 bare_sum=0
 full_sum=0
+redis_sum=0
 for round in $(seq 1 "$ROUNDS"); do
     measure bare "$PORT" "$round" --bare
     bare=$measured
@@ -223,10 +238,15 @@ for round in $(seq 1 "$ROUNDS"); do
     full=$measured
     bare_sum=$(awk -v a="$bare_sum" -v b="$bare" 'BEGIN {print a + b}')
     full_sum=$(awk -v a="$full_sum" -v b="$full" 'BEGIN {print a + b}')
+    if [[ -n ${REDIS_URL:-} ]]; then
+        measure redis "$((PORT + 2))" "$round"
+        redis_sum=$(awk -v a="$redis_sum" -v b="$measured" 'BEGIN {print a + b}')
+    fi
 done
-awk -v b="$bare_sum" -v f="$full_sum" -v n="$ROUNDS" 'BEGIN {
+awk -v b="$bare_sum" -v f="$full_sum" -v r="$redis_sum" -v n="$ROUNDS" 'BEGIN {
     ratio = 100 * f / b
     printf "bare (no pipeline):  %12.1f requests/s\n", b / n
     printf "full pipeline:       %12.1f requests/s\n", f / n
+    if (r > 0) printf "full, Redis stores:  %12.1f requests/s  (%.1f%% of in-memory)\n", r / n, 100 * r / f
     printf "full / bare:         %11.1f%%  (goal >= 90%%: %s)\n", ratio, (ratio >= 90 ? "met" : "not met")
 }'
