@@ -87,6 +87,10 @@ fn rfc3339<S: serde::Serializer>(ts: &Timestamp, serializer: S) -> Result<S::Ok,
 /// `bytes` as text: valid UTF-8 kept, other bytes escaped as `\xNN`, cut at `max` bytes (on a
 /// character boundary) with `…` appended when cut.
 pub(crate) fn sanitized(bytes: &[u8], max: usize) -> String {
+    // The usual path and user agent: printable ASCII that fits, copied as it is.
+    if bytes.len() <= max && bytes.iter().all(|b| (b' '..=b'~').contains(b)) {
+        return String::from_utf8_lossy(bytes).into_owned();
+    }
     let mut out = String::with_capacity(bytes.len().min(max + 4));
     for chunk in bytes.utf8_chunks() {
         for c in chunk.valid().chars() {

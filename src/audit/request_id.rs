@@ -24,11 +24,15 @@ pub(crate) fn request_id(headers: &HeaderMap) -> (String, HeaderValue) {
         return (text.to_owned(), value.clone());
     }
     let id = generated();
-    let value = HeaderValue::from_str(&id).unwrap_or(HeaderValue::from_static("req_unknown"));
-    (id, value)
+    // Hex digits and `req_`: always valid UTF-8 and a valid field value.
+    let text = std::str::from_utf8(&id).unwrap_or("req_unknown").to_owned();
+    let value = HeaderValue::from_bytes(&id).unwrap_or(HeaderValue::from_static("req_unknown"));
+    (text, value)
 }
 
-fn generated() -> String {
+/// `req_` + 8 hex digits of the prefix + 16 of the counter, written on the stack: ids are made
+/// for most requests, and `format!` costs several times more.
+fn generated() -> [u8; 28] {
     static PREFIX: OnceLock<u32> = OnceLock::new();
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let prefix = *PREFIX.get_or_init(|| {
@@ -38,7 +42,19 @@ fn generated() -> String {
         u32::from_le_bytes(bytes)
     });
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    format!("req_{prefix:08x}{n:016x}")
+    let mut id = *b"req_000000000000000000000000";
+    write_hex(&mut id[4..12], u64::from(prefix));
+    write_hex(&mut id[12..], n);
+    id
+}
+
+/// `n`'s low `out.len()` hex digits into `out`, most significant first.
+fn write_hex(out: &mut [u8], mut n: u64) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for slot in out.iter_mut().rev() {
+        *slot = DIGITS[(n & 0xf) as usize];
+        n >>= 4;
+    }
 }
 
 #[cfg(test)]
@@ -56,6 +72,19 @@ mod tests {
         }
         headers.append(X_REQUEST_ID, HeaderValue::from_static("second"));
         assert!(request_id(&headers).0.starts_with("req_"));
+    }
+
+    #[test]
+    fn generated_ids_are_the_prefix_and_the_counter_in_hex() {
+        let mut out = [0u8; 8];
+        write_hex(&mut out, 0xdead_beef);
+        assert_eq!(&out, b"deadbeef");
+        let mut out = [0u8; 16];
+        write_hex(&mut out, 0x1f);
+        assert_eq!(&out, b"000000000000001f");
+        let (id, value) = request_id(&HeaderMap::new());
+        assert_eq!((id.len(), value.to_str().unwrap()), (28, id.as_str()));
+        assert!(id.starts_with("req_") && id[4..].bytes().all(|b| b.is_ascii_hexdigit()));
     }
 
     #[test]

@@ -64,7 +64,17 @@ impl AlertThresholds {
 
     /// The percentages, ascending.
     pub fn iter(self) -> impl Iterator<Item = u8> {
-        (1..=100u8).filter(move |p| self.contains(*p))
+        // Set bits lowest first: as many steps as thresholds, not a walk over 1..=100.
+        let mut bits = self.0;
+        std::iter::from_fn(move || {
+            if bits == 0 {
+                return None;
+            }
+            let percent = bits.trailing_zeros();
+            bits &= bits - 1;
+            // At most 100: only bits 1..=100 are ever set.
+            u8::try_from(percent).ok()
+        })
     }
 
     /// The thresholds that `used` out of `limit` reaches and `used - 1` did not: the ones the
@@ -73,13 +83,17 @@ impl AlertThresholds {
         if used == 0 || limit == 0 {
             return AlertThresholds::NONE;
         }
-        // `used * 100 >= p * limit`, in u128 so that no limit overflows.
-        let reached =
-            |used: u64, p: u8| u128::from(used) * 100 >= u128::from(p) * u128::from(limit);
-        AlertThresholds::new(
-            self.iter()
-                .filter(|p| reached(used, *p) && !reached(used - 1, *p)),
-        )
+        // `p` is reached by `used` when `used * 100 >= p * limit`, that is when
+        // `p <= floor(used * 100 / limit)`: the crossed ones are the percentages above the
+        // floor for `used - 1` and up to the floor for `used`. In u128 so no limit overflows.
+        let floor = |used: u64| (u128::from(used) * 100 / u128::from(limit)).min(100);
+        let (below, reached) = (floor(used - 1), floor(used));
+        if reached <= below {
+            return AlertThresholds::NONE;
+        }
+        // Bits `below + 1 ..= reached`; both at most 100, so the shifts stay inside a u128.
+        let up_to = |p: u128| (1u128 << (p + 1)) - 1;
+        AlertThresholds(self.0 & up_to(reached) & !up_to(below))
     }
 
     /// Whether the set is empty.
@@ -164,5 +178,23 @@ mod tests {
     fn huge_limits_do_not_overflow() {
         let t = AlertThresholds::standard();
         assert_eq!(t.crossed_by(u64::MAX, u64::MAX).iter().last(), Some(100));
+    }
+
+    proptest::proptest! {
+        /// The bit arithmetic against the definition, threshold by threshold.
+        #[test]
+        fn crossed_by_is_the_definition(
+            percents in proptest::collection::vec(0u8..=120, 0..8),
+            used in 0u64..1_000,
+            limit in 0u64..1_000,
+        ) {
+            let set = AlertThresholds::new(percents.iter().copied());
+            let reached = |used: u64, p: u8| u128::from(used) * 100 >= u128::from(p) * u128::from(limit);
+            let expected: Vec<u8> = (1..=100u8)
+                .filter(|p| set.contains(*p))
+                .filter(|p| used > 0 && limit > 0 && reached(used, *p) && !reached(used - 1, *p))
+                .collect();
+            proptest::prop_assert_eq!(set.crossed_by(used, limit).iter().collect::<Vec<_>>(), expected);
+        }
     }
 }
