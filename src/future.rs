@@ -6,6 +6,7 @@ use std::task::{Context, Poll, ready};
 
 use http::Response;
 use pin_project_lite::pin_project;
+use tracing::Span;
 
 use crate::body::ResponseBody;
 
@@ -13,11 +14,12 @@ pin_project! {
     /// The future of a stage that either passes the request inward or answers it at once.
     ///
     /// A named enum instead of a boxed `async` block: passing a request through a stage costs no
-    /// allocation.
+    /// allocation. The stage's span is entered while the inner future is polled.
     #[derive(Debug)]
     pub struct ResponseFuture<F, B> {
         #[pin]
         kind: Kind<F, B>,
+        span: Span,
     }
 }
 
@@ -31,17 +33,19 @@ pin_project! {
 }
 
 impl<F, B> ResponseFuture<F, B> {
-    pub(crate) fn inner(future: F) -> Self {
+    pub(crate) fn inner(future: F, span: Span) -> Self {
         ResponseFuture {
             kind: Kind::Inner { future },
+            span,
         }
     }
 
-    pub(crate) fn answered(response: Response<ResponseBody<B>>) -> Self {
+    pub(crate) fn answered(response: Response<ResponseBody<B>>, span: Span) -> Self {
         ResponseFuture {
             kind: Kind::Answered {
                 response: Some(response),
             },
+            span,
         }
     }
 }
@@ -53,7 +57,9 @@ where
     type Output = Result<Response<ResponseBody<B>>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project().kind.project() {
+        let this = self.project();
+        let _entered = this.span.enter();
+        match this.kind.project() {
             KindProj::Inner { future } => {
                 let response = ready!(future.poll(cx))?;
                 Poll::Ready(Ok(response.map(ResponseBody::inner)))

@@ -6,37 +6,52 @@
 //! [`PipelineLayer`](pipeline::PipelineLayer) in front of an axum, hyper or tonic service; the
 //! stage order is checked at compile time.
 //!
+//! The six stages in front of an axum router, on the in-memory stores:
+//!
 //! ```
 //! use std::net::SocketAddr;
-//! use axum::{Router, routing::get, Extension};
+//! use axum::{Router, routing::{get, post}, Extension};
 //! use memorysync_pipeline::pipeline::PipelineBuilder;
 //! use memorysync_pipeline::{Environment, ClientAddr};
+//! use memorysync_pipeline::audit::{AuditLog, AuditLogConfig, AuditRecordLayer, MemoryAuditSink};
 //! use memorysync_pipeline::auth::ApiKeyAuthLayer;
 //! use memorysync_pipeline::clock::Timestamp;
 //! use memorysync_pipeline::health::HealthRouteLayer;
 //! use memorysync_pipeline::key::{ApiKey, KeyRecord, KeyStore, MemoryKeyStore};
+//! use memorysync_pipeline::limit::SlidingWindowRateLimitLayer;
+//! use memorysync_pipeline::quota::{Plan, QuotaDegradeLayer, QuotaPlans};
 //! use memorysync_pipeline::scope::{ProjectScopeLayer, Scope};
 //! use tower::ServiceExt;
 //!
 //! # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
-//! // One key for project `proj_demo`, development environment. The store keeps its hash only.
+//! // One key for project `proj_demo`, development environment, 10 requests a second and 300 a
+//! // minute. The store keeps its hash only; the key itself is shown once, to its owner.
 //! let key = ApiKey::generate(Environment::Development).unwrap();
 //! let keys = MemoryKeyStore::new();
-//! keys.insert(
-//!     KeyRecord::new("key_demo", key.hash(), "proj_demo", Environment::Development),
-//!     Timestamp::EPOCH,
-//! ).await.unwrap();
+//! let record = KeyRecord::new("key_demo", key.hash(), "proj_demo", Environment::Development)
+//!     .with_limits(Some(10), Some(300));
+//! keys.insert(record, Timestamp::EPOCH).await.unwrap();
+//! // 1,000 adds and 10,000 queries a month; past them, 200 with an empty result.
+//! let plans = QuotaPlans::new().with_plan("proj_demo", Plan::new(1_000, 10_000));
+//! // The audit log writes off the request path; here into memory.
+//! let sink = MemoryAuditSink::new();
+//! let audit = AuditLog::start(sink.clone(), AuditLogConfig::new()).unwrap();
 //!
 //! let pipeline = PipelineBuilder::new()
 //!     .stage(HealthRouteLayer::new())
+//!     .stage(AuditRecordLayer::new(audit.clone()))
 //!     .stage(ApiKeyAuthLayer::new(keys))
 //!     .stage(ProjectScopeLayer::new())
+//!     .stage(SlidingWindowRateLimitLayer::new())
+//!     .stage(QuotaDegradeLayer::new(plans))
 //!     .into_layer();
 //!
 //! async fn list(Extension(scope): Extension<Scope>) -> String {
-//!     format!("memories of {} ({})", scope.project(), scope.environment())
+//!     format!(r#"{{"results":[],"project":"{}"}}"#, scope.project())
 //! }
-//! let app = Router::new().route("/v1/memories", get(list)).layer(pipeline);
+//! let app = Router::new()
+//!     .route("/v1/memories", get(list))
+//!     .layer(pipeline);
 //!
 //! let request = http::Request::get("/v1/memories")
 //!     .header("authorization", format!("Bearer {}", key.expose_secret()))
@@ -46,11 +61,16 @@
 //!     .unwrap();
 //! let response = app.clone().oneshot(request).await.unwrap();
 //! assert_eq!(response.status(), 200);
+//! assert_eq!(response.headers()["ratelimit-policy"], r#""rps";q=10;w=1, "rpm";q=300;w=60"#);
 //!
 //! let without_key = http::Request::get("/v1/memories").body(axum::body::Body::empty()).unwrap();
 //! let response = app.oneshot(without_key).await.unwrap();
 //! assert_eq!(response.status(), 401);
 //! assert_eq!(response.headers()["content-type"], "application/problem+json");
+//!
+//! // Both calls are in the audit log, the refused one with its outcome.
+//! audit.flush().await;
+//! assert_eq!(sink.len(), 2);
 //! # });
 //! ```
 //!
@@ -71,6 +91,9 @@
 //! ## Features
 //! - `axum`: read the client address from axum's `ConnectInfo<SocketAddr>` as well as from
 //!   [`ClientAddr`].
+//! - `metrics`: counters and gauges through the `metrics` facade crate (requests by stage and
+//!   outcome, quota use, webhooks, audit queue, store outages); see [`telemetry`] for the
+//!   names. Every stage also opens a `DEBUG` tracing span, with or without the feature.
 
 #![forbid(unsafe_code)]
 
@@ -93,6 +116,7 @@ pub mod rejection;
 pub mod scope;
 
 pub mod store;
+pub mod telemetry;
 pub mod tombstone;
 pub mod webhook;
 

@@ -11,9 +11,11 @@
 mod app;
 mod args;
 mod memories;
+#[cfg(feature = "metrics")]
+mod metrics;
 #[cfg(all(test, feature = "redis", feature = "webhook-client"))]
 mod process_tests;
-#[cfg(test)]
+#[cfg(all(test, feature = "redis", feature = "webhook-client"))]
 mod processes;
 #[cfg(all(test, feature = "redis"))]
 mod redis_tests;
@@ -66,6 +68,9 @@ pub(crate) async fn run(args: args::Args) -> Result<(), String> {
         audit,
         webhooks,
     } = app::build(&config, args.bare, &instance, SystemClock, log_alert).await?;
+    // Outside the pipeline, like `/health`: a scraper has no API key.
+    #[cfg(feature = "metrics")]
+    let router = router.merge(metrics::router()?);
     let mode = if args.bare {
         "bare, no pipeline"
     } else {

@@ -17,6 +17,7 @@ use serde_json::Value;
 /// A request to send: method, path, header fields, body.
 type Call<'a> = (&'a str, &'a str, &'a [(&'a str, &'a str)], &'a str);
 
+#[derive(Clone)]
 pub(crate) struct Running {
     addr: SocketAddr,
     client: Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>,
@@ -72,6 +73,19 @@ impl Running {
             addr,
             client: Client::builder(TokioExecutor::new()).build_http(),
         }
+    }
+
+    /// The body of a request without headers or body, as text (for non-JSON answers).
+    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+    pub(crate) async fn send_text(&self, method: &str, path: &str) -> String {
+        let request = http::Request::builder()
+            .method(method)
+            .uri(format!("http://{}{path}", self.addr))
+            .body(Full::new(Bytes::new()))
+            .unwrap();
+        let response = self.client.request(request).await.unwrap();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        String::from_utf8(bytes.to_vec()).unwrap()
     }
 
     pub(crate) async fn send(

@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use http::{HeaderValue, Response};
 use pin_project_lite::pin_project;
+use tracing::Span;
 
 use super::request_id::X_REQUEST_ID;
 use super::{AuditEvent, AuditLog, Outcome};
@@ -14,6 +15,7 @@ use crate::auth::Principal;
 use crate::clock::Timestamp;
 use crate::quota::QuotaDegraded;
 use crate::rejection::Rejection;
+use crate::telemetry;
 
 /// What is known of a call when it arrives.
 pub(super) struct Started {
@@ -39,6 +41,7 @@ pin_project! {
         #[pin]
         state: State<F>,
         log: AuditLog,
+        span: Span,
     }
 
     impl<F: Future> PinnedDrop for ResponseFuture<F> {
@@ -83,13 +86,14 @@ pin_project! {
 }
 
 impl<F: Future> ResponseFuture<F> {
-    pub(super) fn new(future: F, started: Started, log: AuditLog) -> Self {
+    pub(super) fn new(future: F, started: Started, log: AuditLog, span: Span) -> Self {
         ResponseFuture {
             state: State::Calling {
                 future,
                 started: Some(started),
             },
             log,
+            span,
         }
     }
 }
@@ -102,6 +106,7 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
+        let _entered = this.span.enter();
         loop {
             match this.state.as_mut().project() {
                 StateProj::Calling { future, started } => {
@@ -115,6 +120,8 @@ where
                             .insert(X_REQUEST_ID, started.request_id_value.clone());
                     }
                     let event = Box::new(event_of(started, &output));
+                    telemetry::recorded(event.outcome);
+                    record_caller(this.span, &event);
                     match this.log.try_submit(event) {
                         Ok(()) => return Poll::Ready(output),
                         Err(event) => {
@@ -182,9 +189,23 @@ fn event_of<B, E>(started: Started, output: &Result<Response<B>, E>) -> AuditEve
     }
 }
 
+/// Who called, on the stage's span: the ids the event holds, never more.
+fn record_caller(span: &Span, event: &AuditEvent) {
+    if span.is_disabled() {
+        return;
+    }
+    if let Some(key_id) = &event.key_id {
+        span.record("key_id", &**key_id);
+    }
+    if let Some(project) = &event.project {
+        span.record("project", &**project);
+    }
+}
+
 /// The event of a call whose future was dropped before the inner service answered. 499 is the
 /// customary status for "client closed request".
 fn cancelled_event(started: Started) -> AuditEvent {
+    telemetry::recorded(Outcome::Error);
     AuditEvent {
         ts: started.ts,
         request_id: started.request_id,

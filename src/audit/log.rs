@@ -15,6 +15,7 @@ use super::writer;
 use super::{AuditEvent, AuditSink, ChainHead};
 use crate::clock::{Clock, SharedClock, system_clock};
 use crate::health::{CheckStatus, HealthCheck};
+use crate::telemetry;
 use crate::tombstone::MemoryTombstones;
 
 /// How an [`AuditLog`] runs.
@@ -169,11 +170,14 @@ impl AuditLog {
         match self.sender.try_send(Message::Event(event)) {
             Ok(()) => {
                 self.shared.queued.fetch_add(1, Ordering::Relaxed);
+                let sender = &self.sender;
+                telemetry::audit_queue_depth(|| sender.max_capacity() - sender.capacity());
                 Ok(())
             }
             Err(mpsc::error::TrySendError::Full(Message::Event(event))) => Err(event),
             Err(_) => {
                 self.shared.dropped.fetch_add(1, Ordering::Relaxed);
+                telemetry::audit_dropped(1);
                 tracing::error!("audit writer stopped; an audit event was lost");
                 Ok(())
             }
@@ -186,12 +190,14 @@ impl AuditLog {
         event: Box<AuditEvent>,
     ) -> Pin<Box<dyn Future<Output = ()> + Send>> {
         self.shared.waited.fetch_add(1, Ordering::Relaxed);
+        telemetry::audit_waited();
         let (sender, shared) = (self.sender.clone(), Arc::clone(&self.shared));
         Box::pin(async move {
             if sender.send(Message::Event(event)).await.is_ok() {
                 shared.queued.fetch_add(1, Ordering::Relaxed);
             } else {
                 shared.dropped.fetch_add(1, Ordering::Relaxed);
+                telemetry::audit_dropped(1);
                 tracing::error!("audit writer stopped; an audit event was lost");
             }
         })
@@ -200,6 +206,7 @@ impl AuditLog {
     /// Counts an event that could not be queued at all.
     pub(super) fn count_dropped(&self) {
         self.shared.dropped.fetch_add(1, Ordering::Relaxed);
+        telemetry::audit_dropped(1);
         tracing::error!("an audit event was lost: no runtime to queue it from");
     }
 

@@ -3,12 +3,14 @@ use std::time::Instant;
 
 use http::{Request, Response, header};
 use tower_service::Service;
+use tracing::field::Empty;
 
 use super::event::{MAX_PATH, MAX_USER_AGENT, sanitized};
 use super::future::Started;
 use super::request_id::request_id;
 use super::{AuditRecordLayer, ResponseFuture};
 use crate::client_ip::{client_ip, peer_ip};
+use crate::telemetry;
 
 /// Records one audit event per call, with its final outcome, including the rejections of the
 /// stages inside it.
@@ -56,6 +58,16 @@ where
         let layer = &self.layer;
         let headers = request.headers();
         let (request_id, request_id_value) = request_id(headers);
+        // The caller is known once the stages inside have answered; the future records it.
+        let span = telemetry::stage_span(|| {
+            tracing::debug_span!(
+                "memorysync.audit",
+                request_id = %request_id,
+                key_id = Empty,
+                project = Empty
+            )
+        });
+        let _entered = span.enter();
         let started = Started {
             at: Instant::now(),
             ts: layer.clock.now(),
@@ -76,6 +88,7 @@ where
         if let Some(hand) = &layer.hand_to_handlers {
             hand(request.extensions_mut());
         }
-        ResponseFuture::new(self.inner.call(request), started, layer.log.clone())
+        let future = self.inner.call(request);
+        ResponseFuture::new(future, started, layer.log.clone(), span.clone())
     }
 }

@@ -9,6 +9,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::log::{AuditLogConfig, Message, Shared};
 use super::{AuditSink, ChainHead, ChainedLine};
+use crate::telemetry;
 use crate::tombstone::TombstoneStore;
 
 /// The longest pause between retries of a failing sink.
@@ -37,6 +38,7 @@ pub(super) async fn run<S: AuditSink>(
                         Message::Flush(ack) => acks.push(ack),
                     }
                 }
+                telemetry::audit_queue_depth(|| receiver.len());
                 write_until_done(&sink, &shared, lines, head).await;
                 for ack in acks {
                     let _ = ack.send(());
@@ -73,6 +75,7 @@ async fn write_until_done<S: AuditSink>(
                 // The sink panicked; the lines went with the task. Count them as lost.
                 tracing::error!(%join_error, "audit sink panicked; its batch is lost");
                 shared.dropped.fetch_add(count, Ordering::Relaxed);
+                telemetry::audit_dropped(count);
                 return;
             }
         };
@@ -81,6 +84,7 @@ async fn write_until_done<S: AuditSink>(
             Ok(()) => {
                 shared.sink_failing.store(false, Ordering::Relaxed);
                 shared.written.fetch_add(count, Ordering::Relaxed);
+                telemetry::audit_written(count);
                 *shared
                     .head
                     .lock()

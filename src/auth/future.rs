@@ -7,6 +7,7 @@ use std::task::{Context, Poll, ready};
 use http::{Request, Response};
 use pin_project_lite::pin_project;
 use tower_service::Service;
+use tracing::Span;
 
 use super::Principal;
 use crate::body::ResponseBody;
@@ -15,6 +16,7 @@ use crate::environment::Environment;
 use crate::key::{KeyEntry, KeyStore};
 use crate::rejection::{Rejection, RejectionCode};
 use crate::store::StoreError;
+use crate::telemetry::{self, Stage};
 
 pin_project! {
     /// The response future of [`ApiKeyAuth`](super::ApiKeyAuth): a store look-up, then the inner
@@ -26,6 +28,7 @@ pin_project! {
     {
         #[pin]
         state: State<K, S, ReqBody, ResBody>,
+        span: Span,
     }
 }
 
@@ -57,21 +60,28 @@ where
     K: KeyStore,
     S: Service<Request<ReqBody>>,
 {
-    pub(super) fn looking_up(lookup: K::Lookup, pending: Pending<K, S, ReqBody>) -> Self {
+    pub(super) fn looking_up(
+        lookup: K::Lookup,
+        pending: Pending<K, S, ReqBody>,
+        span: Span,
+    ) -> Self {
         ResponseFuture {
             state: State::LookingUp {
                 lookup,
                 pending: Some(pending),
             },
+            span,
         }
     }
 
-    pub(super) fn rejected(rejection: Rejection, grpc: bool) -> Self {
+    pub(super) fn rejected(rejection: Rejection, grpc: bool, span: Span) -> Self {
         tracing::debug!(code = %rejection.code(), "api key refused");
+        telemetry::rejected(Stage::Auth, rejection.code());
         ResponseFuture {
             state: State::Rejected {
                 response: Some(rejection.into_response(grpc)),
             },
+            span,
         }
     }
 }
@@ -84,7 +94,9 @@ where
     type Output = Result<Response<ResponseBody<ResBody>>, S::Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut state = self.project().state;
+        let this = self.project();
+        let _entered = this.span.enter();
+        let mut state = this.state;
         loop {
             match state.as_mut().project() {
                 StateProj::LookingUp { lookup, pending } => {
@@ -103,6 +115,8 @@ where
                         Ok(entry) => {
                             store.record_use(&entry, now);
                             let principal = Principal::new(entry);
+                            telemetry::admitted(Stage::Auth);
+                            telemetry::record_principal(this.span, Some(&principal));
                             request.extensions_mut().insert(principal.clone());
                             let future = inner.call(request);
                             state.set(State::Calling {
@@ -112,6 +126,7 @@ where
                         }
                         Err(rejection) => {
                             tracing::debug!(code = %rejection.code(), "api key refused");
+                            telemetry::rejected(Stage::Auth, rejection.code());
                             let response = rejection.into_response(grpc);
                             state.set(State::Rejected {
                                 response: Some(response),

@@ -4,6 +4,7 @@ use std::task::{Context, Poll};
 
 use http::{Request, Response};
 use tower_service::Service;
+use tracing::field::Empty;
 
 use super::future::Pending;
 use super::{ApiKeyAuthLayer, ResponseFuture, credentials};
@@ -11,6 +12,7 @@ use crate::body::ResponseBody;
 use crate::environment::Environment;
 use crate::key::KeyStore;
 use crate::rejection::{Rejection, RejectionCode, is_grpc};
+use crate::telemetry;
 
 /// Authenticates every request by its API key and puts a [`Principal`](super::Principal) into its
 /// extensions; refuses the rest with 401 before they reach the inner service.
@@ -78,10 +80,15 @@ where
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        // Empty until the key is found: the presented key itself is never a field.
+        let span = telemetry::stage_span(|| {
+            tracing::debug_span!("memorysync.auth", key_id = Empty, project = Empty)
+        });
+        let _entered = span.enter();
         let grpc = is_grpc(request.headers());
         let key = match credentials::presented_key(request.headers()) {
             Ok(key) => key,
-            Err(rejection) => return ResponseFuture::rejected(rejection, grpc),
+            Err(rejection) => return ResponseFuture::rejected(rejection, grpc, span.clone()),
         };
         if self.layer.deployment == Environment::Production
             && key.environment() == Environment::Development
@@ -90,7 +97,7 @@ where
                 RejectionCode::InvalidApiKey,
                 "a production deployment does not accept development (test) keys",
             );
-            return ResponseFuture::rejected(rejection, grpc);
+            return ResponseFuture::rejected(rejection, grpc, span.clone());
         }
         let lookup = self.layer.store.find_by_hash(&key.hash());
         // The clone goes back into `self`; the service that `poll_ready` readied goes with the
@@ -107,6 +114,7 @@ where
                 store: self.layer.store.clone(),
                 grpc,
             },
+            span.clone(),
         )
     }
 }

@@ -6,6 +6,7 @@ use std::task::{Context, Poll, ready};
 use bytes::Bytes;
 use http::{HeaderValue, Response, header};
 use pin_project_lite::pin_project;
+use tracing::Span;
 
 use crate::body::ResponseBody;
 
@@ -16,6 +17,7 @@ pin_project! {
     pub struct ResponseFuture<F, B> {
         #[pin]
         kind: Kind<F, B>,
+        span: Span,
     }
 }
 
@@ -30,23 +32,26 @@ pin_project! {
 }
 
 impl<F, B> ResponseFuture<F, B> {
-    pub(super) fn inner(future: F) -> Self {
+    pub(super) fn inner(future: F, span: Span) -> Self {
         ResponseFuture {
             kind: Kind::Inner { future },
+            span,
         }
     }
 
-    pub(super) fn answered(response: Response<ResponseBody<B>>) -> Self {
+    pub(super) fn answered(response: Response<ResponseBody<B>>, span: Span) -> Self {
         ResponseFuture {
             kind: Kind::Answered {
                 response: Some(response),
             },
+            span,
         }
     }
 
-    pub(super) fn checking(report: Report, head_only: bool) -> Self {
+    pub(super) fn checking(report: Report, head_only: bool, span: Span) -> Self {
         ResponseFuture {
             kind: Kind::Checking { report, head_only },
+            span,
         }
     }
 }
@@ -76,7 +81,9 @@ where
     type Output = Result<Response<ResponseBody<B>>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project().kind.project() {
+        let this = self.project();
+        let _entered = this.span.enter();
+        match this.kind.project() {
             KindProj::Inner { future } => {
                 let response = ready!(future.poll(cx))?;
                 Poll::Ready(Ok(response.map(ResponseBody::inner)))

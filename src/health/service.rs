@@ -11,6 +11,7 @@ use super::report::{OK_BODY, run_checks};
 use crate::body::ResponseBody;
 use crate::client_ip::{client_ip, peer_ip};
 use crate::rejection::{Rejection, RejectionCode};
+use crate::telemetry::{self, Stage};
 
 /// Answers `GET /health` (and `HEAD`) itself, with no key, limited per client address; passes
 /// every other request inward.
@@ -60,10 +61,12 @@ where
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        let span = telemetry::stage_span(|| tracing::debug_span!("memorysync.health"));
+        let _entered = span.enter();
         let is_probe = (request.method() == Method::GET || request.method() == Method::HEAD)
             && request.uri().path() == &*self.layer.path;
         if !is_probe {
-            return ResponseFuture::inner(self.inner.call(request));
+            return ResponseFuture::inner(self.inner.call(request), span.clone());
         }
         let layer = &self.layer;
         let peer = peer_ip(request.extensions());
@@ -78,16 +81,16 @@ where
                 "too many health probes from this address; retry after the given seconds",
             )
             .with_retry_after(decision.retry_after_secs);
-            return ResponseFuture::answered(rejection.into_response(false));
+            telemetry::rejected(Stage::Health, rejection.code());
+            return ResponseFuture::answered(rejection.into_response(false), span.clone());
         }
+        telemetry::probe_answered();
         let head_only = request.method() == Method::HEAD;
         if layer.checks.is_empty() {
-            return ResponseFuture::answered(report_response(
-                Bytes::from_static(OK_BODY),
-                head_only,
-            ));
+            let response = report_response(Bytes::from_static(OK_BODY), head_only);
+            return ResponseFuture::answered(response, span.clone());
         }
         let report = Box::pin(run_checks(layer.checks.clone(), layer.check_timeout));
-        ResponseFuture::checking(report, head_only)
+        ResponseFuture::checking(report, head_only, span.clone())
     }
 }

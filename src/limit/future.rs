@@ -6,12 +6,14 @@ use std::task::{Context, Poll, ready};
 use http::{Request, Response};
 use pin_project_lite::pin_project;
 use tower_service::Service;
+use tracing::Span;
 
 use super::RateLimitStore;
 use super::headers;
 use super::limits::Decision;
 use crate::body::ResponseBody;
 use crate::rejection::{Rejection, RejectionCode};
+use crate::telemetry::{self, Stage};
 
 pin_project! {
     /// The response future of [`SlidingWindowRateLimit`](super::SlidingWindowRateLimit): the
@@ -24,6 +26,7 @@ pin_project! {
     {
         #[pin]
         state: State<S, Inner, ReqBody, ResBody>,
+        span: Span,
     }
 }
 
@@ -52,20 +55,23 @@ where
     S: RateLimitStore,
     Inner: Service<Request<ReqBody>>,
 {
-    pub(super) fn checking(check: S::Check, pending: Pending<Inner, ReqBody>) -> Self {
+    pub(super) fn checking(check: S::Check, pending: Pending<Inner, ReqBody>, span: Span) -> Self {
         ResponseFuture {
             state: State::Checking {
                 check,
                 pending: Some(pending),
             },
+            span,
         }
     }
 
-    pub(super) fn rejected(rejection: Rejection, grpc: bool) -> Self {
+    pub(super) fn rejected(rejection: Rejection, grpc: bool, span: Span) -> Self {
+        telemetry::rejected(Stage::Limit, rejection.code());
         ResponseFuture {
             state: State::Answered {
                 response: Some(rejection.into_response(grpc)),
             },
+            span,
         }
     }
 }
@@ -78,7 +84,9 @@ where
     type Output = Result<Response<ResponseBody<ResBody>>, Inner::Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut state = self.project().state;
+        let this = self.project();
+        let _entered = this.span.enter();
+        let mut state = this.state;
         loop {
             match state.as_mut().project() {
                 StateProj::Checking { check, pending } => {
@@ -91,15 +99,19 @@ where
                         .take()
                         .expect("rate-limit ResponseFuture polled after completion");
                     let next = match decided {
-                        Ok(decision) if decision.admitted => State::Calling {
-                            future: inner.call(request),
-                            decision,
-                        },
+                        Ok(decision) if decision.admitted => {
+                            telemetry::admitted(Stage::Limit);
+                            State::Calling {
+                                future: inner.call(request),
+                                decision,
+                            }
+                        }
                         Ok(decision) => State::Answered {
                             response: Some(refusal(&decision, grpc)),
                         },
                         Err(error) => {
                             tracing::warn!(%error, "rate-limit store unavailable; refusing");
+                            telemetry::rejected(Stage::Limit, RejectionCode::StoreUnavailable);
                             let rejection = Rejection::new(
                                 RejectionCode::StoreUnavailable,
                                 "the rate-limit store is unavailable; retry shortly",
@@ -134,6 +146,7 @@ fn refusal<B>(decision: &Decision, grpc: bool) -> Response<ResponseBody<B>> {
         "this API key's rate limit is spent; retry after the given seconds"
     };
     tracing::debug!(retry_after = decision.retry_after_secs, "rate limited");
+    telemetry::rejected(Stage::Limit, RejectionCode::RateLimited);
     let mut response = Rejection::new(RejectionCode::RateLimited, detail)
         .with_retry_after(decision.retry_after_secs)
         .into_response(grpc);

@@ -4,6 +4,7 @@ use std::task::{Context, Poll};
 
 use http::{Request, Response};
 use tower_service::Service;
+use tracing::field::Empty;
 
 use super::future::Pending;
 use super::limits::Limits;
@@ -11,6 +12,7 @@ use super::{RateLimitStore, ResponseFuture, SlidingWindowRateLimitLayer};
 use crate::auth::Principal;
 use crate::body::ResponseBody;
 use crate::rejection::{Rejection, RejectionCode, is_grpc};
+use crate::telemetry;
 
 /// Limits each key to its requests per second and per minute, over sliding windows; refuses the
 /// rest with 429 before they reach the inner service.
@@ -79,15 +81,21 @@ where
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        let span = telemetry::stage_span(|| {
+            tracing::debug_span!("memorysync.limit", key_id = Empty, project = Empty)
+        });
+        let _entered = span.enter();
         let grpc = is_grpc(request.headers());
-        let Some(principal) = request.extensions().get::<Principal>() else {
+        let principal = request.extensions().get::<Principal>();
+        telemetry::record_principal(&span, principal);
+        let Some(principal) = principal else {
             // Used without ApiKeyAuth outside it: there is no key to limit, and letting the
             // request through unlimited would make the stage a no-op nobody notices.
             let rejection = Rejection::new(
                 RejectionCode::MissingApiKey,
                 "rate limits need an authenticated API key",
             );
-            return ResponseFuture::rejected(rejection, grpc);
+            return ResponseFuture::rejected(rejection, grpc, span.clone());
         };
         let limits = Limits::new(principal.rps(), principal.rpm());
         let check = self
@@ -104,6 +112,7 @@ where
                 request,
                 grpc,
             },
+            span.clone(),
         )
     }
 }

@@ -7,11 +7,13 @@ use std::task::{Context, Poll, ready};
 use http::{Request, Response};
 use pin_project_lite::pin_project;
 use tower_service::Service;
+use tracing::Span;
 
 use super::layer::Shared;
 use super::{QuotaAlert, QuotaKey, QuotaStore, Reservation};
 use crate::body::ResponseBody;
 use crate::rejection::{Rejection, RejectionCode};
+use crate::telemetry::{self, Stage};
 
 pin_project! {
     /// The response future of [`QuotaDegrade`](super::QuotaDegrade): the reservation, then the
@@ -24,6 +26,7 @@ pin_project! {
     {
         #[pin]
         state: State<Inner, S, C, ReqBody, ResBody>,
+        span: Span,
     }
 }
 
@@ -68,26 +71,35 @@ where
     Inner: Service<Request<ReqBody>>,
     S: QuotaStore,
 {
-    pub(super) fn unmetered(future: Inner::Future) -> Self {
+    pub(super) fn unmetered(future: Inner::Future, span: Span) -> Self {
+        telemetry::unmetered();
         ResponseFuture {
             state: State::Unmetered { future },
+            span,
         }
     }
 
-    pub(super) fn reserving(reserve: S::Reserve, pending: Pending<Inner, S, C, ReqBody>) -> Self {
+    pub(super) fn reserving(
+        reserve: S::Reserve,
+        pending: Pending<Inner, S, C, ReqBody>,
+        span: Span,
+    ) -> Self {
         ResponseFuture {
             state: State::Reserving {
                 reserve,
                 pending: Some(pending),
             },
+            span,
         }
     }
 
-    pub(super) fn rejected(rejection: Rejection, grpc: bool) -> Self {
+    pub(super) fn rejected(rejection: Rejection, grpc: bool, span: Span) -> Self {
+        telemetry::rejected(Stage::Quota, rejection.code());
         ResponseFuture {
             state: State::Answered {
                 response: Some(rejection.into_response(grpc)),
             },
+            span,
         }
     }
 }
@@ -100,7 +112,9 @@ where
     type Output = Result<Response<ResponseBody<ResBody>>, Inner::Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut state = self.project().state;
+        let this = self.project();
+        let _entered = this.span.enter();
+        let mut state = this.state;
         loop {
             match state.as_mut().project() {
                 StateProj::Unmetered { future } => {
@@ -155,6 +169,7 @@ where
     } = pending;
     match reserved {
         Ok(Reservation::Reserved { used, alerts }) => {
+            telemetry::quota_reserved(&key, used, limit);
             if let Some(sink) = &shared.alerts {
                 for threshold in alerts.iter() {
                     sink(&QuotaAlert {
@@ -174,12 +189,14 @@ where
         }
         Ok(Reservation::Exhausted) => {
             tracing::debug!(project = &*key.project, operation = %key.operation, "quota used up; degraded");
+            telemetry::quota_degraded(&key, limit);
             State::Answered {
                 response: Some(shared.answer.response(key.operation, grpc)),
             }
         }
         Err(error) => {
             tracing::warn!(%error, "quota store unavailable; refusing");
+            telemetry::rejected(Stage::Quota, RejectionCode::StoreUnavailable);
             let rejection = Rejection::new(
                 RejectionCode::StoreUnavailable,
                 "the quota store is unavailable; retry shortly",

@@ -5,13 +5,16 @@ use std::task::{Context, Poll};
 
 use http::{Request, Response};
 use tower_service::Service;
+use tracing::field::Empty;
 
 use super::future::Pending;
 use super::layer::Shared;
 use super::{Classify, Month, QuotaKey, QuotaStore, ResponseFuture};
+use crate::auth::Principal;
 use crate::body::ResponseBody;
 use crate::rejection::{Rejection, RejectionCode, is_grpc};
 use crate::scope::Scope;
+use crate::telemetry;
 
 /// Spends a unit of the project's monthly quota for each metered request before calling the
 /// inner service; when the month's units are used up, answers 200 with an empty result instead.
@@ -69,13 +72,26 @@ where
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        let span = telemetry::stage_span(|| {
+            tracing::debug_span!(
+                "memorysync.quota",
+                key_id = Empty,
+                project = Empty,
+                operation = Empty
+            )
+        });
+        let _entered = span.enter();
+        telemetry::record_principal(&span, request.extensions().get::<Principal>());
         let shared = &self.shared;
         let Some(operation) = shared
             .classifier
             .classify(request.method(), request.uri().path())
         else {
-            return ResponseFuture::unmetered(self.inner.call(request));
+            return ResponseFuture::unmetered(self.inner.call(request), span.clone());
         };
+        if !span.is_disabled() {
+            span.record("operation", operation.as_str());
+        }
         let grpc = is_grpc(request.headers());
         let Some(scope) = request.extensions().get::<Scope>() else {
             // Used without ProjectScope outside it: there is no project to charge, and serving
@@ -84,14 +100,14 @@ where
                 RejectionCode::MissingApiKey,
                 "quotas need an authenticated request scoped to a project",
             );
-            return ResponseFuture::rejected(rejection, grpc);
+            return ResponseFuture::rejected(rejection, grpc, span.clone());
         };
         let Some(plan) = shared.plans.get(scope.project()) else {
             tracing::warn!(
                 project = scope.project(),
                 "no quota plan for the project; unmetered"
             );
-            return ResponseFuture::unmetered(self.inner.call(request));
+            return ResponseFuture::unmetered(self.inner.call(request), span.clone());
         };
         let key = QuotaKey {
             project: scope.project_shared().clone(),
@@ -113,6 +129,7 @@ where
                 limit,
                 shared: Arc::clone(shared),
             },
+            span.clone(),
         )
     }
 }

@@ -3,12 +3,14 @@ use std::task::{Context, Poll};
 use http::{Request, Response};
 use tower_layer::Layer;
 use tower_service::Service;
+use tracing::field::Empty;
 
 use super::decide::scope_of;
 use crate::auth::Principal;
 use crate::body::ResponseBody;
 use crate::future::ResponseFuture;
 use crate::rejection::is_grpc;
+use crate::telemetry::{self, Stage};
 
 /// Applies [`ProjectScope`]. It holds no state.
 #[derive(Clone, Copy, Debug, Default)]
@@ -77,15 +79,23 @@ where
     }
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
-        match scope_of(request.headers(), request.extensions().get::<Principal>()) {
+        let span = telemetry::stage_span(|| {
+            tracing::debug_span!("memorysync.scope", key_id = Empty, project = Empty)
+        });
+        let _entered = span.enter();
+        let principal = request.extensions().get::<Principal>();
+        telemetry::record_principal(&span, principal);
+        match scope_of(request.headers(), principal) {
             Ok(scope) => {
+                telemetry::admitted(Stage::Scope);
                 request.extensions_mut().insert(scope);
-                ResponseFuture::inner(self.inner.call(request))
+                ResponseFuture::inner(self.inner.call(request), span.clone())
             }
             Err(rejection) => {
                 tracing::debug!(code = %rejection.code(), "project scope refused");
+                telemetry::rejected(Stage::Scope, rejection.code());
                 let grpc = is_grpc(request.headers());
-                ResponseFuture::answered(rejection.into_response(grpc))
+                ResponseFuture::answered(rejection.into_response(grpc), span.clone())
             }
         }
     }

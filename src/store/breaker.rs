@@ -129,11 +129,13 @@ impl Breaker {
             Ok(_) => {
                 if self.opened_at.swap(CLOSED, Ordering::Relaxed) != CLOSED {
                     tracing::info!(store = self.what, "shared store answers again");
+                    crate::telemetry::store_unavailable(self.what, false);
                 }
             }
             Err(error) => {
                 if self.opened_at.swap(self.millis_now(), Ordering::Relaxed) == CLOSED {
                     tracing::warn!(store = self.what, %error, ?policy, "shared store unavailable; applying the policy");
+                    crate::telemetry::store_unavailable(self.what, true);
                 }
             }
         }

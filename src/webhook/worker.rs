@@ -13,6 +13,7 @@ use tower::{Service, ServiceExt};
 use super::dispatcher::{Command, Shared, WebhookSettings};
 use super::retry::retry_after;
 use super::{DeadLetter, Delivery, Endpoint, WebhookQueue, signed_headers};
+use crate::telemetry;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -85,7 +86,14 @@ pub(super) async fn run<Q, T>(
         };
         tokio::select! {
             command = commands.recv() => match command {
-                Some(Command::Push(delivery)) => push(&queue, delivery).await,
+                Some(Command::Push(delivery)) => {
+                    // Everything published so far goes into the queue before anything is
+                    // sent: an event is durable once it is there, and only then.
+                    push(&queue, delivery).await;
+                    while let Ok(Command::Push(delivery)) = commands.try_recv() {
+                        push(&queue, delivery).await;
+                    }
+                }
                 None => {
                     // Every handle is gone: finish what is in flight, keep the rest queued.
                     let deadline = tokio::time::Instant::now() + settings.policy.request_timeout;
@@ -150,6 +158,7 @@ async fn start<Q, T>(
             at: settings.clock.now(),
         };
         shared.dead_lettered.fetch_add(1, Ordering::Relaxed);
+        telemetry::webhook_dead_letter();
         let _ = queue.dead_letter(letter).await;
         return;
     };
@@ -235,6 +244,7 @@ async fn settle<Q: WebhookQueue>(
     let result = match attempt {
         Attempt::Delivered => {
             shared.delivered.fetch_add(1, Ordering::Relaxed);
+            telemetry::webhook_attempt("delivered");
             queue.finish(&delivery.id, &delivery.url).await
         }
         Attempt::Gone => {
@@ -244,6 +254,8 @@ async fn settle<Q: WebhookQueue>(
             );
             shared.disable(delivery.url.clone());
             shared.dead_lettered.fetch_add(1, Ordering::Relaxed);
+            telemetry::webhook_attempt("gone");
+            telemetry::webhook_dead_letter();
             queue
                 .dead_letter(DeadLetter {
                     delivery,
@@ -257,15 +269,18 @@ async fn settle<Q: WebhookQueue>(
             retry_after,
         } => {
             shared.failures.fetch_add(1, Ordering::Relaxed);
+            telemetry::webhook_attempt("failed");
             match settings.policy.next_delay(delivery.attempts, retry_after) {
                 Some(delay) => {
                     shared.retries.fetch_add(1, Ordering::Relaxed);
+                    telemetry::webhook_retry();
                     delivery.due_at = now.saturating_add(delay);
                     queue.reschedule(delivery).await
                 }
                 None => {
                     tracing::warn!(url = &*delivery.url, %reason, "webhook attempts used up; dead-lettered");
                     shared.dead_lettered.fetch_add(1, Ordering::Relaxed);
+                    telemetry::webhook_dead_letter();
                     queue
                         .dead_letter(DeadLetter {
                             delivery,
