@@ -46,6 +46,8 @@ enum Answer {
     Status(StatusCode),
     /// `Err(Boom)`.
     Fail,
+    /// A trailers-only gRPC answer: HTTP 200 with this `grpc-status` in the headers.
+    Grpc(u8),
 }
 
 /// The inner service's state: how often it ran, and how it answers next.
@@ -97,6 +99,11 @@ impl Backend {
                         Ok(response)
                     }
                     Answer::Fail => Err(Boom),
+                    Answer::Grpc(code) => Ok(Response::builder()
+                        .header("content-type", "application/grpc")
+                        .header("grpc-status", code.to_string())
+                        .body(Full::new(Bytes::new()))
+                        .unwrap()),
                 }
             }
         })
@@ -479,6 +486,23 @@ async fn an_error_from_inside_gives_the_unit_back() {
     quota.backend.status(200);
     quota.assert_served(add()).await;
     assert_eq!(quota.used(Operation::Add).await, 1);
+}
+
+#[tokio::test]
+async fn a_grpc_server_failure_in_a_trailers_only_answer_gives_the_unit_back() {
+    let quota = Quota::new(3, 100);
+    // INTERNAL and UNAVAILABLE: the gRPC counterparts of a 5xx.
+    for code in [13, 14] {
+        quota.backend.answer(Answer::Grpc(code));
+        assert_eq!(quota.send(add()).await.status(), 200);
+        assert_eq!(quota.used(Operation::Add).await, 0, "grpc-status {code}");
+    }
+    // INVALID_ARGUMENT is the caller's, like a 4xx; OK is a success: both keep the unit.
+    for (used, code) in [(1, 3), (2, 0)] {
+        quota.backend.answer(Answer::Grpc(code));
+        quota.send(add()).await;
+        assert_eq!(quota.used(Operation::Add).await, used, "grpc-status {code}");
+    }
 }
 
 #[tokio::test]

@@ -131,9 +131,9 @@ where
                 }
                 StateProj::Calling { future, charged } => {
                     let outcome = ready!(future.poll(cx));
-                    let failed = outcome
-                        .as_ref()
-                        .map_or(true, |r| r.status().is_server_error());
+                    let failed = outcome.as_ref().map_or(true, |r| {
+                        r.status().is_server_error() || grpc_server_error(r.headers())
+                    });
                     if let (true, Some(charged)) = (failed, charged.take()) {
                         // Nothing was stored: the unit goes back to the month.
                         charged.refund();
@@ -217,4 +217,15 @@ where
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ResponseFuture").finish_non_exhaustive()
     }
+}
+
+/// Whether a trailers-only gRPC answer carries a status of the server's failing, the gRPC
+/// counterpart of a 5xx: UNKNOWN, DEADLINE_EXCEEDED, UNIMPLEMENTED, INTERNAL, UNAVAILABLE,
+/// DATA_LOSS. A status sent in trailers after a body is not seen here (the body is the
+/// handler's), so such a call keeps its unit.
+fn grpc_server_error(headers: &http::HeaderMap) -> bool {
+    headers
+        .get("grpc-status")
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|code| matches!(code, "2" | "4" | "12" | "13" | "14" | "15"))
 }
