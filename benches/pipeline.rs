@@ -220,6 +220,32 @@ impl Fixture {
     }
 }
 
+impl Fixture {
+    /// The five stages other than the audit record, to tell its share apart.
+    fn without_audit(
+        &self,
+    ) -> impl Service<Req, Response = http::Response<impl Sized>, Error = Infallible> + Clone {
+        use memorysync_pipeline::auth::ApiKeyAuthLayer;
+        use memorysync_pipeline::pipeline::PipelineBuilder;
+        use memorysync_pipeline::quota::QuotaDegradeLayer;
+        use memorysync_pipeline::scope::ProjectScopeLayer;
+        use tower::Layer;
+
+        let plans = QuotaPlans::new().with_plan(PROJECT, Plan::new(HIGH_QUOTA, HIGH_QUOTA));
+        PipelineBuilder::new()
+            .stage(HealthRouteLayer::new().with_per_ip_rps(NonZeroU32::MAX))
+            .stage(ApiKeyAuthLayer::new(self.key_store.clone()))
+            .stage(ProjectScopeLayer::new())
+            .stage(SlidingWindowRateLimitLayer::new())
+            .stage(QuotaDegradeLayer::new(plans))
+            .into_layer()
+            .layer(handler())
+    }
+}
+
+/// The admitted request through every stage but the audit record.
+const WITHOUT_AUDIT: &str = "admitted without the audit stage";
+
 fn benches(c: &mut Criterion, fixture: &Fixture) {
     let runtime = &fixture.runtime;
     let mut bare = handler();
@@ -258,6 +284,14 @@ fn benches(c: &mut Criterion, fixture: &Fixture) {
             b.iter(|| runtime.block_on(send(&mut full, spec.build())))
         });
     }
+    let mut without_audit = fixture.without_audit();
+    runtime.block_on(async {
+        let status = send(&mut without_audit, admitted.build()).await;
+        assert_eq!(status, StatusCode::OK, "without audit");
+    });
+    group.bench_function(format!("full {WITHOUT_AUDIT}"), |b| {
+        b.iter(|| runtime.block_on(send(&mut without_audit, admitted.build())))
+    });
     let probe = RequestSpec::health();
     group.bench_function("full 429 health rate limited", |b| {
         runtime.block_on(fixture.log.flush());
@@ -284,7 +318,7 @@ fn summary(fixture: &Fixture) {
     println!("{:34} {:>10} {:>22}", "case", "ns", "minus bare admitted");
     println!("{:34} {bare:>10.1} {:>22}", "bare admitted", "");
     let names = cases(&fixture.keys).into_iter().map(|c| c.name);
-    for name in names.chain(["429 health rate limited"]) {
+    for name in names.chain(["429 health rate limited", WITHOUT_AUDIT]) {
         let bench = format!("full {name}");
         match mean_ns(&bench) {
             Some(ns) => println!("{bench:34} {ns:>10.1} {:>+22.1}", ns - bare),
