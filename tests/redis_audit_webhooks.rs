@@ -541,6 +541,57 @@ async fn the_redis_queue_stores_what_its_docs_say_where_they_say() {
     );
 }
 
+#[tokio::test]
+async fn claims_older_than_the_lease_go_back_to_the_queue_and_newer_ones_stay() {
+    let Some(url) = redis_url() else { return };
+    let prefix = Prefix::new(&url, "stale");
+    let queue = RedisWebhookQueue::new(prefix.connection().await);
+    // Claimed at 1 s and at 5 s by workers that then died.
+    queue.push(delivery("msg_old", at(0))).await.unwrap();
+    assert_eq!(
+        ids(&queue.claim_due(at(1_000), 5).await.unwrap()),
+        ["msg_old"]
+    );
+    queue.push(delivery("msg_new", at(0))).await.unwrap();
+    assert_eq!(
+        ids(&queue.claim_due(at(5_000), 5).await.unwrap()),
+        ["msg_new"]
+    );
+
+    assert_eq!(queue.release_stale(at(999), at(6_000)).await.unwrap(), 0);
+    assert_eq!(
+        queue.release_stale(at(1_000), at(6_000)).await.unwrap(),
+        1,
+        "at the cut-off itself"
+    );
+    assert_eq!(queue.pending().await.unwrap(), 2, "nothing lost");
+    assert!(
+        queue.claim_due(at(5_999), 5).await.unwrap().is_empty(),
+        "due when released"
+    );
+    assert_eq!(
+        ids(&queue.claim_due(at(6_000), 5).await.unwrap()),
+        ["msg_old"]
+    );
+    // The newer claim stays held by its worker.
+    assert_eq!(queue.release_stale(at(4_999), at(7_000)).await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn the_memory_queue_has_no_other_process_to_take_over_from() {
+    let queue = MemoryWebhookQueue::new();
+    queue.push(delivery("msg_a", at(0))).await.unwrap();
+    assert_eq!(queue.claim_due(at(0), 1).await.unwrap().len(), 1);
+    assert_eq!(
+        queue.release_stale(at(10_000), at(10_000)).await.unwrap(),
+        0
+    );
+    assert!(
+        queue.claim_due(at(10_000), 1).await.unwrap().is_empty(),
+        "its own claim stays"
+    );
+}
+
 // ----- (c) the next process delivers what the last one left ----------------------------------
 
 /// A loopback receiver that sends every request's headers and body to a channel.

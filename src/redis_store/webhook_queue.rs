@@ -10,7 +10,8 @@
 //! A delivery is in exactly one of waiting, claimed or dead. Claiming is one Lua script, so two
 //! instances never claim the same delivery; a delivery claimed by a process that died stays in
 //! `webhook:claimed` until [`WebhookQueue::release_claimed`] (which the delivery worker calls
-//! when it starts) puts it back: at least once, never lost. Since every starting worker
+//! when it starts) or [`WebhookQueue::release_stale`] (which every running worker calls once
+//! per claim lease, for claims older than the lease) puts it back: at least once, never lost. Since every starting worker
 //! releases every claim, a delivery in flight in another instance at that moment may be sent
 //! twice, with the same `webhook-id`, for receivers to drop the repeat. Deliveries due at the
 //! same millisecond are claimed in the order of their `<id>|<url>`.
@@ -55,6 +56,17 @@ redis.call('DEL', KEYS[1])
 return #claimed
 ";
 
+/// Moves every delivery claimed at or before `ARGV[1]` back to waiting, due at `ARGV[2]`;
+/// returns how many.
+const RELEASE_STALE: &str = r"
+local stale = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+for _, member in ipairs(stale) do
+  redis.call('ZREM', KEYS[1], member)
+  redis.call('ZADD', KEYS[2], ARGV[2], member)
+end
+return #stale
+";
+
 /// Moves dead letter `ARGV[1]` back to waiting with the delivery `ARGV[2]`, due `ARGV[3]`;
 /// 0 when there is no such dead letter (any more).
 const REPLAY: &str = r"
@@ -82,6 +94,7 @@ struct Keys {
     dead: String,
     claim: redis::Script,
     release: redis::Script,
+    release_stale: redis::Script,
     replay: redis::Script,
 }
 
@@ -95,6 +108,7 @@ impl RedisWebhookQueue {
             dead: connection.key(&["webhook", "dead"]),
             claim: redis::Script::new(CLAIM),
             release: redis::Script::new(RELEASE),
+            release_stale: redis::Script::new(RELEASE_STALE),
             replay: redis::Script::new(REPLAY),
         };
         RedisWebhookQueue {
@@ -360,6 +374,24 @@ impl WebhookQueue for RedisWebhookQueue {
         invocation
             .key(&k.claimed)
             .key(&k.waiting)
+            .arg(now.unix_millis());
+        let mut connection = self.connection.manager();
+        self.connection
+            .timed(async move { invocation.invoke_async(&mut connection).await })
+            .await
+    }
+
+    async fn release_stale(
+        &self,
+        claimed_by: Timestamp,
+        now: Timestamp,
+    ) -> Result<usize, StoreError> {
+        let k = &self.keys;
+        let mut invocation = k.release_stale.prepare_invoke();
+        invocation
+            .key(&k.claimed)
+            .key(&k.waiting)
+            .arg(claimed_by.unix_millis())
             .arg(now.unix_millis());
         let mut connection = self.connection.manager();
         self.connection

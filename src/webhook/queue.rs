@@ -86,6 +86,20 @@ pub trait WebhookQueue: Send + Sync + 'static {
         now: Timestamp,
     ) -> impl Future<Output = Result<usize, StoreError>> + Send;
 
+    /// Returns to the queue, due `now`, every delivery claimed at or before `claimed_by`: claims
+    /// so old that the worker holding them must have died. The delivery worker calls it
+    /// periodically, so that another running instance takes over a dead one's deliveries
+    /// without waiting for a restart. The default does nothing, which is right for a queue only
+    /// one process sees (its claims die with it).
+    fn release_stale(
+        &self,
+        claimed_by: Timestamp,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<usize, StoreError>> + Send {
+        let _ = (claimed_by, now);
+        std::future::ready(Ok(0))
+    }
+
     /// Deliveries waiting or claimed.
     fn pending(&self) -> impl Future<Output = Result<usize, StoreError>> + Send;
 }

@@ -47,7 +47,13 @@ pub(super) async fn run<Q, T>(
     if let Err(error) = queue.release_claimed(settings.clock.now()).await {
         tracing::warn!(%error, "webhook queue unavailable at start");
     }
+    let lease = claim_lease(&settings);
+    let mut next_sweep = tokio::time::Instant::now() + lease;
     loop {
+        if tokio::time::Instant::now() >= next_sweep {
+            next_sweep = tokio::time::Instant::now() + lease;
+            release_stale(&queue, &settings, lease).await;
+        }
         let stop_at = *stop.borrow();
         if let Some(deadline) = stop_at {
             // Events published before the stop are in the channel, not yet in the queue:
@@ -109,6 +115,27 @@ pub(super) async fn run<Q, T>(
             _ = tokio::time::sleep(idle) => {}
             _ = stop.changed() => {}
         }
+    }
+}
+
+/// How old a claim must be before another worker takes it over: twice the longest an attempt
+/// may take, so a live worker settles every claim well before anyone else may release it.
+fn claim_lease(settings: &WebhookSettings) -> Duration {
+    settings.policy.request_timeout * 2
+}
+
+/// Returns the claims of workers that died (in another process that is not coming back) to
+/// the queue, so that this running worker delivers them.
+async fn release_stale<Q: WebhookQueue>(
+    queue: &Arc<Q>,
+    settings: &WebhookSettings,
+    lease: Duration,
+) {
+    let now = settings.clock.now();
+    match queue.release_stale(now.saturating_sub(lease), now).await {
+        Ok(0) => {}
+        Ok(released) => tracing::warn!(released, "webhook claims older than the lease taken over"),
+        Err(error) => tracing::warn!(%error, "stale webhook claims not checked"),
     }
 }
 
