@@ -20,95 +20,28 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::{Arc, LazyLock, Mutex, Weak};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use dashmap::DashMap;
 use dashmap::mapref::entry::Entry;
-use redis::Script;
-use serde::{Deserialize, Serialize};
+
+mod scripts;
+mod stored;
+mod usage;
+
+use scripts::{INSERT, REVOKE};
+use stored::{StoredFields, StoredRecord, decode, encode};
+use usage::{Tracked, start_flusher};
 
 use super::quota::key_part;
 use super::{RedisConnection, RedisTombstones};
 use crate::clock::Timestamp;
 use crate::config::StoreErrorPolicy;
-use crate::environment::Environment;
 use crate::key::{KeyEntry, KeyHash, KeyRecord, KeyStore, KeyStoreError, KeyUsage};
 use crate::store::StoreError;
 use crate::store::breaker::Breaker;
 use crate::tombstone::{TombstoneKind, TombstoneStore};
-
-/// Adds a record unless a tombstone, its id or its hash is in the way: all checks and both
-/// writes in one step, so nothing needs rolling back.
-///
-/// KEYS: id index, record hash, id tombstone, hash tombstone. ARGV: hex hash, JSON, revoked_at
-/// (or empty). Returns `{'ok'}`, `{'tombstoned'}`, `{'duplicate_id'}` or
-/// `{'duplicate_hash', <JSON of the record holding the hash>}`.
-static INSERT: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r"
-if redis.call('EXISTS', KEYS[3]) == 1 or redis.call('EXISTS', KEYS[4]) == 1 then
-  return {'tombstoned'}
-end
-if redis.call('SET', KEYS[1], ARGV[1], 'NX') == false then
-  return {'duplicate_id'}
-end
-if redis.call('HSETNX', KEYS[2], 'record', ARGV[2]) == 0 then
-  redis.call('DEL', KEYS[1])
-  return {'duplicate_hash', redis.call('HGET', KEYS[2], 'record')}
-end
-if ARGV[3] ~= '' then
-  redis.call('HSET', KEYS[2], 'revoked_at', ARGV[3])
-end
-return {'ok'}
-",
-    )
-});
-
-/// Sets `revoked_at` unless an earlier instant is there; 0 if the record does not exist.
-static REVOKE: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r"
-if redis.call('HEXISTS', KEYS[1], 'record') == 0 then
-  return 0
-end
-local old = redis.call('HGET', KEYS[1], 'revoked_at')
-if not old or tonumber(ARGV[1]) < tonumber(old) then
-  redis.call('HSET', KEYS[1], 'revoked_at', ARGV[1])
-end
-return 1
-",
-    )
-});
-
-/// Adds usage deltas: for each record KEYS[i], ARGV[2i - 1] requests and ARGV[2i] the last use
-/// (or empty), which only ever raises `last_used`. Records that vanished are skipped.
-static FLUSH: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r"
-for i, key in ipairs(KEYS) do
-  if redis.call('HEXISTS', key, 'record') == 1 then
-    local count = tonumber(ARGV[2 * i - 1])
-    if count > 0 then
-      redis.call('HINCRBY', key, 'count', count)
-    end
-    local last = ARGV[2 * i]
-    if last ~= '' then
-      local old = redis.call('HGET', key, 'last_used')
-      if not old or tonumber(last) > tonumber(old) then
-        redis.call('HSET', key, 'last_used', last)
-      end
-    end
-  end
-end
-return 0
-",
-    )
-});
-
-/// Records per flush call, so that one script never runs long on the server.
-const FLUSH_BATCH: usize = 256;
 
 /// The future of [`RedisKeyStore::find_by_hash`](KeyStore::find_by_hash): one `HMGET`.
 type LookupFuture = Pin<Box<dyn Future<Output = Result<Option<Arc<KeyEntry>>, StoreError>> + Send>>;
@@ -139,37 +72,6 @@ struct Inner {
     flush_lock: tokio::sync::Mutex<()>,
     /// Skips Redis during an outage, so that look-ups answer without waiting for a timeout.
     breaker: Arc<Breaker>,
-}
-
-/// An entry with what of its usage Redis already has.
-#[derive(Debug)]
-struct Tracked {
-    hash: KeyHash,
-    entry: Arc<KeyEntry>,
-    flushed_count: AtomicU64,
-    flushed_last: AtomicI64,
-}
-
-/// Usage of one entry not yet in Redis, as seen when a flush started.
-struct Pending {
-    tracked: Arc<Tracked>,
-    count: u64,
-    delta: u64,
-    last: Option<i64>,
-}
-
-/// A record as stored in the `record` field; the hash is the key, revocation its own field.
-#[derive(Serialize, Deserialize)]
-struct StoredRecord {
-    id: Arc<str>,
-    project: Arc<str>,
-    environment: Environment,
-    #[serde(default)]
-    rps: Option<u32>,
-    #[serde(default)]
-    rpm: Option<u32>,
-    #[serde(default)]
-    expires_at: Option<i64>,
 }
 
 impl RedisKeyStore {
@@ -220,30 +122,6 @@ impl RedisKeyStore {
     }
 }
 
-fn start_flusher(inner: &Arc<Inner>) {
-    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-        tracing::warn!(
-            "RedisKeyStore built outside a tokio runtime: key usage is written only by flush_usage"
-        );
-        return;
-    };
-    let inner: Weak<Inner> = Arc::downgrade(inner);
-    runtime.spawn(async move {
-        let mut ticks = tokio::time::interval(RedisKeyStore::FLUSH_EVERY);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        ticks.tick().await;
-        loop {
-            ticks.tick().await;
-            let Some(inner) = inner.upgrade() else {
-                return;
-            };
-            if let Err(error) = inner.flush().await {
-                tracing::warn!(%error, "key usage not flushed; retrying at the next tick");
-            }
-        }
-    });
-}
-
 impl Inner {
     fn hash_key(&self, hash: &KeyHash) -> String {
         self.connection.key(&["key", "hash", &hash.to_hex()])
@@ -283,155 +161,6 @@ impl Inner {
                 .map(|tracked| Arc::clone(&tracked.entry)),
             StoreErrorPolicy::Deny => None,
         }
-    }
-
-    fn retire(&self, tracked: Arc<Tracked>) {
-        if let Ok(mut retired) = self.retired.lock() {
-            retired.push(tracked);
-        }
-    }
-
-    fn tracked(&self) -> Vec<Arc<Tracked>> {
-        let mut all: Vec<_> = self.cache.iter().map(|t| Arc::clone(t.value())).collect();
-        if let Ok(retired) = self.retired.lock() {
-            all.extend(retired.iter().cloned());
-        }
-        all
-    }
-
-    /// The usage of every entry that Redis does not have yet.
-    fn pending(&self) -> Vec<Pending> {
-        self.tracked()
-            .into_iter()
-            .filter_map(|tracked| tracked.pending())
-            .collect()
-    }
-
-    async fn flush(&self) -> Result<(), StoreError> {
-        let _one_at_a_time = self.flush_lock.lock().await;
-        // Taken before reading usage: an entry no one else holds can gain no more uses.
-        let idle: Vec<Arc<Tracked>> = match self.retired.lock() {
-            Ok(retired) => retired
-                .iter()
-                .filter(|t| Arc::strong_count(&t.entry) == 1)
-                .cloned()
-                .collect(),
-            Err(_) => Vec::new(),
-        };
-        let pending = self.pending();
-        for batch in pending.chunks(FLUSH_BATCH) {
-            send(&self.connection, self, batch).await?;
-            for done in batch {
-                done.tracked
-                    .flushed_count
-                    .store(done.count, Ordering::Release);
-                if let Some(last) = done.last {
-                    done.tracked.flushed_last.store(last, Ordering::Release);
-                }
-            }
-        }
-        if let Ok(mut retired) = self.retired.lock() {
-            retired.retain(|t| !idle.iter().any(|idle| Arc::ptr_eq(idle, t)));
-        }
-        Ok(())
-    }
-
-    /// Requests and last use of `hash` counted here and not flushed yet.
-    fn unflushed(&self, hash: &KeyHash) -> (u64, Option<i64>) {
-        self.tracked()
-            .into_iter()
-            .filter(|t| t.hash == *hash)
-            .filter_map(|t| t.pending())
-            .fold((0, None), |(count, last), p| {
-                (count + p.delta, last.max(p.last))
-            })
-    }
-}
-
-impl Drop for Inner {
-    fn drop(&mut self) {
-        let pending = self.pending();
-        if pending.is_empty() {
-            return;
-        }
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            tracing::warn!(
-                keys = pending.len(),
-                "RedisKeyStore dropped outside a tokio runtime: unflushed key usage lost"
-            );
-            return;
-        };
-        let connection = self.connection.clone();
-        let keys: Vec<String> = pending
-            .iter()
-            .map(|p| self.hash_key(&p.tracked.hash))
-            .collect();
-        runtime.spawn(async move {
-            for (keys, batch) in keys.chunks(FLUSH_BATCH).zip(pending.chunks(FLUSH_BATCH)) {
-                if let Err(error) = send_keys(&connection, keys, batch).await {
-                    tracing::warn!(%error, "key usage lost when the store was dropped");
-                }
-            }
-        });
-    }
-}
-
-async fn send(
-    connection: &RedisConnection,
-    inner: &Inner,
-    batch: &[Pending],
-) -> Result<(), StoreError> {
-    let keys: Vec<String> = batch
-        .iter()
-        .map(|p| inner.hash_key(&p.tracked.hash))
-        .collect();
-    send_keys(connection, &keys, batch).await
-}
-
-async fn send_keys(
-    connection: &RedisConnection,
-    keys: &[String],
-    batch: &[Pending],
-) -> Result<(), StoreError> {
-    let mut invocation = FLUSH.prepare_invoke();
-    invocation.key(keys);
-    for pending in batch {
-        invocation
-            .arg(pending.delta)
-            .arg(pending.last.map_or_else(String::new, |l| l.to_string()));
-    }
-    let mut manager = connection.manager();
-    connection
-        .timed(invocation.invoke_async::<i64>(&mut manager))
-        .await
-        .map(|_| ())
-}
-
-impl Tracked {
-    fn new(hash: KeyHash, record: KeyRecord, stored: KeyUsage) -> Arc<Self> {
-        Arc::new(Tracked {
-            hash,
-            entry: Arc::new(KeyEntry::with_usage(record, stored)),
-            flushed_count: AtomicU64::new(stored.request_count),
-            flushed_last: AtomicI64::new(stored.last_used.map_or(i64::MIN, Timestamp::unix_millis)),
-        })
-    }
-
-    fn pending(self: Arc<Self>) -> Option<Pending> {
-        let usage = self.entry.usage();
-        let delta = usage
-            .request_count
-            .saturating_sub(self.flushed_count.load(Ordering::Acquire));
-        let last = usage
-            .last_used
-            .map(Timestamp::unix_millis)
-            .filter(|last| *last > self.flushed_last.load(Ordering::Acquire));
-        (delta > 0 || last.is_some()).then_some(Pending {
-            count: usage.request_count,
-            delta,
-            last,
-            tracked: self,
-        })
     }
 }
 
@@ -617,45 +346,4 @@ async fn leave_tombstones(
 ) -> Result<(), StoreError> {
     tombstones.leave(TombstoneKind::ApiKeyId, id, at).await?;
     tombstones.leave(TombstoneKind::ApiKeyHash, hex, at).await
-}
-
-/// `record`, `revoked_at`, `count` and `last_used` of a record's hash.
-type StoredFields = (Option<String>, Option<i64>, Option<u64>, Option<i64>);
-
-fn encode(record: &KeyRecord) -> Result<String, StoreError> {
-    serde_json::to_string(&StoredRecord {
-        id: Arc::clone(&record.id),
-        project: Arc::clone(&record.project),
-        environment: record.environment,
-        rps: record.rps,
-        rpm: record.rpm,
-        expires_at: record.expires_at.map(Timestamp::unix_millis),
-    })
-    .map_err(|_| StoreError::new("key record not encodable"))
-}
-
-fn decode(
-    hash: KeyHash,
-    fields: StoredFields,
-) -> Result<Option<(KeyRecord, KeyUsage)>, StoreError> {
-    let (Some(json), revoked_at, count, last_used) = fields else {
-        return Ok(None);
-    };
-    let stored: StoredRecord =
-        serde_json::from_str(&json).map_err(|_| StoreError::new("redis: unreadable key record"))?;
-    let record = KeyRecord {
-        id: stored.id,
-        sha256: hash,
-        project: stored.project,
-        environment: stored.environment,
-        rps: stored.rps,
-        rpm: stored.rpm,
-        expires_at: stored.expires_at.map(Timestamp::from_unix_millis),
-        revoked_at: revoked_at.map(Timestamp::from_unix_millis),
-    };
-    let usage = KeyUsage {
-        request_count: count.unwrap_or(0),
-        last_used: last_used.map(Timestamp::from_unix_millis),
-    };
-    Ok(Some((record, usage)))
 }
