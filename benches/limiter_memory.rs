@@ -4,10 +4,12 @@
 //! `cargo bench --bench limiter_memory`; figures go into BENCHMARKS.md.
 #![allow(missing_docs, clippy::unwrap_used)]
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::num::NonZeroU32;
-use std::sync::atomic::{AtomicIsize, Ordering};
+#[path = "common/counting_alloc.rs"]
+mod counting_alloc;
 
+use std::num::NonZeroU32;
+
+use counting_alloc::{Counting, live_bytes};
 use governor::clock::FakeRelativeClock;
 use governor::middleware::NoOpMiddleware;
 use governor::state::keyed::DashMapStateStore;
@@ -15,45 +17,15 @@ use governor::{Quota, RateLimiter};
 use memorysync_pipeline::clock::Timestamp;
 use memorysync_pipeline::limit::{Limits, SlidingWindowLimiter};
 
-/// Counts the bytes currently allocated through it.
-struct Counting;
-
-static LIVE_BYTES: AtomicIsize = AtomicIsize::new(0);
-
-// SAFETY: defers to the system allocator and only counts.
-#[allow(unsafe_code)]
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE_BYTES.fetch_add(layout.size() as isize, Ordering::Relaxed);
-        // SAFETY: same layout, passed through.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE_BYTES.fetch_sub(layout.size() as isize, Ordering::Relaxed);
-        // SAFETY: `ptr` came from `alloc` with this layout.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LIVE_BYTES.fetch_add(
-            new_size as isize - layout.size() as isize,
-            Ordering::Relaxed,
-        );
-        // SAFETY: forwarded unchanged.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
 
 const KEYS: u64 = 1_000_000;
 
 fn per_key(label: &str, fill: impl FnOnce() -> Box<dyn std::any::Any>) {
-    let before = LIVE_BYTES.load(Ordering::Relaxed);
+    let before = live_bytes();
     let held = fill();
-    let after = LIVE_BYTES.load(Ordering::Relaxed);
+    let after = live_bytes();
     println!(
         "{label:40} {:>12} bytes for {KEYS} keys = {:>6.1} bytes per key (keys are u64: 8 bytes of it are the key)",
         after - before,

@@ -8,15 +8,17 @@
 //! `--bench`, e.g. `cargo test --benches`) it makes the same checks on 20,000 keys.
 #![allow(missing_docs, clippy::unwrap_used)]
 
+#[path = "common/counting_alloc.rs"]
+mod counting_alloc;
+
 mod common;
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::num::NonZeroU32;
 use std::process::Command;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::Instant;
 
+use counting_alloc::{Counting, live_bytes};
 use http::{HeaderValue, StatusCode};
 use memorysync_pipeline::Environment;
 use memorysync_pipeline::audit::{AuditLog, AuditLogConfig};
@@ -28,36 +30,6 @@ use memorysync_pipeline::tombstone::MemoryTombstones;
 use tower::{Service, ServiceExt};
 
 use common::{DiscardSink, PROJECT, RequestSpec, Stages, full_pipeline, handler, nth_key};
-
-/// Counts the bytes currently allocated through it, and the most ever at once.
-struct Counting;
-
-static LIVE_BYTES: AtomicIsize = AtomicIsize::new(0);
-
-// SAFETY: defers to the system allocator and only counts.
-#[allow(unsafe_code)]
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE_BYTES.fetch_add(layout.size() as isize, Ordering::Relaxed);
-        // SAFETY: same layout, passed through.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE_BYTES.fetch_sub(layout.size() as isize, Ordering::Relaxed);
-        // SAFETY: `ptr` came from `alloc` with this layout.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LIVE_BYTES.fetch_add(
-            new_size as isize - layout.size() as isize,
-            Ordering::Relaxed,
-        );
-        // SAFETY: forwarded unchanged.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
 
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
@@ -88,7 +60,7 @@ struct Reading {
 
 fn reading() -> Reading {
     Reading {
-        heap: LIVE_BYTES.load(Ordering::Relaxed) as i64,
+        heap: live_bytes() as i64,
         rss: proc_status("VmRSS"),
     }
 }
