@@ -171,18 +171,24 @@ impl KeyStore for RedisKeyStore {
         let inner = Arc::clone(&self.inner);
         let (hash, policy) = (*hash, self.policy);
         Box::pin(async move {
-            let mut command = redis::cmd("HMGET");
-            command
-                .arg(inner.hash_key(&hash))
-                .arg(&["record", "revoked_at", "count", "last_used"]);
-            let connection = inner.connection.clone();
+            // Built only when Redis is asked: during an outage look-ups cost no allocation.
             let call = inner.breaker.attempt(
                 policy,
-                || async move {
-                    let mut manager = connection.manager();
-                    connection
-                        .timed(command.query_async::<StoredFields>(&mut manager))
-                        .await
+                || {
+                    let mut command = redis::cmd("HMGET");
+                    command.arg(inner.hash_key(&hash)).arg(&[
+                        "record",
+                        "revoked_at",
+                        "count",
+                        "last_used",
+                    ]);
+                    let connection = inner.connection.clone();
+                    async move {
+                        let mut manager = connection.manager();
+                        connection
+                            .timed(command.query_async::<StoredFields>(&mut manager))
+                            .await
+                    }
                 },
                 // A read: a probe's answer only tells whether Redis is back.
                 |_| {},
