@@ -12,201 +12,20 @@
 //! nothing sleeps.
 #![allow(clippy::unwrap_used)]
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::OnceLock;
+#[path = "common/standardwebhooks.rs"]
+mod standardwebhooks;
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
+use standardwebhooks::{python, sign_request, verify_request};
+
 use memorysync_pipeline::clock::{Clock, SystemClock, Timestamp};
 use memorysync_pipeline::webhook::{
     Verifier, VerifyError, WEBHOOK_ID, WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP, WebhookSecret, sign,
     signed_headers,
 };
-use serde_json::{Value, json};
+use serde_json::Value;
 
 /// The example secret of the Standard Webhooks specification.
 const SPEC_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
-
-/// Reads requests (a JSON list) on stdin, answers a JSON object on stdout. Bodies travel as
-/// base64 so that any bytes can be sent.
-const SCRIPT: &str = r#"
-import base64, json, sys
-from datetime import datetime, timezone
-
-import standardwebhooks
-from standardwebhooks import Webhook
-
-
-def run(request):
-    body = base64.b64decode(request["body"])
-    try:
-        webhook = Webhook(request["secret"])
-        if request["op"] == "verify":
-            parsed = webhook.verify(body, request["headers"], json_parse=request["json"])
-            return {"ok": True, "parsed": parsed}
-        # Its sign() takes the payload as text.
-        at = datetime.fromtimestamp(request["timestamp"], tz=timezone.utc)
-        return {"ok": True, "signature": webhook.sign(request["id"], at, body.decode())}
-    except Exception as error:
-        return {"ok": False, "error": type(error).__name__, "message": str(error)}
-
-
-requests = json.load(sys.stdin)
-print(json.dumps({
-    "version": standardwebhooks.__version__,
-    "results": [run(request) for request in requests],
-}))
-"#;
-
-struct Python {
-    packages: PathBuf,
-    script: PathBuf,
-}
-
-static PYTHON: OnceLock<Result<Python, String>> = OnceLock::new();
-
-fn required() -> bool {
-    std::env::var("MEMORYSYNC_REQUIRE_PYTHON").is_ok_and(|v| v == "1")
-}
-
-/// Python with `standardwebhooks` importable, or `None` (after a printed line) when that cannot
-/// be had and is not required.
-fn python() -> Option<&'static Python> {
-    match PYTHON.get_or_init(setup) {
-        Ok(python) => Some(python),
-        Err(why) => {
-            assert!(!required(), "MEMORYSYNC_REQUIRE_PYTHON=1, but {why}");
-            println!("skipped: {why} (set MEMORYSYNC_REQUIRE_PYTHON=1 to fail instead)");
-            None
-        }
-    }
-}
-
-fn setup() -> Result<Python, String> {
-    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
-    let packages = tmp.join("python-standardwebhooks");
-    if !packages
-        .join("standardwebhooks")
-        .join("__init__.py")
-        .exists()
-    {
-        let pip = Command::new("python3")
-            .args(["-m", "pip", "--version"])
-            .output()
-            .map_err(|e| format!("python3 cannot be run: {e}"))?;
-        if !pip.status.success() {
-            return Err(format!(
-                "python3 has no pip: {}",
-                String::from_utf8_lossy(&pip.stderr).trim()
-            ));
-        }
-        // Into a folder of its own first, so that a concurrent run never imports half an install.
-        let staging = tmp.join(format!("python-standardwebhooks.{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&staging);
-        let install = Command::new("python3")
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-            ])
-            .arg("--target")
-            .arg(&staging)
-            .arg("standardwebhooks")
-            .output()
-            .map_err(|e| format!("pip cannot be run: {e}"))?;
-        if !install.status.success() {
-            let _ = std::fs::remove_dir_all(&staging);
-            return Err(format!(
-                "pip could not install standardwebhooks: {}",
-                String::from_utf8_lossy(&install.stderr).trim()
-            ));
-        }
-        if !packages.join("standardwebhooks").exists() {
-            // A leftover without the package in it.
-            let _ = std::fs::remove_dir_all(&packages);
-        }
-        if std::fs::rename(&staging, &packages).is_err() {
-            // Another run got there first.
-            let _ = std::fs::remove_dir_all(&staging);
-        }
-    }
-    // Installed is not enough: python3 may have gone, or the folder may be from another one.
-    let probe = Command::new("python3")
-        .args(["-c", "import standardwebhooks"])
-        .env("PYTHONPATH", &packages)
-        .output()
-        .map_err(|e| format!("python3 cannot be run: {e}"))?;
-    if !probe.status.success() {
-        return Err(format!(
-            "standardwebhooks does not import: {}",
-            String::from_utf8_lossy(&probe.stderr).trim()
-        ));
-    }
-    let script = tmp.join("standardwebhooks_interop.py");
-    let partial = tmp.join(format!(
-        "standardwebhooks_interop.py.{}",
-        std::process::id()
-    ));
-    std::fs::write(&partial, SCRIPT)
-        .and_then(|()| std::fs::rename(&partial, &script))
-        .map_err(|e| format!("{}: {e}", script.display()))?;
-    Ok(Python { packages, script })
-}
-
-impl Python {
-    /// One Python process for a batch of requests; one answer per request.
-    fn run(&self, requests: &[Value]) -> Vec<Value> {
-        let mut child = Command::new("python3")
-            .arg(&self.script)
-            .env("PYTHONPATH", &self.packages)
-            .env("PYTHONDONTWRITEBYTECODE", "1")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let input = serde_json::to_vec(requests).unwrap();
-        std::io::Write::write_all(&mut child.stdin.take().unwrap(), &input).unwrap();
-        let output = child.wait_with_output().unwrap();
-        assert!(
-            output.status.success(),
-            "python failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        let answer: Value = serde_json::from_slice(&output.stdout).unwrap();
-        println!("standardwebhooks {}", answer["version"]);
-        let results = answer["results"].as_array().unwrap().clone();
-        assert_eq!(results.len(), requests.len());
-        results
-    }
-}
-
-fn verify_request(secret: &WebhookSecret, headers: &[(&str, String)], body: &[u8]) -> Value {
-    let headers: serde_json::Map<String, Value> = headers
-        .iter()
-        .map(|(name, value)| ((*name).to_owned(), Value::from(value.as_str())))
-        .collect();
-    json!({
-        "op": "verify",
-        "secret": secret.expose(),
-        "headers": headers,
-        "body": STANDARD.encode(body),
-        "json": serde_json::from_slice::<Value>(body).is_ok(),
-    })
-}
-
-fn sign_request(secret: &WebhookSecret, id: &str, timestamp: i64, body: &[u8]) -> Value {
-    json!({
-        "op": "sign",
-        "secret": secret.expose(),
-        "id": id,
-        "timestamp": timestamp,
-        "body": STANDARD.encode(body),
-    })
-}
 
 fn now_secs() -> i64 {
     SystemClock.now().unix_millis().div_euclid(1000)

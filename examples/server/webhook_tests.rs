@@ -1,9 +1,11 @@
 //! The server delivering signed quota alerts to a receiver on loopback, checked by this crate's
-//! verifier and by the Python `standardwebhooks` package (installed under the temp directory;
-//! skipped with a printed line when Python is unavailable, unless MEMORYSYNC_REQUIRE_PYTHON=1).
+//! verifier and by the Python `standardwebhooks` package (through the integration tests' own
+//! helper, `tests/common/standardwebhooks.rs`).
 #![allow(clippy::unwrap_used)]
 
-use std::process::Command;
+#[path = "../../tests/common/standardwebhooks.rs"]
+mod standardwebhooks;
+
 use std::sync::Arc;
 
 use axum::Router;
@@ -39,62 +41,16 @@ async fn receiver() -> (String, mpsc::UnboundedReceiver<(HeaderMap, Bytes)>) {
 
 /// `Some(accepted)` from Python's `standardwebhooks.Webhook(secret).verify`, `None` when Python
 /// or the package cannot be had (and the environment does not require them).
-fn python_verifies(secret: &str, headers: &HeaderMap, body: &[u8]) -> Option<bool> {
-    let required = std::env::var("MEMORYSYNC_REQUIRE_PYTHON").is_ok_and(|v| v == "1");
-    let deps = std::env::temp_dir().join("memorysync-python-standardwebhooks");
-    if !deps.join("standardwebhooks").exists() {
-        let installed = Command::new("python3")
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                "--target",
-            ])
-            .arg(&deps)
-            .arg("standardwebhooks")
-            .status()
-            .is_ok_and(|s| s.success());
-        if !installed {
-            assert!(
-                !required,
-                "MEMORYSYNC_REQUIRE_PYTHON=1 but standardwebhooks could not be installed"
-            );
-            println!(
-                "skipped: python3 with pip and the standardwebhooks package are not available"
-            );
-            return None;
-        }
-    }
-    let header = |name: &str| headers[name].to_str().unwrap().to_owned();
-    let script = "import sys, json\n\
-        from standardwebhooks.webhooks import Webhook\n\
-        args = json.loads(sys.argv[1])\n\
-        body = sys.stdin.buffer.read()\n\
-        try:\n    Webhook(args['secret']).verify(body, args['headers'])\n    print('accepted')\n\
-        except Exception as e:\n    print('refused', type(e).__name__)\n";
-    let args = serde_json::json!({
-        "secret": secret,
-        "headers": {
-            "webhook-id": header("webhook-id"),
-            "webhook-timestamp": header("webhook-timestamp"),
-            "webhook-signature": header("webhook-signature"),
-        },
-    });
-    let mut child = Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .arg(args.to_string())
-        .env("PYTHONPATH", &deps)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::io::Write::write_all(&mut child.stdin.take().unwrap(), body).unwrap();
-    let output = child.wait_with_output().unwrap();
-    let said = String::from_utf8_lossy(&output.stdout);
-    Some(said.trim() == "accepted")
+fn python_verifies(secret: &WebhookSecret, headers: &HeaderMap, body: &[u8]) -> Option<bool> {
+    let python = standardwebhooks::python()?;
+    let header = |name: &'static str| (name, headers[name].to_str().unwrap().to_owned());
+    let fields = [
+        header("webhook-id"),
+        header("webhook-timestamp"),
+        header("webhook-signature"),
+    ];
+    let answer = python.run(&[standardwebhooks::verify_request(secret, &fields, body)]);
+    Some(answer[0]["ok"] == true)
 }
 
 #[tokio::test]
@@ -153,13 +109,10 @@ async fn quota_alerts_arrive_signed_and_standardwebhooks_accepts_them() {
     verifier
         .verify_headers(&received, &body, system_now())
         .expect("our verifier accepts the delivery");
-    if let Some(accepted) = python_verifies(&secret.expose(), &received, &body) {
+    if let Some(accepted) = python_verifies(&secret, &received, &body) {
         assert!(accepted, "standardwebhooks refused the delivery");
         let tampered = [&body[..], b" "].concat();
-        assert_eq!(
-            python_verifies(&secret.expose(), &received, &tampered),
-            Some(false)
-        );
+        assert_eq!(python_verifies(&secret, &received, &tampered), Some(false));
     }
     webhooks.shutdown(std::time::Duration::from_secs(1)).await;
     assert_eq!(webhooks.stats().delivered, 1);
