@@ -14,6 +14,8 @@
 mod app;
 #[cfg(test)]
 mod codegen_tests;
+#[path = "../common/listen_args.rs"]
+mod listen_args;
 mod memories;
 #[cfg(test)]
 mod tests;
@@ -29,8 +31,8 @@ mod proto {
     include!("generated/memorysync.v1.rs");
 }
 
+use listen_args::parse_args;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 
 use memorysync_pipeline::audit::{AuditLog, AuditLogConfig, MemoryAuditSink};
 use memorysync_pipeline::clock::SystemClock;
@@ -45,7 +47,10 @@ async fn main() {
 }
 
 async fn run() -> Result<(), String> {
-    let (config_path, listen) = parse_args(std::env::args().skip(1))?;
+    let (config_path, listen) = parse_args(
+        std::env::args().skip(1),
+        SocketAddr::from(([127, 0, 0, 1], 50051)),
+    )?;
     let config = Config::load(&config_path).map_err(|e| e.to_string())?;
     // Kept in memory here; the server example shows the JSON Lines files of `audit.dir`.
     let settings = AuditLogConfig::new().with_retention(config.audit.retention);
@@ -72,27 +77,4 @@ async fn run() -> Result<(), String> {
     .await?;
     audit.flush().await;
     Ok(())
-}
-
-/// `--config FILE` and `--listen ADDR`, both optional.
-fn parse_args(mut args: impl Iterator<Item = String>) -> Result<(PathBuf, SocketAddr), String> {
-    let mut config = PathBuf::from("examples/memorysync.toml");
-    let mut listen = SocketAddr::from(([127, 0, 0, 1], 50051));
-    while let Some(flag) = args.next() {
-        let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
-        match flag.as_str() {
-            "--config" => config = value.into(),
-            "--listen" => {
-                listen = value
-                    .parse()
-                    .map_err(|e| format!("--listen {value}: {e}"))?
-            }
-            _ => {
-                return Err(format!(
-                    "unknown argument {flag}; usage: [--config FILE] [--listen ADDR]"
-                ));
-            }
-        }
-    }
-    Ok((config, listen))
 }

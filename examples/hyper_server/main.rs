@@ -10,11 +10,13 @@
 
 mod api;
 mod app;
+#[path = "../common/listen_args.rs"]
+mod listen_args;
 #[cfg(test)]
 mod tests;
 
+use listen_args::parse_args;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 
 use memorysync_pipeline::audit::{AuditLog, AuditLogConfig, JsonLinesSink, MemoryAuditSink};
 use memorysync_pipeline::clock::SystemClock;
@@ -34,7 +36,10 @@ async fn main() {
 }
 
 async fn run() -> Result<(), String> {
-    let (config_path, listen) = parse_args(std::env::args().skip(1))?;
+    let (config_path, listen) = parse_args(
+        std::env::args().skip(1),
+        SocketAddr::from(([127, 0, 0, 1], 8081)),
+    )?;
     let config = Config::load(&config_path).map_err(|e| e.to_string())?;
     let audit = start_audit(&config)?;
     let service = app::build(&config, SystemClock, audit.clone()).await?;
@@ -53,29 +58,6 @@ async fn run() -> Result<(), String> {
     audit.flush().await;
     println!("memorysync hyper server stopped");
     Ok(())
-}
-
-/// `--config FILE` and `--listen ADDR`, both optional.
-fn parse_args(mut args: impl Iterator<Item = String>) -> Result<(PathBuf, SocketAddr), String> {
-    let mut config = PathBuf::from("examples/memorysync.toml");
-    let mut listen = SocketAddr::from(([127, 0, 0, 1], 8081));
-    while let Some(flag) = args.next() {
-        let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
-        match flag.as_str() {
-            "--config" => config = value.into(),
-            "--listen" => {
-                listen = value
-                    .parse()
-                    .map_err(|e| format!("--listen {value}: {e}"))?
-            }
-            _ => {
-                return Err(format!(
-                    "unknown argument {flag}; usage: [--config FILE] [--listen ADDR]"
-                ));
-            }
-        }
-    }
-    Ok((config, listen))
 }
 
 /// The audit log: daily JSON Lines files under `audit.dir`, or memory when it is not set.
