@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use super::{Decision, Limits, RateLimitStore, SlidingWindowLimiter};
 use crate::clock::Timestamp;
-use crate::config::StoreErrorPolicy;
+use crate::store::fallback::by_policy;
 use crate::store::{StoreError, WithFallback};
 
 impl<S: RateLimitStore> RateLimitStore for WithFallback<S, SlidingWindowLimiter> {
@@ -28,12 +28,9 @@ impl<S: RateLimitStore> RateLimitStore for WithFallback<S, SlidingWindowLimiter>
         );
         let key_id = key_id.to_owned();
         Box::pin(async move {
-            match (breaker.answer(policy, primary).await, policy) {
-                (Ok(decision), _) => Ok(decision),
-                (Err(_), StoreErrorPolicy::Local) => Ok(local.check(key_id.as_str(), limits, now)),
-                (Err(_), StoreErrorPolicy::Allow) => Ok(Decision::UNLIMITED),
-                (Err(error), StoreErrorPolicy::Deny) => Err(error),
-            }
+            let answer = breaker.answer(policy, primary).await;
+            let local = || std::future::ready(Ok(local.check(key_id.as_str(), limits, now)));
+            by_policy(answer, policy, local, || Decision::UNLIMITED).await
         })
     }
 }
@@ -43,6 +40,7 @@ mod tests {
     use std::future::{Ready, ready};
 
     use super::*;
+    use crate::config::StoreErrorPolicy;
 
     struct Down;
 

@@ -16,6 +16,7 @@ use std::sync::Arc;
 
 use super::{AlertThresholds, MemoryQuotaStore, QuotaKey, QuotaStore, Reservation};
 use crate::config::StoreErrorPolicy;
+use crate::store::fallback::by_policy;
 use crate::store::{StoreError, WithFallback};
 
 impl<S: QuotaStore> QuotaStore for WithFallback<S, MemoryQuotaStore> {
@@ -40,15 +41,14 @@ impl<S: QuotaStore> QuotaStore for WithFallback<S, MemoryQuotaStore> {
         );
         let key = key.clone();
         Box::pin(async move {
-            match (breaker.answer(policy, primary).await, policy) {
-                (Ok(reservation), _) => Ok(reservation),
-                (Err(_), StoreErrorPolicy::Local) => local.reserve(&key, limit, thresholds).await,
-                (Err(_), StoreErrorPolicy::Allow) => Ok(Reservation::Reserved {
-                    used: 0,
-                    alerts: AlertThresholds::NONE,
-                }),
-                (Err(error), StoreErrorPolicy::Deny) => Err(error),
-            }
+            let answer = breaker.answer(policy, primary).await;
+            let local = || local.reserve(&key, limit, thresholds);
+            // Served and not counted: no unit, no alert.
+            let unchecked = || Reservation::Reserved {
+                used: 0,
+                alerts: AlertThresholds::NONE,
+            };
+            by_policy(answer, policy, local, unchecked).await
         })
     }
 

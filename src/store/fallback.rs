@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use super::StoreError;
 use super::breaker::Breaker;
 use crate::config::StoreErrorPolicy;
 
@@ -65,5 +66,24 @@ impl<S, L> WithFallback<S, L> {
     /// The policy applied during outages.
     pub fn policy(&self) -> StoreErrorPolicy {
         self.policy
+    }
+}
+
+/// A call's answer under `policy`: the shared store's `answer` when it has one; otherwise
+/// `local()` under `local`, `allowed()` under `allow`, and the store's error under `deny`.
+pub(crate) async fn by_policy<T, F>(
+    answer: Result<T, StoreError>,
+    policy: StoreErrorPolicy,
+    local: impl FnOnce() -> F,
+    allowed: impl FnOnce() -> T,
+) -> Result<T, StoreError>
+where
+    F: Future<Output = Result<T, StoreError>>,
+{
+    match (answer, policy) {
+        (Ok(value), _) => Ok(value),
+        (Err(_), StoreErrorPolicy::Local) => local().await,
+        (Err(_), StoreErrorPolicy::Allow) => Ok(allowed()),
+        (Err(error), StoreErrorPolicy::Deny) => Err(error),
     }
 }

@@ -29,6 +29,6 @@ impl fmt::Display for StoreError {
 impl std::error::Error for StoreError {}
 
 pub(crate) mod breaker;
-mod fallback;
+pub(crate) mod fallback;
 
 pub use fallback::WithFallback;
