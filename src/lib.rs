@@ -97,6 +97,7 @@
 
 #![forbid(unsafe_code)]
 
+mod admission;
 pub mod audit;
 pub mod auth;
 pub mod body;
@@ -104,6 +105,7 @@ pub mod client_ip;
 pub mod clock;
 pub mod config;
 mod environment;
+mod macros;
 pub mod future;
 pub mod health;
 pub mod key;

@@ -8,7 +8,7 @@ use tracing::field::Empty;
 use super::event::{MAX_PATH, MAX_USER_AGENT, sanitized};
 use super::future::Started;
 use super::request_id::request_id;
-use super::{AuditRecordLayer, ResponseFuture};
+use super::{AuditLog, AuditRecordLayer, ResponseFuture};
 use crate::client_ip::{client_ip, peer_ip};
 use crate::telemetry;
 
@@ -26,20 +26,12 @@ impl<S> AuditRecord<S> {
         AuditRecord { inner, layer }
     }
 
-    /// The inner service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
+    /// A layer that records into `log`.
+    pub fn layer(log: AuditLog) -> AuditRecordLayer {
+        AuditRecordLayer::new(log)
     }
 
-    /// The inner service, mutably.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// Unwraps the inner service.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
+    crate::macros::define_inner_service_accessors!();
 }
 
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for AuditRecord<S>

@@ -2,7 +2,7 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll};
 
 use http::{Request, Response};
 use pin_project_lite::pin_project;
@@ -10,6 +10,7 @@ use tower_service::Service;
 use tracing::Span;
 
 use super::Principal;
+use crate::admission::{Admission, Admit, Verdict};
 use crate::body::ResponseBody;
 use crate::clock::Timestamp;
 use crate::environment::Environment;
@@ -21,134 +22,84 @@ use crate::telemetry::{self, Stage};
 pin_project! {
     /// The response future of [`ApiKeyAuth`](super::ApiKeyAuth): a store look-up, then the inner
     /// service's future, or a rejection. Held inline, never boxed.
-    pub struct ResponseFuture<K, S, ReqBody, ResBody>
+    pub struct ResponseFuture<S, K, ReqBody, ResBody>
     where
-        K: KeyStore,
         S: Service<Request<ReqBody>>,
+        K: KeyStore,
     {
         #[pin]
-        state: State<K, S, ReqBody, ResBody>,
-        span: Span,
+        admission: Admission<Lookup<K>, S, ReqBody, ResBody>,
     }
 }
 
-pin_project! {
-    #[project = StateProj]
-    enum State<K, S, ReqBody, ResBody>
-    where
-        K: KeyStore,
-        S: Service<Request<ReqBody>>,
-    {
-        LookingUp { #[pin] lookup: K::Lookup, pending: Option<Pending<K, S, ReqBody>> },
-        Calling { #[pin] future: S::Future, principal: Option<Principal> },
-        Rejected { response: Option<Response<ResponseBody<ResBody>>> },
-    }
-}
-
-/// What the future needs once the look-up answers.
-pub(super) struct Pending<K, S, ReqBody> {
-    pub(super) inner: S,
-    pub(super) request: Request<ReqBody>,
-    pub(super) key_environment: Environment,
-    pub(super) now: Timestamp,
-    pub(super) store: Arc<K>,
-    pub(super) grpc: bool,
-}
-
-impl<K, S, ReqBody, ResBody> ResponseFuture<K, S, ReqBody, ResBody>
+impl<S, K, ReqBody, ResBody> ResponseFuture<S, K, ReqBody, ResBody>
 where
-    K: KeyStore,
     S: Service<Request<ReqBody>>,
+    K: KeyStore,
 {
-    pub(super) fn looking_up(
-        lookup: K::Lookup,
-        pending: Pending<K, S, ReqBody>,
-        span: Span,
-    ) -> Self {
-        ResponseFuture {
-            state: State::LookingUp {
-                lookup,
-                pending: Some(pending),
-            },
-            span,
-        }
-    }
-
-    pub(super) fn rejected(rejection: Rejection, grpc: bool, span: Span) -> Self {
-        tracing::debug!(code = %rejection.code(), "api key refused");
-        telemetry::rejected(Stage::Auth, rejection.code());
-        ResponseFuture {
-            state: State::Rejected {
-                response: Some(rejection.into_response(grpc)),
-            },
-            span,
-        }
+    pub(super) fn new(admission: Admission<Lookup<K>, S, ReqBody, ResBody>) -> Self {
+        ResponseFuture { admission }
     }
 }
 
-impl<K, S, ReqBody, ResBody> Future for ResponseFuture<K, S, ReqBody, ResBody>
+impl<S, K, ReqBody, ResBody> Future for ResponseFuture<S, K, ReqBody, ResBody>
 where
-    K: KeyStore,
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    K: KeyStore,
 {
     type Output = Result<Response<ResponseBody<ResBody>>, S::Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        let _entered = this.span.enter();
-        let mut state = this.state;
-        loop {
-            match state.as_mut().project() {
-                StateProj::LookingUp { lookup, pending } => {
-                    let found = ready!(lookup.poll(cx));
-                    let Pending {
-                        mut inner,
-                        mut request,
-                        key_environment,
-                        now,
-                        store,
-                        grpc,
-                    } = pending
-                        .take()
-                        .expect("auth ResponseFuture polled after completion");
-                    match admit(found, key_environment, now) {
-                        Ok(entry) => {
-                            store.record_use(&entry, now);
-                            let principal = Principal::new(entry);
-                            telemetry::admitted(Stage::Auth);
-                            telemetry::record_principal(this.span, Some(&principal));
-                            request.extensions_mut().insert(principal.clone());
-                            let future = inner.call(request);
-                            state.set(State::Calling {
-                                future,
-                                principal: Some(principal),
-                            });
-                        }
-                        Err(rejection) => {
-                            tracing::debug!(code = %rejection.code(), "api key refused");
-                            telemetry::rejected(Stage::Auth, rejection.code());
-                            let response = rejection.into_response(grpc);
-                            state.set(State::Rejected {
-                                response: Some(response),
-                            });
-                        }
-                    }
-                }
-                StateProj::Calling { future, principal } => {
-                    let mut response = ready!(future.poll(cx))?;
-                    // The audit stage, outside this one, reads who called from the response.
-                    if let Some(principal) = principal.take() {
-                        response.extensions_mut().insert(principal);
-                    }
-                    return Poll::Ready(Ok(response.map(ResponseBody::inner)));
-                }
-                StateProj::Rejected { response } => {
-                    let response = response
-                        .take()
-                        .expect("auth ResponseFuture polled after completion");
-                    return Poll::Ready(Ok(response));
-                }
+        self.project().admission.poll(cx)
+    }
+}
+
+impl<S, K, ReqBody, ResBody> fmt::Debug for ResponseFuture<S, K, ReqBody, ResBody>
+where
+    S: Service<Request<ReqBody>>,
+    K: KeyStore,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResponseFuture").finish_non_exhaustive()
+    }
+}
+
+/// The look-up of a presented key: what the decision needs besides the store's answer.
+pub(super) struct Lookup<K> {
+    pub(super) key_environment: Environment,
+    pub(super) now: Timestamp,
+    pub(super) store: Arc<K>,
+}
+
+impl<K: KeyStore> Admit for Lookup<K> {
+    type Answer = K::Lookup;
+    type Admitted = Principal;
+    const STAGE: Stage = Stage::Auth;
+
+    fn decide<ReqBody, ResBody>(
+        self,
+        found: Result<Option<Arc<KeyEntry>>, StoreError>,
+        request: &mut Request<ReqBody>,
+        _grpc: bool,
+        span: &Span,
+    ) -> Verdict<Principal, ResBody> {
+        match admit(found, self.key_environment, self.now) {
+            Ok(entry) => {
+                self.store.record_use(&entry, self.now);
+                let principal = Principal::new(entry);
+                telemetry::admitted(Stage::Auth);
+                telemetry::record_principal(span, Some(&principal));
+                request.extensions_mut().insert(principal.clone());
+                Verdict::Admit(principal)
             }
+            Err(rejection) => Verdict::Reject(rejection),
+        }
+    }
+
+    fn after<B, E>(principal: Principal, outcome: &mut Result<Response<B>, E>) {
+        // The audit stage, outside this one, reads who called from the response.
+        if let Ok(response) = outcome {
+            response.extensions_mut().insert(principal);
         }
     }
 }
@@ -199,14 +150,4 @@ fn admit(
         ));
     }
     Ok(entry)
-}
-
-impl<K, S, ReqBody, ResBody> fmt::Debug for ResponseFuture<K, S, ReqBody, ResBody>
-where
-    K: KeyStore,
-    S: Service<Request<ReqBody>>,
-{
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ResponseFuture").finish_non_exhaustive()
-    }
 }

@@ -1,13 +1,13 @@
 use std::fmt;
-use std::mem;
 use std::task::{Context, Poll};
 
 use http::{Request, Response};
 use tower_service::Service;
 use tracing::field::Empty;
 
-use super::future::Pending;
+use super::future::Lookup;
 use super::{ApiKeyAuthLayer, ResponseFuture, credentials};
+use crate::admission::{self, Admission};
 use crate::body::ResponseBody;
 use crate::environment::Environment;
 use crate::key::KeyStore;
@@ -32,20 +32,7 @@ impl<S, K: KeyStore> ApiKeyAuth<S, K> {
         ApiKeyAuthLayer::new(store)
     }
 
-    /// The inner service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// The inner service, mutably.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// Unwraps the inner service.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
+    crate::macros::define_inner_service_accessors!();
 }
 
 impl<S: Clone, K> Clone for ApiKeyAuth<S, K> {
@@ -73,7 +60,7 @@ where
 {
     type Response = Response<ResponseBody<ResBody>>;
     type Error = S::Error;
-    type Future = ResponseFuture<K, S, ReqBody, ResBody>;
+    type Future = ResponseFuture<S, K, ReqBody, ResBody>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -88,7 +75,9 @@ where
         let grpc = is_grpc(request.headers());
         let key = match credentials::presented_key(request.headers()) {
             Ok(key) => key,
-            Err(rejection) => return ResponseFuture::rejected(rejection, grpc, span.clone()),
+            Err(rejection) => {
+                return ResponseFuture::new(Admission::rejected(rejection, grpc, span.clone()));
+            }
         };
         if self.layer.deployment == Environment::Production
             && key.environment() == Environment::Development
@@ -97,24 +86,22 @@ where
                 RejectionCode::InvalidApiKey,
                 "a production deployment does not accept development (test) keys",
             );
-            return ResponseFuture::rejected(rejection, grpc, span.clone());
+            return ResponseFuture::new(Admission::rejected(rejection, grpc, span.clone()));
         }
-        let lookup = self.layer.store.find_by_hash(&key.hash());
-        // The clone goes back into `self`; the service that `poll_ready` readied goes with the
-        // request (tower's rule for services that call the inner one from a future).
-        let clone = self.inner.clone();
-        let ready_inner = mem::replace(&mut self.inner, clone);
-        ResponseFuture::looking_up(
+        let answer = self.layer.store.find_by_hash(&key.hash());
+        let lookup = Lookup {
+            key_environment: key.environment(),
+            now: self.layer.clock.now(),
+            store: self.layer.store.clone(),
+        };
+        let inner = admission::take_ready(&mut self.inner);
+        ResponseFuture::new(Admission::deciding(
             lookup,
-            Pending {
-                inner: ready_inner,
-                request,
-                key_environment: key.environment(),
-                now: self.layer.clock.now(),
-                store: self.layer.store.clone(),
-                grpc,
-            },
+            answer,
+            inner,
+            request,
+            grpc,
             span.clone(),
-        )
+        ))
     }
 }

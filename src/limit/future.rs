@@ -1,7 +1,8 @@
 use std::fmt;
 use std::future::Future;
+use std::marker::PhantomData;
 use std::pin::Pin;
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll};
 
 use http::{Request, Response};
 use pin_project_lite::pin_project;
@@ -11,155 +12,115 @@ use tracing::Span;
 use super::RateLimitStore;
 use super::headers;
 use super::limits::Decision;
+use crate::admission::{self, Admission, Admit, Verdict};
 use crate::body::ResponseBody;
 use crate::rejection::{Rejection, RejectionCode};
+use crate::store::StoreError;
 use crate::telemetry::{self, Stage};
 
 pin_project! {
     /// The response future of [`SlidingWindowRateLimit`](super::SlidingWindowRateLimit): the
     /// store's decision, then the inner service's future with the `RateLimit` fields added, or
     /// a 429. Held inline, never boxed.
-    pub struct ResponseFuture<S, Inner, ReqBody, ResBody>
+    pub struct ResponseFuture<S, L, ReqBody, ResBody>
     where
-        S: RateLimitStore,
-        Inner: Service<Request<ReqBody>>,
+        S: Service<Request<ReqBody>>,
+        L: RateLimitStore,
     {
         #[pin]
-        state: State<S, Inner, ReqBody, ResBody>,
-        span: Span,
+        admission: Admission<Check<L>, S, ReqBody, ResBody>,
     }
 }
 
-pin_project! {
-    #[project = StateProj]
-    enum State<S, Inner, ReqBody, ResBody>
-    where
-        S: RateLimitStore,
-        Inner: Service<Request<ReqBody>>,
-    {
-        Checking { #[pin] check: S::Check, pending: Option<Pending<Inner, ReqBody>> },
-        Calling { #[pin] future: Inner::Future, decision: Decision },
-        Answered { response: Option<Response<ResponseBody<ResBody>>> },
-    }
-}
-
-/// What the future needs once the store has decided.
-pub(super) struct Pending<Inner, ReqBody> {
-    pub(super) inner: Inner,
-    pub(super) request: Request<ReqBody>,
-    pub(super) grpc: bool,
-}
-
-impl<S, Inner, ReqBody, ResBody> ResponseFuture<S, Inner, ReqBody, ResBody>
+impl<S, L, ReqBody, ResBody> ResponseFuture<S, L, ReqBody, ResBody>
 where
-    S: RateLimitStore,
-    Inner: Service<Request<ReqBody>>,
+    S: Service<Request<ReqBody>>,
+    L: RateLimitStore,
 {
-    pub(super) fn checking(check: S::Check, pending: Pending<Inner, ReqBody>, span: Span) -> Self {
-        ResponseFuture {
-            state: State::Checking {
-                check,
-                pending: Some(pending),
-            },
-            span,
-        }
-    }
-
-    pub(super) fn rejected(rejection: Rejection, grpc: bool, span: Span) -> Self {
-        telemetry::rejected(Stage::Limit, rejection.code());
-        ResponseFuture {
-            state: State::Answered {
-                response: Some(rejection.into_response(grpc)),
-            },
-            span,
-        }
+    pub(super) fn new(admission: Admission<Check<L>, S, ReqBody, ResBody>) -> Self {
+        ResponseFuture { admission }
     }
 }
 
-impl<S, Inner, ReqBody, ResBody> Future for ResponseFuture<S, Inner, ReqBody, ResBody>
+impl<S, L, ReqBody, ResBody> Future for ResponseFuture<S, L, ReqBody, ResBody>
 where
-    S: RateLimitStore,
-    Inner: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    L: RateLimitStore,
 {
-    type Output = Result<Response<ResponseBody<ResBody>>, Inner::Error>;
+    type Output = Result<Response<ResponseBody<ResBody>>, S::Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        let _entered = this.span.enter();
-        let mut state = this.state;
-        loop {
-            match state.as_mut().project() {
-                StateProj::Checking { check, pending } => {
-                    let decided = ready!(check.poll(cx));
-                    let Pending {
-                        mut inner,
-                        request,
-                        grpc,
-                    } = pending
-                        .take()
-                        .expect("rate-limit ResponseFuture polled after completion");
-                    let next = match decided {
-                        Ok(decision) if decision.admitted => {
-                            telemetry::admitted(Stage::Limit);
-                            State::Calling {
-                                future: inner.call(request),
-                                decision,
-                            }
-                        }
-                        Ok(decision) => State::Answered {
-                            response: Some(refusal(&decision, grpc)),
-                        },
-                        Err(error) => {
-                            tracing::warn!(%error, "rate-limit store unavailable; refusing");
-                            telemetry::rejected(Stage::Limit, RejectionCode::StoreUnavailable);
-                            let rejection = Rejection::new(
-                                RejectionCode::StoreUnavailable,
-                                "the rate-limit store is unavailable; retry shortly",
-                            )
-                            .with_retry_after(1);
-                            State::Answered {
-                                response: Some(rejection.into_response(grpc)),
-                            }
-                        }
-                    };
-                    state.set(next);
-                }
-                StateProj::Calling { future, decision } => {
-                    let mut response = ready!(future.poll(cx))?;
-                    headers::insert(response.headers_mut(), decision);
-                    return Poll::Ready(Ok(response.map(ResponseBody::inner)));
-                }
-                StateProj::Answered { response } => {
-                    return Poll::Ready(Ok(response
-                        .take()
-                        .expect("rate-limit ResponseFuture polled after completion")));
-                }
+        self.project().admission.poll(cx)
+    }
+}
+
+impl<S, L, ReqBody, ResBody> fmt::Debug for ResponseFuture<S, L, ReqBody, ResBody>
+where
+    S: Service<Request<ReqBody>>,
+    L: RateLimitStore,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResponseFuture").finish_non_exhaustive()
+    }
+}
+
+/// A window check: the store's decision is all the stage needs.
+pub(super) struct Check<L>(PhantomData<fn() -> L>);
+
+impl<L> Check<L> {
+    pub(super) fn new() -> Self {
+        Check(PhantomData)
+    }
+}
+
+impl<L: RateLimitStore> Admit for Check<L> {
+    type Answer = L::Check;
+    type Admitted = Decision;
+    const STAGE: Stage = Stage::Limit;
+
+    fn decide<ReqBody, ResBody>(
+        self,
+        decided: Result<Decision, StoreError>,
+        _request: &mut Request<ReqBody>,
+        grpc: bool,
+        _span: &Span,
+    ) -> Verdict<Decision, ResBody> {
+        match decided {
+            Ok(decision) if decision.admitted => {
+                telemetry::admitted(Stage::Limit);
+                Verdict::Admit(decision)
+            }
+            Ok(decision) => Verdict::Answer(refusal(&decision, grpc)),
+            Err(error) => {
+                tracing::warn!(%error, "rate-limit store unavailable; refusing");
+                Verdict::Reject(
+                    Rejection::new(
+                        RejectionCode::StoreUnavailable,
+                        "the rate-limit store is unavailable; retry shortly",
+                    )
+                    .with_retry_after(1),
+                )
             }
         }
     }
+
+    fn after<B, E>(decision: Decision, outcome: &mut Result<Response<B>, E>) {
+        if let Ok(response) = outcome {
+            headers::insert(response.headers_mut(), &decision);
+        }
+    }
 }
 
+/// The 429 for a refused decision, with the `RateLimit` fields of the window that refused.
 fn refusal<B>(decision: &Decision, grpc: bool) -> Response<ResponseBody<B>> {
     let detail = if decision.at_capacity {
         "the rate limiter is tracking as many keys as it may; retry shortly"
     } else {
         "this API key's rate limit is spent; retry after the given seconds"
     };
-    tracing::debug!(retry_after = decision.retry_after_secs, "rate limited");
-    telemetry::rejected(Stage::Limit, RejectionCode::RateLimited);
-    let mut response = Rejection::new(RejectionCode::RateLimited, detail)
-        .with_retry_after(decision.retry_after_secs)
-        .into_response(grpc);
+    let rejection = Rejection::new(RejectionCode::RateLimited, detail)
+        .with_retry_after(decision.retry_after_secs);
+    let mut response = admission::refuse(Stage::Limit, rejection, grpc);
     headers::insert(response.headers_mut(), decision);
     response
-}
-
-impl<S, Inner, ReqBody, ResBody> fmt::Debug for ResponseFuture<S, Inner, ReqBody, ResBody>
-where
-    S: RateLimitStore,
-    Inner: Service<Request<ReqBody>>,
-{
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ResponseFuture").finish_non_exhaustive()
-    }
 }

@@ -1,17 +1,24 @@
 use std::fmt;
 use std::sync::Arc;
 
+use http::Request;
 use tower_layer::Layer;
 
-use super::{RateLimitStore, SlidingWindowLimiter, SlidingWindowRateLimit};
+use super::key::{ByApiKey, ByFn};
+use super::{Limits, RateLimitStore, SlidingWindowLimiter, SlidingWindowRateLimit};
 use crate::clock::{Clock, SharedClock, system_clock};
 
 /// Applies [`SlidingWindowRateLimit`]. Cheap to clone: the store sits behind an `Arc`, and clones
 /// share its windows.
+///
+/// `L` is the store of the windows; `K` chooses the windows a request counts against
+/// ([`ByApiKey`] unless [`with_key`](Self::with_key) says otherwise).
 #[must_use]
-pub struct SlidingWindowRateLimitLayer<S = SlidingWindowLimiter> {
-    pub(super) store: Arc<S>,
+pub struct SlidingWindowRateLimitLayer<L = SlidingWindowLimiter, K = ByApiKey> {
+    pub(super) store: Arc<L>,
     pub(super) clock: SharedClock,
+    pub(super) key: Arc<K>,
+    pub(super) limits: Limits,
 }
 
 impl SlidingWindowRateLimitLayer {
@@ -28,18 +35,49 @@ impl Default for SlidingWindowRateLimitLayer {
     }
 }
 
-impl<S: RateLimitStore> SlidingWindowRateLimitLayer<S> {
+impl<L: RateLimitStore> SlidingWindowRateLimitLayer<L> {
     /// Per-key limits kept in `store`.
-    pub fn from_store(store: S) -> Self {
+    pub fn from_store(store: L) -> Self {
         Self::from_shared_store(Arc::new(store))
     }
 
     /// Like [`SlidingWindowRateLimitLayer::from_store`], for a store the application also holds.
-    pub fn from_shared_store(store: Arc<S>) -> Self {
+    pub fn from_shared_store(store: Arc<L>) -> Self {
         SlidingWindowRateLimitLayer {
             store,
             clock: system_clock(),
+            key: Arc::new(ByApiKey),
+            limits: Limits::default(),
         }
+    }
+}
+
+impl<L: RateLimitStore, K> SlidingWindowRateLimitLayer<L, K> {
+    /// Counts each request against the windows of the key `key` returns for it, under the limits
+    /// of [`with_limits`](Self::with_limits), instead of its API key's: e.g. the client address
+    /// on a public route, as `tower_governor` does. No `ApiKeyAuth` is needed. A request for
+    /// which `key` returns `None` is not limited by this layer.
+    ///
+    /// Keys share the store's namespace: give a layer keyed this way a store of its own (or, on
+    /// Redis, a prefix of its own), so that its keys never meet API key ids.
+    pub fn with_key<B, F>(self, key: F) -> SlidingWindowRateLimitLayer<L, ByFn<F>>
+    where
+        F: Fn(&Request<B>) -> Option<String>,
+    {
+        SlidingWindowRateLimitLayer {
+            store: self.store,
+            clock: self.clock,
+            key: Arc::new(ByFn(key)),
+            limits: self.limits,
+        }
+    }
+
+    /// The limits of keys from [`with_key`](Self::with_key): `rps` requests per second and `rpm`
+    /// per minute. Without it such keys are unlimited, like a key record with neither limit.
+    /// API keys keep their records' limits.
+    pub fn with_limits(mut self, rps: u32, rpm: u32) -> Self {
+        self.limits = Limits::new(Some(rps), Some(rpm));
+        self
     }
 
     /// Reads time from `clock`.
@@ -49,31 +87,34 @@ impl<S: RateLimitStore> SlidingWindowRateLimitLayer<S> {
     }
 
     /// The store.
-    pub fn store(&self) -> &Arc<S> {
+    pub fn store(&self) -> &Arc<L> {
         &self.store
     }
 }
 
-impl<S> Clone for SlidingWindowRateLimitLayer<S> {
+impl<L, K> Clone for SlidingWindowRateLimitLayer<L, K> {
     fn clone(&self) -> Self {
         SlidingWindowRateLimitLayer {
             store: Arc::clone(&self.store),
             clock: Arc::clone(&self.clock),
+            key: Arc::clone(&self.key),
+            limits: self.limits,
         }
     }
 }
 
-impl<S> fmt::Debug for SlidingWindowRateLimitLayer<S> {
+impl<L, K> fmt::Debug for SlidingWindowRateLimitLayer<L, K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SlidingWindowRateLimitLayer")
+            .field("limits", &self.limits)
             .finish_non_exhaustive()
     }
 }
 
-impl<Inner, S> Layer<Inner> for SlidingWindowRateLimitLayer<S> {
-    type Service = SlidingWindowRateLimit<Inner, S>;
+impl<S, L, K> Layer<S> for SlidingWindowRateLimitLayer<L, K> {
+    type Service = SlidingWindowRateLimit<S, L, K>;
 
-    fn layer(&self, inner: Inner) -> Self::Service {
+    fn layer(&self, inner: S) -> Self::Service {
         SlidingWindowRateLimit {
             inner,
             layer: self.clone(),

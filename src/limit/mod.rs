@@ -47,6 +47,48 @@
 //! # });
 //! ```
 //!
+//! ## Limiting a public route by client address
+//!
+//! The stage needs no `ApiKeyAuth` when it is told how to key requests: here every client
+//! address gets 2 requests per second and 60 per minute on a route without keys.
+//!
+//! ```
+//! use std::net::SocketAddr;
+//! use memorysync_pipeline::ClientAddr;
+//! use memorysync_pipeline::client_ip::peer_ip;
+//! use memorysync_pipeline::clock::{ManualClock, Timestamp};
+//! use memorysync_pipeline::limit::SlidingWindowRateLimitLayer;
+//! use tower::{ServiceBuilder, ServiceExt, service_fn};
+//!
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! let clock = ManualClock::new(Timestamp::from_unix_secs(1_800_000_000));
+//! let service = ServiceBuilder::new()
+//!     .layer(
+//!         SlidingWindowRateLimitLayer::new()
+//!             .with_key(|request: &http::Request<String>| {
+//!                 peer_ip(request.extensions()).map(|ip| ip.to_string())
+//!             })
+//!             .with_limits(2, 60)
+//!             .with_clock(clock),
+//!     )
+//!     .service(service_fn(|_: http::Request<String>| async {
+//!         Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
+//!     }));
+//! let from = |ip: [u8; 4]| {
+//!     http::Request::builder()
+//!         .extension(ClientAddr(SocketAddr::from((ip, 40_000))))
+//!         .body(String::new())
+//!         .unwrap()
+//! };
+//! for _ in 0..2 {
+//!     assert_eq!(service.clone().oneshot(from([192, 0, 2, 1])).await.unwrap().status(), 200);
+//! }
+//! assert_eq!(service.clone().oneshot(from([192, 0, 2, 1])).await.unwrap().status(), 429);
+//! // Another address has windows of its own.
+//! assert_eq!(service.oneshot(from([192, 0, 2, 2])).await.unwrap().status(), 200);
+//! # });
+//! ```
+//!
 //! # How
 //!
 //! The rule is in `window.rs` (one place, mirrored by the Redis script of the shared store): a
@@ -69,11 +111,17 @@
 //! - The `RateLimit` field names the window closest to exhaustion; on a 429, `t` equals
 //!   `Retry-After`.
 //! - A clock that jumps backwards is taken as standing still for the keys it has seen.
-//! - Used without `ApiKeyAuth` outside it, every request is refused 401 `missing_api_key`.
+//! - Keyed by API key (the default) and used without `ApiKeyAuth` outside it, every request is
+//!   refused 401 `missing_api_key`. Keyed by a closure ([`SlidingWindowRateLimitLayer::with_key`]),
+//!   a request for which the closure returns `None` is not limited: that is the closure's explicit
+//!   answer, for example for an internal caller.
+//! - Keys from a closure get the limits of [`SlidingWindowRateLimitLayer::with_limits`]; without
+//!   it they are unlimited, like a key record with neither limit.
 
 mod fallback;
 mod future;
 pub mod headers;
+mod key;
 mod layer;
 mod limiter;
 mod limits;
@@ -83,6 +131,7 @@ mod window;
 
 pub use crate::store::WithFallback;
 pub use future::ResponseFuture;
+pub use key::{ByApiKey, ByFn, KeyExtractor, RateKey};
 pub use layer::SlidingWindowRateLimitLayer;
 pub use limiter::SlidingWindowLimiter;
 pub use limits::{Decision, Limits, WindowKind, WindowStatus};

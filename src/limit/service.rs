@@ -1,56 +1,45 @@
 use std::fmt;
-use std::mem;
 use std::task::{Context, Poll};
 
 use http::{Request, Response};
 use tower_service::Service;
 use tracing::field::Empty;
 
-use super::future::Pending;
-use super::limits::Limits;
-use super::{RateLimitStore, ResponseFuture, SlidingWindowRateLimitLayer};
+use super::future::Check;
+use super::key::{ByApiKey, KeyExtractor, RateKey};
+use super::{RateLimitStore, ResponseFuture, SlidingWindowLimiter, SlidingWindowRateLimitLayer};
+use crate::admission::{self, Admission};
 use crate::auth::Principal;
 use crate::body::ResponseBody;
-use crate::rejection::{Rejection, RejectionCode, is_grpc};
+use crate::rejection::is_grpc;
 use crate::telemetry;
 
 /// Limits each key to its requests per second and per minute, over sliding windows; refuses the
 /// rest with 429 before they reach the inner service.
-pub struct SlidingWindowRateLimit<Inner, S> {
-    pub(super) inner: Inner,
-    pub(super) layer: SlidingWindowRateLimitLayer<S>,
+///
+/// `S` is the inner service, `L` the store of the windows, `K` what chooses a request's windows.
+pub struct SlidingWindowRateLimit<S, L = SlidingWindowLimiter, K = ByApiKey> {
+    pub(super) inner: S,
+    pub(super) layer: SlidingWindowRateLimitLayer<L, K>,
 }
 
-impl<Inner, S: RateLimitStore> SlidingWindowRateLimit<Inner, S> {
+impl<S, L: RateLimitStore, K> SlidingWindowRateLimit<S, L, K> {
     /// Wraps `inner`.
-    pub fn new(inner: Inner, layer: SlidingWindowRateLimitLayer<S>) -> Self {
+    pub fn new(inner: S, layer: SlidingWindowRateLimitLayer<L, K>) -> Self {
         SlidingWindowRateLimit { inner, layer }
     }
 
-    /// The inner service.
-    pub fn get_ref(&self) -> &Inner {
-        &self.inner
-    }
-
-    /// The inner service, mutably.
-    pub fn get_mut(&mut self) -> &mut Inner {
-        &mut self.inner
-    }
-
-    /// Unwraps the inner service.
-    pub fn into_inner(self) -> Inner {
-        self.inner
-    }
+    crate::macros::define_inner_service_accessors!();
 }
 
-impl<Inner> SlidingWindowRateLimit<Inner, super::SlidingWindowLimiter> {
+impl<S> SlidingWindowRateLimit<S> {
     /// A layer on an in-memory limiter.
     pub fn layer() -> SlidingWindowRateLimitLayer {
         SlidingWindowRateLimitLayer::new()
     }
 }
 
-impl<Inner: Clone, S> Clone for SlidingWindowRateLimit<Inner, S> {
+impl<S: Clone, L, K> Clone for SlidingWindowRateLimit<S, L, K> {
     fn clone(&self) -> Self {
         SlidingWindowRateLimit {
             inner: self.inner.clone(),
@@ -59,7 +48,7 @@ impl<Inner: Clone, S> Clone for SlidingWindowRateLimit<Inner, S> {
     }
 }
 
-impl<Inner: fmt::Debug, S> fmt::Debug for SlidingWindowRateLimit<Inner, S> {
+impl<S: fmt::Debug, L, K> fmt::Debug for SlidingWindowRateLimit<S, L, K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SlidingWindowRateLimit")
             .field("inner", &self.inner)
@@ -67,14 +56,15 @@ impl<Inner: fmt::Debug, S> fmt::Debug for SlidingWindowRateLimit<Inner, S> {
     }
 }
 
-impl<Inner, S, ReqBody, ResBody> Service<Request<ReqBody>> for SlidingWindowRateLimit<Inner, S>
+impl<S, L, K, ReqBody, ResBody> Service<Request<ReqBody>> for SlidingWindowRateLimit<S, L, K>
 where
-    Inner: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
-    S: RateLimitStore,
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
+    L: RateLimitStore,
+    K: KeyExtractor<ReqBody>,
 {
     type Response = Response<ResponseBody<ResBody>>;
-    type Error = Inner::Error;
-    type Future = ResponseFuture<S, Inner, ReqBody, ResBody>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S, L, ReqBody, ResBody>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -86,33 +76,29 @@ where
         });
         let _entered = span.enter();
         let grpc = is_grpc(request.headers());
-        let principal = request.extensions().get::<Principal>();
-        telemetry::record_principal(&span, principal);
-        let Some(principal) = principal else {
-            // Used without ApiKeyAuth outside it: there is no key to limit, and letting the
-            // request through unlimited would make the stage a no-op nobody notices.
-            let rejection = Rejection::new(
-                RejectionCode::MissingApiKey,
-                "rate limits need an authenticated API key",
-            );
-            return ResponseFuture::rejected(rejection, grpc, span.clone());
+        telemetry::record_principal(&span, request.extensions().get::<Principal>());
+        let answer = match self.layer.key.rate_key(&request, self.layer.limits) {
+            RateKey::Limited { id, limits } => {
+                self.layer.store.check(&id, limits, self.layer.clock.now())
+            }
+            RateKey::Exempt => {
+                return ResponseFuture::new(Admission::passing(
+                    self.inner.call(request),
+                    span.clone(),
+                ));
+            }
+            RateKey::Refused(rejection) => {
+                return ResponseFuture::new(Admission::rejected(rejection, grpc, span.clone()));
+            }
         };
-        let limits = Limits::new(principal.rps(), principal.rpm());
-        let check = self
-            .layer
-            .store
-            .check(principal.key_id(), limits, self.layer.clock.now());
-        // Call the service that `poll_ready` readied; leave its clone for the next request.
-        let clone = self.inner.clone();
-        let ready_inner = mem::replace(&mut self.inner, clone);
-        ResponseFuture::checking(
-            check,
-            Pending {
-                inner: ready_inner,
-                request,
-                grpc,
-            },
+        let inner = admission::take_ready(&mut self.inner);
+        ResponseFuture::new(Admission::deciding(
+            Check::new(),
+            answer,
+            inner,
+            request,
+            grpc,
             span.clone(),
-        )
+        ))
     }
 }

@@ -65,10 +65,10 @@ impl<K> Stage for ApiKeyAuthLayer<K> {
 impl Stage for ProjectScopeLayer {
     type Position = position::ProjectScopeStage;
 }
-impl<S> Stage for SlidingWindowRateLimitLayer<S> {
+impl<L, K> Stage for SlidingWindowRateLimitLayer<L, K> {
     type Position = position::SlidingWindowRateLimitStage;
 }
-impl<S, C> Stage for QuotaDegradeLayer<S, C> {
+impl<Q, C> Stage for QuotaDegradeLayer<Q, C> {
     type Position = position::QuotaDegradeStage;
 }
 

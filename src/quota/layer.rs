@@ -24,13 +24,13 @@ pub struct QuotaUsage {
 
 /// Applies [`QuotaDegrade`]. Cheap to clone; clones share the store.
 #[must_use]
-pub struct QuotaDegradeLayer<S = MemoryQuotaStore, C = DefaultClassifier> {
-    pub(super) shared: Shared<S, C>,
+pub struct QuotaDegradeLayer<Q = MemoryQuotaStore, C = DefaultClassifier> {
+    pub(super) shared: Shared<Q, C>,
 }
 
 /// What every service of one layer shares.
-pub(super) struct Shared<S, C> {
-    pub(super) store: Arc<S>,
+pub(super) struct Shared<Q, C> {
+    pub(super) store: Arc<Q>,
     pub(super) classifier: Arc<C>,
     pub(super) plans: Arc<QuotaPlans>,
     pub(super) alerts: Option<AlertSink>,
@@ -45,9 +45,9 @@ impl QuotaDegradeLayer {
     }
 }
 
-impl<S: QuotaStore> QuotaDegradeLayer<S> {
+impl<Q: QuotaStore> QuotaDegradeLayer<Q> {
     /// Quotas of `plans`, counted in `store`.
-    pub fn from_store(plans: QuotaPlans, store: S) -> Self {
+    pub fn from_store(plans: QuotaPlans, store: Q) -> Self {
         QuotaDegradeLayer {
             shared: Shared {
                 store: Arc::new(store),
@@ -61,9 +61,9 @@ impl<S: QuotaStore> QuotaDegradeLayer<S> {
     }
 }
 
-impl<S: QuotaStore, C: Classify> QuotaDegradeLayer<S, C> {
+impl<Q: QuotaStore, C: Classify> QuotaDegradeLayer<Q, C> {
     /// Decides which requests are metered: any `Fn(&Method, &str) -> Option<Operation>`.
-    pub fn with_classifier<C2: Classify>(self, classifier: C2) -> QuotaDegradeLayer<S, C2> {
+    pub fn with_classifier<C2: Classify>(self, classifier: C2) -> QuotaDegradeLayer<Q, C2> {
         let Shared {
             store,
             plans,
@@ -119,7 +119,7 @@ impl<S: QuotaStore, C: Classify> QuotaDegradeLayer<S, C> {
     }
 
     /// The store.
-    pub fn store(&self) -> &Arc<S> {
+    pub fn store(&self) -> &Arc<Q> {
         &self.shared.store
     }
 
@@ -152,7 +152,7 @@ impl<S: QuotaStore, C: Classify> QuotaDegradeLayer<S, C> {
     }
 }
 
-impl<S, C> Clone for Shared<S, C> {
+impl<Q, C> Clone for Shared<Q, C> {
     fn clone(&self) -> Self {
         Shared {
             store: Arc::clone(&self.store),
@@ -165,7 +165,7 @@ impl<S, C> Clone for Shared<S, C> {
     }
 }
 
-impl<S, C> Clone for QuotaDegradeLayer<S, C> {
+impl<Q, C> Clone for QuotaDegradeLayer<Q, C> {
     fn clone(&self) -> Self {
         QuotaDegradeLayer {
             shared: self.shared.clone(),
@@ -173,7 +173,7 @@ impl<S, C> Clone for QuotaDegradeLayer<S, C> {
     }
 }
 
-impl<S, C> fmt::Debug for QuotaDegradeLayer<S, C> {
+impl<Q, C> fmt::Debug for QuotaDegradeLayer<Q, C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("QuotaDegradeLayer")
             .field("plans", &self.shared.plans)
@@ -182,14 +182,11 @@ impl<S, C> fmt::Debug for QuotaDegradeLayer<S, C> {
     }
 }
 
-impl<Inner, S, C> Layer<Inner> for QuotaDegradeLayer<S, C> {
-    type Service = QuotaDegrade<Inner, S, C>;
+impl<S, Q, C> Layer<S> for QuotaDegradeLayer<Q, C> {
+    type Service = QuotaDegrade<S, Q, C>;
 
-    fn layer(&self, inner: Inner) -> Self::Service {
-        QuotaDegrade {
-            inner,
-            shared: Arc::new(self.shared.clone()),
-        }
+    fn layer(&self, inner: S) -> Self::Service {
+        QuotaDegrade::new(inner, self.clone())
     }
 }
 

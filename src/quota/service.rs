@@ -1,5 +1,4 @@
 use std::fmt;
-use std::mem;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -7,9 +6,13 @@ use http::{Request, Response};
 use tower_service::Service;
 use tracing::field::Empty;
 
-use super::future::Pending;
+use super::future::Charge;
 use super::layer::Shared;
-use super::{Classify, Month, QuotaKey, QuotaStore, ResponseFuture};
+use super::{
+    Classify, DefaultClassifier, MemoryQuotaStore, Month, QuotaDegradeLayer, QuotaKey, QuotaPlans,
+    QuotaStore, ResponseFuture,
+};
+use crate::admission::{self, Admission};
 use crate::auth::Principal;
 use crate::body::ResponseBody;
 use crate::rejection::{Rejection, RejectionCode, is_grpc};
@@ -18,29 +21,33 @@ use crate::telemetry;
 
 /// Spends a unit of the project's monthly quota for each metered request before calling the
 /// inner service; when the month's units are used up, answers 200 with an empty result instead.
-pub struct QuotaDegrade<Inner, S, C> {
-    pub(super) inner: Inner,
-    pub(super) shared: Arc<Shared<S, C>>,
+///
+/// `S` is the inner service, `Q` the store of the counters, `C` the classifier.
+pub struct QuotaDegrade<S, Q = MemoryQuotaStore, C = DefaultClassifier> {
+    pub(super) inner: S,
+    pub(super) shared: Arc<Shared<Q, C>>,
 }
 
-impl<Inner, S, C> QuotaDegrade<Inner, S, C> {
-    /// The inner service.
-    pub fn get_ref(&self) -> &Inner {
-        &self.inner
+impl<S, Q, C> QuotaDegrade<S, Q, C> {
+    /// Wraps `inner`.
+    pub fn new(inner: S, layer: QuotaDegradeLayer<Q, C>) -> Self {
+        QuotaDegrade {
+            inner,
+            shared: Arc::new(layer.shared),
+        }
     }
 
-    /// The inner service, mutably.
-    pub fn get_mut(&mut self) -> &mut Inner {
-        &mut self.inner
-    }
+    crate::macros::define_inner_service_accessors!();
+}
 
-    /// Unwraps the inner service.
-    pub fn into_inner(self) -> Inner {
-        self.inner
+impl<S> QuotaDegrade<S> {
+    /// A layer with the quotas of `plans`, counted in memory.
+    pub fn layer(plans: QuotaPlans) -> QuotaDegradeLayer {
+        QuotaDegradeLayer::new(plans)
     }
 }
 
-impl<Inner: Clone, S, C> Clone for QuotaDegrade<Inner, S, C> {
+impl<S: Clone, Q, C> Clone for QuotaDegrade<S, Q, C> {
     fn clone(&self) -> Self {
         QuotaDegrade {
             inner: self.inner.clone(),
@@ -49,7 +56,7 @@ impl<Inner: Clone, S, C> Clone for QuotaDegrade<Inner, S, C> {
     }
 }
 
-impl<Inner: fmt::Debug, S, C> fmt::Debug for QuotaDegrade<Inner, S, C> {
+impl<S: fmt::Debug, Q, C> fmt::Debug for QuotaDegrade<S, Q, C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("QuotaDegrade")
             .field("inner", &self.inner)
@@ -57,15 +64,15 @@ impl<Inner: fmt::Debug, S, C> fmt::Debug for QuotaDegrade<Inner, S, C> {
     }
 }
 
-impl<Inner, S, C, ReqBody, ResBody> Service<Request<ReqBody>> for QuotaDegrade<Inner, S, C>
+impl<S, Q, C, ReqBody, ResBody> Service<Request<ReqBody>> for QuotaDegrade<S, Q, C>
 where
-    Inner: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
-    S: QuotaStore,
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
+    Q: QuotaStore,
     C: Classify,
 {
     type Response = Response<ResponseBody<ResBody>>;
-    type Error = Inner::Error;
-    type Future = ResponseFuture<Inner, S, C, ReqBody, ResBody>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S, Q, C, ReqBody, ResBody>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -87,7 +94,7 @@ where
             .classifier
             .classify(request.method(), request.uri().path())
         else {
-            return ResponseFuture::unmetered(self.inner.call(request), span.clone());
+            return self.unmetered(request, span.clone());
         };
         if !span.is_disabled() {
             span.record("operation", operation.as_str());
@@ -100,14 +107,14 @@ where
                 RejectionCode::MissingApiKey,
                 "quotas need an authenticated request scoped to a project",
             );
-            return ResponseFuture::rejected(rejection, grpc, span.clone());
+            return ResponseFuture::new(Admission::rejected(rejection, grpc, span.clone()));
         };
         let Some(plan) = shared.plans.get(scope.project()) else {
             tracing::warn!(
                 project = scope.project(),
                 "no quota plan for the project; unmetered"
             );
-            return ResponseFuture::unmetered(self.inner.call(request), span.clone());
+            return self.unmetered(request, span.clone());
         };
         let key = QuotaKey {
             project: scope.project_shared().clone(),
@@ -115,21 +122,37 @@ where
             month: Month::of(shared.clock.now()),
         };
         let limit = plan.limit(operation);
-        let reserve = shared.store.reserve(&key, limit, plan.alert_thresholds);
-        // Call the service that `poll_ready` readied; leave its clone for the next request.
-        let clone = self.inner.clone();
-        let ready_inner = mem::replace(&mut self.inner, clone);
-        ResponseFuture::reserving(
-            reserve,
-            Pending {
-                inner: ready_inner,
-                request,
-                grpc,
-                key,
-                limit,
-                shared: Arc::clone(shared),
-            },
+        let answer = shared.store.reserve(&key, limit, plan.alert_thresholds);
+        let charge = Charge {
+            key,
+            limit,
+            shared: Arc::clone(shared),
+        };
+        let inner = admission::take_ready(&mut self.inner);
+        ResponseFuture::new(Admission::deciding(
+            charge,
+            answer,
+            inner,
+            request,
+            grpc,
             span.clone(),
-        )
+        ))
+    }
+}
+
+impl<S, Q, C> QuotaDegrade<S, Q, C>
+where
+    Q: QuotaStore,
+{
+    fn unmetered<ReqBody, ResBody>(
+        &mut self,
+        request: Request<ReqBody>,
+        span: tracing::Span,
+    ) -> ResponseFuture<S, Q, C, ReqBody, ResBody>
+    where
+        S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    {
+        telemetry::unmetered();
+        ResponseFuture::new(Admission::passing(self.inner.call(request), span))
     }
 }
