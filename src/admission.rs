@@ -61,7 +61,11 @@ pub(crate) enum Verdict<A, B> {
 
 /// The response to `rejection` by `stage`, counted: the one path from a stage's refusal to its
 /// telemetry and its problem (or gRPC) response.
-pub(crate) fn refuse<B>(stage: Stage, rejection: Rejection, grpc: bool) -> Response<ResponseBody<B>> {
+pub(crate) fn refuse<B>(
+    stage: Stage,
+    rejection: Rejection,
+    grpc: bool,
+) -> Response<ResponseBody<B>> {
     tracing::debug!(code = %rejection.code(), "request refused");
     telemetry::rejected(stage, rejection.code());
     rejection.into_response(grpc)
@@ -206,3 +210,65 @@ where
         }
     }
 }
+
+/// A stage's public `ResponseFuture`: a named wrapper around [`Admission`] with the stage's own
+/// [`Admit`], so that the stage's future type says whose it is while the mechanism stays private.
+macro_rules! stage_response_future {
+    (
+        $(#[$meta:meta])*
+        ResponseFuture<S, $($param:ident),*> where $($store:ident: $bound:path),* => $admit:ty
+    ) => {
+        pin_project_lite::pin_project! {
+            $(#[$meta])*
+            pub struct ResponseFuture<S, $($param,)* ReqBody, ResBody>
+            where
+                S: tower_service::Service<http::Request<ReqBody>>,
+                $($store: $bound,)*
+            {
+                #[pin]
+                admission: $crate::admission::Admission<$admit, S, ReqBody, ResBody>,
+            }
+        }
+
+        impl<S, $($param,)* ReqBody, ResBody> ResponseFuture<S, $($param,)* ReqBody, ResBody>
+        where
+            S: tower_service::Service<http::Request<ReqBody>>,
+            $($store: $bound,)*
+        {
+            pub(super) fn new(
+                admission: $crate::admission::Admission<$admit, S, ReqBody, ResBody>,
+            ) -> Self {
+                ResponseFuture { admission }
+            }
+        }
+
+        impl<S, $($param,)* ReqBody, ResBody> std::future::Future
+            for ResponseFuture<S, $($param,)* ReqBody, ResBody>
+        where
+            S: tower_service::Service<http::Request<ReqBody>, Response = http::Response<ResBody>>,
+            $($store: $bound,)*
+        {
+            type Output = Result<http::Response<$crate::body::ResponseBody<ResBody>>, S::Error>;
+
+            fn poll(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<Self::Output> {
+                self.project().admission.poll(cx)
+            }
+        }
+
+        impl<S, $($param,)* ReqBody, ResBody> std::fmt::Debug
+            for ResponseFuture<S, $($param,)* ReqBody, ResBody>
+        where
+            S: tower_service::Service<http::Request<ReqBody>>,
+            $($store: $bound,)*
+        {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct("ResponseFuture").finish_non_exhaustive()
+            }
+        }
+    };
+}
+
+pub(crate) use stage_response_future;

@@ -98,6 +98,7 @@
 #![forbid(unsafe_code)]
 
 mod admission;
+mod assembly;
 pub mod audit;
 pub mod auth;
 pub mod body;
@@ -105,11 +106,11 @@ pub mod client_ip;
 pub mod clock;
 pub mod config;
 mod environment;
-mod macros;
 pub mod future;
 pub mod health;
 pub mod key;
 pub mod limit;
+mod macros;
 pub mod pipeline;
 pub mod quota;
 #[cfg(feature = "redis")]

@@ -34,6 +34,18 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// The outcome as written in the log and in metrics labels, e.g. `rate_limited`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Allowed => "allowed",
+            Outcome::Unauthenticated => "unauthenticated",
+            Outcome::Forbidden => "forbidden",
+            Outcome::RateLimited => "rate_limited",
+            Outcome::Degraded => "degraded",
+            Outcome::Error => "error",
+        }
+    }
+
     /// The outcome of a typed rejection.
     pub fn of_rejection(code: RejectionCode) -> Outcome {
         match code {
@@ -133,5 +145,23 @@ mod tests {
         assert_eq!(sanitized(b"ok\xff\xfe", 100), "ok\\xff\\xfe");
         assert_eq!(sanitized("é\n".as_bytes(), 100), "é\\u{a}");
         assert_eq!(sanitized("ééé".as_bytes(), 4), "éé…");
+    }
+
+    #[test]
+    fn outcome_words_match_the_log_and_the_metrics_labels() {
+        let all = [
+            Outcome::Allowed,
+            Outcome::Unauthenticated,
+            Outcome::Forbidden,
+            Outcome::RateLimited,
+            Outcome::Degraded,
+            Outcome::Error,
+        ];
+        assert_eq!(all.len(), crate::telemetry::AUDIT_OUTCOMES.len());
+        for (index, outcome) in all.into_iter().enumerate() {
+            let logged = serde_json::to_string(&outcome).unwrap();
+            assert_eq!(logged, format!("\"{}\"", outcome.as_str()));
+            assert_eq!(crate::telemetry::AUDIT_OUTCOMES[index], outcome.as_str());
+        }
     }
 }

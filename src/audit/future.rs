@@ -120,7 +120,7 @@ where
                             .insert(X_REQUEST_ID, started.request_id_value.clone());
                     }
                     let event = Box::new(event_of(started, &output));
-                    telemetry::recorded(event.outcome);
+                    telemetry::recorded(event.outcome.as_str());
                     record_caller(this.span, &event);
                     match this.log.try_submit(event) {
                         Ok(()) => return Poll::Ready(output),
@@ -205,7 +205,7 @@ fn record_caller(span: &Span, event: &AuditEvent) {
 /// The event of a call whose future was dropped before the inner service answered. 499 is the
 /// customary status for "client closed request".
 fn cancelled_event(started: Started) -> AuditEvent {
-    telemetry::recorded(Outcome::Error);
+    telemetry::recorded(Outcome::Error.as_str());
     AuditEvent {
         ts: started.ts,
         request_id: started.request_id,

@@ -1,17 +1,10 @@
-use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
 use http::{Request, Response};
-use pin_project_lite::pin_project;
-use tower_service::Service;
 use tracing::Span;
 
 use super::Principal;
-use crate::admission::{Admission, Admit, Verdict};
-use crate::body::ResponseBody;
+use crate::admission::{Admit, Verdict};
 use crate::clock::Timestamp;
 use crate::environment::Environment;
 use crate::key::{KeyEntry, KeyStore};
@@ -19,49 +12,10 @@ use crate::rejection::{Rejection, RejectionCode};
 use crate::store::StoreError;
 use crate::telemetry::{self, Stage};
 
-pin_project! {
+crate::admission::stage_response_future! {
     /// The response future of [`ApiKeyAuth`](super::ApiKeyAuth): a store look-up, then the inner
     /// service's future, or a rejection. Held inline, never boxed.
-    pub struct ResponseFuture<S, K, ReqBody, ResBody>
-    where
-        S: Service<Request<ReqBody>>,
-        K: KeyStore,
-    {
-        #[pin]
-        admission: Admission<Lookup<K>, S, ReqBody, ResBody>,
-    }
-}
-
-impl<S, K, ReqBody, ResBody> ResponseFuture<S, K, ReqBody, ResBody>
-where
-    S: Service<Request<ReqBody>>,
-    K: KeyStore,
-{
-    pub(super) fn new(admission: Admission<Lookup<K>, S, ReqBody, ResBody>) -> Self {
-        ResponseFuture { admission }
-    }
-}
-
-impl<S, K, ReqBody, ResBody> Future for ResponseFuture<S, K, ReqBody, ResBody>
-where
-    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
-    K: KeyStore,
-{
-    type Output = Result<Response<ResponseBody<ResBody>>, S::Error>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.project().admission.poll(cx)
-    }
-}
-
-impl<S, K, ReqBody, ResBody> fmt::Debug for ResponseFuture<S, K, ReqBody, ResBody>
-where
-    S: Service<Request<ReqBody>>,
-    K: KeyStore,
-{
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ResponseFuture").finish_non_exhaustive()
-    }
+    ResponseFuture<S, K> where K: KeyStore => Lookup<K>
 }
 
 /// The look-up of a presented key: what the decision needs besides the store's answer.
@@ -88,7 +42,7 @@ impl<K: KeyStore> Admit for Lookup<K> {
                 self.store.record_use(&entry, self.now);
                 let principal = Principal::new(entry);
                 telemetry::admitted(Stage::Auth);
-                telemetry::record_principal(span, Some(&principal));
+                principal.record_on(span);
                 request.extensions_mut().insert(principal.clone());
                 Verdict::Admit(principal)
             }

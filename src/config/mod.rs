@@ -29,7 +29,6 @@
 //! assert_eq!(error.line(), Some(2));
 //! ```
 
-mod build;
 mod error;
 mod raw;
 mod validate;

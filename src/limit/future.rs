@@ -1,67 +1,22 @@
-use std::fmt;
-use std::future::Future;
 use std::marker::PhantomData;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 
 use http::{Request, Response};
-use pin_project_lite::pin_project;
-use tower_service::Service;
 use tracing::Span;
 
 use super::RateLimitStore;
 use super::headers;
 use super::limits::Decision;
-use crate::admission::{self, Admission, Admit, Verdict};
+use crate::admission::{self, Admit, Verdict};
 use crate::body::ResponseBody;
 use crate::rejection::{Rejection, RejectionCode};
 use crate::store::StoreError;
 use crate::telemetry::{self, Stage};
 
-pin_project! {
+crate::admission::stage_response_future! {
     /// The response future of [`SlidingWindowRateLimit`](super::SlidingWindowRateLimit): the
     /// store's decision, then the inner service's future with the `RateLimit` fields added, or
     /// a 429. Held inline, never boxed.
-    pub struct ResponseFuture<S, L, ReqBody, ResBody>
-    where
-        S: Service<Request<ReqBody>>,
-        L: RateLimitStore,
-    {
-        #[pin]
-        admission: Admission<Check<L>, S, ReqBody, ResBody>,
-    }
-}
-
-impl<S, L, ReqBody, ResBody> ResponseFuture<S, L, ReqBody, ResBody>
-where
-    S: Service<Request<ReqBody>>,
-    L: RateLimitStore,
-{
-    pub(super) fn new(admission: Admission<Check<L>, S, ReqBody, ResBody>) -> Self {
-        ResponseFuture { admission }
-    }
-}
-
-impl<S, L, ReqBody, ResBody> Future for ResponseFuture<S, L, ReqBody, ResBody>
-where
-    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
-    L: RateLimitStore,
-{
-    type Output = Result<Response<ResponseBody<ResBody>>, S::Error>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.project().admission.poll(cx)
-    }
-}
-
-impl<S, L, ReqBody, ResBody> fmt::Debug for ResponseFuture<S, L, ReqBody, ResBody>
-where
-    S: Service<Request<ReqBody>>,
-    L: RateLimitStore,
-{
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ResponseFuture").finish_non_exhaustive()
-    }
+    ResponseFuture<S, L> where L: RateLimitStore => Check<L>
 }
 
 /// A window check: the store's decision is all the stage needs.

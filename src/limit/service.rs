@@ -76,7 +76,9 @@ where
         });
         let _entered = span.enter();
         let grpc = is_grpc(request.headers());
-        telemetry::record_principal(&span, request.extensions().get::<Principal>());
+        if let Some(principal) = request.extensions().get::<Principal>() {
+            principal.record_on(&span);
+        }
         let answer = match self.layer.key.rate_key(&request, self.layer.limits) {
             RateKey::Limited { id, limits } => {
                 self.layer.store.check(&id, limits, self.layer.clock.now())

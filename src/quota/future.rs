@@ -1,66 +1,20 @@
-use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
 use http::{Request, Response};
-use pin_project_lite::pin_project;
-use tower_service::Service;
 use tracing::Span;
 
 use super::layer::Shared;
 use super::{QuotaAlert, QuotaKey, QuotaStore, Reservation};
-use crate::admission::{Admission, Admit, Verdict};
-use crate::body::ResponseBody;
+use crate::admission::{Admit, Verdict};
 use crate::rejection::{Rejection, RejectionCode};
 use crate::store::StoreError;
 use crate::telemetry::{self, Stage};
 
-pin_project! {
+crate::admission::stage_response_future! {
     /// The response future of [`QuotaDegrade`](super::QuotaDegrade): the reservation, then the
     /// inner service's future (giving the unit back if it fails), or the degraded answer. Held
     /// inline, never boxed.
-    pub struct ResponseFuture<S, Q, C, ReqBody, ResBody>
-    where
-        S: Service<Request<ReqBody>>,
-        Q: QuotaStore,
-    {
-        #[pin]
-        admission: Admission<Charge<Q, C>, S, ReqBody, ResBody>,
-    }
-}
-
-impl<S, Q, C, ReqBody, ResBody> ResponseFuture<S, Q, C, ReqBody, ResBody>
-where
-    S: Service<Request<ReqBody>>,
-    Q: QuotaStore,
-{
-    pub(super) fn new(admission: Admission<Charge<Q, C>, S, ReqBody, ResBody>) -> Self {
-        ResponseFuture { admission }
-    }
-}
-
-impl<S, Q, C, ReqBody, ResBody> Future for ResponseFuture<S, Q, C, ReqBody, ResBody>
-where
-    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
-    Q: QuotaStore,
-{
-    type Output = Result<Response<ResponseBody<ResBody>>, S::Error>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.project().admission.poll(cx)
-    }
-}
-
-impl<S, Q, C, ReqBody, ResBody> fmt::Debug for ResponseFuture<S, Q, C, ReqBody, ResBody>
-where
-    S: Service<Request<ReqBody>>,
-    Q: QuotaStore,
-{
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ResponseFuture").finish_non_exhaustive()
-    }
+    ResponseFuture<S, Q, C> where Q: QuotaStore => Charge<Q, C>
 }
 
 /// A reservation of one unit of a project's month.
@@ -91,7 +45,7 @@ impl<Q: QuotaStore, C> Admit for Charge<Q, C> {
         let Charge { key, limit, shared } = self;
         match reserved {
             Ok(Reservation::Reserved { used, alerts }) => {
-                telemetry::quota_reserved(&key, used, limit);
+                telemetry::quota_reserved(&key.project, key.operation.as_str(), used, limit);
                 if let Some(sink) = &shared.alerts {
                     for threshold in alerts.iter() {
                         sink(&QuotaAlert {
@@ -108,7 +62,7 @@ impl<Q: QuotaStore, C> Admit for Charge<Q, C> {
             }
             Ok(Reservation::Exhausted) => {
                 tracing::debug!(project = &*key.project, operation = %key.operation, "quota used up; degraded");
-                telemetry::quota_degraded(&key, limit);
+                telemetry::quota_degraded(&key.project, key.operation.as_str(), limit);
                 Verdict::Answer(shared.answer.response(key.operation, grpc))
             }
             Err(error) => {

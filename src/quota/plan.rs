@@ -2,7 +2,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::Operation;
-use crate::config::Config;
 
 /// A project's plan: units per month for each operation, and where usage alerts fire.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -119,22 +118,6 @@ impl QuotaPlans {
     pub fn with_plan(mut self, project: impl Into<Arc<str>>, plan: Plan) -> Self {
         self.by_project.insert(project.into(), plan);
         self
-    }
-
-    /// The plans of a config file's `[[projects]]`.
-    pub fn from_config(config: &Config) -> Self {
-        config.projects.iter().fold(Self::new(), |plans, project| {
-            plans.with_plan(
-                project.id.as_str(),
-                Plan {
-                    adds_per_month: project.adds_per_month,
-                    queries_per_month: project.queries_per_month,
-                    alert_thresholds: AlertThresholds::new(
-                        project.alert_thresholds.iter().copied(),
-                    ),
-                },
-            )
-        })
     }
 
     /// The plan of `project`.

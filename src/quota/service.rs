@@ -88,7 +88,9 @@ where
             )
         });
         let _entered = span.enter();
-        telemetry::record_principal(&span, request.extensions().get::<Principal>());
+        if let Some(principal) = request.extensions().get::<Principal>() {
+            principal.record_on(&span);
+        }
         let shared = &self.shared;
         let Some(operation) = shared
             .classifier

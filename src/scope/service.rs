@@ -71,7 +71,9 @@ where
         });
         let _entered = span.enter();
         let principal = request.extensions().get::<Principal>();
-        telemetry::record_principal(&span, principal);
+        if let Some(principal) = principal {
+            principal.record_on(&span);
+        }
         match scope_of(request.headers(), principal) {
             Ok(scope) => {
                 telemetry::admitted(Stage::Scope);

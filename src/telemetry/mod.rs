@@ -109,8 +109,6 @@ pub(crate) use emit::*;
 
 use tracing::Span;
 
-use crate::auth::Principal;
-
 /// Counter: decisions of each stage, by `stage` and `outcome`.
 pub const REQUESTS_TOTAL: &str = "memorysync_requests_total";
 /// Counter: 429s, by `stage`.
@@ -186,11 +184,13 @@ pub(crate) fn stage_span(make: impl FnOnce() -> Span) -> Span {
     }
 }
 
-/// Records who is calling on a stage's span. Checked first because recording looks the field
-/// up by name even on a span that no subscriber wants.
-pub(crate) fn record_principal(span: &Span, principal: Option<&Principal>) {
-    if let (false, Some(principal)) = (span.is_disabled(), principal) {
-        span.record("key_id", principal.key_id());
-        span.record("project", principal.project());
-    }
-}
+/// The `outcome` labels of the audit stage, in the order of `audit::Outcome`'s variants.
+#[cfg_attr(not(any(feature = "metrics", test)), allow(dead_code))]
+pub(crate) const AUDIT_OUTCOMES: [&str; 6] = [
+    "allowed",
+    "unauthenticated",
+    "forbidden",
+    "rate_limited",
+    "degraded",
+    "error",
+];

@@ -2,8 +2,8 @@
 //! them unconditionally and the compiler removes the calls.
 
 use super::Stage;
-use crate::audit::Outcome as AuditOutcome;
-use crate::quota::QuotaKey;
+use std::sync::Arc;
+
 use crate::rejection::RejectionCode;
 
 #[inline(always)]
@@ -19,13 +19,19 @@ pub(crate) fn probe_answered() {}
 pub(crate) fn unmetered() {}
 
 #[inline(always)]
-pub(crate) fn recorded(_outcome: AuditOutcome) {}
+pub(crate) fn recorded(_outcome: &'static str) {}
 
 #[inline(always)]
-pub(crate) fn quota_reserved(_key: &QuotaKey, _used: u64, _limit: u64) {}
+pub(crate) fn quota_reserved(
+    _project: &Arc<str>,
+    _operation: &'static str,
+    _used: u64,
+    _limit: u64,
+) {
+}
 
 #[inline(always)]
-pub(crate) fn quota_degraded(_key: &QuotaKey, _limit: u64) {}
+pub(crate) fn quota_degraded(_project: &Arc<str>, _operation: &'static str, _limit: u64) {}
 
 #[inline(always)]
 pub(crate) fn audit_queue_depth(_depth: impl FnOnce() -> usize) {}

@@ -1,12 +1,16 @@
-//! Turning a checked [`Config`] into the stages' stores and layers.
+//! Where a checked [`Config`] becomes the stages' stores and layers.
+//!
+//! The stages and their stores do not know the config file; this module reads it and builds
+//! them, so the arrows point from the config and the assembly down to the stages.
 
 use std::num::NonZeroU32;
 
-use super::Config;
 use crate::TrustedProxies;
 use crate::clock::Timestamp;
+use crate::config::Config;
 use crate::health::HealthRouteLayer;
 use crate::key::{KeyStore, KeyStoreError, MemoryKeyStore};
+use crate::quota::{AlertThresholds, Plan, QuotaPlans};
 use crate::tombstone::MemoryTombstones;
 
 impl Config {
@@ -30,5 +34,23 @@ impl Config {
             .with_trusted_proxies(TrustedProxies::new(
                 self.health.trusted_proxies.iter().copied(),
             ))
+    }
+}
+
+impl QuotaPlans {
+    /// The plans of a config file's `[[projects]]`.
+    pub fn from_config(config: &Config) -> Self {
+        config.projects.iter().fold(Self::new(), |plans, project| {
+            plans.with_plan(
+                project.id.as_str(),
+                Plan {
+                    adds_per_month: project.adds_per_month,
+                    queries_per_month: project.queries_per_month,
+                    alert_thresholds: AlertThresholds::new(
+                        project.alert_thresholds.iter().copied(),
+                    ),
+                },
+            )
+        })
     }
 }
