@@ -1,8 +1,8 @@
 //! The background writer: chains queued events, writes them in batches, retries a failing sink
 //! without losing anything, and runs retention and tombstone expiry.
 //!
-//! The handle ([`AuditLog`](super::AuditLog)) sends [`Message`]s and reads the counters in
-//! [`Shared`]; both are defined here so that the arrow points one way, handle to writer.
+//! The handle, `AuditLog`, sends [`Message`]s and reads the counters in [`Shared`]; both are
+//! defined here so that the arrow points one way, handle to writer.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};

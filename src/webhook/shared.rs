@@ -1,6 +1,6 @@
-//! What the handle ([`Webhooks`](super::Webhooks)) and its worker share: the messages the handle
-//! sends, the counters, the endpoints disabled by a 410 and the shutdown signal. Both import
-//! this module; neither imports the other's.
+//! What the handle, `Webhooks`, and its worker share: the messages the handle sends, the
+//! counters, the endpoints disabled by a 410 and the shutdown signal. Both import this module;
+//! neither imports the other's.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicU64};
