@@ -5,98 +5,15 @@ use std::fmt;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::writer;
-use super::{AuditEvent, AuditSink, ChainHead};
-use crate::clock::{Clock, SharedClock, system_clock};
+use super::writer::{AuditWriter, Message, Shared};
+use super::{AuditEvent, AuditLogConfig, AuditSink, ChainHead};
 use crate::health::{CheckStatus, HealthCheck};
 use crate::telemetry;
-use crate::tombstone::MemoryTombstones;
-
-/// How an [`AuditLog`] runs.
-#[derive(Clone)]
-#[must_use]
-pub struct AuditLogConfig {
-    pub(super) queue_capacity: usize,
-    pub(super) batch_size: usize,
-    pub(super) retention: Duration,
-    pub(super) maintenance_every: Duration,
-    pub(super) tombstones: Option<MemoryTombstones>,
-    pub(super) clock: SharedClock,
-}
-
-impl AuditLogConfig {
-    /// 90 days of retention, a queue of 65,536 events, batches of up to 1,024, maintenance
-    /// (retention and tombstone expiry) every 10 minutes.
-    pub fn new() -> Self {
-        AuditLogConfig {
-            queue_capacity: 65_536,
-            batch_size: 1_024,
-            retention: Duration::from_secs(90 * 86_400),
-            maintenance_every: Duration::from_secs(600),
-            tombstones: None,
-            clock: system_clock(),
-        }
-    }
-
-    /// Keeps events for `retention`; older ones are purged automatically.
-    pub fn with_retention(mut self, retention: Duration) -> Self {
-        self.retention = retention;
-        self
-    }
-
-    /// At most `capacity` events wait for the writer; past that, requests wait for room
-    /// (back-pressure) rather than an event being dropped.
-    pub fn with_queue_capacity(mut self, capacity: usize) -> Self {
-        self.queue_capacity = capacity.max(1);
-        self
-    }
-
-    /// How often retention and tombstone expiry run.
-    pub fn with_maintenance_every(mut self, every: Duration) -> Self {
-        self.maintenance_every = every.max(Duration::from_millis(1));
-        self
-    }
-
-    /// Also removes expired tombstones from `tombstones` on every maintenance run.
-    pub fn with_tombstones(mut self, tombstones: MemoryTombstones) -> Self {
-        self.tombstones = Some(tombstones);
-        self
-    }
-
-    /// Reads time (retention cut-offs, tombstone expiry) from `clock`.
-    pub fn with_clock(mut self, clock: impl Clock) -> Self {
-        self.clock = Arc::new(clock);
-        self
-    }
-}
-
-impl Default for AuditLogConfig {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl fmt::Debug for AuditLogConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AuditLogConfig")
-            .field("queue_capacity", &self.queue_capacity)
-            .field("batch_size", &self.batch_size)
-            .field("retention", &self.retention)
-            .field("maintenance_every", &self.maintenance_every)
-            .finish_non_exhaustive()
-    }
-}
-
-pub(super) enum Message {
-    Event(Box<AuditEvent>),
-    Flush(oneshot::Sender<()>),
-}
 
 /// Counters of the audit log.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -113,18 +30,6 @@ pub struct AuditStats {
     pub sink_failures: u64,
     /// Events removed by retention.
     pub purged: u64,
-}
-
-#[derive(Default)]
-pub(super) struct Shared {
-    pub(super) queued: AtomicU64,
-    pub(super) written: AtomicU64,
-    pub(super) waited: AtomicU64,
-    pub(super) dropped: AtomicU64,
-    pub(super) sink_failures: AtomicU64,
-    pub(super) purged: AtomicU64,
-    pub(super) sink_failing: AtomicBool,
-    pub(super) head: Mutex<ChainHead>,
 }
 
 /// The audit log: where the [`AuditRecord`](super::AuditRecord) stage sends its events.
@@ -149,19 +54,9 @@ impl AuditLog {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
             io::Error::other("AuditLog::start needs a tokio runtime to run its writer")
         })?;
-        let head = sink.head()?;
+        let shared = Arc::new(Shared::new(sink.head()?));
         let (sender, receiver) = mpsc::channel(config.queue_capacity);
-        let shared = Arc::new(Shared {
-            head: Mutex::new(head),
-            ..Shared::default()
-        });
-        runtime.spawn(writer::run(
-            receiver,
-            Arc::new(sink),
-            Arc::clone(&shared),
-            head,
-            config,
-        ));
+        runtime.spawn(AuditWriter::new(sink, receiver, Arc::clone(&shared), config).run());
         Ok(AuditLog { sender, shared })
     }
 
@@ -176,8 +71,7 @@ impl AuditLog {
             }
             Err(mpsc::error::TrySendError::Full(Message::Event(event))) => Err(event),
             Err(_) => {
-                self.shared.dropped.fetch_add(1, Ordering::Relaxed);
-                telemetry::audit_dropped(1);
+                self.shared.count_dropped(1);
                 tracing::error!("audit writer stopped; an audit event was lost");
                 Ok(())
             }
@@ -196,8 +90,7 @@ impl AuditLog {
             if sender.send(Message::Event(event)).await.is_ok() {
                 shared.queued.fetch_add(1, Ordering::Relaxed);
             } else {
-                shared.dropped.fetch_add(1, Ordering::Relaxed);
-                telemetry::audit_dropped(1);
+                shared.count_dropped(1);
                 tracing::error!("audit writer stopped; an audit event was lost");
             }
         })
@@ -205,8 +98,7 @@ impl AuditLog {
 
     /// Counts an event that could not be queued at all.
     pub(super) fn count_dropped(&self) {
-        self.shared.dropped.fetch_add(1, Ordering::Relaxed);
-        telemetry::audit_dropped(1);
+        self.shared.count_dropped(1);
         tracing::error!("an audit event was lost: no runtime to queue it from");
     }
 
@@ -233,11 +125,7 @@ impl AuditLog {
 
     /// The end of the chain written so far, for [`verify`](super::verify).
     pub fn head(&self) -> ChainHead {
-        *self
-            .shared
-            .head
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        self.shared.head()
     }
 
     /// A `/health` check named `audit`: degraded while the sink fails or if any event was lost.

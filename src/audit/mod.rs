@@ -57,6 +57,7 @@
 //!   disk when their day ends.
 
 mod chain;
+mod config;
 mod event;
 mod future;
 mod jsonl;
@@ -68,11 +69,12 @@ mod sink;
 mod writer;
 
 pub use chain::{BreakKind, ChainBreak, ChainHead, ChainedLine, verify};
+pub use config::AuditLogConfig;
 pub use event::{AuditEvent, MAX_PATH, MAX_USER_AGENT, Outcome};
 pub use future::ResponseFuture;
 pub use jsonl::JsonLinesSink;
 pub use layer::AuditRecordLayer;
-pub use log::{AuditLog, AuditLogConfig, AuditStats};
+pub use log::{AuditLog, AuditStats};
 pub use request_id::X_REQUEST_ID;
 pub use service::AuditRecord;
 pub use sink::{AuditSink, MemoryAuditSink};

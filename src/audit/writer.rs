@@ -1,120 +1,187 @@
 //! The background writer: chains queued events, writes them in batches, retries a failing sink
 //! without losing anything, and runs retention and tombstone expiry.
+//!
+//! The handle, `AuditLog`, sends [`Message`]s and reads the counters in [`Shared`]; both are
+//! defined here so that the arrow points one way, handle to writer.
 
-use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::log::{AuditLogConfig, Message, Shared};
-use super::{AuditSink, ChainHead, ChainedLine};
+use super::{AuditEvent, AuditLogConfig, AuditSink, ChainHead, ChainedLine};
 use crate::telemetry;
 use crate::tombstone::TombstoneStore;
 
 /// The longest pause between retries of a failing sink.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
-pub(super) async fn run<S: AuditSink>(
-    mut receiver: mpsc::Receiver<Message>,
+/// What the handle sends to the writer.
+pub(super) enum Message {
+    Event(Box<AuditEvent>),
+    /// Answered once every message before it is written.
+    Flush(oneshot::Sender<()>),
+}
+
+/// Counters and state the writer updates and the handle reads.
+#[derive(Default)]
+pub(super) struct Shared {
+    pub(super) queued: AtomicU64,
+    pub(super) written: AtomicU64,
+    pub(super) waited: AtomicU64,
+    pub(super) dropped: AtomicU64,
+    pub(super) sink_failures: AtomicU64,
+    pub(super) purged: AtomicU64,
+    pub(super) sink_failing: AtomicBool,
+    /// The end of the chain the sink has accepted.
+    pub(super) head: Mutex<ChainHead>,
+}
+
+impl Shared {
+    /// Starts the counters from a sink whose chain ends at `head`.
+    pub(super) fn new(head: ChainHead) -> Self {
+        Shared {
+            head: Mutex::new(head),
+            ..Shared::default()
+        }
+    }
+
+    pub(super) fn head(&self) -> ChainHead {
+        *self.head.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Counts `count` events that will never reach the sink.
+    pub(super) fn count_dropped(&self, count: u64) {
+        self.dropped.fetch_add(count, Ordering::Relaxed);
+        telemetry::audit_dropped(count);
+    }
+}
+
+/// Owns the sink and the receiving end of the queue; [`AuditWriter::run`] is the writer's task.
+pub(super) struct AuditWriter<S> {
     sink: Arc<S>,
+    receiver: mpsc::Receiver<Message>,
     shared: Arc<Shared>,
-    mut head: ChainHead,
-    config: AuditLogConfig,
-) {
-    let mut maintenance = tokio::time::interval(config.maintenance_every);
-    let mut messages = Vec::with_capacity(config.batch_size);
-    loop {
-        tokio::select! {
-            received = receiver.recv_many(&mut messages, config.batch_size) => {
-                if received == 0 {
-                    return; // every handle is gone: nothing more can arrive
-                }
-                let mut lines = Vec::with_capacity(received);
-                let mut acks: Vec<oneshot::Sender<()>> = Vec::new();
-                for message in messages.drain(..) {
-                    match message {
-                        Message::Event(event) => lines.push(head.append(&event)),
-                        Message::Flush(ack) => acks.push(ack),
-                    }
-                }
-                telemetry::audit_queue_depth(|| receiver.len());
-                write_until_done(&sink, &shared, lines, head).await;
-                for ack in acks {
-                    let _ = ack.send(());
-                }
-            }
-            _ = maintenance.tick() => maintain(&sink, &shared, &config).await,
-        }
-    }
-}
-
-/// Writes `lines`, retrying with back-off until the sink takes them: the queue behind holds
-/// further events (and, when it fills, requests wait), so nothing is dropped.
-async fn write_until_done<S: AuditSink>(
-    sink: &Arc<S>,
-    shared: &Arc<Shared>,
-    mut lines: Vec<ChainedLine>,
+    /// The end of the chain including events not yet written.
     head: ChainHead,
-) {
-    if lines.is_empty() {
-        return;
-    }
-    let mut backoff = Duration::from_millis(50);
-    let count = lines.len() as u64;
-    loop {
-        let writing = Arc::clone(sink);
-        let (returned, result) = match tokio::task::spawn_blocking(move || {
-            let result = writing.write(&lines);
-            (lines, result)
-        })
-        .await
-        {
-            Ok(done) => done,
-            Err(join_error) => {
-                // The sink panicked; the lines went with the task. Count them as lost.
-                tracing::error!(%join_error, "audit sink panicked; its batch is lost");
-                shared.dropped.fetch_add(count, Ordering::Relaxed);
-                telemetry::audit_dropped(count);
-                return;
-            }
-        };
-        lines = returned;
-        match result {
-            Ok(()) => {
-                shared.sink_failing.store(false, Ordering::Relaxed);
-                shared.written.fetch_add(count, Ordering::Relaxed);
-                telemetry::audit_written(count);
-                *shared
-                    .head
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner) = head;
-                return;
-            }
-            Err(error) => {
-                if !shared.sink_failing.swap(true, Ordering::Relaxed) {
-                    tracing::error!(%error, "audit sink failing; retrying");
-                }
-                shared.sink_failures.fetch_add(1, Ordering::Relaxed);
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(MAX_BACKOFF);
-            }
-        }
-    }
+    config: AuditLogConfig,
 }
 
-async fn maintain<S: AuditSink>(sink: &Arc<S>, shared: &Arc<Shared>, config: &AuditLogConfig) {
-    let now = config.clock.now();
-    let cutoff = now.saturating_sub(config.retention);
-    let purging = Arc::clone(sink);
-    match tokio::task::spawn_blocking(move || purging.purge_before(cutoff)).await {
-        Ok(Ok(purged)) => {
-            shared.purged.fetch_add(purged as u64, Ordering::Relaxed);
+impl<S: AuditSink> AuditWriter<S> {
+    /// A writer that goes on with the chain from `shared`'s head.
+    pub(super) fn new(
+        sink: S,
+        receiver: mpsc::Receiver<Message>,
+        shared: Arc<Shared>,
+        config: AuditLogConfig,
+    ) -> Self {
+        AuditWriter {
+            sink: Arc::new(sink),
+            receiver,
+            head: shared.head(),
+            shared,
+            config,
         }
-        Ok(Err(error)) => tracing::warn!(%error, "audit retention failed; retrying next run"),
-        Err(error) => tracing::error!(%error, "audit retention panicked"),
     }
-    if let Some(tombstones) = &config.tombstones {
-        let _ = tombstones.purge_expired(now).await;
+
+    /// Writes until every handle is gone, with maintenance on its interval in between.
+    pub(super) async fn run(mut self) {
+        let mut maintenance = tokio::time::interval(self.config.maintenance_every);
+        let mut messages = Vec::with_capacity(self.config.batch_size);
+        loop {
+            tokio::select! {
+                received = self.receiver.recv_many(&mut messages, self.config.batch_size) => {
+                    if received == 0 {
+                        return; // every handle is gone: nothing more can arrive
+                    }
+                    self.write_batch(&mut messages).await;
+                }
+                _ = maintenance.tick() => self.purge_expired().await,
+            }
+        }
+    }
+
+    /// Chains the events among `messages`, writes them, then answers the flushes among them.
+    async fn write_batch(&mut self, messages: &mut Vec<Message>) {
+        let mut lines = Vec::with_capacity(messages.len());
+        let mut acks = Vec::new();
+        for message in messages.drain(..) {
+            match message {
+                Message::Event(event) => lines.push(self.head.append(&event)),
+                Message::Flush(ack) => acks.push(ack),
+            }
+        }
+        let receiver = &self.receiver;
+        telemetry::audit_queue_depth(|| receiver.len());
+        self.write_until_done(lines).await;
+        for ack in acks {
+            let _ = ack.send(());
+        }
+    }
+
+    /// Writes `lines`, retrying with back-off until the sink takes them: the queue behind holds
+    /// further events (and, when it fills, requests wait), so nothing is dropped.
+    async fn write_until_done(&self, mut lines: Vec<ChainedLine>) {
+        if lines.is_empty() {
+            return;
+        }
+        let shared = &self.shared;
+        let mut backoff = Duration::from_millis(50);
+        let count = lines.len() as u64;
+        loop {
+            let writing = Arc::clone(&self.sink);
+            let (returned, result) = match tokio::task::spawn_blocking(move || {
+                let result = writing.write(&lines);
+                (lines, result)
+            })
+            .await
+            {
+                Ok(done) => done,
+                Err(join_error) => {
+                    // The sink panicked; the lines went with the task. Count them as lost.
+                    tracing::error!(%join_error, "audit sink panicked; its batch is lost");
+                    shared.count_dropped(count);
+                    return;
+                }
+            };
+            lines = returned;
+            match result {
+                Ok(()) => {
+                    shared.sink_failing.store(false, Ordering::Relaxed);
+                    shared.written.fetch_add(count, Ordering::Relaxed);
+                    telemetry::audit_written(count);
+                    *shared.head.lock().unwrap_or_else(PoisonError::into_inner) = self.head;
+                    return;
+                }
+                Err(error) => {
+                    if !shared.sink_failing.swap(true, Ordering::Relaxed) {
+                        tracing::error!(%error, "audit sink failing; retrying");
+                    }
+                    shared.sink_failures.fetch_add(1, Ordering::Relaxed);
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                }
+            }
+        }
+    }
+
+    /// Retention: removes events older than the configured period, and expired tombstones.
+    async fn purge_expired(&self) {
+        let now = self.config.clock.now();
+        let cutoff = now.saturating_sub(self.config.retention);
+        let purging = Arc::clone(&self.sink);
+        match tokio::task::spawn_blocking(move || purging.purge_before(cutoff)).await {
+            Ok(Ok(purged)) => {
+                self.shared
+                    .purged
+                    .fetch_add(purged as u64, Ordering::Relaxed);
+            }
+            Ok(Err(error)) => tracing::warn!(%error, "audit retention failed; retrying next run"),
+            Err(error) => tracing::error!(%error, "audit retention panicked"),
+        }
+        if let Some(tombstones) = &self.config.tombstones {
+            let _ = tombstones.purge_expired(now).await;
+        }
     }
 }

@@ -49,27 +49,31 @@
 //!   the bad answers skipped.
 
 mod address;
-mod dispatcher;
+mod attempt;
 mod endpoint;
 mod memory_queue;
 mod queue;
 mod retry;
 mod secret;
+mod settings;
+mod shared;
 mod signature;
 #[cfg(feature = "webhook-client")]
 mod transport;
+mod webhooks;
 mod worker;
 
 pub use address::{TargetError, check_address, check_url, is_global};
-pub use dispatcher::{WebhookSettings, WebhookStats, Webhooks};
 pub use endpoint::Endpoint;
 pub use memory_queue::MemoryWebhookQueue;
 pub use queue::{DeadLetter, Delivery, WebhookQueue};
 pub use retry::RetryPolicy;
 pub use secret::{SECRET_PREFIX, SecretError, WebhookSecret};
+pub use settings::WebhookSettings;
 pub use signature::{
     DEFAULT_TOLERANCE_SECS, MAX_ID_LEN, MAX_SIGNATURE_HEADER, Verifier, VerifyError, WEBHOOK_ID,
     WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP, parse_timestamp, sign, signed_headers, v1_signatures,
 };
 #[cfg(feature = "webhook-client")]
 pub use transport::{GuardedResolver, HttpsTransport};
+pub use webhooks::{WebhookStats, Webhooks};

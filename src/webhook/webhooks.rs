@@ -1,119 +1,24 @@
 //! The handle the application holds: publish events, read counters and dead letters, replay,
 //! shut down.
 
-use std::collections::HashSet;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use bytes::Bytes;
 use serde_json::json;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 use tower::Service;
 
-use super::{
-    DeadLetter, Delivery, Endpoint, MemoryWebhookQueue, RetryPolicy, TargetError, WebhookQueue,
-    check_url, worker,
-};
-use crate::clock::{Clock, SharedClock, system_clock};
-use crate::environment::Environment;
+use super::settings::WebhookSettings;
+use super::shared::{Command, Shared};
+use super::worker::WebhookWorker;
+use super::{DeadLetter, Delivery, MemoryWebhookQueue, TargetError, WebhookQueue, check_url};
 use crate::health::{CheckStatus, HealthCheck};
 use crate::quota::QuotaAlert;
 use crate::store::StoreError;
-
-/// How the delivery worker runs.
-#[derive(Clone)]
-#[must_use]
-pub struct WebhookSettings {
-    pub(super) endpoints: Arc<[Endpoint]>,
-    pub(super) deployment: Environment,
-    pub(super) policy: RetryPolicy,
-    pub(super) concurrency: usize,
-    pub(super) poll_every: Duration,
-    pub(super) clock: SharedClock,
-}
-
-impl WebhookSettings {
-    /// Delivers to `endpoints` from a `deployment`: in production, only `https://` to globally
-    /// routable addresses. 32 deliveries at a time, the default retry schedule.
-    pub fn new(endpoints: Vec<Endpoint>, deployment: Environment) -> Self {
-        WebhookSettings {
-            endpoints: endpoints.into(),
-            deployment,
-            policy: RetryPolicy::default(),
-            concurrency: 32,
-            poll_every: Duration::from_millis(250),
-            clock: system_clock(),
-        }
-    }
-
-    /// Another retry schedule.
-    pub fn with_policy(mut self, policy: RetryPolicy) -> Self {
-        self.policy = policy;
-        self
-    }
-
-    /// At most `n` deliveries in flight.
-    pub fn with_concurrency(mut self, n: usize) -> Self {
-        self.concurrency = n.max(1);
-        self
-    }
-
-    /// Reads time (due times, `webhook-timestamp`) from `clock`.
-    pub fn with_clock(mut self, clock: impl Clock) -> Self {
-        self.clock = Arc::new(clock);
-        self
-    }
-}
-
-impl std::fmt::Debug for WebhookSettings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Endpoints hold secrets: only their URLs are shown.
-        let urls: Vec<&str> = self.endpoints.iter().map(|e| &*e.url_text).collect();
-        f.debug_struct("WebhookSettings")
-            .field("endpoints", &urls)
-            .field("deployment", &self.deployment)
-            .field("policy", &self.policy)
-            .field("concurrency", &self.concurrency)
-            .finish_non_exhaustive()
-    }
-}
-
-pub(super) enum Command {
-    Push(Delivery),
-}
-
-#[derive(Default)]
-pub(super) struct Shared {
-    pub(super) published: AtomicU64,
-    pub(super) attempts: AtomicU64,
-    pub(super) delivered: AtomicU64,
-    pub(super) failures: AtomicU64,
-    pub(super) retries: AtomicU64,
-    pub(super) dead_lettered: AtomicU64,
-    pub(super) stopped: AtomicBool,
-    /// Woken when the worker has stopped.
-    pub(super) stopped_signal: tokio::sync::Notify,
-    disabled: Mutex<HashSet<Arc<str>>>,
-}
-
-impl Shared {
-    pub(super) fn is_disabled(&self, url: &str) -> bool {
-        self.disabled
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .contains(url)
-    }
-
-    pub(super) fn disable(&self, url: Arc<str>) {
-        self.disabled
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(url);
-    }
-}
 
 /// Counters of the delivery worker.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -137,7 +42,6 @@ pub struct WebhookStats {
 pub struct Webhooks<Q = MemoryWebhookQueue> {
     queue: Arc<Q>,
     commands: mpsc::UnboundedSender<Command>,
-    stop: Arc<watch::Sender<Option<tokio::time::Instant>>>,
     shared: Arc<Shared>,
     settings: WebhookSettings,
 }
@@ -147,7 +51,6 @@ impl<Q> Clone for Webhooks<Q> {
         Webhooks {
             queue: Arc::clone(&self.queue),
             commands: self.commands.clone(),
-            stop: Arc::clone(&self.stop),
             shared: Arc::clone(&self.shared),
             settings: self.settings.clone(),
         }
@@ -195,20 +98,18 @@ impl<Q: WebhookQueue> Webhooks<Q> {
         }
         let queue = Arc::new(queue);
         let (commands, receiver) = mpsc::unbounded_channel();
-        let (stop, stop_receiver) = watch::channel(None);
-        let shared = Arc::new(Shared::default());
-        tokio::spawn(worker::run(
+        let shared = Arc::new(Shared::new());
+        let worker = WebhookWorker::new(
             Arc::clone(&queue),
             transport,
-            Arc::clone(&shared),
             settings.clone(),
+            Arc::clone(&shared),
             receiver,
-            stop_receiver,
-        ));
+        );
+        tokio::spawn(worker.run());
         Ok(Webhooks {
             queue,
             commands,
-            stop: Arc::new(stop),
             shared,
             settings,
         })
@@ -298,7 +199,7 @@ impl<Q: WebhookQueue> Webhooks<Q> {
     /// for the next start. Resolves when the worker has stopped.
     pub async fn shutdown(&self, grace: Duration) {
         let deadline = tokio::time::Instant::now() + grace;
-        let _ = self.stop.send(Some(deadline));
+        let _ = self.shared.shutdown.send(Some(deadline));
         loop {
             // Registered before the check, so a stop between the two is not missed.
             let mut stopped = std::pin::pin!(self.shared.stopped_signal.notified());

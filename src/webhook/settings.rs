@@ -1,0 +1,66 @@
+//! How the delivery worker runs: endpoints, deployment rules, retry schedule, concurrency, clock.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{Endpoint, RetryPolicy};
+use crate::clock::{Clock, SharedClock, system_clock};
+use crate::environment::Environment;
+
+/// How the delivery worker runs.
+#[derive(Clone)]
+#[must_use]
+pub struct WebhookSettings {
+    pub(super) endpoints: Arc<[Endpoint]>,
+    pub(super) deployment: Environment,
+    pub(super) policy: RetryPolicy,
+    pub(super) concurrency: usize,
+    pub(super) poll_every: Duration,
+    pub(super) clock: SharedClock,
+}
+
+impl WebhookSettings {
+    /// Delivers to `endpoints` from a `deployment`: in production, only `https://` to globally
+    /// routable addresses. 32 deliveries at a time, the default retry schedule.
+    pub fn new(endpoints: Vec<Endpoint>, deployment: Environment) -> Self {
+        WebhookSettings {
+            endpoints: endpoints.into(),
+            deployment,
+            policy: RetryPolicy::default(),
+            concurrency: 32,
+            poll_every: Duration::from_millis(250),
+            clock: system_clock(),
+        }
+    }
+
+    /// Another retry schedule.
+    pub fn with_policy(mut self, policy: RetryPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// At most `n` deliveries in flight.
+    pub fn with_concurrency(mut self, n: usize) -> Self {
+        self.concurrency = n.max(1);
+        self
+    }
+
+    /// Reads time (due times, `webhook-timestamp`) from `clock`.
+    pub fn with_clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+}
+
+impl std::fmt::Debug for WebhookSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Endpoints hold secrets: only their URLs are shown.
+        let urls: Vec<&str> = self.endpoints.iter().map(|e| &*e.url_text).collect();
+        f.debug_struct("WebhookSettings")
+            .field("endpoints", &urls)
+            .field("deployment", &self.deployment)
+            .field("policy", &self.policy)
+            .field("concurrency", &self.concurrency)
+            .finish_non_exhaustive()
+    }
+}
