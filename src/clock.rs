@@ -18,7 +18,7 @@ pub trait Clock: Send + Sync + 'static {
 /// Milliseconds since the Unix epoch, UTC.
 ///
 /// A plain integer rather than [`SystemTime`] because stored records (expiry, revocation, usage)
-/// and the Redis scripts of later issues all speak integers, and because comparisons of two
+/// and the Redis scripts all speak integers, and because comparisons of two
 /// timestamps must never fail.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Timestamp(i64);

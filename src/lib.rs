@@ -89,13 +89,21 @@
 //! by a TOML file: see [`config`].
 //!
 //! ## Features
+//! None is on by default.
 //! - `axum`: read the client address from axum's `ConnectInfo<SocketAddr>` as well as from
 //!   [`ClientAddr`].
+//! - `redis`: the shared stores of `redis_store`: keys, tombstones, rate-limit windows,
+//!   quotas, the audit stream and the webhook queue, for several instances behind one load
+//!   balancer.
+//! - `webhook-client`: [`webhook::HttpsTransport`], the HTTPS client (hyper-util with rustls)
+//!   that delivers webhooks; without it, bring a tower `Service` of your own.
 //! - `metrics`: counters and gauges through the `metrics` facade crate (requests by stage and
 //!   outcome, quota use, webhooks, audit queue, store outages); see [`telemetry`] for the
 //!   names. Every stage also opens a `DEBUG` tracing span, with or without the feature.
 
 #![forbid(unsafe_code)]
+// docs.rs builds with `--cfg docsrs` on nightly: every item gated by a feature says which.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod admission;
 mod assembly;
@@ -114,6 +122,7 @@ mod macros;
 pub mod pipeline;
 pub mod quota;
 #[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub mod redis_store;
 pub mod rejection;
 pub mod scope;

@@ -1,5 +1,5 @@
-//! Redis commands and round trips per request, stage by stage (issue 7: at most one round trip
-//! per stage on the request path), and what the Redis stores cost an admitted request in time
+//! Redis commands and round trips per request, stage by stage (the goal: at most one round
+//! trip per stage on the request path), and what the Redis stores cost an admitted request in time
 //! against the in-memory stores.
 //!
 //! `cargo bench --all-features --bench redis_round_trips`. Needs a Redis at

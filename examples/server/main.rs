@@ -107,7 +107,7 @@ pub(crate) async fn run(args: args::Args) -> Result<(), String> {
     Ok(())
 }
 
-/// The server's alert sink: a log line (the webhook issue adds delivery).
+/// The server's alert sink besides the webhooks: a log line.
 fn log_alert(alert: &QuotaAlert) {
     tracing::info!(
         event = alert.event_type(),

@@ -46,8 +46,8 @@
 //! - An `Authorization` header with another scheme (`Basic ...`) is `malformed_api_key`.
 //! - A production deployment ([`ApiKeyAuthLayer::with_deployment`]) refuses development keys as
 //!   `invalid_api_key`, before any look-up.
-//! - A key store that does not answer gives 503 `store_unavailable` (a configurable policy comes
-//!   with the Redis store).
+//! - A key store that does not answer gives 503 `store_unavailable`; on a shared store,
+//!   `on_store_error` decides instead (see [`crate::store::WithFallback`]).
 
 mod credentials;
 mod future;

@@ -9,49 +9,50 @@ use pin_project_lite::pin_project;
 use tracing::Span;
 
 use crate::body::ResponseBody;
+use crate::future::ResponseFuture as Immediate;
 
 type Report = Pin<Box<dyn Future<Output = Bytes> + Send>>;
 
 pin_project! {
-    /// The response future of [`HealthRoute`](super::HealthRoute).
+    /// The response future of [`HealthRoute`](super::HealthRoute): a request passed inward or
+    /// refused at once, or a health report being gathered.
     pub struct ResponseFuture<F, B> {
         #[pin]
         kind: Kind<F, B>,
-        span: Span,
     }
 }
 
 pin_project! {
     #[project = KindProj]
     enum Kind<F, B> {
-        Inner { #[pin] future: F },
-        Answered { response: Option<Response<ResponseBody<B>>> },
+        Immediate { #[pin] future: Immediate<F, B> },
         // Boxed: checks are user trait objects, and probes are not the hot path.
-        Checking { report: Report, head_only: bool },
+        Checking { report: Report, head_only: bool, span: Span },
     }
 }
 
 impl<F, B> ResponseFuture<F, B> {
     pub(super) fn inner(future: F, span: Span) -> Self {
-        ResponseFuture {
-            kind: Kind::Inner { future },
-            span,
-        }
+        Self::immediate(Immediate::inner(future, span))
     }
 
     pub(super) fn answered(response: Response<ResponseBody<B>>, span: Span) -> Self {
-        ResponseFuture {
-            kind: Kind::Answered {
-                response: Some(response),
-            },
-            span,
-        }
+        Self::immediate(Immediate::answered(response, span))
     }
 
     pub(super) fn checking(report: Report, head_only: bool, span: Span) -> Self {
         ResponseFuture {
-            kind: Kind::Checking { report, head_only },
-            span,
+            kind: Kind::Checking {
+                report,
+                head_only,
+                span,
+            },
+        }
+    }
+
+    fn immediate(future: Immediate<F, B>) -> Self {
+        ResponseFuture {
+            kind: Kind::Immediate { future },
         }
     }
 }
@@ -81,17 +82,14 @@ where
     type Output = Result<Response<ResponseBody<B>>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        let _entered = this.span.enter();
-        match this.kind.project() {
-            KindProj::Inner { future } => {
-                let response = ready!(future.poll(cx))?;
-                Poll::Ready(Ok(response.map(ResponseBody::inner)))
-            }
-            KindProj::Answered { response } => Poll::Ready(Ok(response
-                .take()
-                .expect("health ResponseFuture polled after completion"))),
-            KindProj::Checking { report, head_only } => {
+        match self.project().kind.project() {
+            KindProj::Immediate { future } => future.poll(cx),
+            KindProj::Checking {
+                report,
+                head_only,
+                span,
+            } => {
+                let _entered = span.enter();
                 let body = ready!(report.as_mut().poll(cx));
                 Poll::Ready(Ok(report_response(body, *head_only)))
             }

@@ -104,6 +104,7 @@ mod emit;
 mod emit;
 
 #[cfg(feature = "metrics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
 pub use emit::describe_metrics;
 pub(crate) use emit::*;
 

@@ -8,8 +8,8 @@
 //! comparison after a length check.
 //!
 //! [`Webhooks`] delivers: a background task started with [`Webhooks::start`] takes deliveries
-//! from a [`WebhookQueue`] ([`MemoryWebhookQueue`] here; a shared one comes with the Redis
-//! store) and sends them through any tower `Service` — [`HttpsTransport`] (feature
+//! from a [`WebhookQueue`] ([`MemoryWebhookQueue`] in one process; the Redis
+//! store's queue shared by several) and sends them through any tower `Service` — [`HttpsTransport`] (feature
 //! `webhook-client`: hyper-util with rustls) or your own. A delivery stays queued until it
 //! arrives or is dead-lettered: failures are retried on the schedule 0 s, 5 s, 5 min, 30 min,
 //! 2 h, 5 h, 10 h, 10 h with ±20% jitter; `Retry-After` is honoured within
@@ -75,5 +75,6 @@ pub use signature::{
     WEBHOOK_SIGNATURE, WEBHOOK_TIMESTAMP, parse_timestamp, sign, signed_headers, v1_signatures,
 };
 #[cfg(feature = "webhook-client")]
+#[cfg_attr(docsrs, doc(cfg(feature = "webhook-client")))]
 pub use transport::{GuardedResolver, HttpsTransport};
 pub use webhooks::{WebhookStats, Webhooks};
