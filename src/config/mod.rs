@@ -35,6 +35,8 @@ mod raw;
 mod validate;
 
 pub use error::ConfigError;
+/// Where `[store] on_store_error` lands; the store layer owns it.
+pub use crate::store::StoreErrorPolicy;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -85,19 +87,6 @@ pub enum StoreBackend {
     Memory,
     /// Redis: state shared by every instance.
     Redis,
-}
-
-/// What the pipeline does while its store is unreachable.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum StoreErrorPolicy {
-    /// Fall back to per-instance state.
-    #[default]
-    Local,
-    /// Admit requests unchecked.
-    Allow,
-    /// Refuse with 503 `store_unavailable`.
-    Deny,
 }
 
 /// `[[projects]]`.

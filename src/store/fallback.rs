@@ -2,9 +2,8 @@
 
 use std::sync::Arc;
 
-use super::StoreError;
+use super::{StoreError, StoreErrorPolicy};
 use super::breaker::Breaker;
-use crate::config::StoreErrorPolicy;
 
 /// A shared store `S` with the configured [`StoreErrorPolicy`] for the time it does not answer:
 /// `local` answers from `L`, a per-instance in-memory store, meanwhile (the default); `allow`

@@ -37,7 +37,7 @@ use usage::{Tracked, start_flusher};
 use super::quota::key_part;
 use super::{RedisConnection, RedisTombstones};
 use crate::clock::Timestamp;
-use crate::config::StoreErrorPolicy;
+use crate::store::StoreErrorPolicy;
 use crate::key::{KeyEntry, KeyHash, KeyRecord, KeyStore, KeyStoreError, KeyUsage};
 use crate::store::StoreError;
 use crate::store::breaker::Breaker;
