@@ -34,9 +34,9 @@ mod error;
 mod raw;
 mod validate;
 
-pub use error::ConfigError;
 /// Where `[store] on_store_error` lands; the store layer owns it.
 pub use crate::store::StoreErrorPolicy;
+pub use error::ConfigError;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

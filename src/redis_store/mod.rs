@@ -9,9 +9,17 @@
 //! Keys are prefixed (`memorysync:` by default) so that one Redis can serve several pipelines
 //! or tests side by side.
 
+/// A Lua script kept in a `.lua` file beside the module that names it; hashed on first use.
+macro_rules! lua_script {
+    ($file:literal) => {
+        ::std::sync::LazyLock::new(|| ::redis::Script::new(include_str!($file)))
+    };
+}
+
 mod audit;
 mod connection;
 mod keys;
+mod keyspace;
 mod limiter;
 mod quota;
 mod tombstones;

@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
-use super::{StoreError, StoreErrorPolicy};
 use super::breaker::Breaker;
+use super::{StoreError, StoreErrorPolicy};
 
 /// A shared store `S` with the configured [`StoreErrorPolicy`] for the time it does not answer:
 /// `local` answers from `L`, a per-instance in-memory store, meanwhile (the default); `allow`

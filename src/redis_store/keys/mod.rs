@@ -34,12 +34,11 @@ use scripts::{INSERT, REVOKE};
 use stored::{StoredFields, StoredRecord, decode, encode};
 use usage::{Tracked, start_flusher};
 
-use super::quota::key_part;
 use super::{RedisConnection, RedisTombstones};
 use crate::clock::Timestamp;
-use crate::store::StoreErrorPolicy;
 use crate::key::{KeyEntry, KeyHash, KeyRecord, KeyStore, KeyStoreError, KeyUsage};
 use crate::store::StoreError;
+use crate::store::StoreErrorPolicy;
 use crate::store::breaker::Breaker;
 use crate::tombstone::{TombstoneKind, TombstoneStore};
 
@@ -124,11 +123,11 @@ impl RedisKeyStore {
 
 impl Inner {
     fn hash_key(&self, hash: &KeyHash) -> String {
-        self.connection.key(&["key", "hash", &hash.to_hex()])
+        self.connection.keyspace().key_record(hash)
     }
 
     fn id_key(&self, id: &str) -> String {
-        self.connection.key(&["key", "id", &key_part(id)])
+        self.connection.keyspace().key_id_index(id)
     }
 
     /// The process's entry for this record: the cached one while the record is unchanged, so
@@ -275,8 +274,9 @@ impl KeyStore for RedisKeyStore {
         let inner = Arc::clone(&self.inner);
         let id: Arc<str> = Arc::from(id);
         async move {
-            let hex = inner.hash_of(&id).await?;
-            let key = inner.connection.key(&["key", "hash", &hex]);
+            let hash = inner.hash_of(&id).await?;
+            let hex = hash.to_hex();
+            let key = inner.hash_key(&hash);
             let mut manager = inner.connection.manager();
             let revoked: i64 = inner
                 .connection
@@ -302,9 +302,7 @@ impl KeyStore for RedisKeyStore {
             // Redis and the local deltas are read with no flush in between, so a use is counted
             // once: either already in Redis or still here.
             let _no_flush = inner.flush_lock.lock().await;
-            let hex = inner.hash_of(&id).await?;
-            let hash = KeyHash::from_hex(&hex)
-                .map_err(|_| StoreError::new("redis: unreadable key index"))?;
+            let hash = inner.hash_of(&id).await?;
             let mut manager = inner.connection.manager();
             let fields: StoredFields = inner
                 .connection
@@ -329,8 +327,8 @@ impl KeyStore for RedisKeyStore {
 }
 
 impl Inner {
-    /// The hex hash the id index gives for `id`.
-    async fn hash_of(&self, id: &Arc<str>) -> Result<String, KeyStoreError> {
+    /// The hash the id index gives for `id`.
+    async fn hash_of(&self, id: &Arc<str>) -> Result<KeyHash, KeyStoreError> {
         let mut manager = self.connection.manager();
         let hex: Option<String> = self
             .connection
@@ -340,7 +338,10 @@ impl Inner {
                     .query_async(&mut manager),
             )
             .await?;
-        hex.ok_or_else(|| KeyStoreError::UnknownKey(Arc::clone(id)))
+        let hex = hex.ok_or_else(|| KeyStoreError::UnknownKey(Arc::clone(id)))?;
+        let hash =
+            KeyHash::from_hex(&hex).map_err(|_| StoreError::new("redis: unreadable key index"))?;
+        Ok(hash)
     }
 }
 
