@@ -16,9 +16,11 @@ use super::{StoreError, StoreErrorPolicy};
 /// enforced its own limits for that time, which is what `local` promises.
 ///
 /// It implements [`RateLimitStore`](crate::limit::RateLimitStore) over a
-/// [`SlidingWindowLimiter`](crate::limit::SlidingWindowLimiter) and
+/// [`SlidingWindowLimiter`](crate::limit::SlidingWindowLimiter),
 /// [`QuotaStore`](crate::quota::QuotaStore) over a
-/// [`MemoryQuotaStore`](crate::quota::MemoryQuotaStore). Its futures are boxed: it only ever
+/// [`MemoryQuotaStore`](crate::quota::MemoryQuotaStore) and
+/// [`KeyStore`](crate::key::KeyStore) over [`LastKnownKeys`](crate::key::LastKnownKeys) (a key
+/// is checked against the record last seen, never admitted unseen). Its futures are boxed: it only ever
 /// stands in front of a network store, whose round trip dwarfs the allocation.
 #[derive(Debug)]
 pub struct WithFallback<S, L> {
@@ -55,6 +57,11 @@ impl<S, L> WithFallback<S, L> {
             policy,
             breaker: Arc::new(Breaker::new(std::any::type_name::<S>())),
         }
+    }
+
+    /// The shared store.
+    pub fn get_ref(&self) -> &S {
+        &self.primary
     }
 
     /// Whether the last call found the shared store unavailable.
