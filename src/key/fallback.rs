@@ -37,6 +37,18 @@ impl LastKnownKeys {
         self.entries.insert(hash, Arc::clone(entry));
     }
 
+    /// Notes what the shared store found for `hash`; nothing is kept under `deny`, which never
+    /// reads it.
+    fn note(&self, hash: KeyHash, found: Option<&Arc<KeyEntry>>, policy: StoreErrorPolicy) {
+        match (found, policy) {
+            (_, StoreErrorPolicy::Deny) => {}
+            (Some(entry), _) => self.remember(hash, entry),
+            (None, _) => {
+                self.entries.remove(&hash);
+            }
+        }
+    }
+
     /// The look-up's answer under `policy`, noting what the shared store said.
     fn answer(
         &self,
@@ -45,15 +57,9 @@ impl LastKnownKeys {
         policy: StoreErrorPolicy,
     ) -> Result<Option<Arc<KeyEntry>>, StoreError> {
         match (answer, policy) {
-            // Nothing here is read under `deny`: nothing is kept.
-            (Ok(found), StoreErrorPolicy::Deny) => Ok(found),
-            (Ok(Some(entry)), _) => {
-                self.remember(hash, &entry);
-                Ok(Some(entry))
-            }
-            (Ok(None), _) => {
-                self.entries.remove(&hash);
-                Ok(None)
+            (Ok(found), _) => {
+                self.note(hash, found.as_ref(), policy);
+                Ok(found)
             }
             (Err(error), StoreErrorPolicy::Deny) => Err(error),
             (Err(error), StoreErrorPolicy::Local | StoreErrorPolicy::Allow) => self
@@ -69,16 +75,19 @@ impl<S: KeyStore> KeyStore for WithFallback<S, LastKnownKeys> {
     type Lookup = Pin<Box<dyn Future<Output = Result<Option<Arc<KeyEntry>>, StoreError>> + Send>>;
 
     fn find_by_hash(&self, hash: &KeyHash) -> Self::Lookup {
-        // A read: a probe's answer only tells whether the store is back.
-        let primary = self
-            .breaker
-            .attempt(self.policy, || self.primary.find_by_hash(hash), |_| {});
-        let (known, policy, breaker) = (
-            Arc::clone(&self.local),
-            self.policy,
-            Arc::clone(&self.breaker),
+        let (known, policy, hash) = (Arc::clone(&self.local), self.policy, *hash);
+        let probed = Arc::clone(&known);
+        let primary = self.breaker.attempt(
+            policy,
+            || self.primary.find_by_hash(&hash),
+            // The request was answered from memory; what the probe found is newer.
+            move |answer| {
+                if let Ok(found) = answer {
+                    probed.note(hash, found.as_ref(), policy);
+                }
+            },
         );
-        let hash = *hash;
+        let breaker = Arc::clone(&self.breaker);
         Box::pin(async move {
             let answer = breaker.answer(policy, primary).await;
             known.answer(hash, answer, policy)

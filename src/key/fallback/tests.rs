@@ -111,6 +111,10 @@ async fn the_shared_store_is_asked_again_once_back() {
     );
     tokio::task::yield_now().await;
     assert!(!store.is_failing(), "the probe found the store back");
+    assert!(
+        store.local.entries.contains_key(&hash(3)),
+        "what the probe found is known for the next outage"
+    );
     assert!(store.find_by_hash(&hash(3)).await.unwrap().is_some());
 }
 
