@@ -12,6 +12,7 @@ use crate::clock::Timestamp;
 use crate::limit::{Decision, GROUPS, Limits, RateLimitStore, WindowCheck, decision_of};
 use crate::store::StoreError;
 
+/// One decision on a key's two windows (`limiter.lua`).
 static DECIDE: LazyLock<Script> = lua_script!("limiter.lua");
 
 /// Per-key sliding windows shared through Redis. Each decision is one `EVALSHA`.
