@@ -105,6 +105,29 @@ async fn two_stores_on_one_redis_enforce_one_limit() {
     cleanup(&connection).await;
 }
 
+/// `a.b` and `x612e62` once shared one Redis key: the second key got 429s it never earned.
+#[tokio::test]
+async fn distinct_key_ids_never_share_a_rate_limit_window() {
+    let Some(connection) = redis("distinct-ids").await else {
+        return;
+    };
+    let store = RedisRateLimitStore::new(connection.clone());
+    let limits = Limits::new(Some(2), Some(2));
+    let now = Timestamp::from_unix_millis(1_800_000_000_000);
+    for key_id in ["a.b", "x612e62"] {
+        let mut admitted = Vec::new();
+        for _ in 0..3 {
+            admitted.push(store.check_at(key_id, limits, now).await.unwrap().admitted);
+        }
+        assert_eq!(
+            admitted,
+            [true, true, false],
+            "{key_id} has a window of its own"
+        );
+    }
+    cleanup(&connection).await;
+}
+
 async fn cleanup(connection: &RedisConnection) {
     let mut manager = connection.manager();
     let pattern = format!("{}*", connection.options().prefix);

@@ -11,8 +11,8 @@ mod outage;
 
 use std::time::Duration;
 
-use memorysync_pipeline::config::StoreErrorPolicy;
 use memorysync_pipeline::redis_store::{RedisConnection, RedisOptions};
+use memorysync_pipeline::store::StoreErrorPolicy;
 use outage::{Load, RedisProcess, Tenant};
 
 /// The same five requests for every tenant: two adds against a plan of one add a month, then

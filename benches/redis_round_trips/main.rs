@@ -57,9 +57,8 @@ use memorysync_pipeline::Environment;
 use memorysync_pipeline::audit::{AuditLog, AuditLogConfig, AuditRecordLayer, MemoryAuditSink};
 use memorysync_pipeline::auth::ApiKeyAuthLayer;
 use memorysync_pipeline::clock::Timestamp;
-use memorysync_pipeline::config::StoreErrorPolicy;
 use memorysync_pipeline::health::HealthRouteLayer;
-use memorysync_pipeline::key::{ApiKey, KeyRecord, KeyStore, MemoryKeyStore};
+use memorysync_pipeline::key::{ApiKey, KeyRecord, KeyStore, LastKnownKeys, MemoryKeyStore};
 use memorysync_pipeline::limit::{SlidingWindowLimiter, SlidingWindowRateLimitLayer, WithFallback};
 use memorysync_pipeline::pipeline::PipelineBuilder;
 use memorysync_pipeline::quota::{MemoryQuotaStore, Plan, QuotaDegradeLayer, QuotaPlans};
@@ -68,6 +67,7 @@ use memorysync_pipeline::redis_store::{
     RedisRateLimitStore, RedisTombstones,
 };
 use memorysync_pipeline::scope::ProjectScopeLayer;
+use memorysync_pipeline::store::StoreErrorPolicy;
 use memorysync_pipeline::tombstone::MemoryTombstones;
 use tokio::runtime::Runtime;
 use tower::{Layer, Service, ServiceExt};
@@ -180,7 +180,7 @@ where
 /// The shared stores, as the server example builds them on `store.backend = "redis"`.
 struct RedisStores {
     connection: RedisConnection,
-    keys: RedisKeyStore,
+    keys: WithFallback<RedisKeyStore, LastKnownKeys>,
     limiter: WithFallback<RedisRateLimitStore, SlidingWindowLimiter>,
     quota: WithFallback<RedisQuotaStore, MemoryQuotaStore>,
     tombstones: RedisTombstones,
@@ -230,8 +230,10 @@ impl Bench {
             let options = connection.options().clone();
             let redis_tombstones =
                 RedisTombstones::new(connection.clone(), RedisTombstones::DEFAULT_KEEP_FOR);
-            let keys = RedisKeyStore::with_tombstones(connection.clone(), redis_tombstones.clone())
-                .with_store_error_policy(POLICY);
+            let keys = WithFallback::new(
+                RedisKeyStore::with_tombstones(connection.clone(), redis_tombstones.clone()),
+                POLICY,
+            );
             let memory_keys = MemoryKeyStore::with_tombstones(tombstones.clone());
             for record in &records {
                 keys.insert(record.clone(), Timestamp::EPOCH).await.unwrap();
@@ -281,7 +283,7 @@ impl Bench {
 
     /// Everything queued in the background written now.
     async fn settle(&self) {
-        self.redis.keys.flush_usage().await.unwrap();
+        self.redis.keys.get_ref().flush_usage().await.unwrap();
         self.redis.log.flush().await;
     }
 

@@ -18,7 +18,7 @@ pub(crate) use without_redis::Redis;
 
 #[cfg(feature = "redis")]
 mod with_redis {
-    use memorysync_pipeline::key::{KeyStore, KeyStoreError};
+    use memorysync_pipeline::key::{KeyStore, KeyStoreError, LastKnownKeys};
     use memorysync_pipeline::limit::{SlidingWindowRateLimitLayer, WithFallback};
     use memorysync_pipeline::quota::QuotaDegradeLayer;
     use memorysync_pipeline::redis_store::{
@@ -86,9 +86,10 @@ mod with_redis {
         {
             let config = stages.config;
             let policy = config.store.on_store_error;
-            let keys =
-                RedisKeyStore::with_tombstones(self.connection.clone(), self.tombstones.clone())
-                    .with_store_error_policy(policy);
+            let keys: WithFallback<_, LastKnownKeys> = WithFallback::new(
+                RedisKeyStore::with_tombstones(self.connection.clone(), self.tombstones.clone()),
+                policy,
+            );
             load_keys(&keys, config, stages.clock.now()).await?;
             let limiter =
                 WithFallback::new(RedisRateLimitStore::new(self.connection.clone()), policy);
@@ -106,7 +107,7 @@ mod with_redis {
     /// Puts the config's keys into Redis. A key loaded by an earlier start or another instance
     /// is left as it is, but a revocation added to the file since still applies.
     async fn load_keys(
-        keys: &RedisKeyStore,
+        keys: &impl KeyStore,
         config: &Config,
         now: memorysync_pipeline::clock::Timestamp,
     ) -> Result<(), String> {

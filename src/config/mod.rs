@@ -33,6 +33,8 @@ mod error;
 mod raw;
 mod validate;
 
+/// Where `[store] on_store_error` lands; the store layer owns it.
+pub use crate::store::StoreErrorPolicy;
 pub use error::ConfigError;
 
 use std::path::{Path, PathBuf};
@@ -84,19 +86,6 @@ pub enum StoreBackend {
     Memory,
     /// Redis: state shared by every instance.
     Redis,
-}
-
-/// What the pipeline does while its store is unreachable.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum StoreErrorPolicy {
-    /// Fall back to per-instance state.
-    #[default]
-    Local,
-    /// Admit requests unchecked.
-    Allow,
-    /// Refuse with 503 `store_unavailable`.
-    Deny,
 }
 
 /// `[[projects]]`.

@@ -16,12 +16,15 @@
 //! assert_eq!(ApiKey::parse("msk_test_short").unwrap_err(), KeyFormatError::WrongLength);
 //! ```
 
+mod fallback;
 mod format;
 mod hash;
 mod memory;
 mod record;
 mod store;
 
+pub use crate::store::WithFallback;
+pub use fallback::LastKnownKeys;
 pub use format::{ApiKey, KEY_LEN, KeyFormatError};
 pub use hash::{InvalidKeyHash, KeyHash};
 pub use memory::MemoryKeyStore;

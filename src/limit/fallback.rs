@@ -40,7 +40,7 @@ mod tests {
     use std::future::{Ready, ready};
 
     use super::*;
-    use crate::config::StoreErrorPolicy;
+    use crate::store::StoreErrorPolicy;
 
     struct Down;
 

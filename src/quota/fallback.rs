@@ -15,9 +15,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use super::{AlertThresholds, MemoryQuotaStore, QuotaKey, QuotaStore, Reservation};
-use crate::config::StoreErrorPolicy;
 use crate::store::fallback::by_policy;
-use crate::store::{StoreError, WithFallback};
+use crate::store::{StoreError, StoreErrorPolicy, WithFallback};
 
 impl<S: QuotaStore> QuotaStore for WithFallback<S, MemoryQuotaStore> {
     type Reserve = Pin<Box<dyn Future<Output = Result<Reservation, StoreError>> + Send>>;

@@ -17,6 +17,7 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 
 use super::connection::redis_error;
+use super::keyspace::Keyspace;
 use crate::audit::{AuditSink, ChainHead, ChainedLine};
 use crate::clock::Timestamp;
 
@@ -41,7 +42,7 @@ type EntryId = (u64, u64);
 pub struct RedisAuditSink {
     client: redis::Client,
     stream: String,
-    prefix: String,
+    keyspace: Keyspace,
     timeout: Duration,
     state: Mutex<State>,
 }
@@ -73,10 +74,11 @@ impl RedisAuditSink {
     pub fn open(url: &str, prefix: &str, timeout: Duration) -> io::Result<Self> {
         let client = redis::Client::open(url)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, redis_error(&e)))?;
+        let keyspace = Keyspace::new(prefix);
         let sink = RedisAuditSink {
             client,
-            stream: format!("{prefix}audit"),
-            prefix: prefix.to_owned(),
+            stream: keyspace.audit_stream("audit"),
+            keyspace,
             timeout: timeout.max(Duration::from_millis(1)),
             state: Mutex::new(State::default()),
         };
@@ -87,7 +89,7 @@ impl RedisAuditSink {
     /// Writes to the stream `<prefix><name>` instead, e.g. `audit:instance-a`.
     #[must_use]
     pub fn with_stream(mut self, name: &str) -> Self {
-        self.stream = format!("{}{name}", self.prefix);
+        self.stream = self.keyspace.audit_stream(name);
         self.locked().last_id = None;
         self
     }

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use redis::aio::ConnectionManager;
 
+use super::keyspace::Keyspace;
 use crate::store::StoreError;
 
 /// How the Redis stores connect.
@@ -30,6 +31,7 @@ impl Default for RedisOptions {
 pub struct RedisConnection {
     manager: ConnectionManager,
     options: Arc<RedisOptions>,
+    keyspace: Keyspace,
 }
 
 impl fmt::Debug for RedisConnection {
@@ -58,15 +60,20 @@ impl RedisConnection {
         .map_err(|e| redis_error(&e))?;
         Ok(RedisConnection {
             manager,
+            keyspace: Keyspace::new(&options.prefix),
             options: Arc::new(options),
         })
     }
 
-    /// A key under the prefix.
+    /// The prefix and `parts` joined with `:`, taken as they are (not escaped): what a test
+    /// reads to see what a store wrote. The stores name their keys through the keyspace.
     pub fn key(&self, parts: &[&str]) -> String {
-        let mut key = self.options.prefix.clone();
-        key.push_str(&parts.join(":"));
-        key
+        self.keyspace.join(parts)
+    }
+
+    /// The names of every key under the prefix.
+    pub(crate) fn keyspace(&self) -> &Keyspace {
+        &self.keyspace
     }
 
     /// The options.

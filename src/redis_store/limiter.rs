@@ -3,7 +3,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::LazyLock;
 
 use redis::Script;
 
@@ -12,20 +12,19 @@ use crate::clock::Timestamp;
 use crate::limit::{Decision, GROUPS, Limits, RateLimitStore, WindowCheck, decision_of};
 use crate::store::StoreError;
 
+/// One decision on a key's two windows (`limiter.lua`).
+static DECIDE: LazyLock<Script> = lua_script!("limiter.lua");
+
 /// Per-key sliding windows shared through Redis. Each decision is one `EVALSHA`.
 #[derive(Clone, Debug)]
 pub struct RedisRateLimitStore {
     connection: RedisConnection,
-    script: Arc<Script>,
 }
 
 impl RedisRateLimitStore {
     /// Windows kept under the connection's prefix.
     pub fn new(connection: RedisConnection) -> Self {
-        RedisRateLimitStore {
-            connection,
-            script: Arc::new(Script::new(include_str!("limiter.lua"))),
-        }
+        RedisRateLimitStore { connection }
     }
 
     /// Decides at `now` instead of the server's time: for tests that replay traces.
@@ -37,7 +36,6 @@ impl RedisRateLimitStore {
     ) -> Result<Decision, StoreError> {
         decide(
             self.connection.clone(),
-            self.script.clone(),
             key_id.to_owned(),
             limits,
             Some(now),
@@ -56,7 +54,6 @@ impl RateLimitStore for RedisRateLimitStore {
         // The server's clock decides: instances with skewed clocks still agree.
         Box::pin(decide(
             self.connection.clone(),
-            self.script.clone(),
             key_id.to_owned(),
             limits,
             None,
@@ -66,19 +63,14 @@ impl RateLimitStore for RedisRateLimitStore {
 
 async fn decide(
     connection: RedisConnection,
-    script: Arc<Script>,
     key_id: String,
     limits: Limits,
     now: Option<Timestamp>,
 ) -> Result<Decision, StoreError> {
-    // One hash tag for the three keys of a key id, so they live in one cluster slot.
-    let tag = format!("{{{}}}", key_fragment(&key_id));
     let limit_arg = |limit: Option<u32>| limit.map_or(-1, i64::from);
-    let mut invocation = script.prepare_invoke();
+    let mut invocation = DECIDE.prepare_invoke();
     invocation
-        .key(connection.key(&["rl", &tag, "h"]))
-        .key(connection.key(&["rl", &tag, "s"]))
-        .key(connection.key(&["rl", &tag, "m"]))
+        .key(&connection.keyspace().rate_limit_windows(&key_id))
         .arg(limit_arg(limits.per_second))
         .arg(limit_arg(limits.per_minute))
         .arg(GROUPS)
@@ -123,19 +115,4 @@ async fn decide(
         window(m_on, m_fits, m_live, m_wait, m_reset, limits.per_minute),
         admitted == 1,
     ))
-}
-
-/// A key id as a key fragment: kept when it is plain, hex-encoded otherwise, so no id can
-/// reach into another key's name.
-pub(crate) fn key_fragment(id: &str) -> String {
-    if !id.is_empty()
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-    {
-        id.to_owned()
-    } else {
-        let hex: String = id.bytes().map(|b| format!("{b:02x}")).collect();
-        format!("x{hex}")
-    }
 }

@@ -1,17 +1,29 @@
-//! The Redis stores (feature `redis`): one limit, one quota, one key set, one audit stream and
-//! one webhook queue shared by every instance (section 9).
+//! The Redis stores (feature `redis`): rate-limit windows, quota counters, API keys,
+//! tombstones, the audit stream and the webhook queue, shared by every instance (section 9).
 //!
 //! Every store talks to Redis through one multiplexed `ConnectionManager` (it reconnects by
-//! itself), with a timeout on every call. Decisions that must be atomic (rate-limit windows,
-//! quota reservations with their alert marks) are Lua scripts run with the server's `TIME`, so
-//! instances with skewed clocks still agree, and each costs one round trip.
+//! itself), with a timeout on every call. Each check-and-write that must be atomic (a
+//! rate-limit decision, a quota reservation with its alert marks, a key insert, a webhook
+//! claim) is one Lua script, kept in a `.lua` file beside its store with its `KEYS` and `ARGV`
+//! described at the top; scripts that need the time read the server's `TIME`, so instances
+//! with skewed clocks still agree.
 //!
-//! Keys are prefixed (`memorysync:` by default) so that one Redis can serve several pipelines
-//! or tests side by side.
+//! Every key name comes from one keyspace (`keyspace.rs`): under a prefix (`memorysync:` by
+//! default, so that one Redis can serve several pipelines or tests side by side), with ids
+//! escaped one-to-one, so no two ids share a key. Outages are the business of
+//! [`WithFallback`](crate::store::WithFallback), in front of any of these stores.
+
+/// A Lua script kept in a `.lua` file beside the module that names it; hashed on first use.
+macro_rules! lua_script {
+    ($file:literal) => {
+        ::std::sync::LazyLock::new(|| ::redis::Script::new(include_str!($file)))
+    };
+}
 
 mod audit;
 mod connection;
 mod keys;
+mod keyspace;
 mod limiter;
 mod quota;
 mod tombstones;

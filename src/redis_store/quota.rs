@@ -5,11 +5,10 @@
 //! - `alert:<project>:<operation>:<YYYY-MM>:<percent>`: `1` once that threshold's alert fired.
 //!
 //! Both expire 62 days after they are first written, so a month stays readable through the next
-//! one and old months vanish by themselves. Project ids are escaped ([`key_part`]) so that no
-//! project name can reach another project's keys.
+//! one and old months vanish by themselves. The names come from the
+//! [keyspace](super::keyspace), which escapes project ids so that no project name can reach
+//! another project's keys.
 
-use std::borrow::Cow;
-use std::fmt::Write as _;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -25,49 +24,11 @@ use crate::store::StoreError;
 /// How long counters and marks are kept: two months of 31 days.
 const KEEP_SECS: u64 = 62 * 86_400;
 
-/// Takes a unit if fewer than the limit are used and marks the thresholds the new count crosses.
-///
-/// KEYS[1] is the counter, KEYS[1 + i] the mark of threshold i; ARGV[1] the limit, ARGV[2] the
-/// expiry in seconds, ARGV[2 + i] the count that crosses threshold i and ARGV[2 + n + i] its
-/// percent. Returns `{0}` when exhausted, else `{used, percents newly marked...}`. Counts are Lua
-/// numbers (doubles): exact up to 2^53, far above any monthly plan.
-static RESERVE: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r"
-local used = tonumber(redis.call('GET', KEYS[1]) or '0')
-if used >= tonumber(ARGV[1]) then
-  return {0}
-end
-used = redis.call('INCR', KEYS[1])
-if redis.call('TTL', KEYS[1]) < 0 then
-  redis.call('EXPIRE', KEYS[1], ARGV[2])
-end
-local result = {used}
-local n = #KEYS - 1
-for i = 1, n do
-  if used == tonumber(ARGV[2 + i]) then
-    if redis.call('SET', KEYS[1 + i], 1, 'NX', 'EX', ARGV[2]) then
-      result[#result + 1] = tonumber(ARGV[2 + n + i])
-    end
-  end
-end
-return result
-",
-    )
-});
+/// Takes a unit unless exhausted and marks the thresholds crossed (`quota_reserve.lua`).
+static RESERVE: LazyLock<Script> = lua_script!("quota_reserve.lua");
 
-/// Gives back one unit, never going below zero.
-static REFUND: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r"
-local used = tonumber(redis.call('GET', KEYS[1]) or '0')
-if used > 0 then
-  return redis.call('DECR', KEYS[1])
-end
-return 0
-",
-    )
-});
+/// Gives back one unit, never going below zero (`quota_refund.lua`).
+static REFUND: LazyLock<Script> = lua_script!("quota_refund.lua");
 
 /// The future of [`RedisQuotaStore::reserve`](QuotaStore::reserve): one script call.
 type ReserveFuture = Pin<Box<dyn Future<Output = Result<Reservation, StoreError>> + Send>>;
@@ -114,13 +75,7 @@ impl RedisQuotaStore {
     }
 
     fn counter_key(&self, key: &QuotaKey) -> String {
-        let month = key.month.to_string();
-        self.connection.key(&[
-            "quota",
-            &key_part(&key.project),
-            key.operation.as_str(),
-            &month,
-        ])
+        self.connection.keyspace().quota_counter(key)
     }
 }
 
@@ -129,20 +84,11 @@ impl QuotaStore for RedisQuotaStore {
 
     fn reserve(&self, key: &QuotaKey, limit: u64, thresholds: AlertThresholds) -> Self::Reserve {
         let counter = self.counter_key(key);
-        let project = key_part(&key.project);
-        let month = key.month.to_string();
         let mut marks = Vec::new();
         let mut crossings = Vec::new();
         let mut percents = Vec::new();
         for percent in thresholds.iter() {
-            let p = percent.to_string();
-            marks.push(self.connection.key(&[
-                "alert",
-                &project,
-                key.operation.as_str(),
-                &month,
-                &p,
-            ]));
+            marks.push(self.connection.keyspace().alert_mark(key, percent));
             crossings.push(crossing_count(percent, limit));
             // Widened: a `Vec<u8>` would go to Redis as one binary string.
             percents.push(u16::from(percent));
@@ -226,36 +172,9 @@ fn crossing_count(percent: u8, limit: u64) -> i64 {
     i64::try_from(count).unwrap_or(i64::MAX)
 }
 
-/// An id as one part of a key: bytes other than ASCII letters, digits, `_`, `-` and `.` are
-/// percent-encoded (`%` included), so the encoding is one-to-one, no id can add a `:` part to a
-/// key, and none carries glob characters into a `SCAN` pattern.
-pub(super) fn key_part(id: &str) -> Cow<'_, str> {
-    let safe = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.');
-    if id.bytes().all(safe) {
-        return Cow::Borrowed(id);
-    }
-    let mut out = String::with_capacity(id.len() + 8);
-    for byte in id.bytes() {
-        if safe(byte) {
-            out.push(char::from(byte));
-        } else {
-            let _ = write!(out, "%{byte:02X}");
-        }
-    }
-    Cow::Owned(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn key_parts_are_one_to_one() {
-        assert_eq!(key_part("proj_demo-1.x"), "proj_demo-1.x");
-        assert_eq!(key_part("a:b"), "a%3Ab");
-        assert_eq!(key_part("a%3Ab"), "a%253Ab");
-        assert_eq!(key_part("é*"), "%C3%A9%2A");
-    }
 
     #[test]
     fn crossing_counts_follow_crossed_by() {

@@ -13,30 +13,12 @@ use std::time::Duration;
 use redis::Script;
 
 use super::RedisConnection;
-use super::quota::key_part;
 use crate::clock::Timestamp;
 use crate::store::StoreError;
 use crate::tombstone::{TombstoneKind, TombstoneStore};
 
-/// Leaves a tombstone expiring at the unix millisecond ARGV[1], by the server's clock; one whose
-/// instant is past is not written, and a later call never shortens an earlier tombstone.
-static LEAVE: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r"
-local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-local left = tonumber(ARGV[1]) - now
-if left <= 0 then
-  return 0
-end
-if redis.call('PTTL', KEYS[1]) >= left then
-  return 0
-end
-redis.call('SET', KEYS[1], 1, 'PX', left)
-return 1
-",
-    )
-});
+/// Leaves a tombstone unless a longer one stands (`tombstone_leave.lua`).
+static LEAVE: LazyLock<Script> = lua_script!("tombstone_leave.lua");
 
 /// Tombstones in Redis. Clones share one connection.
 #[derive(Clone, Debug)]
@@ -62,9 +44,9 @@ impl RedisTombstones {
         self.keep_for
     }
 
-    /// The key of the tombstone of `id`.
+    /// The key of the tombstone of `id`, under this store's own prefix.
     pub(super) fn key(&self, kind: TombstoneKind, id: &str) -> String {
-        self.connection.key(&["tomb", kind.as_str(), &key_part(id)])
+        self.connection.keyspace().tombstone(kind, id)
     }
 }
 

@@ -7,8 +7,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::StoreError;
-use crate::config::StoreErrorPolicy;
+use super::{StoreError, StoreErrorPolicy};
 
 /// How often a shared store that failed is tried again.
 pub(crate) const PROBE_EVERY: Duration = Duration::from_millis(250);

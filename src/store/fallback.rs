@@ -2,9 +2,8 @@
 
 use std::sync::Arc;
 
-use super::StoreError;
 use super::breaker::Breaker;
-use crate::config::StoreErrorPolicy;
+use super::{StoreError, StoreErrorPolicy};
 
 /// A shared store `S` with the configured [`StoreErrorPolicy`] for the time it does not answer:
 /// `local` answers from `L`, a per-instance in-memory store, meanwhile (the default); `allow`
@@ -17,9 +16,11 @@ use crate::config::StoreErrorPolicy;
 /// enforced its own limits for that time, which is what `local` promises.
 ///
 /// It implements [`RateLimitStore`](crate::limit::RateLimitStore) over a
-/// [`SlidingWindowLimiter`](crate::limit::SlidingWindowLimiter) and
+/// [`SlidingWindowLimiter`](crate::limit::SlidingWindowLimiter),
 /// [`QuotaStore`](crate::quota::QuotaStore) over a
-/// [`MemoryQuotaStore`](crate::quota::MemoryQuotaStore). Its futures are boxed: it only ever
+/// [`MemoryQuotaStore`](crate::quota::MemoryQuotaStore) and
+/// [`KeyStore`](crate::key::KeyStore) over [`LastKnownKeys`](crate::key::LastKnownKeys) (a key
+/// is checked against the record last seen, never admitted unseen). Its futures are boxed: it only ever
 /// stands in front of a network store, whose round trip dwarfs the allocation.
 #[derive(Debug)]
 pub struct WithFallback<S, L> {
@@ -56,6 +57,11 @@ impl<S, L> WithFallback<S, L> {
             policy,
             breaker: Arc::new(Breaker::new(std::any::type_name::<S>())),
         }
+    }
+
+    /// The shared store.
+    pub fn get_ref(&self) -> &S {
+        &self.primary
     }
 
     /// Whether the last call found the shared store unavailable.

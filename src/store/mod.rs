@@ -30,5 +30,7 @@ impl std::error::Error for StoreError {}
 
 pub(crate) mod breaker;
 pub(crate) mod fallback;
+mod policy;
 
 pub use fallback::WithFallback;
+pub use policy::StoreErrorPolicy;

@@ -12,9 +12,8 @@ use http::{Request, Response};
 use http_body_util::BodyExt;
 use memorysync_pipeline::auth::ApiKeyAuthLayer;
 use memorysync_pipeline::clock::{Clock, SystemClock};
-use memorysync_pipeline::config::StoreErrorPolicy;
 use memorysync_pipeline::health::HealthRouteLayer;
-use memorysync_pipeline::key::{ApiKey, KeyRecord, KeyStore};
+use memorysync_pipeline::key::{ApiKey, KeyRecord, KeyStore, LastKnownKeys};
 use memorysync_pipeline::limit::{SlidingWindowRateLimitLayer, WithFallback};
 use memorysync_pipeline::pipeline::PipelineBuilder;
 use memorysync_pipeline::quota::{Plan, QuotaDegradeLayer, QuotaPlans};
@@ -22,6 +21,7 @@ use memorysync_pipeline::redis_store::{
     RedisConnection, RedisKeyStore, RedisQuotaStore, RedisRateLimitStore,
 };
 use memorysync_pipeline::scope::ProjectScopeLayer;
+use memorysync_pipeline::store::StoreErrorPolicy;
 use memorysync_pipeline::{ClientAddr, Environment};
 use tokio::sync::watch;
 use tower::util::BoxCloneSyncService;
@@ -53,7 +53,8 @@ impl Tenant {
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
         let project = format!("proj_{policy:?}_{n}").to_lowercase();
         let key = ApiKey::generate(Environment::Development).unwrap();
-        let keys = RedisKeyStore::new(connection.clone()).with_store_error_policy(policy);
+        let keys: WithFallback<_, LastKnownKeys> =
+            WithFallback::new(RedisKeyStore::new(connection.clone()), policy);
         let record = KeyRecord::new(
             format!("key_{n}"),
             key.hash(),

@@ -13,10 +13,10 @@
 //! usage to be written: a task started by the store adds each entry's new requests to `count`
 //! and raises `last_used` once a second ([`RedisKeyStore::FLUSH_EVERY`]).
 //!
-//! While Redis does not answer, [`RedisKeyStore::with_store_error_policy`] decides: under
-//! `local` (the default) and `allow`, a key this process has seen (looked up or inserted) is
-//! checked against its last known record; a key it has never seen gets 503, since no policy
-//! admits a key that cannot be checked. Under `deny` every look-up is 503.
+//! Every call goes to Redis and reports its errors. For outages, put the store behind
+//! [`WithFallback`](crate::store::WithFallback) with [`LastKnownKeys`](crate::key::LastKnownKeys),
+//! like every shared store: it stops asking Redis while it does not answer and checks the keys
+//! this process has seen against the entries this store last gave.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -34,13 +34,10 @@ use scripts::{INSERT, REVOKE};
 use stored::{StoredFields, StoredRecord, decode, encode};
 use usage::{Tracked, start_flusher};
 
-use super::quota::key_part;
 use super::{RedisConnection, RedisTombstones};
 use crate::clock::Timestamp;
-use crate::config::StoreErrorPolicy;
 use crate::key::{KeyEntry, KeyHash, KeyRecord, KeyStore, KeyStoreError, KeyUsage};
 use crate::store::StoreError;
-use crate::store::breaker::Breaker;
 use crate::tombstone::{TombstoneKind, TombstoneStore};
 
 /// The future of [`RedisKeyStore::find_by_hash`](KeyStore::find_by_hash): one `HMGET`.
@@ -56,7 +53,6 @@ type LookupFuture = Pin<Box<dyn Future<Output = Result<Option<Arc<KeyEntry>>, St
 #[derive(Clone, Debug)]
 pub struct RedisKeyStore {
     inner: Arc<Inner>,
-    policy: StoreErrorPolicy,
 }
 
 #[derive(Debug)]
@@ -70,8 +66,6 @@ struct Inner {
     retired: Mutex<Vec<Arc<Tracked>>>,
     /// One flush at a time, and no flush between the two halves of a usage read.
     flush_lock: tokio::sync::Mutex<()>,
-    /// Skips Redis during an outage, so that look-ups answer without waiting for a timeout.
-    breaker: Arc<Breaker>,
 }
 
 impl RedisKeyStore {
@@ -94,20 +88,9 @@ impl RedisKeyStore {
             cache: DashMap::new(),
             retired: Mutex::new(Vec::new()),
             flush_lock: tokio::sync::Mutex::new(()),
-            breaker: Arc::new(Breaker::new("api keys")),
         });
         start_flusher(&inner);
-        RedisKeyStore {
-            inner,
-            policy: StoreErrorPolicy::default(),
-        }
-    }
-
-    /// What look-ups do while Redis does not answer (see the module docs); `local` unless set.
-    #[must_use]
-    pub fn with_store_error_policy(mut self, policy: StoreErrorPolicy) -> Self {
-        self.policy = policy;
-        self
+        RedisKeyStore { inner }
     }
 
     /// The tombstones this store leaves and checks.
@@ -124,11 +107,11 @@ impl RedisKeyStore {
 
 impl Inner {
     fn hash_key(&self, hash: &KeyHash) -> String {
-        self.connection.key(&["key", "hash", &hash.to_hex()])
+        self.connection.keyspace().key_record(hash)
     }
 
     fn id_key(&self, id: &str) -> String {
-        self.connection.key(&["key", "id", &key_part(id)])
+        self.connection.keyspace().key_id_index(id)
     }
 
     /// The process's entry for this record: the cached one while the record is unchanged, so
@@ -152,15 +135,17 @@ impl Inner {
         }
     }
 
-    /// The entry this process last saw for `hash`, when `policy` lets an outage use it.
-    fn last_known(&self, hash: &KeyHash, policy: StoreErrorPolicy) -> Option<Arc<KeyEntry>> {
-        match policy {
-            StoreErrorPolicy::Local | StoreErrorPolicy::Allow => self
-                .cache
-                .get(hash)
-                .map(|tracked| Arc::clone(&tracked.entry)),
-            StoreErrorPolicy::Deny => None,
-        }
+    /// The fields of the record of `hash`: one `HMGET`.
+    async fn fields(&self, hash: &KeyHash) -> Result<StoredFields, StoreError> {
+        let mut manager = self.connection.manager();
+        self.connection
+            .timed(
+                redis::cmd("HMGET")
+                    .arg(self.hash_key(hash))
+                    .arg(&["record", "revoked_at", "count", "last_used"])
+                    .query_async(&mut manager),
+            )
+            .await
     }
 }
 
@@ -168,35 +153,9 @@ impl KeyStore for RedisKeyStore {
     type Lookup = LookupFuture;
 
     fn find_by_hash(&self, hash: &KeyHash) -> Self::Lookup {
-        let inner = Arc::clone(&self.inner);
-        let (hash, policy) = (*hash, self.policy);
+        let (inner, hash) = (Arc::clone(&self.inner), *hash);
         Box::pin(async move {
-            // Built only when Redis is asked: during an outage look-ups cost no allocation.
-            let call = inner.breaker.attempt(
-                policy,
-                || {
-                    let mut command = redis::cmd("HMGET");
-                    command.arg(inner.hash_key(&hash)).arg(&[
-                        "record",
-                        "revoked_at",
-                        "count",
-                        "last_used",
-                    ]);
-                    let connection = inner.connection.clone();
-                    async move {
-                        let mut manager = connection.manager();
-                        connection
-                            .timed(command.query_async::<StoredFields>(&mut manager))
-                            .await
-                    }
-                },
-                // A read: a probe's answer only tells whether Redis is back.
-                |_| {},
-            );
-            let fields = match inner.breaker.answer(policy, call).await {
-                Ok(fields) => fields,
-                Err(error) => return inner.last_known(&hash, policy).ok_or(error).map(Some),
-            };
+            let fields = inner.fields(&hash).await?;
             let Some((record, stored)) = decode(hash, fields)? else {
                 if let Some((_, gone)) = inner.cache.remove(&hash) {
                     inner.retire(gone);
@@ -239,8 +198,7 @@ impl KeyStore for RedisKeyStore {
                 )
                 .await?;
             match answer.first().map(String::as_str) {
-                // Seen by this process from now on, so it still authenticates here during an
-                // outage that starts before its first request.
+                // Tracked from now on: requests counted before its first look-up are flushed.
                 Some("ok") => {
                     inner.entry_for(record.sha256, record.clone(), KeyUsage::default());
                 }
@@ -275,8 +233,9 @@ impl KeyStore for RedisKeyStore {
         let inner = Arc::clone(&self.inner);
         let id: Arc<str> = Arc::from(id);
         async move {
-            let hex = inner.hash_of(&id).await?;
-            let key = inner.connection.key(&["key", "hash", &hex]);
+            let hash = inner.hash_of(&id).await?;
+            let hex = hash.to_hex();
+            let key = inner.hash_key(&hash);
             let mut manager = inner.connection.manager();
             let revoked: i64 = inner
                 .connection
@@ -302,19 +261,8 @@ impl KeyStore for RedisKeyStore {
             // Redis and the local deltas are read with no flush in between, so a use is counted
             // once: either already in Redis or still here.
             let _no_flush = inner.flush_lock.lock().await;
-            let hex = inner.hash_of(&id).await?;
-            let hash = KeyHash::from_hex(&hex)
-                .map_err(|_| StoreError::new("redis: unreadable key index"))?;
-            let mut manager = inner.connection.manager();
-            let fields: StoredFields = inner
-                .connection
-                .timed(
-                    redis::cmd("HMGET")
-                        .arg(inner.hash_key(&hash))
-                        .arg(&["record", "revoked_at", "count", "last_used"])
-                        .query_async(&mut manager),
-                )
-                .await?;
+            let hash = inner.hash_of(&id).await?;
+            let fields = inner.fields(&hash).await?;
             let Some((_, stored)) = decode(hash, fields)? else {
                 return Err(KeyStoreError::UnknownKey(id));
             };
@@ -329,8 +277,8 @@ impl KeyStore for RedisKeyStore {
 }
 
 impl Inner {
-    /// The hex hash the id index gives for `id`.
-    async fn hash_of(&self, id: &Arc<str>) -> Result<String, KeyStoreError> {
+    /// The hash the id index gives for `id`.
+    async fn hash_of(&self, id: &Arc<str>) -> Result<KeyHash, KeyStoreError> {
         let mut manager = self.connection.manager();
         let hex: Option<String> = self
             .connection
@@ -340,7 +288,10 @@ impl Inner {
                     .query_async(&mut manager),
             )
             .await?;
-        hex.ok_or_else(|| KeyStoreError::UnknownKey(Arc::clone(id)))
+        let hex = hex.ok_or_else(|| KeyStoreError::UnknownKey(Arc::clone(id)))?;
+        let hash =
+            KeyHash::from_hex(&hex).map_err(|_| StoreError::new("redis: unreadable key index"))?;
+        Ok(hash)
     }
 }
 

@@ -1,0 +1,139 @@
+//! What the auth stage does while its shared key store does not answer: the configured
+//! [`StoreErrorPolicy`], through [`WithFallback`].
+//!
+//! - `local` (the default) and `allow`: a key this process has seen (looked up or inserted) is
+//!   checked against its last known record, the very entry the shared store handed out, so its
+//!   usage still reaches the shared store once it is back. A key this process has never seen
+//!   gets 503: no policy admits a key that cannot be checked.
+//! - `deny`: every look-up is 503 `store_unavailable`.
+//!
+//! Inserts, revocations and usage reads go to the shared store as they are and report its
+//! errors: an administrator learns that a change did not land, rather than a stale answer.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use dashmap::DashMap;
+
+use super::{KeyEntry, KeyHash, KeyRecord, KeyStore, KeyStoreError, KeyUsage};
+use crate::clock::Timestamp;
+use crate::store::{StoreError, StoreErrorPolicy, WithFallback};
+
+/// The entry the shared key store last gave for each hash this process has seen: what
+/// [`WithFallback`] answers from during an outage.
+#[derive(Debug, Default)]
+pub struct LastKnownKeys {
+    entries: DashMap<KeyHash, Arc<KeyEntry>>,
+}
+
+impl LastKnownKeys {
+    fn remember(&self, hash: KeyHash, entry: &Arc<KeyEntry>) {
+        // Most look-ups find the entry already here: a read lock instead of a write.
+        let known = self.entries.get(&hash);
+        if known.is_some_and(|known| Arc::ptr_eq(&known, entry)) {
+            return;
+        }
+        self.entries.insert(hash, Arc::clone(entry));
+    }
+
+    /// Notes what the shared store found for `hash`; nothing is kept under `deny`, which never
+    /// reads it.
+    fn note(&self, hash: KeyHash, found: Option<&Arc<KeyEntry>>, policy: StoreErrorPolicy) {
+        match (found, policy) {
+            (_, StoreErrorPolicy::Deny) => {}
+            (Some(entry), _) => self.remember(hash, entry),
+            (None, _) => {
+                self.entries.remove(&hash);
+            }
+        }
+    }
+
+    /// The look-up's answer under `policy`, noting what the shared store said.
+    fn answer(
+        &self,
+        hash: KeyHash,
+        answer: Result<Option<Arc<KeyEntry>>, StoreError>,
+        policy: StoreErrorPolicy,
+    ) -> Result<Option<Arc<KeyEntry>>, StoreError> {
+        match (answer, policy) {
+            (Ok(found), _) => {
+                self.note(hash, found.as_ref(), policy);
+                Ok(found)
+            }
+            (Err(error), StoreErrorPolicy::Deny) => Err(error),
+            (Err(error), StoreErrorPolicy::Local | StoreErrorPolicy::Allow) => self
+                .entries
+                .get(&hash)
+                .map(|entry| Some(Arc::clone(&entry)))
+                .ok_or(error),
+        }
+    }
+}
+
+impl<S: KeyStore> KeyStore for WithFallback<S, LastKnownKeys> {
+    type Lookup = Pin<Box<dyn Future<Output = Result<Option<Arc<KeyEntry>>, StoreError>> + Send>>;
+
+    fn find_by_hash(&self, hash: &KeyHash) -> Self::Lookup {
+        let (known, policy, hash) = (Arc::clone(&self.local), self.policy, *hash);
+        let probed = Arc::clone(&known);
+        let primary = self.breaker.attempt(
+            policy,
+            || self.primary.find_by_hash(&hash),
+            // The request was answered from memory; what the probe found is newer.
+            move |answer| {
+                if let Ok(found) = answer {
+                    probed.note(hash, found.as_ref(), policy);
+                }
+            },
+        );
+        let breaker = Arc::clone(&self.breaker);
+        Box::pin(async move {
+            let answer = breaker.answer(policy, primary).await;
+            known.answer(hash, answer, policy)
+        })
+    }
+
+    fn record_use(&self, entry: &KeyEntry, at: Timestamp) {
+        self.primary.record_use(entry, at);
+    }
+
+    fn insert(
+        &self,
+        record: KeyRecord,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<(), KeyStoreError>> + Send {
+        let (primary, known, policy) = (
+            Arc::clone(&self.primary),
+            Arc::clone(&self.local),
+            self.policy,
+        );
+        async move {
+            let hash = record.sha256;
+            primary.insert(record, now).await?;
+            if policy != StoreErrorPolicy::Deny {
+                // Seen from now on, so the key authenticates here during an outage that starts
+                // before its first request. The shared store's own entry, for its usage.
+                if let Ok(Some(entry)) = primary.find_by_hash(&hash).await {
+                    known.remember(hash, &entry);
+                }
+            }
+            Ok(())
+        }
+    }
+
+    fn revoke(
+        &self,
+        id: &str,
+        at: Timestamp,
+    ) -> impl Future<Output = Result<(), KeyStoreError>> + Send {
+        self.primary.revoke(id, at)
+    }
+
+    fn usage(&self, id: &str) -> impl Future<Output = Result<KeyUsage, KeyStoreError>> + Send {
+        self.primary.usage(id)
+    }
+}
+
+#[cfg(test)]
+mod tests;

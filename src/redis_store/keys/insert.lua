@@ -1,0 +1,20 @@
+-- Adds a key record unless a tombstone, its id or its hash is in the way: all checks and both
+-- writes in one step, so nothing needs rolling back.
+-- KEYS[1]: the id index; KEYS[2]: the record hash; KEYS[3], KEYS[4]: the id and hash tombstones.
+-- ARGV[1]: the hex hash; ARGV[2]: the record as JSON; ARGV[3]: revoked_at, or empty.
+-- Returns {'ok'}, {'tombstoned'}, {'duplicate_id'} or
+-- {'duplicate_hash', <JSON of the record holding the hash>}.
+if redis.call('EXISTS', KEYS[3]) == 1 or redis.call('EXISTS', KEYS[4]) == 1 then
+  return {'tombstoned'}
+end
+if redis.call('SET', KEYS[1], ARGV[1], 'NX') == false then
+  return {'duplicate_id'}
+end
+if redis.call('HSETNX', KEYS[2], 'record', ARGV[2]) == 0 then
+  redis.call('DEL', KEYS[1])
+  return {'duplicate_hash', redis.call('HGET', KEYS[2], 'record')}
+end
+if ARGV[3] ~= '' then
+  redis.call('HSET', KEYS[2], 'revoked_at', ARGV[3])
+end
+return {'ok'}

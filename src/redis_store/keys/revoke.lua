@@ -1,0 +1,11 @@
+-- Revokes a key record: sets revoked_at unless an earlier instant is there.
+-- KEYS[1]: the record hash. ARGV[1]: the unix millisecond of the revocation.
+-- Returns 1, or 0 when the record does not exist.
+if redis.call('HEXISTS', KEYS[1], 'record') == 0 then
+  return 0
+end
+local old = redis.call('HGET', KEYS[1], 'revoked_at')
+if not old or tonumber(ARGV[1]) < tonumber(old) then
+  redis.call('HSET', KEYS[1], 'revoked_at', ARGV[1])
+end
+return 1

@@ -1,0 +1,154 @@
+//! Every Redis key name the stores use, built in one place with one escaping of ids.
+//!
+//! Under the connection's prefix (`memorysync:` by default):
+//! - `rl:{<key id>}:h`, `rl:{<key id>}:s`, `rl:{<key id>}:m`: a key's rate-limit windows, with one
+//!   hash tag so the three live in one cluster slot;
+//! - `quota:<project>:<operation>:<YYYY-MM>`: a quota counter;
+//! - `alert:<project>:<operation>:<YYYY-MM>:<percent>`: the mark of an alert that fired;
+//! - `key:hash:<hex sha256>`: a key record; `key:id:<id>`: the hash of the record with that id;
+//! - `tomb:<kind>:<id>`: a tombstone;
+//! - `webhook:deliveries`, `webhook:waiting`, `webhook:claimed`, `webhook:dead`: the webhook
+//!   queue, whose members are `<delivery id>|<url>`;
+//! - `audit`, or the name given to [`RedisAuditSink::with_stream`](super::RedisAuditSink::with_stream):
+//!   an audit stream.
+//!
+//! Every id goes through [`part`], which is one-to-one and never writes `:`, `{`, `}`, `|` or a
+//! glob character. The fixed words hold none of those either, so a name splits back into its
+//! parts: distinct ids, and distinct tuples of parts, give distinct names, and no family of
+//! names meets another. Plain ids (letters, digits, `_`, `-`, `.`) are kept as they are, so
+//! counters, records and tombstones keep the names they were stored under.
+//!
+//! The audit stream's name is the one exception: it is chosen by whoever deploys the pipeline
+//! (`audit:<instance>`, say), never by a client, and kept exactly as given.
+
+use std::borrow::Cow;
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use crate::key::KeyHash;
+use crate::quota::QuotaKey;
+use crate::tombstone::TombstoneKind;
+
+/// The key names of one prefix. Cheap to clone.
+#[derive(Clone, Debug)]
+pub(crate) struct Keyspace {
+    prefix: Arc<str>,
+}
+
+/// The four keys of the webhook queue.
+#[derive(Debug)]
+pub(crate) struct WebhookKeys {
+    /// A hash of member → the delivery as JSON.
+    pub(crate) deliveries: String,
+    /// A sorted set of the members waiting, scored by due time.
+    pub(crate) waiting: String,
+    /// A sorted set of the members being sent, scored by claim time.
+    pub(crate) claimed: String,
+    /// A hash of member → the dead letter as JSON.
+    pub(crate) dead: String,
+}
+
+impl Keyspace {
+    pub(crate) fn new(prefix: &str) -> Self {
+        Keyspace {
+            prefix: Arc::from(prefix),
+        }
+    }
+
+    /// The prefix followed by `parts` joined with `:`, as they are: callers escape ids first.
+    pub(crate) fn join(&self, parts: &[&str]) -> String {
+        let mut name = String::with_capacity(self.prefix.len() + 64);
+        name.push_str(&self.prefix);
+        for (i, part) in parts.iter().enumerate() {
+            if i > 0 {
+                name.push(':');
+            }
+            name.push_str(part);
+        }
+        name
+    }
+
+    /// The hash of a key's window state and the lists of its per-second and per-minute windows.
+    pub(crate) fn rate_limit_windows(&self, key_id: &str) -> [String; 3] {
+        let tag = format!("{{{}}}", part(key_id));
+        ["h", "s", "m"].map(|window| self.join(&["rl", &tag, window]))
+    }
+
+    /// The units of `key` used so far.
+    pub(crate) fn quota_counter(&self, key: &QuotaKey) -> String {
+        let month = key.month.to_string();
+        let (project, operation) = (part(&key.project), part(key.operation.as_str()));
+        self.join(&["quota", &project, &operation, &part(&month)])
+    }
+
+    /// Set once the alert at `percent` of `key` fired.
+    pub(crate) fn alert_mark(&self, key: &QuotaKey, percent: u8) -> String {
+        let (month, percent) = (key.month.to_string(), percent.to_string());
+        let (project, operation) = (part(&key.project), part(key.operation.as_str()));
+        self.join(&["alert", &project, &operation, &part(&month), &percent])
+    }
+
+    /// The record whose key has this hash.
+    pub(crate) fn key_record(&self, hash: &KeyHash) -> String {
+        self.join(&["key", "hash", &hash.to_hex()])
+    }
+
+    /// The hex hash of the record with this id.
+    pub(crate) fn key_id_index(&self, id: &str) -> String {
+        self.join(&["key", "id", &part(id)])
+    }
+
+    /// The tombstone of `id`.
+    pub(crate) fn tombstone(&self, kind: TombstoneKind, id: &str) -> String {
+        self.join(&["tomb", kind.as_str(), &part(id)])
+    }
+
+    /// The audit stream called `name`, kept as given (see the module docs).
+    pub(crate) fn audit_stream(&self, name: &str) -> String {
+        let mut stream = self.prefix.to_string();
+        stream.push_str(name);
+        stream
+    }
+
+    pub(crate) fn webhook_queue(&self) -> WebhookKeys {
+        WebhookKeys {
+            deliveries: self.join(&["webhook", "deliveries"]),
+            waiting: self.join(&["webhook", "waiting"]),
+            claimed: self.join(&["webhook", "claimed"]),
+            dead: self.join(&["webhook", "dead"]),
+        }
+    }
+}
+
+/// The member naming one delivery in the webhook queue's hashes and sets: the id escaped, so
+/// that the first `|` ends it whatever either holds.
+pub(crate) fn delivery_member(id: &str, url: &str) -> String {
+    let id = part(id);
+    let mut member = String::with_capacity(id.len() + 1 + url.len());
+    member.push_str(&id);
+    member.push('|');
+    member.push_str(url);
+    member
+}
+
+/// An id as one part of a name: bytes other than ASCII letters, digits, `_`, `-` and `.` are
+/// percent-encoded (`%` included), so the encoding is one-to-one, no id can add a `:` part to a
+/// name, and none carries glob characters into a `SCAN` pattern.
+pub(crate) fn part(id: &str) -> Cow<'_, str> {
+    let safe = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.');
+    if id.bytes().all(safe) {
+        return Cow::Borrowed(id);
+    }
+    let mut out = String::with_capacity(id.len() + 8);
+    for byte in id.bytes() {
+        if safe(byte) {
+            out.push(char::from(byte));
+        } else {
+            let _ = write!(out, "%{byte:02X}");
+        }
+    }
+    Cow::Owned(out)
+}
+
+#[cfg(test)]
+mod tests;
