@@ -207,18 +207,10 @@ mod tests {
         for _ in 0..2 {
             let _ = layer.store().reserve(&key, 5, AlertThresholds::NONE).await;
         }
-        let usage = layer
-            .usage("p", Operation::Add, month)
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!((usage.used, usage.limit), (2, 5));
-        let queries = layer
-            .usage("p", Operation::Query, month)
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!((queries.used, queries.limit), (0, 9));
+        for (operation, used, limit) in [(Operation::Add, 2, 5), (Operation::Query, 0, 9)] {
+            let usage = layer.usage("p", operation, month).await.unwrap().unwrap();
+            assert_eq!((usage.used, usage.limit), (used, limit), "{operation}");
+        }
         assert_eq!(
             layer.usage("nobody", Operation::Add, month).await.unwrap(),
             None

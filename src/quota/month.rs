@@ -68,27 +68,21 @@ mod tests {
 
     #[test]
     fn months_turn_at_midnight_utc() {
-        assert_eq!(
-            Month::of(at("2026-12-31T23:59:59.999Z")),
-            Month::new(2026, 12).unwrap()
-        );
-        assert_eq!(
-            Month::of(at("2027-01-01T00:00:00Z")),
-            Month::new(2027, 1).unwrap()
-        );
-        assert_eq!(
-            Month::of(at("2028-02-29T12:00:00Z")),
-            Month::new(2028, 2).unwrap()
-        );
-        assert_eq!(
-            Month::of(at("2028-03-01T00:00:00Z")),
-            Month::new(2028, 3).unwrap()
-        );
-        // A local time just after midnight is still the previous month in UTC.
-        assert_eq!(
-            Month::of(at("2027-01-01T00:30:00+01:00")),
-            Month::new(2026, 12).unwrap()
-        );
+        let cases = [
+            ("2026-12-31T23:59:59.999Z", (2026, 12)),
+            ("2027-01-01T00:00:00Z", (2027, 1)),
+            ("2028-02-29T12:00:00Z", (2028, 2)),
+            ("2028-03-01T00:00:00Z", (2028, 3)),
+            // A local time just after midnight is still the previous month in UTC.
+            ("2027-01-01T00:30:00+01:00", (2026, 12)),
+        ];
+        for (time, (year, month)) in cases {
+            assert_eq!(
+                Month::of(at(time)),
+                Month::new(year, month).unwrap(),
+                "{time}"
+            );
+        }
     }
 
     #[test]
