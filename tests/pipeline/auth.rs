@@ -1,12 +1,9 @@
 //! `ApiKeyAuth` over a `MemoryKeyStore`: every way a key is refused, what an admitted request
 //! carries inward, usage counting, tombstones, and secrets kept out of bodies and `Debug`.
-#![allow(clippy::unwrap_used)]
-
-mod common;
 
 use std::time::Duration;
 
-use common::{
+use crate::common::{
     Fixture, KEY_ID, PROJECT, Reply, T0, assert_problem, get_raw, get_with, recording_service,
     send, with_checksum,
 };

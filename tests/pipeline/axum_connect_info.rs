@@ -1,7 +1,5 @@
 //! With the `axum` feature, the health route tells clients apart by axum's `ConnectInfo`, with no
 //! `ClientAddr` mapping in between.
-#![cfg(feature = "axum")]
-#![allow(clippy::unwrap_used)]
 
 use std::net::SocketAddr;
 

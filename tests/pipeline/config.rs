@@ -1,6 +1,5 @@
 //! The configuration file of section 10: a good file loads, and every kind of bad file is refused
 //! with the line of the problem.
-#![allow(clippy::unwrap_used)]
 
 use memorysync_pipeline::Environment;
 use memorysync_pipeline::clock::Timestamp;

@@ -1,7 +1,7 @@
 //! Replays the committed fuzz corpus (`fuzz/corpus/<target>/*`) through the same checks the
 //! cargo-fuzz targets run, so that every CI run covers what fuzzing found.
 
-#[path = "../fuzz/checks/mod.rs"]
+#[path = "../../fuzz/checks/mod.rs"]
 #[allow(unreachable_pub, dead_code)]
 mod checks;
 

@@ -1,10 +1,7 @@
 //! Rejections of gRPC requests: trailers-only responses, HTTP 200 with `grpc-status` in the
 //! headers and no body, for every `application/grpc*` content type.
-#![allow(clippy::unwrap_used)]
 
-mod common;
-
-use common::{Fixture, KEY_ID, PROJECT, Reply, T0, assert_problem, recording_service, send};
+use crate::common::{Fixture, KEY_ID, PROJECT, Reply, T0, assert_problem, recording_service, send};
 use http::Request;
 use memorysync_pipeline::key::KeyStore;
 use memorysync_pipeline::scope::ProjectScopeLayer;

@@ -1,14 +1,11 @@
 //! `HealthRoute`: the report, the per-address window on a manual clock, trusted proxies, checks
 //! and their deadline, and the route needing no key inside a pipeline.
-#![allow(clippy::unwrap_used)]
-
-mod common;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{Fixture, Recorder, Reply, T0, assert_problem, recording_service, send};
+use crate::common::{Fixture, Recorder, Reply, T0, assert_problem, recording_service, send};
 use http::{Method, Request};
 use memorysync_pipeline::auth::ApiKeyAuthLayer;
 use memorysync_pipeline::clock::ManualClock;

@@ -1,7 +1,6 @@
 //! The limiter against an exact sliding log (section 5): strict on every trace, and at least 95%
 //! as generous as the exact log on each family of traces. Also many threads on one key, and the
 //! bad inputs: limit 0, the largest limits, a clock going backwards, a million distinct keys.
-#![allow(clippy::unwrap_used)]
 
 use std::collections::VecDeque;
 use std::sync::Arc;

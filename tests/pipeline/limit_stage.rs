@@ -2,9 +2,6 @@
 //! the `RateLimit-Policy` and `RateLimit` fields, keys limited apart, gRPC refusals, the stage
 //! used alone, a clock that jumps backwards, a limiter at its bound of keys, and the whole
 //! pipeline under an axum `Router`. Time moves only through the fixture's `ManualClock`.
-#![allow(clippy::unwrap_used)]
-
-mod common;
 
 use std::convert::Infallible;
 use std::future::{Ready, ready};
@@ -12,9 +9,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use crate::common::{
+    Fixture, PROJECT, Reply, T0, assert_problem, get_with, recording_service, send,
+};
 use axum::Router;
 use axum::routing::get;
-use common::{Fixture, PROJECT, Reply, T0, assert_problem, get_with, recording_service, send};
 use http::Request;
 use memorysync_pipeline::clock::Timestamp;
 use memorysync_pipeline::health::HealthRouteLayer;
@@ -288,6 +287,29 @@ async fn when_the_minute_is_tightest_ratelimit_reports_it_and_t_matches_retry_af
     assert_rate_limited(&refused, 50);
     assert_eq!(refused.header("ratelimit-policy"), policy);
     assert_eq!(rate_limit(&refused), RateLimitField::new("rpm", 0, 50));
+}
+
+/// The minute window counts its admissions in 20 groups: at 300 a minute, its oldest group holds
+/// the first second's 10 admissions and 5 of the next, ends at +1 s and leaves the window at
+/// +61 s. So it may free later than an exact log would (30 s here), never sooner.
+#[tokio::test]
+async fn ten_a_second_for_thirty_seconds_spends_rpm_300_and_the_minute_refuses_for_31_seconds() {
+    let limited = Limited::new(Some(10), Some(300)).await;
+    for _ in 0..10 {
+        assert_admitted(&limited.request().await);
+    }
+    assert_rate_limited(&limited.request().await, 1);
+    for second in 1..30 {
+        limited.at(second * 1_000);
+        for _ in 0..10 {
+            assert_admitted(&limited.request().await);
+        }
+    }
+    limited.at(30_000);
+    let refused = limited.request().await;
+    assert_rate_limited(&refused, 31);
+    assert_eq!(rate_limit(&refused), RateLimitField::new("rpm", 0, 31));
+    assert_eq!(limited.calls(), 300);
 }
 
 #[tokio::test]

@@ -2,20 +2,16 @@
 //! stages decide. Each test installs its recorder for its own thread only
 //! (`metrics::with_local_recorder`), since tests run in parallel, and drives the pipeline on a
 //! current-thread runtime so that the audit writer reports to the same recorder.
-#![cfg(feature = "metrics")]
-#![allow(clippy::unwrap_used)]
-
-mod stack;
 
 use std::collections::HashMap;
 
+use crate::common::stack::{PROJECT, Stack};
 use memorysync_pipeline::telemetry::{
     AUDIT_QUEUE_DEPTH, AUDIT_WRITTEN_TOTAL, QUOTA_DEGRADED_TOTAL, QUOTA_LIMIT, QUOTA_USED,
     RATE_LIMITED_TOTAL, REQUESTS_TOTAL, describe_metrics,
 };
 use metrics_exporter_prometheus::PrometheusBuilder;
 use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshot};
-use stack::{PROJECT, Stack};
 
 /// Every `memorysync_requests_total` series the run of `Stack::run_every_decision` makes.
 const DECISIONS: [(&str, &str, f64); 20] = [

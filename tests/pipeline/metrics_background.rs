@@ -1,8 +1,6 @@
 //! The `metrics` feature off the request path: webhook attempts, retries and dead letters from
 //! the delivery worker, and the gauge of a shared store's outage from its breaker. Recorders
 //! are local to the test's thread; time is tokio's, paused.
-#![cfg(feature = "metrics")]
-#![allow(clippy::unwrap_used)]
 
 use std::convert::Infallible;
 use std::future::{Ready, ready};

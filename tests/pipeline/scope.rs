@@ -1,16 +1,15 @@
 //! `ProjectScope` behind `ApiKeyAuth`: the `X-Project-ID` header, the `Scope` it leaves, the
 //! stage used alone, and the whole pipeline under an axum `Router`.
-#![allow(clippy::unwrap_used)]
-
-mod common;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use crate::common::{
+    Fixture, KEY_ID, PROJECT, Reply, assert_problem, get_with, recording_service, send,
+};
 use axum::routing::get;
 use axum::{Extension, Router};
-use common::{Fixture, KEY_ID, PROJECT, Reply, assert_problem, get_with, recording_service, send};
 use http::{HeaderValue, Request};
 use memorysync_pipeline::audit::{AuditLog, AuditLogConfig, AuditRecordLayer, MemoryAuditSink};
 use memorysync_pipeline::health::HealthRouteLayer;

@@ -9,8 +9,6 @@
 //!
 //! Tests wait for arrivals on a channel the receiver signals, never for a fixed time; where only
 //! the worker's bookkeeping is left (counters, the queue), they poll it under a deadline.
-#![cfg(feature = "webhook-client")]
-#![allow(clippy::unwrap_used)]
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::convert::Infallible;

@@ -10,12 +10,8 @@
 //!
 //! Its `verify` reads the wall clock, so messages for it are signed at the current second;
 //! nothing sleeps.
-#![allow(clippy::unwrap_used)]
 
-#[path = "common/standardwebhooks.rs"]
-mod standardwebhooks;
-
-use standardwebhooks::{python, sign_request, verify_request};
+use crate::common::standardwebhooks::{python, sign_request, verify_request};
 
 use memorysync_pipeline::clock::{Clock, SystemClock, Timestamp};
 use memorysync_pipeline::webhook::{

@@ -3,7 +3,6 @@
 //! clock, the tolerance edges, ids out of range, malformed `whsec_` secrets, and `Debug` output
 //! that must never show a secret. Every refusal is checked for its exact `VerifyError` or
 //! `SecretError`; none may panic.
-#![allow(clippy::unwrap_used)]
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;

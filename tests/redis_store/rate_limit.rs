@@ -1,29 +1,11 @@
 //! The Redis rate-limit script against the in-memory limiter: the same rule, so on every trace
-//! the two make the same decision, request by request. Needs `MEMORYSYNC_TEST_REDIS_URL`.
-#![cfg(feature = "redis")]
-#![allow(clippy::unwrap_used)]
+//! the two make the same decision, request by request.
 
 use memorysync_pipeline::clock::Timestamp;
 use memorysync_pipeline::limit::{Limits, SlidingWindowLimiter};
-use memorysync_pipeline::redis_store::{RedisConnection, RedisOptions, RedisRateLimitStore};
+use memorysync_pipeline::redis_store::{RedisConnection, RedisRateLimitStore};
 
-async fn redis(test: &str) -> Option<RedisConnection> {
-    let Ok(url) = std::env::var("MEMORYSYNC_TEST_REDIS_URL") else {
-        println!("skipped: MEMORYSYNC_TEST_REDIS_URL is not set");
-        return None;
-    };
-    let mut nonce = [0u8; 6];
-    getrandom::fill(&mut nonce).unwrap();
-    let prefix = format!(
-        "test:{test}:{}:",
-        nonce.iter().map(|b| format!("{b:02x}")).collect::<String>()
-    );
-    let options = RedisOptions {
-        prefix,
-        ..RedisOptions::default()
-    };
-    Some(RedisConnection::connect(&url, options).await.unwrap())
-}
+use crate::common::redis::{clean_up, connect, test_url};
 
 /// A deterministic trace: bursts, gaps, a window edge and a clock that goes back.
 fn trace(seed: u64, len: usize) -> Vec<(u8, i64)> {
@@ -51,7 +33,7 @@ fn trace(seed: u64, len: usize) -> Vec<(u8, i64)> {
 
 #[tokio::test]
 async fn the_script_decides_exactly_like_the_in_memory_limiter() {
-    let Some(connection) = redis("same-rule").await else {
+    let Some(connection) = connect("same-rule").await else {
         return;
     };
     let store = RedisRateLimitStore::new(connection.clone());
@@ -71,16 +53,16 @@ async fn the_script_decides_exactly_like_the_in_memory_limiter() {
             assert_eq!(theirs, ours, "seed {seed}, request {i} of {key_id} at {at}");
         }
     }
-    cleanup(&connection).await;
+    clean_up(&connection).await;
 }
 
 #[tokio::test]
 async fn two_stores_on_one_redis_enforce_one_limit() {
-    let Some(connection) = redis("shared").await else {
+    let Some(connection) = connect("shared").await else {
         return;
     };
     // Two instances: two stores over two connections to the same Redis and prefix.
-    let url = std::env::var("MEMORYSYNC_TEST_REDIS_URL").unwrap();
+    let url = test_url().unwrap();
     let other = RedisConnection::connect(&url, connection.options().clone())
         .await
         .unwrap();
@@ -102,22 +84,5 @@ async fn two_stores_on_one_redis_enforce_one_limit() {
         );
     }
     assert_eq!(admitted, 10);
-    cleanup(&connection).await;
-}
-
-async fn cleanup(connection: &RedisConnection) {
-    let mut manager = connection.manager();
-    let pattern = format!("{}*", connection.options().prefix);
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg(&pattern)
-        .query_async(&mut manager)
-        .await
-        .unwrap();
-    if !keys.is_empty() {
-        let _: () = redis::cmd("DEL")
-            .arg(&keys)
-            .query_async(&mut manager)
-            .await
-            .unwrap();
-    }
+    clean_up(&connection).await;
 }

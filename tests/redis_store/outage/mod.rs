@@ -1,19 +1,18 @@
 //! A Redis that is killed under load and comes back: each `on_store_error` policy does what it
 //! says for keys, rate limits and quotas together, no request ends in a 500 or a panic, and
-//! `/health` turns degraded and then ok again. Starts its own `redis-server` on a free port,
-//! with an append-only file so that what Redis held survives the kill as it would in
-//! production (skipped with a line when there is no `redis-server`, unless
-//! `MEMORYSYNC_TEST_REDIS_URL` is set, as in CI, where it must be there).
-#![cfg(feature = "redis")]
-#![allow(clippy::unwrap_used)]
+//! `/health` turns degraded and then ok again. Starts its own durable `redis-server` on a free
+//! port (`RedisServer::start_durable`), so that what Redis held survives the kill as it would in
+//! production.
 
-mod outage;
+mod tenant;
 
 use std::time::Duration;
 
 use memorysync_pipeline::config::StoreErrorPolicy;
 use memorysync_pipeline::redis_store::{RedisConnection, RedisOptions};
-use outage::{Load, RedisProcess, Tenant};
+use tenant::{Load, Tenant};
+
+use crate::common::redis::RedisServer;
 
 /// The same five requests for every tenant: two adds against a plan of one add a month, then
 /// three queries against a limit of four requests a minute.
@@ -27,7 +26,7 @@ const SCRIPT: [(&str, &str); 5] = [
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keys_limits_and_quotas_ride_out_a_redis_killed_under_load_under_each_policy() {
-    let Some(mut redis) = RedisProcess::start() else {
+    let Some(mut redis) = RedisServer::start_durable() else {
         return;
     };
     redis.until_answers().await;

@@ -1,8 +1,6 @@
-//! The pieces of the outage test: a `redis-server` of its own, a tenant (a key and a project
-//! behind the pipeline on Redis stores with one policy), and a load running beside the test.
-#![allow(dead_code, clippy::unwrap_used)]
-
-mod redis_process;
+//! The pieces of the outage test: a tenant (a key and a project behind the pipeline on Redis
+//! stores with one policy), and a load running beside the test.
+#![allow(dead_code)]
 
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -26,8 +24,6 @@ use memorysync_pipeline::{ClientAddr, Environment};
 use tokio::sync::watch;
 use tower::util::BoxCloneSyncService;
 use tower::{ServiceBuilder, ServiceExt};
-
-pub(crate) use redis_process::RedisProcess;
 
 /// A request's status and body.
 type Answer = (u16, String);
