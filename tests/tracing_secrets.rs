@@ -4,9 +4,13 @@
 //! can be told to show) while valid and invalid `msk_` keys go through the whole pipeline and
 //! webhooks signed with a `whsec_` secret are delivered, retried and dead-lettered. The text
 //! must not contain `msk_`, `whsec_`, a key's random part, its hash, or the secret's bytes.
+//!
+//! A binary of its own: `tracing` caches each callsite's interest for the whole process, computed
+//! by the first thread that reaches it, so a test of the same binary that reaches a stage's span
+//! with no subscriber would switch that span off for this test's subscriber too.
 #![allow(clippy::unwrap_used)]
 
-mod stack;
+mod common;
 
 use std::convert::Infallible;
 use std::io;
@@ -16,13 +20,13 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
+use common::stack::{KEY_ID, PROJECT, Stack};
 use memorysync_pipeline::Environment;
 use memorysync_pipeline::clock::Timestamp;
 use memorysync_pipeline::webhook::{
     Endpoint, MemoryWebhookQueue, RetryPolicy, Verifier, WebhookSecret, WebhookSettings, Webhooks,
     signed_headers,
 };
-use stack::{KEY_ID, PROJECT, Stack};
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::fmt::format::FmtSpan;
 

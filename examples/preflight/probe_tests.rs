@@ -9,6 +9,9 @@ use axum::Router;
 use axum::routing::get;
 use memorysync_pipeline::health::{CheckStatus, HealthRouteLayer, check_fn};
 
+#[path = "../../tests/common/redis.rs"]
+mod test_redis;
+
 use super::checks::Outcome;
 use super::probes::health_ok;
 use super::tests::{SECRET_VAR, assert_only_failure, edit, good_file, run, webhook_secret};
@@ -35,8 +38,7 @@ async fn unreachable_redis_fails_alone() {
 
 #[tokio::test]
 async fn reachable_redis_passes() {
-    let Ok(url) = std::env::var("MEMORYSYNC_TEST_REDIS_URL") else {
-        println!("skipped: MEMORYSYNC_TEST_REDIS_URL is not set");
+    let Some(url) = test_redis::test_url() else {
         return;
     };
     let (items, report) = run(&on_redis(&url), &[], &[(SECRET_VAR, &webhook_secret())]).await;

@@ -20,6 +20,9 @@ mod processes;
 #[cfg(all(test, feature = "redis"))]
 mod redis_tests;
 mod shared;
+#[cfg(all(test, feature = "redis"))]
+#[path = "../../tests/common/redis.rs"]
+mod test_redis;
 #[cfg(test)]
 mod tests;
 mod tombstones;

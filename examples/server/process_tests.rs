@@ -1,7 +1,8 @@
 //! Two server processes sharing one Redis (`store.backend = "redis"`): one rate limit, one
 //! quota, one usage count, tombstones and a webhook queue between them, each alert sent once,
-//! and events queued by a process that is then killed delivered by the next process. Needs
-//! `MEMORYSYNC_TEST_REDIS_URL`; uses database 10, flushed before and after.
+//! and events queued by a process that is then killed delivered by the next process. The servers
+//! keep their keys under the default prefix, so the test runs on a `redis-server` of its own
+//! rather than on the shared test Redis.
 #![allow(clippy::unwrap_used)]
 
 use std::sync::atomic::Ordering;
@@ -18,6 +19,7 @@ use memorysync_pipeline::tombstone::{TombstoneKind, TombstoneStore};
 use memorysync_pipeline::webhook::WebhookSecret;
 
 use super::processes::{Receiver, ServerProcess};
+use super::test_redis::RedisServer;
 use super::tests::Running;
 
 async fn redis(url: &str) -> redis::aio::MultiplexedConnection {
@@ -92,13 +94,12 @@ async fn until_queued(db: &mut redis::aio::MultiplexedConnection, count: usize) 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_processes_share_limits_quotas_usage_tombstones_audit_and_the_webhook_queue() {
-    let Ok(base) = std::env::var("MEMORYSYNC_TEST_REDIS_URL") else {
-        println!("skipped: MEMORYSYNC_TEST_REDIS_URL is not set");
+    let Some(redis_server) = RedisServer::start() else {
         return;
     };
-    let url = format!("{}/10", base.trim_end_matches('/'));
+    redis_server.until_answers().await;
+    let url = redis_server.url();
     let mut db = redis(&url).await;
-    let _: () = redis::cmd("FLUSHDB").query_async(&mut db).await.unwrap();
     let receiver = Receiver::default();
     let hook = receiver.serve().await;
     let keys = Keys {
@@ -266,5 +267,4 @@ async fn two_processes_share_limits_quotas_usage_tombstones_audit_and_the_webhoo
         assert_eq!(verified, lines.len());
     }
     drop((a, b));
-    let _: () = redis::cmd("FLUSHDB").query_async(&mut db).await.unwrap();
 }

@@ -1,6 +1,6 @@
 //! Two instances of the server sharing one Redis: one rate limit and one quota between them,
-//! and each alert fired once. Needs `MEMORYSYNC_TEST_REDIS_URL`; uses database 9, flushed
-//! before and after.
+//! and each alert fired once. The server keeps its keys under the default prefix, so the test
+//! runs on a `redis-server` of its own rather than on the shared test Redis.
 #![allow(clippy::unwrap_used)]
 
 use std::sync::{Arc, Mutex};
@@ -11,25 +11,16 @@ use memorysync_pipeline::config::Config;
 use memorysync_pipeline::key::ApiKey;
 use memorysync_pipeline::quota::QuotaAlert;
 
+use super::test_redis::RedisServer;
 use super::tests::serve_router;
-
-async fn flush(url: &str) {
-    let client = redis::Client::open(url).unwrap();
-    let mut connection = client.get_multiplexed_async_connection().await.unwrap();
-    let _: () = redis::cmd("FLUSHDB")
-        .query_async(&mut connection)
-        .await
-        .unwrap();
-}
 
 #[tokio::test]
 async fn two_instances_share_one_rate_limit_one_quota_and_each_alert_fires_once() {
-    let Ok(base) = std::env::var("MEMORYSYNC_TEST_REDIS_URL") else {
-        println!("skipped: MEMORYSYNC_TEST_REDIS_URL is not set");
+    let Some(redis) = RedisServer::start() else {
         return;
     };
-    let url = format!("{}/9", base.trim_end_matches('/'));
-    flush(&url).await;
+    redis.until_answers().await;
+    let url = redis.url();
     let key = ApiKey::generate(Environment::Development).unwrap();
     let text = format!(
         "environment = \"development\"\n\
@@ -86,5 +77,4 @@ async fn two_instances_share_one_rate_limit_one_quota_and_each_alert_fires_once(
         );
     }
     assert_eq!(statuses, [200, 200, 429, 429, 429, 429]);
-    flush(&url).await;
 }

@@ -1,4 +1,6 @@
-//! The server example end to end: a real listener on loopback and a real HTTP client.
+//! The server example end to end: a real listener on loopback and a real HTTP client. These are
+//! smoke tests of the example's wiring (the config file, the routes, each stage present once and
+//! in its place); what each stage decides is specified by the library's own tests.
 #![allow(clippy::unwrap_used)]
 
 use std::net::SocketAddr;
@@ -26,15 +28,7 @@ pub(crate) struct Running {
 /// Serves the example's app for `config` on an ephemeral loopback port, on a clock that moves
 /// only when the test moves it.
 async fn serve(config: &Config, bare: bool) -> Running {
-    serve_with_clock(
-        config,
-        bare,
-        ManualClock::new(Timestamp::from_unix_secs(1_800_000_000)),
-    )
-    .await
-}
-
-async fn serve_with_clock(config: &Config, bare: bool, clock: ManualClock) -> Running {
+    let clock = ManualClock::new(Timestamp::from_unix_secs(1_800_000_000));
     serve_with(config, bare, clock, |_| {}).await
 }
 
@@ -312,10 +306,9 @@ async fn bad_bodies_are_problems_not_500s() {
 }
 
 #[tokio::test]
-async fn both_windows_are_enforced_per_key_with_the_ratelimit_fields() {
-    let (config, dev, live) = config_with_keys();
-    let clock = ManualClock::new(Timestamp::from_unix_secs(1_800_000_000));
-    let server = serve_with_clock(&config, false, clock.clone()).await;
+async fn the_keys_limits_from_the_config_reach_the_rate_limit_stage() {
+    let (config, dev, _) = config_with_keys();
+    let server = serve(&config, false).await;
     let auth = format!("Bearer {}", dev.expose_secret());
     let headers = [
         ("authorization", auth.as_str()),
@@ -330,45 +323,12 @@ async fn both_windows_are_enforced_per_key_with_the_ratelimit_fields() {
             r#""rps";q=10;w=1, "rpm";q=300;w=60"#
         );
     }
-    let (status, fields, body) = server.send_full("GET", "/v1/memories", &headers, "").await;
+    let (status, body) = server.send("GET", "/v1/memories", &headers, "").await;
     assert_eq!((status, body["code"].as_str()), (429, Some("rate_limited")));
-    assert_eq!(fields["retry-after"], "1");
-    assert_eq!(fields["ratelimit"], r#""rps";r=0;t=1"#);
-
-    // Another key is not affected.
-    let live_auth = format!("Bearer {}", live.expose_secret());
-    let as_live = [
-        ("authorization", live_auth.as_str()),
-        ("x-project-id", "proj_demo"),
-    ];
-    assert_eq!(
-        server.send("GET", "/v1/memories", &as_live, "").await.0,
-        200
-    );
-
-    // Ten a second for thirty seconds spends the 300 a minute; the minute window then refuses.
-    // Its oldest group holds 15 admissions (300 / 20 groups): the first second's 10 and 5 of the
-    // next, so it ends at +1 s and leaves the window at +61 s, 31 s from now. (An exact log
-    // would say 30; the grouped log may wait longer, never shorter.)
-    for second in 1..30 {
-        clock.advance(std::time::Duration::from_secs(1));
-        for _ in 0..10 {
-            assert_eq!(
-                server.send("GET", "/v1/memories", &headers, "").await.0,
-                200,
-                "second {second}"
-            );
-        }
-    }
-    clock.advance(std::time::Duration::from_secs(1));
-    let (status, fields, _) = server.send_full("GET", "/v1/memories", &headers, "").await;
-    assert_eq!(status, 429);
-    assert_eq!(fields["retry-after"], "31");
-    assert_eq!(fields["ratelimit"], r#""rpm";r=0;t=31"#);
 }
 
 #[tokio::test]
-async fn a_project_with_three_adds_stores_three_memories_and_silently_no_fourth() {
+async fn the_projects_plan_from_the_config_reaches_the_quota_stage_and_its_alerts_the_sink() {
     let dev = ApiKey::generate(Environment::Development).unwrap();
     let text = format!(
         "environment = \"development\"\n\
@@ -398,28 +358,14 @@ async fn a_project_with_three_adds_stores_three_memories_and_silently_no_fourth(
             (200, Some("ADD"))
         );
     }
-    let (status, fields, answer) = server
-        .send_full("POST", "/v1/memories", &headers, r#"{"text":"four"}"#)
+    let (status, answer) = server
+        .send("POST", "/v1/memories", &headers, r#"{"text":"four"}"#)
         .await;
     assert_eq!(status, 200, "degraded, not refused");
     assert_eq!(answer, serde_json::json!({"results": []}));
-    assert_eq!(fields["content-type"], "application/json");
 
-    let (_, listed) = server.send("GET", "/v1/memories", &headers, "").await;
-    let texts: Vec<_> = listed["results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["text"].clone())
-        .collect();
-    assert_eq!(
-        texts,
-        ["one", "two", "three"],
-        "the fourth memory was stored"
-    );
-
-    // 75, 90 and 100 percent are all crossed by the third add; each fired once, and the
-    // degraded fourth fired nothing more.
+    // The plan's alerts reach the server's alert sink: 75, 90 and 100 percent, all crossed by
+    // the third add.
     let fired: Vec<(u8, &str)> = alerts
         .lock()
         .unwrap()
@@ -437,7 +383,7 @@ async fn a_project_with_three_adds_stores_three_memories_and_silently_no_fourth(
 }
 
 #[tokio::test]
-async fn every_call_lands_in_a_verifiable_daily_audit_log() {
+async fn the_configured_audit_dir_gets_one_verifiable_segment_a_day_and_no_probes() {
     let dir = std::env::temp_dir().join(format!("server-audit-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let dev = ApiKey::generate(Environment::Development).unwrap();
@@ -461,24 +407,15 @@ async fn every_call_lands_in_a_verifiable_daily_audit_log() {
         ("authorization", auth.as_str()),
         ("x-project-id", "proj_demo"),
     ];
-    let other = [
-        ("authorization", auth.as_str()),
-        ("x-project-id", "proj_other"),
-    ];
-
-    let calls: [Call<'_>; 6] = [
-        ("POST", "/v1/memories", &ok, r#"{"text":"kept"}"#), // allowed
-        ("POST", "/v1/memories", &ok, r#"{"text":"over quota"}"#), // degraded
-        ("GET", "/v1/memories?api_key=leaked", &[], ""),     // unauthenticated
-        ("GET", "/v1/memories", &other, ""),                 // forbidden
-        ("GET", "/v1/memories", &ok, ""),                    // allowed (3rd this second)
-        ("GET", "/v1/memories", &ok, ""),                    // rate limited
+    let calls: [Call<'_>; 2] = [
+        ("POST", "/v1/memories", &ok, r#"{"text":"kept"}"#),
+        ("GET", "/v1/memories", &[], ""),
     ];
     let mut statuses = Vec::new();
     for (method, path, headers, body) in calls {
         statuses.push(server.send(method, path, headers, body).await.0);
     }
-    assert_eq!(statuses, [200, 200, 401, 403, 200, 429]);
+    assert_eq!(statuses, [200, 401]);
     // Health probes are answered outside the audit stage: not logged.
     assert_eq!(server.send("GET", "/health", &[], "").await.0, 200);
 
@@ -488,32 +425,7 @@ async fn every_call_lands_in_a_verifiable_daily_audit_log() {
     let lines = sink.read_lines().unwrap();
     let checked =
         memorysync_pipeline::audit::verify(lines.iter().map(String::as_str), Some(audit.head()));
-    assert_eq!(checked, Ok(6));
-    let outcomes: Vec<String> = lines
-        .iter()
-        .map(|l| {
-            serde_json::from_str::<Value>(l).unwrap()["outcome"]
-                .as_str()
-                .unwrap()
-                .to_owned()
-        })
-        .collect();
-    assert_eq!(
-        outcomes,
-        [
-            "allowed",
-            "degraded",
-            "unauthenticated",
-            "forbidden",
-            "allowed",
-            "rate_limited"
-        ]
-    );
-    let all = lines.join("\n");
-    assert!(
-        !all.contains("msk_") && !all.contains("api_key") && !all.contains(&dev.hash().to_hex())
-    );
-    assert!(lines[0].contains(r#""key_id":"key_dev""#), "{}", lines[0]);
+    assert_eq!(checked, Ok(2), "one event per call, none for the probe");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

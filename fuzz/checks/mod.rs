@@ -1,5 +1,5 @@
 //! The properties each fuzz target checks. Shared by the cargo-fuzz targets in `fuzz_targets/`
-//! and by `tests/fuzz_corpus.rs`, which replays the committed corpus in every test run.
+//! and by `tests/pipeline/fuzz_corpus.rs`, which replays the committed corpus in every test run.
 
 use std::net::IpAddr;
 

@@ -1,6 +1,12 @@
 //! Fixtures shared by the integration tests: a recording inner service, a key in a store, a
-//! manual clock, and assertions on the answers the stages give.
+//! manual clock, and assertions on the answers the stages give; the whole pipeline in one
+//! `stack`, the Redis harness, and the reference implementation of Standard Webhooks.
 #![allow(dead_code, clippy::unwrap_used)]
+
+#[cfg(feature = "redis")]
+pub(crate) mod redis;
+pub(crate) mod stack;
+pub(crate) mod standardwebhooks;
 
 use std::convert::Infallible;
 use std::fmt::Debug;

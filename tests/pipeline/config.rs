@@ -1,0 +1,271 @@
+//! The configuration file of section 10: a good file loads, and every kind of bad file is refused
+//! with the line of the problem.
+
+use memorysync_pipeline::Environment;
+use memorysync_pipeline::clock::Timestamp;
+use memorysync_pipeline::config::{Config, StoreBackend, StoreErrorPolicy};
+use memorysync_pipeline::key::{ApiKey, KeyStore};
+
+const HASH_A: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+const HASH_B: &str = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+
+/// The example of the design, with real hashes. Line numbers below count from here.
+fn full_file() -> String {
+    format!(
+        r#"environment = "development"
+
+[store]
+backend = "redis"
+redis_url = "redis://127.0.0.1:6379"
+on_store_error = "deny"
+
+[[projects]]
+id = "proj_demo"
+adds_per_month = 1000
+queries_per_month = 10000
+alert_thresholds = [50, 75, 100]
+
+[[keys]]
+id = "key_demo"
+sha256 = "{HASH_A}"
+project = "proj_demo"
+environment = "development"
+rps = 10
+rpm = 300
+expires_at = "2027-01-01T00:00:00Z"
+
+[[keys]]
+id = "key_old"
+sha256 = "{HASH_B}"
+project = "proj_demo"
+environment = "production"
+revoked_at = "2026-11-01T00:00:00Z"
+
+[health]
+per_ip_rps = 7
+trusted_proxies = ["10.0.0.0/8", "192.168.1.1"]
+
+[audit]
+retention_days = 30
+tombstone_days = 60
+dir = "audit"
+
+[[webhooks]]
+url = "https://hooks.example.com/memorysync"
+secret_env = "MEMORYSYNC_WEBHOOK_SECRET"
+events = ["quota.threshold", "quota.exhausted"]
+"#
+    )
+}
+
+fn error_line(text: &str) -> (usize, String) {
+    let error = Config::from_toml(text).unwrap_err();
+    (
+        error.line().expect("the error names a line"),
+        error.to_string(),
+    )
+}
+
+/// `full_file()` with the first occurrence of `from` replaced.
+fn full_with(from: &str, to: &str) -> String {
+    let file = full_file();
+    assert!(file.contains(from), "test bug: {from:?} not in the file");
+    file.replacen(from, to, 1)
+}
+
+#[test]
+fn the_full_example_loads_with_every_field() {
+    let config = Config::from_toml(&full_file()).unwrap();
+    assert_eq!(config.environment, Environment::Development);
+    assert_eq!(config.store.backend, StoreBackend::Redis);
+    assert_eq!(config.store.on_store_error, StoreErrorPolicy::Deny);
+    assert_eq!(config.projects[0].alert_thresholds, vec![50, 75, 100]);
+    let key = &config.keys[0];
+    assert_eq!((key.rps, key.rpm), (Some(10), Some(300)));
+    assert_eq!(
+        key.expires_at,
+        Some(Timestamp::parse_rfc3339("2027-01-01T00:00:00Z").unwrap())
+    );
+    assert!(config.keys[1].revoked_at.is_some());
+    assert_eq!(config.health.per_ip_rps, 7);
+    assert_eq!(config.health.trusted_proxies.len(), 2);
+    assert_eq!(config.audit.retention.as_secs(), 30 * 86_400);
+    assert_eq!(config.webhooks[0].events.len(), 2);
+}
+
+#[test]
+fn defaults_fill_the_optional_tables() {
+    let config = Config::from_toml("environment = \"production\"\n").unwrap();
+    assert_eq!(config.store.backend, StoreBackend::Memory);
+    assert_eq!(config.store.on_store_error, StoreErrorPolicy::Local);
+    assert_eq!(config.health.per_ip_rps, 5);
+    assert_eq!(config.audit.retention.as_secs(), 90 * 86_400);
+    assert_eq!(config.audit.tombstone_period.as_secs(), 90 * 86_400);
+}
+
+#[test]
+fn a_project_without_thresholds_gets_75_90_100() {
+    let file = full_with("alert_thresholds = [50, 75, 100]\n", "");
+    let config = Config::from_toml(&file).unwrap();
+    assert_eq!(config.projects[0].alert_thresholds, vec![75, 90, 100]);
+}
+
+#[test]
+fn an_unknown_field_names_its_line() {
+    assert_eq!(
+        error_line(&full_with("rps = 10", "rps = 10\ncolour = \"blue\"")).0,
+        20
+    );
+    assert_eq!(
+        error_line("environment = \"development\"\n\n[store]\nbakend = \"memory\"\n").0,
+        4
+    );
+    assert_eq!(
+        error_line("environment = \"development\"\nextra = 1\n").0,
+        2
+    );
+}
+
+#[test]
+fn a_malformed_value_names_its_line() {
+    for (from, to, line) in [
+        (
+            "environment = \"development\"",
+            "environment = \"staging\"",
+            1,
+        ),
+        ("backend = \"redis\"", "backend = \"postgres\"", 4),
+        ("on_store_error = \"deny\"", "on_store_error = \"maybe\"", 6),
+        ("adds_per_month = 1000", "adds_per_month = -1", 10),
+        (
+            "alert_thresholds = [50, 75, 100]",
+            "alert_thresholds = [75, 50]",
+            12,
+        ),
+        (
+            "alert_thresholds = [50, 75, 100]",
+            "alert_thresholds = [0, 101]",
+            12,
+        ),
+        (HASH_A, "not-hex", 16),
+        (HASH_A, &HASH_A.to_uppercase(), 16),
+        ("rps = 10", "rps = \"ten\"", 19),
+        ("rps = 10", "rps = 0", 19),
+        ("rpm = 300", "rpm = 99999999999", 20),
+        ("2027-01-01T00:00:00Z", "next year", 21),
+        ("per_ip_rps = 7", "per_ip_rps = 0", 31),
+        ("\"10.0.0.0/8\"", "\"10.0.0.0/33\"", 32),
+        ("retention_days = 30", "retention_days = 0", 35),
+        (
+            "https://hooks.example.com/memorysync",
+            "ftp://hooks.example.com",
+            40,
+        ),
+        ("\"quota.exhausted\"", "\"quota.sneezed\"", 42),
+        ("[health]", "[health", 30),
+    ] {
+        let (got, message) = error_line(&full_with(from, to));
+        assert_eq!(got, line, "{from} -> {to}: {message}");
+    }
+}
+
+#[test]
+fn a_duplicate_key_id_names_the_second_and_the_first_line() {
+    let file = full_with("id = \"key_old\"", "id = \"key_demo\"");
+    let (line, message) = error_line(&file);
+    assert_eq!(line, 24);
+    assert!(message.contains("line 15"), "{message}");
+}
+
+#[test]
+fn a_duplicate_hash_names_its_line() {
+    let file = full_with(HASH_B, HASH_A);
+    let (line, message) = error_line(&file);
+    assert_eq!(line, 25);
+    assert!(message.contains("line 16"), "{message}");
+}
+
+#[test]
+fn a_duplicate_project_names_its_line() {
+    let file = "environment = \"development\"\n[[projects]]\nid = \"p\"\nadds_per_month = 1\nqueries_per_month = 1\n\
+         [[projects]]\nid = \"p\"\nadds_per_month = 1\nqueries_per_month = 1\n";
+    assert_eq!(error_line(file).0, 7);
+}
+
+#[test]
+fn a_key_naming_an_unknown_project_names_its_line() {
+    let file = full_with("project = \"proj_demo\"", "project = \"proj_ghost\"");
+    let (line, message) = error_line(&file);
+    assert_eq!(line, 17);
+    assert!(message.contains("proj_ghost"), "{message}");
+}
+
+#[test]
+fn a_plaintext_key_anywhere_is_refused_by_line_without_echoing_it() {
+    let key = ApiKey::generate(Environment::Production).unwrap();
+    let secret = key.expose_secret();
+    for (from, to, line) in [
+        ("id = \"key_demo\"", format!("id = \"{secret}\""), 15),
+        ("dir = \"audit\"", format!("dir = \"audit\" # {secret}"), 37),
+        ("[health]", format!("# old key: {secret}\n[health]"), 30),
+        // Even in a broken file, where the parser would quote the line.
+        ("[health]", format!("[health {secret}"), 30),
+    ] {
+        let (got, message) = error_line(&full_with(from, &to));
+        assert_eq!(got, line, "{message}");
+        assert!(
+            !message.contains(secret),
+            "the error repeats the key: {message}"
+        );
+        assert!(message.contains("plaintext"), "{message}");
+    }
+}
+
+#[test]
+fn the_words_msk_live_alone_are_not_a_key() {
+    let file = full_with(
+        "[health]",
+        "# keys look like msk_live_<32 chars><checksum>\n[health]",
+    );
+    Config::from_toml(&file).unwrap();
+}
+
+#[test]
+fn load_names_the_file_and_an_unreadable_file_is_an_error() {
+    let dir = std::env::temp_dir().join(format!("memorysync-config-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("bad.toml");
+    std::fs::write(&path, "environment = \"development\"\nnope = 1\n").unwrap();
+    let message = Config::load(&path).unwrap_err().to_string();
+    assert!(message.contains("bad.toml:line 2"), "{message}");
+    assert!(Config::load(dir.join("missing.toml")).is_err());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+async fn the_key_store_from_a_config_holds_revoked_keys_as_revoked_and_tombstoned() {
+    let config = Config::from_toml(&full_file()).unwrap();
+    let now = Timestamp::parse_rfc3339("2026-11-26T00:00:00Z").unwrap();
+    let store = config.memory_key_store(now).await.unwrap();
+    assert_eq!(store.len(), 2);
+    let mut restored = config.keys[1].clone();
+    restored.revoked_at = None;
+    restored.id = "key_restored".into();
+    let refused = store.insert(restored, now).await.unwrap_err();
+    assert!(
+        matches!(
+            refused,
+            memorysync_pipeline::key::KeyStoreError::Tombstoned(_)
+        ),
+        "{refused:?}"
+    );
+}
+
+#[test]
+fn the_example_config_of_the_server_loads() {
+    Config::load(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/memorysync.toml"
+    ))
+    .unwrap();
+}

@@ -1,0 +1,41 @@
+//! The pipeline's contract on in-memory stores, one module per part of the design: the stages in
+//! their order (health, audit, auth, scope, rate limit, quota), the rejections, webhooks, the
+//! configuration file and telemetry. One test binary, so that the crate and the fixtures in
+//! `tests/common` are linked once. The Redis stores have their own binary (`tests/redis_store`),
+//! and so does the tracing test (`tests/tracing_secrets.rs`), for the reasons given there.
+#![allow(clippy::unwrap_used)]
+
+#[path = "../common/mod.rs"]
+mod common;
+
+// 2. The stages, outermost first.
+mod audit;
+mod auth;
+#[cfg(feature = "axum")]
+mod axum_connect_info;
+mod health;
+mod limit_properties;
+mod limit_stage;
+mod quota;
+mod scope;
+
+// 3. Rejections.
+mod grpc_rejections;
+
+// 4. API keys, and what fuzzing found in their parser and the other parsers.
+mod fuzz_corpus;
+
+// 8. Webhooks.
+#[cfg(feature = "webhook-client")]
+mod webhook_delivery;
+mod webhook_interop;
+mod webhook_verify;
+
+// 10. Configuration.
+mod config;
+
+// Telemetry: each test installs its metrics recorder for its own thread only.
+#[cfg(feature = "metrics")]
+mod metrics;
+#[cfg(feature = "metrics")]
+mod metrics_background;

@@ -1,0 +1,99 @@
+//! Refunds: a failure inside gives the unit back to the month it was taken from; a 4xx does not.
+
+use super::*;
+
+#[tokio::test]
+async fn a_5xx_from_inside_gives_the_unit_back() {
+    let quota = Quota::new(1, 100);
+    for status in [500, 502, 503] {
+        quota.backend.status(status);
+        let outcome = quota.send(add()).await;
+        assert_eq!(outcome.status(), status, "{outcome:?}");
+        assert_eq!(outcome.text(), "inner", "the inner 5xx is passed through");
+        assert_eq!(outcome.degraded(), None);
+        assert_eq!(quota.used(Operation::Add).await, 0);
+    }
+    assert_eq!(quota.backend.calls(), 3);
+
+    quota.backend.status(200);
+    quota.assert_served(add()).await;
+    assert_eq!(quota.used(Operation::Add).await, 1);
+    quota.assert_degraded(add(), Operation::Add).await;
+}
+
+#[tokio::test]
+async fn an_error_from_inside_gives_the_unit_back() {
+    let quota = Quota::new(1, 100);
+    quota.backend.answer(Answer::Fail);
+    let error = quota.try_send(add()).await.unwrap_err();
+    assert_eq!(error, Boom);
+    assert_eq!(quota.backend.calls(), 1);
+    assert_eq!(quota.used(Operation::Add).await, 0);
+
+    quota.backend.status(200);
+    quota.assert_served(add()).await;
+    assert_eq!(quota.used(Operation::Add).await, 1);
+}
+
+#[tokio::test]
+async fn a_grpc_server_failure_in_a_trailers_only_answer_gives_the_unit_back() {
+    let quota = Quota::new(3, 100);
+    // INTERNAL and UNAVAILABLE: the gRPC counterparts of a 5xx.
+    for code in [13, 14] {
+        quota.backend.answer(Answer::Grpc(code));
+        assert_eq!(quota.send(add()).await.status(), 200);
+        assert_eq!(quota.used(Operation::Add).await, 0, "grpc-status {code}");
+    }
+    // INVALID_ARGUMENT is the caller's, like a 4xx; OK is a success: both keep the unit.
+    for (used, code) in [(1, 3), (2, 0)] {
+        quota.backend.answer(Answer::Grpc(code));
+        quota.send(add()).await;
+        assert_eq!(quota.used(Operation::Add).await, used, "grpc-status {code}");
+    }
+}
+
+#[tokio::test]
+async fn a_4xx_from_inside_keeps_the_unit_spent() {
+    let quota = Quota::new(3, 100);
+    for (used, status) in [(1, 400), (2, 404), (3, 422)] {
+        quota.backend.status(status);
+        let outcome = quota.send(add()).await;
+        assert_eq!(outcome.status(), status, "{outcome:?}");
+        assert_eq!(quota.used(Operation::Add).await, used);
+    }
+    quota.backend.status(200);
+    quota.assert_degraded(add(), Operation::Add).await;
+    assert_eq!(quota.used(Operation::Add).await, 3);
+}
+
+#[tokio::test]
+async fn a_5xx_to_a_query_refunds_the_query_not_an_add() {
+    let quota = Quota::new(5, 1);
+    quota.assert_served(add()).await;
+    quota.backend.status(500);
+    assert_eq!(quota.send(search()).await.status(), 500);
+    assert_eq!(quota.used(Operation::Query).await, 0);
+    assert_eq!(quota.used(Operation::Add).await, 1);
+}
+
+#[tokio::test]
+async fn a_refund_after_midnight_goes_back_to_the_month_it_was_taken_from() {
+    let quota = Quota::new(1, 100);
+    quota.set("2026-12-31T23:59:59.999Z");
+    let clock = quota.clock.clone();
+    // The call starts in December and fails in January.
+    let slow_failure = service_fn(move |_: Request<String>| {
+        clock.set(at_time("2027-01-01T00:00:00.500Z"));
+        let mut response = Response::new(Full::new(Bytes::from_static(b"inner")));
+        *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+        std::future::ready(Ok::<_, Boom>(response))
+    });
+    let outcome = exchange(quota.layer.layer(slow_failure), add())
+        .await
+        .unwrap();
+    assert_eq!(outcome.status(), 500);
+    assert_eq!(quota.used_in(Operation::Add, month(2026, 12)).await, 0);
+    assert_eq!(quota.used_in(Operation::Add, month(2027, 1)).await, 0);
+    quota.assert_served(add()).await;
+    assert_eq!(quota.used_in(Operation::Add, month(2027, 1)).await, 1);
+}

@@ -1,0 +1,166 @@
+//! The audit stream: 1,000 audited requests verified against the log's head, ids that stay valid
+//! when event times repeat or go back, retention by `XTRIM MINID` to the millisecond, and the
+//! chain continued by a second `AuditLog`.
+
+use super::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_audited_requests_verify_retention_trims_to_the_millisecond_and_a_restart_continues_the_chain()
+ {
+    let Some(prefix) = TestPrefix::new("audit") else {
+        return;
+    };
+    let clock = ManualClock::new(T0);
+    let log = AuditLog::start(
+        audit_sink(&prefix),
+        AuditLogConfig::new().with_clock(clock.clone()),
+    )
+    .unwrap();
+    // Two requests per second: pairs of events share a millisecond.
+    audit_requests(&log, &clock, (0..1_000).map(|i| at(i / 2 * 1_000))).await;
+    assert_eq!(log.stats().written, 1_000);
+
+    let reader = audit_sink(&prefix);
+    let lines = reader.read_lines().unwrap();
+    assert_eq!(lines.len(), 1_000);
+    assert_eq!(
+        verify(lines.iter().map(String::as_str), Some(log.head())),
+        Ok(1_000)
+    );
+    assert_eq!(reader.head().unwrap(), log.head());
+    assert_eq!(log.head().seq, 1_000);
+
+    // Events at T0 .. T0 + 249 s are before the cutoff: 500 of them, not one more.
+    assert_eq!(reader.purge_before(at(250_000)).unwrap(), 500);
+    let lines = reader.read_lines().unwrap();
+    assert_eq!(lines.len(), 500);
+    assert_eq!(line_seq(&lines[0]), 501);
+    assert_eq!(line_ts(&lines[0]), at(250_000));
+    assert_eq!(
+        verify(lines.iter().map(String::as_str), Some(log.head())),
+        Ok(500)
+    );
+    assert_eq!(reader.purge_before(at(250_000)).unwrap(), 0);
+    drop(log);
+
+    // The next process: its writer's first maintenance run trims what is now 90 days old
+    // (T0 .. T0 + 299 s, 100 more), and its events continue the chain.
+    clock.set(at(300_000).saturating_add(NINETY_DAYS));
+    let log = AuditLog::start(
+        audit_sink(&prefix),
+        AuditLogConfig::new()
+            .with_clock(clock.clone())
+            .with_retention(NINETY_DAYS),
+    )
+    .unwrap();
+    assert_eq!(log.head().seq, 1_000, "the chain goes on from the stream");
+    eventually("the retention run", || {
+        let purged = log.stats().purged;
+        async move { purged == 100 }
+    })
+    .await;
+    let later = at(300_000).saturating_add(NINETY_DAYS);
+    audit_requests(
+        &log,
+        &clock,
+        (0..10).map(|i| later.saturating_add(Duration::from_millis(i))),
+    )
+    .await;
+    let lines = reader.read_lines().unwrap();
+    assert_eq!(lines.len(), 410);
+    assert_eq!(line_seq(&lines[0]), 601);
+    assert_eq!(line_seq(&lines[400]), 1_001);
+    assert_eq!(
+        verify(lines.iter().map(String::as_str), Some(log.head())),
+        Ok(410)
+    );
+    assert_eq!(log.head().seq, 1_010);
+    assert_eq!(reader.head().unwrap(), log.head());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn event_times_that_repeat_or_go_back_still_get_increasing_stream_ids() {
+    let Some(prefix) = TestPrefix::new("audit-back") else {
+        return;
+    };
+    let clock = ManualClock::new(T0);
+    let log = AuditLog::start(
+        audit_sink(&prefix),
+        AuditLogConfig::new().with_clock(clock.clone()),
+    )
+    .unwrap();
+    let times = [
+        at(10_000),
+        at(5_000),
+        at(5_000),
+        at(0),
+        at(10_000),
+        at(20_000),
+    ];
+    audit_requests(&log, &clock, times).await;
+    assert_eq!(log.stats().sink_failures, 0);
+    let reader = audit_sink(&prefix);
+    let lines = reader.read_lines().unwrap();
+    assert_eq!(
+        verify(lines.iter().map(String::as_str), Some(log.head())),
+        Ok(6)
+    );
+    // Each line keeps its own event time; the ids never went backwards.
+    let stamped: Vec<Timestamp> = lines.iter().map(|l| line_ts(l)).collect();
+    assert_eq!(stamped, times);
+
+    // Emptied by retention, the stream still refuses ids below the removed ones: new events
+    // from a clock far behind are written all the same.
+    assert_eq!(reader.purge_before(at(60_000)).unwrap(), 6);
+    drop(log);
+    let log = AuditLog::start(
+        audit_sink(&prefix),
+        AuditLogConfig::new().with_clock(clock.clone()),
+    )
+    .unwrap();
+    audit_requests(&log, &clock, [at(-5_000), at(-5_000)]).await;
+    assert_eq!(log.stats().sink_failures, 0);
+    let lines = reader.read_lines().unwrap();
+    assert_eq!(
+        verify(lines.iter().map(String::as_str), Some(log.head())),
+        Ok(2)
+    );
+}
+
+#[test]
+fn a_batch_written_again_after_its_reply_was_lost_is_not_repeated() {
+    let Some(prefix) = TestPrefix::new("audit-retry") else {
+        return;
+    };
+    let lines: Vec<ChainedLine> = (1..=4)
+        .map(|seq| {
+            let line = format!(r#"{{"seq":{seq},"prev":"p{seq}"}}"#);
+            ChainedLine {
+                seq,
+                ts: at(0),
+                hash: Sha256::digest(line.as_bytes()).into(),
+                line,
+            }
+        })
+        .collect();
+    audit_sink(&prefix).write(&lines[..2]).unwrap();
+    // A sink that does not know the stream's end (fresh, or after an error) looks first: the
+    // same batch again is not written twice, and a batch overlapping the end adds the rest.
+    audit_sink(&prefix).write(&lines[..2]).unwrap();
+    audit_sink(&prefix).write(&lines[1..]).unwrap();
+    let written = audit_sink(&prefix).read_lines().unwrap();
+    let expected: Vec<&str> = lines.iter().map(|l| l.line.as_str()).collect();
+    assert_eq!(written, expected);
+}
+
+#[test]
+fn an_unreachable_redis_is_an_error_at_open_and_the_url_is_not_shown() {
+    let error = RedisAuditSink::open(
+        "redis://:hunter2@127.0.0.1:1/0",
+        "memorysync:",
+        Duration::from_millis(200),
+    )
+    .unwrap_err();
+    assert!(!error.to_string().contains("hunter2"), "{error}");
+    assert!(RedisAuditSink::open("not a url", "memorysync:", TIMEOUT).is_err());
+}

@@ -1,0 +1,28 @@
+//! The stores shared by every instance (section 9 of the design), on Redis: the generic store
+//! suites run against the in-memory store and the Redis store, the rate-limit script against
+//! the in-memory limiter, the audit stream, the webhook queue, and a Redis killed under load.
+//!
+//! The cases on the shared Redis need `MEMORYSYNC_TEST_REDIS_URL` (CI sets
+//! `redis://127.0.0.1:6379`); without it they print `skipped: ...` and pass. Each works under a
+//! key prefix of its own and deletes its keys at the end; none flushes a database. The outage
+//! case starts a `redis-server` of its own. All of it goes through `tests/common/redis.rs`. No test
+//! waits in real time.
+#![cfg(feature = "redis")]
+#![allow(clippy::unwrap_used)]
+
+use std::time::Duration;
+
+#[path = "../common/mod.rs"]
+mod common;
+
+#[cfg(feature = "webhook-client")]
+mod audit_webhooks;
+mod key_store;
+mod outage;
+mod quota_store;
+mod rate_limit;
+mod tombstones;
+
+fn secs(s: u64) -> Duration {
+    Duration::from_secs(s)
+}
