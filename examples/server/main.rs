@@ -8,8 +8,11 @@
 //! `--instance` names this process among several sharing one Redis (`store.backend =
 //! "redis"`): its audit stream is `memorysync:audit:<NAME>`. It defaults to the bound address.
 
+mod activity;
 mod app;
 mod args;
+mod body_limit;
+mod lingering;
 mod memories;
 #[cfg(feature = "metrics")]
 mod metrics;
@@ -19,7 +22,11 @@ mod process_tests;
 mod processes;
 #[cfg(all(test, feature = "redis"))]
 mod redis_tests;
+mod serve;
+#[cfg(test)]
+mod server_tests;
 mod shared;
+mod shutdown;
 #[cfg(all(test, feature = "redis"))]
 #[path = "../../tests/common/redis.rs"]
 mod test_redis;
@@ -84,30 +91,28 @@ pub(crate) async fn run(args: args::Args) -> Result<(), String> {
         "memorysync server on http://{bound} ({mode}), config {}",
         args.config.display()
     );
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await
-    .map_err(|e| format!("server error: {e}"))?;
-    // In-flight requests have finished here. Deliveries in flight get ten seconds; the rest
-    // stay queued (in memory: a Redis queue keeps them for the next start).
-    if let Some(webhooks) = webhooks {
-        webhooks.shutdown(std::time::Duration::from_secs(10)).await;
-        println!("webhooks stopped: {:?}", webhooks.stats());
-    }
-    // Write out what the audit log still holds.
-    if let Some(audit) = audit {
-        audit.flush().await;
-        let stats = audit.stats();
-        println!(
-            "audit log flushed: {} events written, {} waited for room, {} lost",
-            stats.written, stats.waited_for_room, stats.dropped
-        );
-    }
+    let app = app::App {
+        router,
+        audit,
+        webhooks,
+    };
+    serve_until(listener, app, &config, shutdown_signal()).await?;
     println!("memorysync server stopped");
     Ok(())
+}
+
+/// Serves `app` until `shutdown` resolves, then stops within `[server] shutdown_grace_ms`:
+/// connections get half of it to finish, then webhooks and the audit log share the rest.
+pub(crate) async fn serve_until(
+    listener: tokio::net::TcpListener,
+    app: app::App,
+    config: &Config,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<(), String> {
+    let grace = config.server.shutdown_grace;
+    let signalled = serve::serve(listener, app.router, &config.server, shutdown, grace / 2).await;
+    let fallback = shutdown::fallback_dirs(config);
+    shutdown::finish(app.webhooks, app.audit, &fallback, signalled + grace).await
 }
 
 /// The server's alert sink besides the webhooks: a log line.

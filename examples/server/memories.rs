@@ -71,7 +71,7 @@ fn new_memory_id() -> String {
     format!("mem_{hex}")
 }
 
-fn bad_request(detail: &str) -> Response {
+pub(crate) fn bad_request(detail: &str) -> Response {
     let body = json!({
         "type": "urn:memorysync:problem:bad_request",
         "title": "Bad request",

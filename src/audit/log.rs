@@ -5,7 +5,8 @@ use std::fmt;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError};
+use std::time::Duration;
 use std::sync::atomic::Ordering;
 
 use tokio::sync::{mpsc, oneshot};
@@ -30,6 +31,16 @@ pub struct AuditStats {
     pub sink_failures: u64,
     /// Events removed by retention.
     pub purged: u64,
+}
+
+/// What [`AuditLog::close`] could not write.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Unwritten {
+    /// Chained JSON lines the sink did not take, in order: keep them elsewhere.
+    pub lines: Vec<String>,
+    /// Events neither written nor handed back (a sink write that did not return in time).
+    pub lost: u64,
 }
 
 /// The audit log: where the [`AuditRecord`](super::AuditRecord) stage sends its events.
@@ -108,6 +119,33 @@ impl AuditLog {
         if self.sender.send(Message::Flush(done)).await.is_ok() {
             let _ = written.await;
         }
+    }
+
+    /// Flushes for at most `within`, then stops the writer and hands back what the sink did not
+    /// take: a bounded shutdown that loses nothing silently. The lines continue the chain after
+    /// [`head`](Self::head), so appended to the log later they verify. Events submitted after
+    /// this call are counted as dropped.
+    pub async fn close(&self, within: Duration) -> Unwritten {
+        let started = tokio::time::Instant::now();
+        // Most of the time for writing; the rest for the writer to answer the stop.
+        let _ = tokio::time::timeout(within.mul_f64(0.9), self.flush()).await;
+        let (reply, handed_back) = oneshot::channel();
+        *self
+            .shared
+            .hand_back_to
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(reply);
+        self.shared.stop.notify_one();
+        let left = within.saturating_sub(started.elapsed());
+        let lines: Vec<String> = match tokio::time::timeout(left, handed_back).await {
+            Ok(Ok(lines)) => lines.into_iter().map(|l| l.line).collect(),
+            _ => Vec::new(),
+        };
+        let stats = self.stats();
+        let lost = stats
+            .queued
+            .saturating_sub(stats.written + stats.dropped + lines.len() as u64);
+        Unwritten { lines, lost }
     }
 
     /// The counters.

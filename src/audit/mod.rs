@@ -74,7 +74,7 @@ pub use event::{AuditEvent, MAX_PATH, MAX_USER_AGENT, Outcome};
 pub use future::ResponseFuture;
 pub use jsonl::JsonLinesSink;
 pub use layer::AuditRecordLayer;
-pub use log::{AuditLog, AuditStats};
+pub use log::{AuditLog, AuditStats, Unwritten};
 pub use request_id::X_REQUEST_ID;
 pub use service::AuditRecord;
 pub use sink::{AuditSink, MemoryAuditSink};

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Notify, mpsc, oneshot};
 
 use super::{AuditEvent, AuditLogConfig, AuditSink, ChainHead, ChainedLine};
 use crate::telemetry;
@@ -36,6 +36,9 @@ pub(super) struct Shared {
     pub(super) sink_failing: AtomicBool,
     /// The end of the chain the sink has accepted.
     pub(super) head: Mutex<ChainHead>,
+    /// Wakes the writer to stop and hand back what it holds through `hand_back_to`.
+    pub(super) stop: Notify,
+    pub(super) hand_back_to: Mutex<Option<oneshot::Sender<Vec<ChainedLine>>>>,
 }
 
 impl Shared {
@@ -57,6 +60,9 @@ impl Shared {
         telemetry::audit_dropped(count);
     }
 }
+
+/// The writer was told to stop; these lines were not written.
+pub(super) struct Stopped(Vec<ChainedLine>);
 
 /// Owns the sink and the receiving end of the queue; [`AuditWriter::run`] is the writer's task.
 pub(super) struct AuditWriter<S> {
@@ -95,15 +101,37 @@ impl<S: AuditSink> AuditWriter<S> {
                     if received == 0 {
                         return; // every handle is gone: nothing more can arrive
                     }
-                    self.write_batch(&mut messages).await;
+                    if let Err(Stopped(held)) = self.write_batch(&mut messages).await {
+                        return self.hand_back(held);
+                    }
                 }
                 _ = maintenance.tick() => self.purge_expired().await,
+                () = self.shared.stop.notified() => return self.hand_back(Vec::new()),
             }
         }
     }
 
+    /// Stops: chains what is still queued after `held` and hands it all to the closing handle.
+    fn hand_back(mut self, mut held: Vec<ChainedLine>) {
+        self.receiver.close();
+        while let Ok(message) = self.receiver.try_recv() {
+            if let Message::Event(event) = message {
+                held.push(self.head.append(&event));
+            }
+        }
+        let reply = self
+            .shared
+            .hand_back_to
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(reply) = reply {
+            let _ = reply.send(held);
+        }
+    }
+
     /// Chains the events among `messages`, writes them, then answers the flushes among them.
-    async fn write_batch(&mut self, messages: &mut Vec<Message>) {
+    async fn write_batch(&mut self, messages: &mut Vec<Message>) -> Result<(), Stopped> {
         let mut lines = Vec::with_capacity(messages.len());
         let mut acks = Vec::new();
         for message in messages.drain(..) {
@@ -114,35 +142,42 @@ impl<S: AuditSink> AuditWriter<S> {
         }
         let receiver = &self.receiver;
         telemetry::audit_queue_depth(|| receiver.len());
-        self.write_until_done(lines).await;
+        // After a stop the acks are dropped unanswered: their flush did not happen.
+        self.write_until_done(lines).await?;
         for ack in acks {
             let _ = ack.send(());
         }
+        Ok(())
     }
 
     /// Writes `lines`, retrying with back-off until the sink takes them: the queue behind holds
-    /// further events (and, when it fills, requests wait), so nothing is dropped.
-    async fn write_until_done(&self, mut lines: Vec<ChainedLine>) {
+    /// further events (and, when it fills, requests wait), so nothing is dropped. A stop ends
+    /// the retries and keeps the lines for the closing handle; a write in progress is not
+    /// waited for (it may never return), so its lines are not kept.
+    async fn write_until_done(&self, mut lines: Vec<ChainedLine>) -> Result<(), Stopped> {
         if lines.is_empty() {
-            return;
+            return Ok(());
         }
         let shared = &self.shared;
         let mut backoff = Duration::from_millis(50);
         let count = lines.len() as u64;
         loop {
             let writing = Arc::clone(&self.sink);
-            let (returned, result) = match tokio::task::spawn_blocking(move || {
+            let writing = tokio::task::spawn_blocking(move || {
                 let result = writing.write(&lines);
                 (lines, result)
-            })
-            .await
-            {
+            });
+            let written = tokio::select! {
+                written = writing => written,
+                () = shared.stop.notified() => return Err(Stopped(Vec::new())),
+            };
+            let (returned, result) = match written {
                 Ok(done) => done,
                 Err(join_error) => {
                     // The sink panicked; the lines went with the task. Count them as lost.
                     tracing::error!(%join_error, "audit sink panicked; its batch is lost");
                     shared.count_dropped(count);
-                    return;
+                    return Ok(());
                 }
             };
             lines = returned;
@@ -152,14 +187,17 @@ impl<S: AuditSink> AuditWriter<S> {
                     shared.written.fetch_add(count, Ordering::Relaxed);
                     telemetry::audit_written(count);
                     *shared.head.lock().unwrap_or_else(PoisonError::into_inner) = self.head;
-                    return;
+                    return Ok(());
                 }
                 Err(error) => {
                     if !shared.sink_failing.swap(true, Ordering::Relaxed) {
                         tracing::error!(%error, "audit sink failing; retrying");
                     }
                     shared.sink_failures.fetch_add(1, Ordering::Relaxed);
-                    tokio::time::sleep(backoff).await;
+                    tokio::select! {
+                        () = tokio::time::sleep(backoff) => {}
+                        () = shared.stop.notified() => return Err(Stopped(lines)),
+                    }
                     backoff = (backoff * 2).min(MAX_BACKOFF);
                 }
             }

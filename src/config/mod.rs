@@ -31,11 +31,13 @@
 
 mod error;
 mod raw;
+mod server;
 mod validate;
 
 /// Where `[store] on_store_error` lands; the store layer owns it.
 pub use crate::store::StoreErrorPolicy;
 pub use error::ConfigError;
+pub use server::ServerConfig;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -63,6 +65,8 @@ pub struct Config {
     pub audit: AuditConfig,
     /// Webhook endpoints.
     pub webhooks: Vec<WebhookConfig>,
+    /// The HTTP server's connection limits and shutdown.
+    pub server: ServerConfig,
 }
 
 /// `[store]`.

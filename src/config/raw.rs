@@ -23,6 +23,8 @@ pub(super) struct RawConfig {
     pub(super) audit: RawAudit,
     #[serde(default)]
     pub(super) webhooks: Vec<RawWebhook>,
+    #[serde(default)]
+    pub(super) server: RawServer,
 }
 
 #[derive(Deserialize, Default)]
@@ -79,4 +81,14 @@ pub(super) struct RawWebhook {
     pub(super) url: Spanned<String>,
     pub(super) secret_env: Spanned<String>,
     pub(super) events: Spanned<Vec<Spanned<String>>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawServer {
+    pub(super) header_read_timeout_ms: Option<Spanned<u64>>,
+    pub(super) idle_timeout_ms: Option<Spanned<u64>>,
+    pub(super) max_connections: Option<Spanned<u64>>,
+    pub(super) max_body_bytes: Option<Spanned<u64>>,
+    pub(super) shutdown_grace_ms: Option<Spanned<u64>>,
 }

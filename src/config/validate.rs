@@ -56,6 +56,7 @@ pub(super) fn parse(text: &str) -> Result<Config, ConfigError> {
         health: health(&lines, raw.health)?,
         audit: audit(&lines, raw.audit)?,
         webhooks: webhooks(&lines, raw.webhooks)?,
+        server: super::server::validate(raw.server, |at, message| lines.error(at, message))?,
     })
 }
 

@@ -29,11 +29,13 @@ pub enum RejectionCode {
     HealthRateLimited,
     /// A store needed for the decision did not answer and the policy is to deny.
     StoreUnavailable,
+    /// The request body is larger than the server accepts.
+    PayloadTooLarge,
 }
 
 impl RejectionCode {
     /// Every code, for tests and documentation.
-    pub const ALL: [RejectionCode; 10] = [
+    pub const ALL: [RejectionCode; 11] = [
         RejectionCode::MissingApiKey,
         RejectionCode::MalformedApiKey,
         RejectionCode::InvalidApiKey,
@@ -44,6 +46,7 @@ impl RejectionCode {
         RejectionCode::RateLimited,
         RejectionCode::HealthRateLimited,
         RejectionCode::StoreUnavailable,
+        RejectionCode::PayloadTooLarge,
     ];
 
     /// The snake_case code of the problem body, e.g. `missing_api_key`.
@@ -59,6 +62,7 @@ impl RejectionCode {
             RejectionCode::RateLimited => "rate_limited",
             RejectionCode::HealthRateLimited => "health_rate_limited",
             RejectionCode::StoreUnavailable => "store_unavailable",
+            RejectionCode::PayloadTooLarge => "payload_too_large",
         }
     }
 
@@ -76,6 +80,7 @@ impl RejectionCode {
                 StatusCode::TOO_MANY_REQUESTS
             }
             RejectionCode::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            RejectionCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         }
     }
 
@@ -92,6 +97,7 @@ impl RejectionCode {
             RejectionCode::RateLimited => "Rate limit exceeded",
             RejectionCode::HealthRateLimited => "Health check rate limit exceeded",
             RejectionCode::StoreUnavailable => "Store unavailable",
+            RejectionCode::PayloadTooLarge => "Payload too large",
         }
     }
 
@@ -105,9 +111,10 @@ impl RejectionCode {
             | RejectionCode::ExpiredApiKey => GrpcStatus::Unauthenticated,
             RejectionCode::MissingProjectId => GrpcStatus::InvalidArgument,
             RejectionCode::ProjectMismatch => GrpcStatus::PermissionDenied,
-            RejectionCode::RateLimited | RejectionCode::HealthRateLimited => {
-                GrpcStatus::ResourceExhausted
-            }
+            // As gRPC servers answer a message over their size limit.
+            RejectionCode::RateLimited
+            | RejectionCode::HealthRateLimited
+            | RejectionCode::PayloadTooLarge => GrpcStatus::ResourceExhausted,
             RejectionCode::StoreUnavailable => GrpcStatus::Unavailable,
         }
     }

@@ -1,0 +1,77 @@
+//! `[server]`: what keeps one client from holding the server, and how long shutdown may take.
+
+use std::time::Duration;
+
+use toml::Spanned;
+
+use super::ConfigError;
+use super::raw::RawServer;
+
+/// `[server]`: connection limits, the body limit and the shutdown grace of the HTTP server.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ServerConfig {
+    /// How long a client may take to send a request's header fields, and to start the next
+    /// request on a kept-alive connection.
+    pub header_read_timeout: Duration,
+    /// How long a connection may stay open with no request in flight.
+    pub idle_timeout: Duration,
+    /// Connections served at once; further ones wait in the listen backlog.
+    pub max_connections: usize,
+    /// The largest request body accepted; above it, 413 `payload_too_large`.
+    pub max_body_bytes: u64,
+    /// How long shutdown may take, from the signal to the exit.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            header_read_timeout: Duration::from_millis(5_000),
+            idle_timeout: Duration::from_millis(60_000),
+            max_connections: 10_000,
+            max_body_bytes: 2 * 1024 * 1024,
+            shutdown_grace: Duration::from_millis(30_000),
+        }
+    }
+}
+
+/// The longest timeout or grace accepted: one hour.
+const MAX_MS: u64 = 3_600_000;
+/// The most connections accepted: beyond, file descriptors run out first.
+const MAX_CONNECTIONS: u64 = 1_000_000;
+/// The largest body limit accepted: 1 GiB.
+const MAX_BODY: u64 = 1 << 30;
+
+/// Checks `[server]`; `error` names the line of a value.
+pub(super) fn validate(
+    raw: RawServer,
+    error: impl Fn(&Spanned<u64>, String) -> ConfigError,
+) -> Result<ServerConfig, ConfigError> {
+    let defaults = ServerConfig::default();
+    let bounded = |value: Option<Spanned<u64>>, name: &str, max: u64| match value {
+        None => Ok(None),
+        Some(v) if (1..=max).contains(v.get_ref()) => Ok(Some(*v.get_ref())),
+        Some(v) => Err(error(&v, format!("{name} must be from 1 to {max}"))),
+    };
+    let millis = |value, name, default: Duration| {
+        bounded(value, name, MAX_MS).map(|v| v.map_or(default, Duration::from_millis))
+    };
+    Ok(ServerConfig {
+        header_read_timeout: millis(
+            raw.header_read_timeout_ms,
+            "header_read_timeout_ms",
+            defaults.header_read_timeout,
+        )?,
+        idle_timeout: millis(raw.idle_timeout_ms, "idle_timeout_ms", defaults.idle_timeout)?,
+        max_connections: bounded(raw.max_connections, "max_connections", MAX_CONNECTIONS)?
+            .map_or(defaults.max_connections, |n| n as usize),
+        max_body_bytes: bounded(raw.max_body_bytes, "max_body_bytes", MAX_BODY)?
+            .unwrap_or(defaults.max_body_bytes),
+        shutdown_grace: millis(
+            raw.shutdown_grace_ms,
+            "shutdown_grace_ms",
+            defaults.shutdown_grace,
+        )?,
+    })
+}
