@@ -1,7 +1,7 @@
 //! Whether a connection has a request in flight, and since when it has had none: what the idle
 //! timeout reads.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -10,6 +10,7 @@ use tokio::time::Instant;
 /// The requests in flight on one connection and when the last one ended.
 #[derive(Debug)]
 pub(crate) struct Activity {
+    started: AtomicBool,
     in_flight: AtomicUsize,
     last: Mutex<Instant>,
 }
@@ -17,6 +18,7 @@ pub(crate) struct Activity {
 impl Default for Activity {
     fn default() -> Self {
         Activity {
+            started: AtomicBool::new(false),
             in_flight: AtomicUsize::new(0),
             last: Mutex::new(Instant::now()),
         }
@@ -36,8 +38,17 @@ impl Drop for Busy {
 impl Activity {
     /// Marks a request in flight until the returned guard is dropped.
     pub(crate) fn busy(self: &Arc<Self>) -> Busy {
+        self.started.store(true, Ordering::Release);
         self.in_flight.fetch_add(1, Ordering::AcqRel);
         Busy(Arc::clone(self))
+    }
+
+    /// Resolves if no request has started within `limit` of now; else never.
+    pub(crate) async fn no_request_within(&self, limit: Duration) {
+        tokio::time::sleep(limit).await;
+        if self.started.load(Ordering::Acquire) {
+            std::future::pending::<()>().await;
+        }
     }
 
     /// Resolves once no request has been in flight for `limit`.

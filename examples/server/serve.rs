@@ -63,6 +63,7 @@ pub(crate) async fn serve(
         };
         let connection = Connection {
             builder: builder.clone(),
+            header_read_timeout: limits.header_read_timeout,
             router: router.clone(),
             peer,
             max_body: limits.max_body_bytes,
@@ -98,6 +99,7 @@ pub(crate) async fn serve(
 /// One accepted connection and what serving it needs.
 struct Connection {
     builder: auto::Builder<TokioExecutor>,
+    header_read_timeout: Duration,
     router: Router,
     peer: SocketAddr,
     max_body: u64,
@@ -130,6 +132,9 @@ impl Connection {
         loop {
             tokio::select! {
                 _ = connection.as_mut() => return,
+                // Before hyper's own header timer runs: the bytes that tell HTTP/1 from
+                // HTTP/2 are read without one, and HTTP/2 has none.
+                () = activity.no_request_within(self.header_read_timeout) => return,
                 () = activity.idle_for(self.idle), if !closing => {
                     closing = true;
                     connection.as_mut().graceful_shutdown();
