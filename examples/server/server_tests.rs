@@ -152,3 +152,75 @@ async fn an_idle_kept_alive_connection_is_closed_after_the_idle_timeout() {
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
 }
+
+/// Sends `head` then `body` on a new connection while reading; the server's whole answer.
+async fn send_raw(addr: SocketAddr, head: String, body: Vec<u8>) -> String {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let (mut reader, mut writer) = stream.split();
+    let send = async {
+        // The server may close before taking it all: the answer is what matters.
+        let _ = writer.write_all(head.as_bytes()).await;
+        let _ = writer.write_all(&body).await;
+    };
+    let read = async {
+        let mut answer = Vec::new();
+        let _ = reader.read_to_end(&mut answer).await;
+        String::from_utf8_lossy(&answer).into_owned()
+    };
+    let ((), answer) = tokio::time::timeout(Duration::from_secs(10), async {
+        tokio::join!(send, read)
+    })
+    .await
+    .expect("the server answers and closes");
+    answer
+}
+
+fn assert_payload_too_large(answer: &str) {
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains("application/problem+json"), "{answer}");
+    assert!(answer.contains(r#""code":"payload_too_large""#), "{answer}");
+}
+
+#[tokio::test]
+async fn a_body_over_the_limit_is_413_payload_too_large_not_400_or_a_reset() {
+    let served = serve("max_body_bytes = 1024\n", None).await;
+    let auth = format!("Bearer {}", served.key.expose_secret());
+    let head = |framing: &str| {
+        format!(
+            "POST /v1/memories HTTP/1.1\r\nHost: loopback\r\nAuthorization: {auth}\r\n\
+             X-Project-ID: proj_demo\r\nContent-Type: application/json\r\n{framing}\r\n"
+        )
+    };
+    // 30 MB with a Content-Length: refused before the body is read, and the answer arrives.
+    let big = vec![b'a'; 30 * 1024 * 1024];
+    let declared = head(&format!("Content-Length: {}\r\n", big.len()));
+    assert_payload_too_large(&send_raw(served.addr, declared, big).await);
+    // Chunked: refused once the chunks pass the limit.
+    let mut chunks = Vec::new();
+    for _ in 0..4 {
+        chunks.extend_from_slice(b"200\r\n");
+        chunks.extend_from_slice(&[b' '; 0x200]);
+        chunks.extend_from_slice(b"\r\n");
+    }
+    chunks.extend_from_slice(b"0\r\n\r\n");
+    let chunked = head("Transfer-Encoding: chunked\r\n");
+    assert_payload_too_large(&send_raw(served.addr, chunked, chunks).await);
+    // Nothing was stored and the one add of the month is still there to spend.
+    let running = Running::at(served.addr);
+    let headers = [
+        ("authorization", auth.as_str()),
+        ("x-project-id", "proj_demo"),
+    ];
+    let (status, body) = running
+        .send("POST", "/v1/memories", &headers, r#"{"text":"fits"}"#)
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (_, listed) = running.send("GET", "/v1/memories", &headers, "").await;
+    assert_eq!(listed["results"].as_array().unwrap().len(), 1, "{listed}");
+    // A body within the limit, chunked, is served.
+    let small = b"10\r\n{\"query\":\"fits\"}\r\n0\r\n\r\n".to_vec();
+    let search = head("Transfer-Encoding: chunked\r\nConnection: close\r\n")
+        .replace("POST /v1/memories ", "POST /v1/memories/search ");
+    let answer = send_raw(served.addr, search, small).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}
