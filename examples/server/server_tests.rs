@@ -224,3 +224,44 @@ async fn a_body_over_the_limit_is_413_payload_too_large_not_400_or_a_reset() {
     let answer = send_raw(served.addr, search, small).await;
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
 }
+
+#[tokio::test]
+async fn shutdown_with_the_audit_dir_removed_ends_within_the_grace_and_keeps_a_fallback_file() {
+    let state = tempfile::tempdir().unwrap();
+    let audit_dir = state.path().join("audit");
+    let served = serve("shutdown_grace_ms = 1000\n", Some(&audit_dir)).await;
+    std::fs::remove_dir_all(&audit_dir).unwrap();
+    // Refused for want of a key: an audit event the log can no longer write.
+    let (status, _) = Running::at(served.addr)
+        .send("GET", "/v1/memories", &[], "")
+        .await;
+    assert_eq!(status, 401);
+    let started = Instant::now();
+    served.stop.send(()).unwrap();
+    let ended = tokio::time::timeout(Duration::from_secs(3), served.done)
+        .await
+        .expect("shutdown ends within its grace");
+    assert!(started.elapsed() < Duration::from_millis(1_500), "{:?}", started.elapsed());
+    ended.unwrap().unwrap();
+    let kept: Vec<_> = std::fs::read_dir(state.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.to_string_lossy().contains("audit-unwritten-"))
+        .collect();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    let text = std::fs::read_to_string(&kept[0]).unwrap();
+    assert_eq!(text.lines().count(), 1, "{text}");
+    assert!(text.contains(r#""status":401"#), "{text}");
+}
+
+#[test]
+fn audit_events_no_fallback_file_takes_fail_the_run_with_their_count() {
+    let state = tempfile::tempdir().unwrap();
+    let missing = [state.path().join("gone"), state.path().join("also-gone")];
+    let mut unwritten = Unwritten::default();
+    unwritten.lines = vec!["{}".to_owned(), "{}".to_owned()];
+    unwritten.lost = 1;
+    let error = crate::shutdown::keep_unwritten(&unwritten, &missing).unwrap_err();
+    assert!(error.starts_with("3 audit events lost"), "{error}");
+    assert_eq!(crate::shutdown::keep_unwritten(&Unwritten::default(), &missing), Ok(()));
+}
