@@ -3,7 +3,8 @@ use std::path::Path;
 
 /// A configuration problem, with the line it is on when it has one.
 ///
-/// The message never repeats a secret: a plaintext key in the file is reported by line only.
+/// The message never repeats a secret: a plaintext key in the file is reported by line only,
+/// and `whsec_`, `msk_` and `msa_` material in a quoted value is redacted.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConfigError {
     file: Option<String>,
@@ -16,7 +17,7 @@ impl ConfigError {
         ConfigError {
             file: None,
             line: Some(line),
-            message: message.into(),
+            message: super::secrets::redact(&message.into()),
         }
     }
 

@@ -31,6 +31,7 @@
 
 mod error;
 mod raw;
+mod secrets;
 mod server;
 mod validate;
 

@@ -60,24 +60,20 @@ pub(super) fn parse(text: &str) -> Result<Config, ConfigError> {
     })
 }
 
-/// A key in the file is a leaked key: refuse the file and name the line, never the key.
+/// A key in the file is a leaked key: refuse the file and name the line, never the key. The
+/// raw text is read for keys in comments, the parsed strings for keys behind escapes.
 fn refuse_plaintext_keys(text: &str) -> Result<(), ConfigError> {
-    for (index, line) in text.lines().enumerate() {
-        let leaked = ["msk_live_", "msk_test_"].iter().any(|prefix| {
-            line.match_indices(prefix).any(|(at, _)| {
-                line[at + prefix.len()..]
-                    .bytes()
-                    .next()
-                    .is_some_and(|b| b.is_ascii_alphanumeric())
-            })
-        });
-        if leaked {
-            return Err(ConfigError::at_line(
-                index + 1,
-                "a plaintext API key: the file holds only its sha256; revoke the key, \
-                 it may have leaked",
-            ));
-        }
+    let raw_line = text
+        .lines()
+        .position(super::secrets::holds_api_key)
+        .map(|index| index + 1);
+    let line = raw_line.or_else(|| super::secrets::parsed_api_key(text).map(|at| Lines { text }.of(at)));
+    if let Some(line) = line {
+        return Err(ConfigError::at_line(
+            line,
+            "a plaintext API key: the file holds only its sha256; revoke the key, \
+             it may have leaked",
+        ));
     }
     Ok(())
 }
@@ -275,6 +271,13 @@ fn webhooks(lines: &Lines<'_>, raw: Vec<RawWebhook>) -> Result<Vec<WebhookConfig
                 ));
             }
             let secret_env = hook.secret_env.get_ref().trim();
+            if super::secrets::holds_secret(secret_env) {
+                return Err(lines.error(
+                    &hook.secret_env,
+                    "secret_env holds a secret, not the name of the environment variable \
+                     that holds it; rotate the secret, it may have leaked",
+                ));
+            }
             if secret_env.is_empty() || secret_env.contains('=') {
                 return Err(
                     lines.error(&hook.secret_env, "secret_env names an environment variable")

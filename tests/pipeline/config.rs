@@ -269,3 +269,70 @@ fn the_example_config_of_the_server_loads() {
     ))
     .unwrap();
 }
+
+#[test]
+fn a_whsec_secret_put_in_secret_env_is_refused_without_echoing_it() {
+    let secret = memorysync_pipeline::webhook::WebhookSecret::generate()
+        .unwrap()
+        .expose();
+    let file = full_with("\"MEMORYSYNC_WEBHOOK_SECRET\"", &format!("\"{secret}\""));
+    let (line, message) = error_line(&file);
+    assert_eq!(line, 41, "{message}");
+    assert!(message.contains("secret_env holds a secret"), "{message}");
+    let body = secret.trim_start_matches("whsec_");
+    assert!(!message.contains(body), "the error repeats the secret: {message}");
+}
+
+#[test]
+fn config_errors_that_quote_a_value_redact_whsec_msk_and_msa_material() {
+    for secret in [
+        "whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQ=",
+        "msa_0123456789abcdefghijklmnopqrstuv",
+        "msk_other_0123456789abcdef",
+    ] {
+        let file = full_with("on_store_error = \"deny\"", &format!("on_store_error = \"{secret}\""));
+        let (line, message) = error_line(&file);
+        assert_eq!(line, 6, "{message}");
+        let body = &secret[secret.find('_').unwrap() + 1..];
+        assert!(!message.contains(body), "the error repeats the secret: {message}");
+        assert!(message.contains("[redacted]"), "{message}");
+    }
+}
+
+#[test]
+fn a_plaintext_key_behind_an_escape_or_a_line_continuation_is_refused() {
+    let key = ApiKey::generate(Environment::Development).unwrap();
+    let secret = key.expose_secret();
+    let tail = secret.strip_prefix("msk_test_").unwrap();
+    for written in [
+        format!("id = \"msk\\u005ftest_{tail}\""),
+        format!("id = \"\"\"msk_te\\\n    st_{tail}\"\"\""),
+    ] {
+        let (line, message) = error_line(&full_with("id = \"key_demo\"", &written));
+        assert_eq!(line, 15, "{message}");
+        assert!(message.contains("plaintext"), "{message}");
+        assert!(!message.contains(tail), "the error repeats the key: {message}");
+    }
+}
+
+#[test]
+fn the_server_table_has_defaults_and_bounds() {
+    let config = Config::from_toml("environment = \"production\"\n").unwrap();
+    assert_eq!(config.server.header_read_timeout.as_millis(), 5_000);
+    assert_eq!(config.server.idle_timeout.as_millis(), 60_000);
+    assert_eq!(config.server.max_connections, 10_000);
+    assert_eq!(config.server.max_body_bytes, 2_097_152);
+    assert_eq!(config.server.shutdown_grace.as_millis(), 30_000);
+    let text = "environment = \"production\"\n[server]\nheader_read_timeout_ms = 250\n\
+                idle_timeout_ms = 1000\nmax_connections = 64\nmax_body_bytes = 4096\n\
+                shutdown_grace_ms = 2000\n";
+    let config = Config::from_toml(text).unwrap();
+    assert_eq!(config.server.header_read_timeout.as_millis(), 250);
+    assert_eq!(config.server.max_body_bytes, 4096);
+    for (field, line) in [("max_connections = 0", 3), ("shutdown_grace_ms = 3600001", 3)] {
+        let text = format!("environment = \"production\"\n[server]\n{field}\n");
+        let (got, message) = error_line(&text);
+        assert_eq!(got, line, "{message}");
+        assert!(message.contains("must be from 1 to"), "{message}");
+    }
+}
