@@ -19,7 +19,11 @@ const TOO_LARGE: Rejection = Rejection::new(
 /// length (chunked) is read up to `max` and refused as soon as it passes.
 pub(crate) async fn admit(request: Request<Body>, max: u64) -> Result<Request<Body>, Response> {
     let grpc = is_grpc(request.headers());
-    let refuse = || TOO_LARGE.into_response::<Empty<bytes::Bytes>>(grpc).map(Body::new);
+    let refuse = || {
+        TOO_LARGE
+            .into_response::<Empty<bytes::Bytes>>(grpc)
+            .map(Body::new)
+    };
     let declared = request
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -37,6 +41,8 @@ pub(crate) async fn admit(request: Request<Body>, max: u64) -> Result<Request<Bo
         Ok(collected) => Ok(Request::from_parts(parts, Body::from(collected.to_bytes()))),
         Err(error) if error.is::<LengthLimitError>() => Err(refuse()),
         // The client stopped sending mid-body; whoever reads the answer gets a 400.
-        Err(_) => Err(crate::memories::bad_request("the request body could not be read")),
+        Err(_) => Err(crate::memories::bad_request(
+            "the request body could not be read",
+        )),
     }
 }

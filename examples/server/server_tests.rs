@@ -84,7 +84,10 @@ async fn a_slow_client_sending_one_header_byte_at_a_time_is_cut_while_health_ans
     let started = Instant::now();
     let (mut reader, mut writer) = slow.split();
     let trickle = async {
-        for byte in b"GET /health HTTP/1.1\r\nHost: loopback\r\nX-Slow: ".iter().cycle() {
+        for byte in b"GET /health HTTP/1.1\r\nHost: loopback\r\nX-Slow: "
+            .iter()
+            .cycle()
+        {
             if writer.write_all(&[*byte]).await.is_err() {
                 return;
             }
@@ -110,12 +113,14 @@ async fn a_slow_client_sending_one_header_byte_at_a_time_is_cut_while_health_ans
             () = closed => started.elapsed(),
         }
     };
-    let (elapsed, ()) = tokio::time::timeout(Duration::from_secs(5), async {
-        tokio::join!(cut, probes)
-    })
-    .await
-    .expect("the slow client is cut within seconds");
-    assert!(elapsed < Duration::from_millis(1_500), "cut after {elapsed:?}");
+    let (elapsed, ()) =
+        tokio::time::timeout(Duration::from_secs(5), async { tokio::join!(cut, probes) })
+            .await
+            .expect("the slow client is cut within seconds");
+    assert!(
+        elapsed < Duration::from_millis(1_500),
+        "cut after {elapsed:?}"
+    );
     assert_eq!(health(served.addr).await, 200);
 }
 
@@ -128,7 +133,10 @@ async fn half_open_connections_are_cut_and_capped_so_a_probe_gets_through() {
     }
     // Two are served at once; the others wait in the backlog, each cut once accepted.
     let probe = tokio::time::timeout(Duration::from_secs(5), health(served.addr)).await;
-    assert_eq!(probe.expect("the probe is served once the silent ones are cut"), 200);
+    assert_eq!(
+        probe.expect("the probe is served once the silent ones are cut"),
+        200
+    );
     for mut stream in silent {
         let answer = tokio::time::timeout(Duration::from_secs(5), read_until_closed(&mut stream))
             .await
@@ -150,7 +158,11 @@ async fn an_idle_kept_alive_connection_is_closed_after_the_idle_timeout() {
         .await
         .expect("the idle connection is closed");
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
-    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 /// Sends `head` then `body` on a new connection while reading; the server's whole answer.
@@ -167,11 +179,10 @@ async fn send_raw(addr: SocketAddr, head: String, body: Vec<u8>) -> String {
         let _ = reader.read_to_end(&mut answer).await;
         String::from_utf8_lossy(&answer).into_owned()
     };
-    let ((), answer) = tokio::time::timeout(Duration::from_secs(10), async {
-        tokio::join!(send, read)
-    })
-    .await
-    .expect("the server answers and closes");
+    let ((), answer) =
+        tokio::time::timeout(Duration::from_secs(10), async { tokio::join!(send, read) })
+            .await
+            .expect("the server answers and closes");
     answer
 }
 
@@ -241,7 +252,11 @@ async fn shutdown_with_the_audit_dir_removed_ends_within_the_grace_and_keeps_a_f
     let ended = tokio::time::timeout(Duration::from_secs(3), served.done)
         .await
         .expect("shutdown ends within its grace");
-    assert!(started.elapsed() < Duration::from_millis(1_500), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_millis(1_500),
+        "{:?}",
+        started.elapsed()
+    );
     ended.unwrap().unwrap();
     let kept: Vec<_> = std::fs::read_dir(state.path())
         .unwrap()
@@ -263,5 +278,8 @@ fn audit_events_no_fallback_file_takes_fail_the_run_with_their_count() {
     unwritten.lost = 1;
     let error = crate::shutdown::keep_unwritten(&unwritten, &missing).unwrap_err();
     assert!(error.starts_with("3 audit events lost"), "{error}");
-    assert_eq!(crate::shutdown::keep_unwritten(&Unwritten::default(), &missing), Ok(()));
+    assert_eq!(
+        crate::shutdown::keep_unwritten(&Unwritten::default(), &missing),
+        Ok(())
+    );
 }

@@ -66,13 +66,15 @@ pub(crate) fn fallback_dirs(config: &Config) -> Vec<PathBuf> {
 pub(crate) fn keep_unwritten(unwritten: &Unwritten, dirs: &[PathBuf]) -> Result<(), String> {
     let mut failures = Vec::new();
     if !unwritten.lines.is_empty() {
-        let kept = dirs.iter().find_map(|dir| match write_fallback(dir, &unwritten.lines) {
-            Ok(path) => Some(path),
-            Err(error) => {
-                failures.push(format!("{}: {error}", dir.display()));
-                None
-            }
-        });
+        let kept = dirs
+            .iter()
+            .find_map(|dir| match write_fallback(dir, &unwritten.lines) {
+                Ok(path) => Some(path),
+                Err(error) => {
+                    failures.push(format!("{}: {error}", dir.display()));
+                    None
+                }
+            });
         match kept {
             Some(path) => {
                 tracing::error!(

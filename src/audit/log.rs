@@ -5,9 +5,9 @@ use std::fmt;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, PoisonError};
 use std::time::Duration;
-use std::sync::atomic::Ordering;
 
 use tokio::sync::{mpsc, oneshot};
 

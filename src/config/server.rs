@@ -63,7 +63,11 @@ pub(super) fn validate(
             "header_read_timeout_ms",
             defaults.header_read_timeout,
         )?,
-        idle_timeout: millis(raw.idle_timeout_ms, "idle_timeout_ms", defaults.idle_timeout)?,
+        idle_timeout: millis(
+            raw.idle_timeout_ms,
+            "idle_timeout_ms",
+            defaults.idle_timeout,
+        )?,
         max_connections: bounded(raw.max_connections, "max_connections", MAX_CONNECTIONS)?
             .map_or(defaults.max_connections, |n| n as usize),
         max_body_bytes: bounded(raw.max_body_bytes, "max_body_bytes", MAX_BODY)?

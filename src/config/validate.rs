@@ -67,7 +67,8 @@ fn refuse_plaintext_keys(text: &str) -> Result<(), ConfigError> {
         .lines()
         .position(super::secrets::holds_api_key)
         .map(|index| index + 1);
-    let line = raw_line.or_else(|| super::secrets::parsed_api_key(text).map(|at| Lines { text }.of(at)));
+    let line =
+        raw_line.or_else(|| super::secrets::parsed_api_key(text).map(|at| Lines { text }.of(at)));
     if let Some(line) = line {
         return Err(ConfigError::at_line(
             line,

@@ -280,7 +280,10 @@ fn a_whsec_secret_put_in_secret_env_is_refused_without_echoing_it() {
     assert_eq!(line, 41, "{message}");
     assert!(message.contains("secret_env holds a secret"), "{message}");
     let body = secret.trim_start_matches("whsec_");
-    assert!(!message.contains(body), "the error repeats the secret: {message}");
+    assert!(
+        !message.contains(body),
+        "the error repeats the secret: {message}"
+    );
 }
 
 #[test]
@@ -290,11 +293,17 @@ fn config_errors_that_quote_a_value_redact_whsec_msk_and_msa_material() {
         "msa_0123456789abcdefghijklmnopqrstuv",
         "msk_other_0123456789abcdef",
     ] {
-        let file = full_with("on_store_error = \"deny\"", &format!("on_store_error = \"{secret}\""));
+        let file = full_with(
+            "on_store_error = \"deny\"",
+            &format!("on_store_error = \"{secret}\""),
+        );
         let (line, message) = error_line(&file);
         assert_eq!(line, 6, "{message}");
         let body = &secret[secret.find('_').unwrap() + 1..];
-        assert!(!message.contains(body), "the error repeats the secret: {message}");
+        assert!(
+            !message.contains(body),
+            "the error repeats the secret: {message}"
+        );
         assert!(message.contains("[redacted]"), "{message}");
     }
 }
@@ -311,7 +320,10 @@ fn a_plaintext_key_behind_an_escape_or_a_line_continuation_is_refused() {
         let (line, message) = error_line(&full_with("id = \"key_demo\"", &written));
         assert_eq!(line, 15, "{message}");
         assert!(message.contains("plaintext"), "{message}");
-        assert!(!message.contains(tail), "the error repeats the key: {message}");
+        assert!(
+            !message.contains(tail),
+            "the error repeats the key: {message}"
+        );
     }
 }
 
@@ -329,7 +341,10 @@ fn the_server_table_has_defaults_and_bounds() {
     let config = Config::from_toml(text).unwrap();
     assert_eq!(config.server.header_read_timeout.as_millis(), 250);
     assert_eq!(config.server.max_body_bytes, 4096);
-    for (field, line) in [("max_connections = 0", 3), ("shutdown_grace_ms = 3600001", 3)] {
+    for (field, line) in [
+        ("max_connections = 0", 3),
+        ("shutdown_grace_ms = 3600001", 3),
+    ] {
         let text = format!("environment = \"production\"\n[server]\n{field}\n");
         let (got, message) = error_line(&text);
         assert_eq!(got, line, "{message}");
