@@ -8,6 +8,7 @@
 //! back-off elapse in paused tokio time.
 
 mod chain;
+mod close;
 mod outcomes;
 mod restart;
 mod retention;
