@@ -79,23 +79,22 @@ impl<Q: QuotaStore, C> Admit for Charge<Q, C> {
     }
 
     fn after<B, E>(charged: Charged<Q, C>, outcome: &mut Result<Response<B>, E>) {
-        let failed = outcome.as_ref().map_or(true, |response| {
-            response.status().is_server_error() || grpc_server_error(response.headers())
+        let stored = outcome.as_ref().is_ok_and(|response| {
+            response.status().is_success() && !grpc_failure(response.headers())
         });
-        if failed {
-            // Nothing was stored: the unit goes back to the month.
+        if !stored {
+            // A 404 for a path the router does not serve, a 400 for a malformed body, a 5xx:
+            // nothing was stored, so the unit goes back to the month.
             charged.shared.store.refund(&charged.key);
         }
     }
 }
 
-/// Whether a trailers-only gRPC answer carries a status of the server's failing, the gRPC
-/// counterpart of a 5xx: UNKNOWN, DEADLINE_EXCEEDED, UNIMPLEMENTED, INTERNAL, UNAVAILABLE,
-/// DATA_LOSS. A status sent in trailers after a body is not seen here (the body is the
-/// handler's), so such a call keeps its unit.
-fn grpc_server_error(headers: &http::HeaderMap) -> bool {
+/// Whether a trailers-only gRPC answer carries a status other than OK, the gRPC counterpart of
+/// an answer that is not 2xx. A status sent in trailers after a body is not seen here (the body
+/// is the handler's), so such a call keeps its unit.
+fn grpc_failure(headers: &http::HeaderMap) -> bool {
     headers
         .get("grpc-status")
-        .and_then(|value| value.to_str().ok())
-        .is_some_and(|code| matches!(code, "2" | "4" | "12" | "13" | "14" | "15"))
+        .is_some_and(|code| code.as_bytes() != b"0")
 }
