@@ -4,6 +4,7 @@ use http::{Request, Response};
 use tracing::Span;
 
 use super::layer::Shared;
+use super::reserving::Reserving;
 use super::{QuotaAlert, QuotaKey, QuotaStore, Reservation};
 use crate::admission::{Admit, Verdict};
 use crate::rejection::{Rejection, RejectionCode};
@@ -31,7 +32,7 @@ pub(super) struct Charged<Q, C> {
 }
 
 impl<Q: QuotaStore, C> Admit for Charge<Q, C> {
-    type Answer = Q::Reserve;
+    type Answer = Reserving<Q>;
     type Admitted = Charged<Q, C>;
     const STAGE: Stage = Stage::Quota;
 

@@ -55,6 +55,11 @@
 //!   stored: a 404 for a path the router does not serve, a 400 for a malformed body), and so
 //!   does a trailers-only gRPC answer whose `grpc-status` is not OK.
 //! - `HEAD /v1/memories` is a query, like the `GET` it stands for.
+//! - A request dropped before the inner service was called (the client went away, a timeout
+//!   outside fired while the store was answering) gives its unit back: the reservation is
+//!   finished, in the background if it has to wait, and refunded. Once the inner service was
+//!   called, a dropped request keeps its unit: the handler may have stored. An alert that
+//!   such a cancelled reservation crossed does not fire.
 //! - The in-memory store keeps the current and the previous month's counters.
 
 mod alert;
@@ -66,6 +71,7 @@ mod memory;
 mod month;
 mod operation;
 mod plan;
+mod reserving;
 mod service;
 mod store;
 

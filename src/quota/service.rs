@@ -8,6 +8,7 @@ use tracing::field::Empty;
 
 use super::future::Charge;
 use super::layer::Shared;
+use super::reserving::Reserving;
 use super::{
     Classify, DefaultClassifier, MemoryQuotaStore, Month, QuotaDegradeLayer, QuotaKey, QuotaPlans,
     QuotaStore, ResponseFuture,
@@ -124,7 +125,11 @@ where
             month: Month::of(shared.clock.now()),
         };
         let limit = plan.limit(operation);
-        let answer = shared.store.reserve(&key, limit, plan.alert_thresholds);
+        let answer = Reserving::new(
+            &shared.store,
+            key.clone(),
+            shared.store.reserve(&key, limit, plan.alert_thresholds),
+        );
         let charge = Charge {
             key,
             limit,
