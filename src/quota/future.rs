@@ -9,6 +9,7 @@ use super::{QuotaAlert, QuotaKey, QuotaStore, Reservation};
 use crate::admission::{Admit, Verdict};
 use crate::rejection::{Rejection, RejectionCode};
 use crate::store::StoreError;
+use crate::store::refusals::Refusals;
 use crate::telemetry::{self, Stage};
 
 crate::admission::stage_response_future! {
@@ -17,6 +18,9 @@ crate::admission::stage_response_future! {
     /// inline, never boxed.
     ResponseFuture<S, Q, C> where Q: QuotaStore => Charge<Q, C>
 }
+
+/// Whether the quota stage is refusing for want of its store, for the log.
+static REFUSALS: Refusals = Refusals::new("quota");
 
 /// A reservation of one unit of a project's month.
 pub(super) struct Charge<Q, C> {
@@ -44,6 +48,9 @@ impl<Q: QuotaStore, C> Admit for Charge<Q, C> {
         _span: &Span,
     ) -> Verdict<Charged<Q, C>, ResBody> {
         let Charge { key, limit, shared } = self;
+        if reserved.is_ok() {
+            REFUSALS.answered();
+        }
         match reserved {
             Ok(Reservation::Reserved { used, alerts }) => {
                 telemetry::quota_reserved(&key.project, key.operation.as_str(), used, limit);
@@ -67,7 +74,7 @@ impl<Q: QuotaStore, C> Admit for Charge<Q, C> {
                 Verdict::Answer(shared.answer.response(key.operation, grpc))
             }
             Err(error) => {
-                tracing::warn!(%error, "quota store unavailable; refusing");
+                REFUSALS.refused(&error);
                 Verdict::Reject(
                     Rejection::new(
                         RejectionCode::StoreUnavailable,

@@ -44,7 +44,8 @@
 //! # Decisions
 //!
 //! Where the design is silent:
-//! - A project without a plan is unmetered (and logged); a metered request without a
+//! - A project without a plan is unmetered, logged once per project (the first 1024 such
+//!   projects) and counted on every request; a metered request without a
 //!   [`Scope`](crate::scope::Scope) (no `ProjectScope` outside) is refused 401.
 //! - The degraded response carries no marker by default; [`QuotaDegradeLayer::with_degraded_header`]
 //!   opts in to a header naming the operation. A [`QuotaDegraded`] extension is always on it
@@ -74,6 +75,7 @@ mod plan;
 mod reserving;
 mod service;
 mod store;
+mod unplanned;
 
 pub use crate::store::WithFallback;
 pub use alert::{AlertSink, QuotaAlert};

@@ -113,10 +113,7 @@ where
             return ResponseFuture::new(Admission::rejected(rejection, grpc, span.clone()));
         };
         let Some(plan) = shared.plans.get(scope.project()) else {
-            tracing::warn!(
-                project = scope.project(),
-                "no quota plan for the project; unmetered"
-            );
+            shared.unplanned.seen(scope.project_shared());
             return self.unmetered(request, span.clone());
         };
         let key = QuotaKey {

@@ -23,6 +23,7 @@ impl StoreError {
     }
 
     /// A call the store did not send, knowing it cannot answer now: asking again costs nothing.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     pub(crate) fn known_outage(message: impl Into<Cow<'static, str>>) -> Self {
         StoreError {
             known_outage: true,
@@ -47,6 +48,7 @@ impl std::error::Error for StoreError {}
 pub(crate) mod breaker;
 pub(crate) mod fallback;
 mod policy;
+pub(crate) mod refusals;
 
 pub use fallback::WithFallback;
 pub use policy::StoreErrorPolicy;
