@@ -10,6 +10,7 @@ use crate::environment::Environment;
 use crate::key::{KeyEntry, KeyStore};
 use crate::rejection::{Rejection, RejectionCode};
 use crate::store::StoreError;
+use crate::store::refusals::Refusals;
 use crate::telemetry::{self, Stage};
 
 crate::admission::stage_response_future! {
@@ -58,6 +59,9 @@ impl<K: KeyStore> Admit for Lookup<K> {
     }
 }
 
+/// Whether the auth stage is refusing for want of its key store, for the log.
+static REFUSALS: Refusals = Refusals::new("key");
+
 /// The decision on a looked-up record, in the order a client can act on: unknown, then revoked,
 /// then expired.
 fn admit(
@@ -65,6 +69,9 @@ fn admit(
     key_environment: Environment,
     now: Timestamp,
 ) -> Result<Arc<KeyEntry>, Rejection> {
+    if found.is_ok() {
+        REFUSALS.answered();
+    }
     let entry = match found {
         Ok(Some(entry)) => entry,
         Ok(None) => {
@@ -74,7 +81,7 @@ fn admit(
             ));
         }
         Err(error) => {
-            tracing::warn!(%error, "key store unavailable; refusing the request");
+            REFUSALS.refused(&error);
             return Err(Rejection::new(
                 RejectionCode::StoreUnavailable,
                 "the key store is unavailable; retry shortly",

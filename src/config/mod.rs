@@ -99,9 +99,9 @@ pub enum StoreBackend {
 pub struct ProjectConfig {
     /// The project id.
     pub id: String,
-    /// Adds per calendar month (UTC).
+    /// Adds per calendar month (UTC); 0 is a plan that allows none.
     pub adds_per_month: u64,
-    /// Queries per calendar month (UTC).
+    /// Queries per calendar month (UTC); 0 is a plan that allows none.
     pub queries_per_month: u64,
     /// Usage alert thresholds in percent, ascending.
     pub alert_thresholds: Vec<u8>,

@@ -130,6 +130,7 @@ fn projects(lines: &Lines<'_>, raw: Vec<RawProject>) -> Result<Vec<ProjectConfig
             None => vec![75, 90, 100],
             Some(list) => thresholds(lines, list)?,
         };
+        // A monthly quota of 0 is a plan (nothing of that operation allowed), not an error.
         projects.push(ProjectConfig {
             id: id.to_owned(),
             adds_per_month: project.adds_per_month,

@@ -10,6 +10,7 @@ use crate::admission::{self, Admit, Verdict};
 use crate::body::ResponseBody;
 use crate::rejection::{Rejection, RejectionCode};
 use crate::store::StoreError;
+use crate::store::refusals::Refusals;
 use crate::telemetry::{self, Stage};
 
 crate::admission::stage_response_future! {
@@ -28,6 +29,9 @@ impl<L> Check<L> {
     }
 }
 
+/// Whether the rate-limit stage is refusing for want of its store, for the log.
+static REFUSALS: Refusals = Refusals::new("rate limit");
+
 impl<L: RateLimitStore> Admit for Check<L> {
     type Answer = L::Check;
     type Admitted = Decision;
@@ -40,6 +44,9 @@ impl<L: RateLimitStore> Admit for Check<L> {
         grpc: bool,
         _span: &Span,
     ) -> Verdict<Decision, ResBody> {
+        if decided.is_ok() {
+            REFUSALS.answered();
+        }
         match decided {
             Ok(decision) if decision.admitted => {
                 telemetry::admitted(Stage::Limit);
@@ -47,7 +54,7 @@ impl<L: RateLimitStore> Admit for Check<L> {
             }
             Ok(decision) => Verdict::Answer(refusal(&decision, grpc)),
             Err(error) => {
-                tracing::warn!(%error, "rate-limit store unavailable; refusing");
+                REFUSALS.refused(&error);
                 Verdict::Reject(
                     Rejection::new(
                         RejectionCode::StoreUnavailable,

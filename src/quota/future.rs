@@ -4,10 +4,12 @@ use http::{Request, Response};
 use tracing::Span;
 
 use super::layer::Shared;
+use super::reserving::Reserving;
 use super::{QuotaAlert, QuotaKey, QuotaStore, Reservation};
 use crate::admission::{Admit, Verdict};
 use crate::rejection::{Rejection, RejectionCode};
 use crate::store::StoreError;
+use crate::store::refusals::Refusals;
 use crate::telemetry::{self, Stage};
 
 crate::admission::stage_response_future! {
@@ -16,6 +18,9 @@ crate::admission::stage_response_future! {
     /// inline, never boxed.
     ResponseFuture<S, Q, C> where Q: QuotaStore => Charge<Q, C>
 }
+
+/// Whether the quota stage is refusing for want of its store, for the log.
+static REFUSALS: Refusals = Refusals::new("quota");
 
 /// A reservation of one unit of a project's month.
 pub(super) struct Charge<Q, C> {
@@ -31,7 +36,7 @@ pub(super) struct Charged<Q, C> {
 }
 
 impl<Q: QuotaStore, C> Admit for Charge<Q, C> {
-    type Answer = Q::Reserve;
+    type Answer = Reserving<Q>;
     type Admitted = Charged<Q, C>;
     const STAGE: Stage = Stage::Quota;
 
@@ -43,6 +48,9 @@ impl<Q: QuotaStore, C> Admit for Charge<Q, C> {
         _span: &Span,
     ) -> Verdict<Charged<Q, C>, ResBody> {
         let Charge { key, limit, shared } = self;
+        if reserved.is_ok() {
+            REFUSALS.answered();
+        }
         match reserved {
             Ok(Reservation::Reserved { used, alerts }) => {
                 telemetry::quota_reserved(&key.project, key.operation.as_str(), used, limit);
@@ -66,7 +74,7 @@ impl<Q: QuotaStore, C> Admit for Charge<Q, C> {
                 Verdict::Answer(shared.answer.response(key.operation, grpc))
             }
             Err(error) => {
-                tracing::warn!(%error, "quota store unavailable; refusing");
+                REFUSALS.refused(&error);
                 Verdict::Reject(
                     Rejection::new(
                         RejectionCode::StoreUnavailable,
@@ -79,23 +87,22 @@ impl<Q: QuotaStore, C> Admit for Charge<Q, C> {
     }
 
     fn after<B, E>(charged: Charged<Q, C>, outcome: &mut Result<Response<B>, E>) {
-        let failed = outcome.as_ref().map_or(true, |response| {
-            response.status().is_server_error() || grpc_server_error(response.headers())
+        let stored = outcome.as_ref().is_ok_and(|response| {
+            response.status().is_success() && !grpc_failure(response.headers())
         });
-        if failed {
-            // Nothing was stored: the unit goes back to the month.
+        if !stored {
+            // A 404 for a path the router does not serve, a 400 for a malformed body, a 5xx:
+            // nothing was stored, so the unit goes back to the month.
             charged.shared.store.refund(&charged.key);
         }
     }
 }
 
-/// Whether a trailers-only gRPC answer carries a status of the server's failing, the gRPC
-/// counterpart of a 5xx: UNKNOWN, DEADLINE_EXCEEDED, UNIMPLEMENTED, INTERNAL, UNAVAILABLE,
-/// DATA_LOSS. A status sent in trailers after a body is not seen here (the body is the
-/// handler's), so such a call keeps its unit.
-fn grpc_server_error(headers: &http::HeaderMap) -> bool {
+/// Whether a trailers-only gRPC answer carries a status other than OK, the gRPC counterpart of
+/// an answer that is not 2xx. A status sent in trailers after a body is not seen here (the body
+/// is the handler's), so such a call keeps its unit.
+fn grpc_failure(headers: &http::HeaderMap) -> bool {
     headers
         .get("grpc-status")
-        .and_then(|value| value.to_str().ok())
-        .is_some_and(|code| matches!(code, "2" | "4" | "12" | "13" | "14" | "15"))
+        .is_some_and(|code| code.as_bytes() != b"0")
 }

@@ -6,6 +6,7 @@ use http::HeaderName;
 use tower_layer::Layer;
 
 use super::degrade::DegradedAnswer;
+use super::unplanned::Unplanned;
 use super::{
     AlertSink, Classify, DefaultClassifier, MemoryQuotaStore, Month, Operation, QuotaAlert,
     QuotaDegrade, QuotaKey, QuotaPlans, QuotaStore,
@@ -36,6 +37,7 @@ pub(super) struct Shared<Q, C> {
     pub(super) alerts: Option<AlertSink>,
     pub(super) answer: Arc<DegradedAnswer>,
     pub(super) clock: SharedClock,
+    pub(super) unplanned: Arc<Unplanned>,
 }
 
 impl QuotaDegradeLayer {
@@ -56,6 +58,7 @@ impl<Q: QuotaStore> QuotaDegradeLayer<Q> {
                 alerts: None,
                 answer: Arc::new(DegradedAnswer::default()),
                 clock: system_clock(),
+                unplanned: Arc::default(),
             },
         }
     }
@@ -70,6 +73,7 @@ impl<Q: QuotaStore, C: Classify> QuotaDegradeLayer<Q, C> {
             alerts,
             answer,
             clock,
+            unplanned,
             ..
         } = self.shared;
         QuotaDegradeLayer {
@@ -80,6 +84,7 @@ impl<Q: QuotaStore, C: Classify> QuotaDegradeLayer<Q, C> {
                 alerts,
                 answer,
                 clock,
+                unplanned,
             },
         }
     }
@@ -161,6 +166,7 @@ impl<Q, C> Clone for Shared<Q, C> {
             alerts: self.alerts.clone(),
             answer: Arc::clone(&self.answer),
             clock: Arc::clone(&self.clock),
+            unplanned: Arc::clone(&self.unplanned),
         }
     }
 }

@@ -3,8 +3,8 @@
 //! Each project has a plan: adds per month and queries per month, counted over calendar months
 //! in UTC. A classifier maps each request to [`Operation::Add`], [`Operation::Query`] or
 //! unmetered ([`DefaultClassifier`], or any closure). A metered request reserves one unit before
-//! the inner service is called, so the quota is never exceeded, even by concurrent requests; a
-//! 5xx or an error from inside gives the unit back. When the month's units are used up, the
+//! the inner service is called, so the quota is never exceeded, even by concurrent requests; any
+//! answer from inside but a 2xx (a 404, a 400, a 5xx) or an error gives the unit back. When the month's units are used up, the
 //! request is answered 200 with an empty result (`{"results":[]}` by default, per operation
 //! configurable), the inner service is not called, nothing is stored and the counter stays at
 //! the limit. gRPC requests get status OK with one zero-length message.
@@ -44,14 +44,23 @@
 //! # Decisions
 //!
 //! Where the design is silent:
-//! - A project without a plan is unmetered (and logged); a metered request without a
+//! - A project without a plan is unmetered, logged once per project (the first 1024 such
+//!   projects) and counted on every request; a metered request without a
 //!   [`Scope`](crate::scope::Scope) (no `ProjectScope` outside) is refused 401.
 //! - The degraded response carries no marker by default; [`QuotaDegradeLayer::with_degraded_header`]
 //!   opts in to a header naming the operation. A [`QuotaDegraded`] extension is always on it
 //!   for the audit stage.
 //! - The alert callback runs on the request that crossed the threshold; several thresholds
 //!   crossed by one request (a plan of 3 units crosses 75, 90 and 100 on the third) each fire.
-//! - An inner error or any 5xx refunds; 4xx does not (the request was served, and refused).
+//! - Only a 2xx keeps the unit: an inner error, a 3xx, a 4xx or a 5xx refunds (nothing was
+//!   stored: a 404 for a path the router does not serve, a 400 for a malformed body), and so
+//!   does a trailers-only gRPC answer whose `grpc-status` is not OK.
+//! - `HEAD /v1/memories` is a query, like the `GET` it stands for.
+//! - A request dropped before the inner service was called (the client went away, a timeout
+//!   outside fired while the store was answering) gives its unit back: the reservation is
+//!   finished, in the background if it has to wait, and refunded. Once the inner service was
+//!   called, a dropped request keeps its unit: the handler may have stored. An alert that
+//!   such a cancelled reservation crossed does not fire.
 //! - The in-memory store keeps the current and the previous month's counters.
 
 mod alert;
@@ -63,8 +72,10 @@ mod memory;
 mod month;
 mod operation;
 mod plan;
+mod reserving;
 mod service;
 mod store;
+mod unplanned;
 
 pub use crate::store::WithFallback;
 pub use alert::{AlertSink, QuotaAlert};

@@ -45,7 +45,9 @@ where
 }
 
 /// The classifier of the design: `POST /v1/memories` adds; `POST /v1/memories/search` and
-/// `GET /v1/memories` query; everything else is unmetered.
+/// `GET /v1/memories` query; everything else is unmetered. `HEAD /v1/memories` is the GET it
+/// stands for: routers answer it with the GET handler, so it reads (and its `content-length`
+/// tells) what a query would.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct DefaultClassifier;
 
@@ -55,9 +57,8 @@ impl Classify for DefaultClassifier {
         let path = path.strip_suffix('/').unwrap_or(path);
         match (method, path) {
             (&Method::POST, "/v1/memories") => Some(Operation::Add),
-            (&Method::POST, "/v1/memories/search") | (&Method::GET, "/v1/memories") => {
-                Some(Operation::Query)
-            }
+            (&Method::POST, "/v1/memories/search")
+            | (&Method::GET | &Method::HEAD, "/v1/memories") => Some(Operation::Query),
             _ => None,
         }
     }

@@ -6,9 +6,9 @@ use super::Operation;
 /// A project's plan: units per month for each operation, and where usage alerts fire.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Plan {
-    /// Adds per calendar month.
+    /// Adds per calendar month; 0 allows none (every add is degraded).
     pub adds_per_month: u64,
-    /// Queries per calendar month.
+    /// Queries per calendar month; 0 allows none (every query is degraded).
     pub queries_per_month: u64,
     /// Alert thresholds in percent, 1–100.
     pub alert_thresholds: AlertThresholds,

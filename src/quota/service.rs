@@ -8,6 +8,7 @@ use tracing::field::Empty;
 
 use super::future::Charge;
 use super::layer::Shared;
+use super::reserving::Reserving;
 use super::{
     Classify, DefaultClassifier, MemoryQuotaStore, Month, QuotaDegradeLayer, QuotaKey, QuotaPlans,
     QuotaStore, ResponseFuture,
@@ -112,10 +113,7 @@ where
             return ResponseFuture::new(Admission::rejected(rejection, grpc, span.clone()));
         };
         let Some(plan) = shared.plans.get(scope.project()) else {
-            tracing::warn!(
-                project = scope.project(),
-                "no quota plan for the project; unmetered"
-            );
+            shared.unplanned.seen(scope.project_shared());
             return self.unmetered(request, span.clone());
         };
         let key = QuotaKey {
@@ -124,7 +122,11 @@ where
             month: Month::of(shared.clock.now()),
         };
         let limit = plan.limit(operation);
-        let answer = shared.store.reserve(&key, limit, plan.alert_thresholds);
+        let answer = Reserving::new(
+            &shared.store,
+            key.clone(),
+            shared.store.reserve(&key, limit, plan.alert_thresholds),
+        );
         let charge = Charge {
             key,
             limit,

@@ -35,8 +35,9 @@ pub enum Reservation {
 /// Reserving is one call that checks, counts and marks alerts together, so a shared store can
 /// do it in one round trip and two requests racing for the last unit never both get it.
 pub trait QuotaStore: Send + Sync + 'static {
-    /// The future of [`QuotaStore::reserve`].
-    type Reserve: Future<Output = Result<Reservation, StoreError>> + Send + 'static;
+    /// The future of [`QuotaStore::reserve`]. `Unpin`, so that a reservation whose request was
+    /// dropped can be finished in the background and its unit given back.
+    type Reserve: Future<Output = Result<Reservation, StoreError>> + Send + Unpin + 'static;
 
     /// Takes one unit of `key` if fewer than `limit` are used, and marks the `thresholds` the
     /// unit crosses that were not marked yet.

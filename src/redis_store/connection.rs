@@ -6,6 +6,7 @@ use std::time::Duration;
 use redis::aio::ConnectionManager;
 
 use super::keyspace::Keyspace;
+use super::stall::Stall;
 use crate::store::StoreError;
 
 /// How the Redis stores connect.
@@ -32,6 +33,7 @@ pub struct RedisConnection {
     manager: ConnectionManager,
     options: Arc<RedisOptions>,
     keyspace: Keyspace,
+    stall: Arc<Stall>,
 }
 
 impl fmt::Debug for RedisConnection {
@@ -62,6 +64,7 @@ impl RedisConnection {
             manager,
             keyspace: Keyspace::new(&options.prefix),
             options: Arc::new(options),
+            stall: Arc::default(),
         })
     }
 
@@ -87,21 +90,66 @@ impl RedisConnection {
     }
 
     /// Runs `call` with the configured timeout; a timeout or an error is a [`StoreError`].
+    ///
+    /// While Redis is known not to answer (a call on this connection or a clone of it timed out
+    /// or found it broken, and no probe has answered since), fails at once without sending
+    /// `call`: the stages of one request share one timeout, not one each.
     pub async fn timed<T, F>(&self, call: F) -> Result<T, StoreError>
     where
         F: Future<Output = redis::RedisResult<T>>,
     {
+        if self.stall.is_stalled() {
+            return Err(Stall::refusal());
+        }
+        self.timed_and_noted(call).await
+    }
+
+    /// `call` with the timeout, whatever the stall note says; its outcome updates the note.
+    async fn timed_and_noted<T, F>(&self, call: F) -> Result<T, StoreError>
+    where
+        F: Future<Output = redis::RedisResult<T>>,
+    {
         match tokio::time::timeout(self.options.timeout, call).await {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(error)) => Err(redis_error(&error)),
-            Err(_) => Err(StoreError::new("redis call timed out")),
+            Ok(Ok(value)) => {
+                self.stall.recovered();
+                Ok(value)
+            }
+            Ok(Err(error)) => {
+                // A script or type error is an answer; these say Redis is not reachable.
+                if error.is_timeout()
+                    || error.is_io_error()
+                    || error.is_connection_dropped()
+                    || error.is_connection_refusal()
+                {
+                    self.note_stalled();
+                }
+                Err(redis_error(&error))
+            }
+            Err(_) => {
+                self.note_stalled();
+                Err(StoreError::new("redis call timed out"))
+            }
         }
     }
 
-    /// `PING`: whether Redis answers now.
+    fn note_stalled(&self) {
+        let connection = self.clone();
+        self.stall.stalled(move || {
+            let mut manager = connection.manager();
+            let timeout = connection.options.timeout;
+            async move {
+                let ping = redis::cmd("PING");
+                let answer = ping.query_async::<String>(&mut manager);
+                matches!(tokio::time::timeout(timeout, answer).await, Ok(Ok(_)))
+            }
+        });
+    }
+
+    /// `PING`: whether Redis answers now. Sent even while the connection is known not to
+    /// answer (it is how a health check finds out), and noted.
     pub async fn ping(&self) -> Result<(), StoreError> {
         let mut connection = self.manager();
-        self.timed(async move {
+        self.timed_and_noted(async move {
             redis::cmd("PING")
                 .query_async::<String>(&mut connection)
                 .await

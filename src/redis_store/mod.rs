@@ -26,6 +26,7 @@ mod keys;
 mod keyspace;
 mod limiter;
 mod quota;
+mod stall;
 mod tombstones;
 mod webhook_queue;
 

@@ -21,7 +21,10 @@ const CLOSED: u64 = u64::MAX;
 /// opens: requests stop asking the store and apply the policy at once, so an outage does not
 /// cost each request a timeout. Every [`PROBE_EVERY`] one call is sent to the store in the
 /// background (the request that sent it does not wait for it either); its success closes the
-/// breaker. Times are tokio's, so paused-time tests drive it.
+/// breaker. Under `deny` there is no answer to give instead, so the request that sends the
+/// probe waits for it (at most one call timeout) and is served if the store is back; and a
+/// probe the store refused at once, knowing it is still down, leaves the next one due, so the
+/// first request after recovery is served. Times are tokio's, so paused-time tests drive it.
 #[derive(Debug)]
 pub(crate) struct Breaker {
     what: &'static str,
@@ -59,8 +62,8 @@ impl Breaker {
 
     /// The call `call` makes, for the request to wait on while the breaker is closed. While it
     /// is open, `None`: the call is not made, or made as a background probe whose answer goes
-    /// to `after_probe` (to give back what it took, say). Outside a tokio runtime a due probe
-    /// is returned to be waited on, there being nothing to run it in the background.
+    /// to `after_probe` (to give back what it took, say). Under `deny`, and outside a tokio
+    /// runtime (nothing to run it in), a due probe is returned to be waited on.
     pub(crate) fn attempt<F, T>(
         self: &Arc<Self>,
         policy: StoreErrorPolicy,
@@ -74,6 +77,7 @@ impl Breaker {
         match self.route() {
             Route::Ask => Some(call()),
             Route::Skip => None,
+            Route::Probe if policy == StoreErrorPolicy::Deny => Some(call()),
             Route::Probe => {
                 let Ok(runtime) = tokio::runtime::Handle::try_current() else {
                     return Some(call());
@@ -132,7 +136,14 @@ impl Breaker {
                 }
             }
             Err(error) => {
-                if self.opened_at.swap(self.millis_now(), Ordering::Relaxed) == CLOSED {
+                let now = self.millis_now();
+                let at = if policy == StoreErrorPolicy::Deny && error.is_known_outage() {
+                    // Asking cost nothing: the next request may ask again.
+                    now.saturating_sub(PROBE_EVERY.as_millis() as u64)
+                } else {
+                    now
+                };
+                if self.opened_at.swap(at, Ordering::Relaxed) == CLOSED {
                     tracing::warn!(store = self.what, %error, ?policy, "shared store unavailable; applying the policy");
                     crate::telemetry::store_unavailable(self.what, true);
                 }
@@ -183,5 +194,38 @@ mod tests {
         assert_eq!(probed.await.unwrap(), Ok(7));
         assert!(!breaker.is_open(), "the probe's success closed it");
         assert_eq!(breaker.route(), Route::Ask);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn under_deny_a_due_probe_is_waited_for_and_a_known_outage_leaves_the_next_one_due() {
+        const DENY: StoreErrorPolicy = StoreErrorPolicy::Deny;
+        let breaker = Arc::new(Breaker::new("test"));
+        let timed_out = breaker.attempt(
+            DENY,
+            || ready(Err::<(), _>(StoreError::new("timeout"))),
+            |_| {},
+        );
+        assert!(breaker.answer(DENY, timed_out).await.is_err());
+        assert_eq!(
+            breaker.route(),
+            Route::Skip,
+            "a timeout is not asked again at once"
+        );
+
+        tokio::time::advance(PROBE_EVERY).await;
+        let refused = || ready(Err::<(), _>(StoreError::known_outage("still down")));
+        let probe = breaker.attempt(DENY, refused, |_| {});
+        assert!(
+            probe.is_some(),
+            "under deny the request waits for its probe"
+        );
+        assert!(breaker.answer(DENY, probe).await.is_err());
+        let probe = breaker.attempt(DENY, || ready(Ok(())), |_| {});
+        assert!(
+            probe.is_some(),
+            "a refusal that cost nothing leaves the next probe due"
+        );
+        assert_eq!(breaker.answer(DENY, probe).await, Ok(()));
+        assert!(!breaker.is_open());
     }
 }

@@ -10,7 +10,11 @@ use super::{StoreError, StoreErrorPolicy};
 /// admits unchecked; `deny` refuses (503 `store_unavailable`).
 ///
 /// It recovers by itself: during an outage no request waits for the shared store; every 250 ms
-/// one call is sent to it in the background, and the first answer ends the outage. (A quota
+/// one call is sent to it in the background, and the first answer ends the outage. Under
+/// `deny` the request that sends that call waits for it, so the first request after the store
+/// is back is served. Stores on one [`RedisConnection`](crate::redis_store::RedisConnection)
+/// share what they know: the first call to time out makes the others fail at once, so a hung
+/// Redis costs a request one call timeout, not one per stage. (A quota
 /// unit such a probe takes is given back; a rate-limit probe stays counted in the shared
 /// window, one request more for that key, which errs on the strict side.) What was counted locally meanwhile is not copied back: each instance
 /// enforced its own limits for that time, which is what `local` promises.

@@ -9,6 +9,8 @@ use std::fmt;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoreError {
     message: Cow<'static, str>,
+    /// Not sent: the store already knew it could not answer, so the error cost no wait.
+    known_outage: bool,
 }
 
 impl StoreError {
@@ -16,7 +18,22 @@ impl StoreError {
     pub fn new(message: impl Into<Cow<'static, str>>) -> Self {
         StoreError {
             message: message.into(),
+            known_outage: false,
         }
+    }
+
+    /// A call the store did not send, knowing it cannot answer now: asking again costs nothing.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) fn known_outage(message: impl Into<Cow<'static, str>>) -> Self {
+        StoreError {
+            known_outage: true,
+            ..StoreError::new(message)
+        }
+    }
+
+    /// Whether the call failed at once because the store knew it could not answer.
+    pub(crate) fn is_known_outage(&self) -> bool {
+        self.known_outage
     }
 }
 
@@ -31,6 +48,7 @@ impl std::error::Error for StoreError {}
 pub(crate) mod breaker;
 pub(crate) mod fallback;
 mod policy;
+pub(crate) mod refusals;
 
 pub use fallback::WithFallback;
 pub use policy::StoreErrorPolicy;

@@ -139,6 +139,10 @@ pub(crate) fn store_unavailable(store: &'static str, unavailable: bool) {
     gauge!(STORE_UNAVAILABLE, "store" => store).set(if unavailable { 1.0 } else { 0.0 });
 }
 
+pub(crate) fn quota_unplanned() {
+    counter!(QUOTA_UNPLANNED_TOTAL).increment(1);
+}
+
 /// Describes every metric (help text and unit) to the installed recorder; a Prometheus
 /// exporter prints the descriptions as `# HELP` lines. Call it once, after installing the
 /// recorder.
@@ -169,6 +173,10 @@ pub fn describe_metrics() {
     describe_counter!(AUDIT_DROPPED_TOTAL, "Audit events lost");
     describe_counter!(AUDIT_WAITED_TOTAL, "Audit events that waited for room");
     describe_gauge!(STORE_UNAVAILABLE, "1 while a shared store is unavailable");
+    describe_counter!(
+        QUOTA_UNPLANNED_TOTAL,
+        "Metered requests of a project without a quota plan"
+    );
 }
 
 #[cfg(test)]

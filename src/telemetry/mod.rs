@@ -56,6 +56,7 @@
 //! | `memorysync_audit_dropped_total` | counter | | events lost (any is a fault; `/health` says so) |
 //! | `memorysync_audit_waited_total` | counter | | events that found the queue full and waited for room |
 //! | `memorysync_store_unavailable` | gauge | `store` | 1 while a shared store fails and its policy applies, 0 once it answers |
+//! | `memorysync_quota_unplanned_total` | counter | | metered requests of a project without a plan (served unmetered; logged once per project) |
 //!
 //! The `outcome` of `memorysync_requests_total`, per `stage`:
 //!
@@ -136,6 +137,8 @@ pub const AUDIT_DROPPED_TOTAL: &str = "memorysync_audit_dropped_total";
 pub const AUDIT_WAITED_TOTAL: &str = "memorysync_audit_waited_total";
 /// Gauge: 1 while a shared store is unavailable, by `store`.
 pub const STORE_UNAVAILABLE: &str = "memorysync_store_unavailable";
+/// Counter: metered requests of a project without a quota plan.
+pub const QUOTA_UNPLANNED_TOTAL: &str = "memorysync_quota_unplanned_total";
 
 /// The stage a decision was made in: the `stage` label.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -56,3 +56,6 @@ pub(crate) fn webhook_dead_letter() {}
 
 #[inline(always)]
 pub(crate) fn store_unavailable(_store: &'static str, _unavailable: bool) {}
+
+#[inline(always)]
+pub(crate) fn quota_unplanned() {}

@@ -175,6 +175,8 @@ pub(crate) struct RedisServer {
     port: u16,
     dir: PathBuf,
     durable: bool,
+    /// Whether `DEBUG` (e.g. `DEBUG SLEEP`, to make it hang) is allowed from this host.
+    debug: bool,
     child: Option<Child>,
 }
 
@@ -191,7 +193,16 @@ impl RedisServer {
         Self::start_with(true)
     }
 
+    /// A server in memory that takes `DEBUG SLEEP` from this host, to hang on demand.
+    pub(crate) fn start_debuggable() -> Option<RedisServer> {
+        Self::start_with_options(false, true)
+    }
+
     fn start_with(durable: bool) -> Option<RedisServer> {
+        Self::start_with_options(durable, false)
+    }
+
+    fn start_with_options(durable: bool, debug: bool) -> Option<RedisServer> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -204,6 +215,7 @@ impl RedisServer {
             port,
             dir,
             durable,
+            debug,
             child: None,
         };
         match server.spawn() {
@@ -229,10 +241,16 @@ impl RedisServer {
         } else {
             &["--appendonly", "no"]
         };
+        let debug: &[&str] = if self.debug {
+            &["--enable-debug-command", "local"]
+        } else {
+            &[]
+        };
         Command::new("redis-server")
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", ""])
             .args(persistence)
+            .args(debug)
             .arg("--dir")
             .arg(&self.dir)
             .stdout(Stdio::null())

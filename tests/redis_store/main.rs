@@ -5,8 +5,9 @@
 //! The cases on the shared Redis need `MEMORYSYNC_TEST_REDIS_URL` (CI sets
 //! `redis://127.0.0.1:6379`); without it they print `skipped: ...` and pass. Each works under a
 //! key prefix of its own and deletes its keys at the end; none flushes a database. The outage
-//! case starts a `redis-server` of its own. All of it goes through `tests/common/redis.rs`. No test
-//! waits in real time.
+//! and stall cases start a `redis-server` of their own. All of it goes through
+//! `tests/common/redis.rs`. Only the stall case waits in real time, on Redis's own `DEBUG SLEEP`
+//! and one probe interval after it.
 #![cfg(feature = "redis")]
 #![allow(clippy::unwrap_used)]
 

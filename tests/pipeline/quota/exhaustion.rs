@@ -66,3 +66,35 @@ async fn a_plan_of_zero_degrades_the_first_request() {
     assert_eq!(quota.used(Operation::Add).await, 0);
     assert_eq!(quota.used(Operation::Query).await, 0);
 }
+
+/// `adds_per_month = 0` loaded while the README called a 0 in the file an error. A monthly
+/// quota of 0 is a real plan (a read-only project): it loads, every add is degraded without
+/// calling inside, queries are served, and no alert fires.
+#[tokio::test]
+async fn a_limit_of_0_is_a_plan_that_allows_nothing() {
+    let file = format!(
+        "environment = \"development\"\n[[projects]]\nid = \"{PROJECT}\"\n\
+         adds_per_month = 0\nqueries_per_month = 2\n"
+    );
+    let config = memorysync_pipeline::config::Config::from_toml(&file).unwrap();
+    assert_eq!(config.projects[0].adds_per_month, 0);
+    let alerts = Arc::new(Mutex::new(Vec::new()));
+    let fired = Arc::clone(&alerts);
+    let quota = Quota::new(0, 0).map(|_| {
+        QuotaDegradeLayer::new(QuotaPlans::from_config(&config))
+            .with_clock(ManualClock::new(T0))
+            .with_alerts(move |alert: &QuotaAlert| fired.lock().unwrap().push(alert.clone()))
+    });
+    for _ in 0..3 {
+        quota.assert_degraded(add(), Operation::Add).await;
+    }
+    quota.assert_served(search()).await;
+    assert_eq!(quota.used(Operation::Add).await, 0);
+    assert!(alerts.lock().unwrap().is_empty(), "{alerts:?}");
+
+    let readme = include_str!("../../../README.md");
+    assert!(
+        readme.contains("`adds_per_month = 0`"),
+        "the README says what a monthly quota of 0 means"
+    );
+}

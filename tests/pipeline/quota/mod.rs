@@ -2,10 +2,11 @@
 //! degraded answer (JSON and gRPC), calendar months in UTC, refunds of failed calls, races for
 //! the last unit, usage alerts once per threshold and month, unmetered routes, a custom
 //! classifier, the degraded answer's options, projects without a plan, a request without a
-//! scope, and the stage behind `ApiKeyAuth` and `ProjectScope`. Time moves only through a
+//! scope, cancelled requests, and the stage behind `ApiKeyAuth` and `ProjectScope`. Time moves only through a
 //! `ManualClock`.
 
 mod alerts;
+mod cancellation;
 mod degraded;
 mod exhaustion;
 mod months;
@@ -27,7 +28,7 @@ use memorysync_pipeline::clock::{Clock, ManualClock, Timestamp};
 use memorysync_pipeline::quota::{
     AlertThresholds, Classify, DefaultClassifier, EMPTY_RESULTS, MemoryQuotaStore, Month,
     Operation, Plan, QuotaAlert, QuotaDegradeLayer, QuotaDegraded, QuotaKey, QuotaPlans,
-    QuotaStore,
+    QuotaStore, Reservation,
 };
 use memorysync_pipeline::scope::{ProjectScopeLayer, Scope};
 use tokio::sync::Barrier;

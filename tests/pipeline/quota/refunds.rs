@@ -1,4 +1,5 @@
-//! Refunds: a failure inside gives the unit back to the month it was taken from; a 4xx does not.
+//! Refunds: any answer from inside but a 2xx gives the unit back to the month it was taken
+//! from.
 
 use super::*;
 
@@ -36,34 +37,47 @@ async fn an_error_from_inside_gives_the_unit_back() {
 }
 
 #[tokio::test]
-async fn a_grpc_server_failure_in_a_trailers_only_answer_gives_the_unit_back() {
-    let quota = Quota::new(3, 100);
-    // INTERNAL and UNAVAILABLE: the gRPC counterparts of a 5xx.
-    for code in [13, 14] {
+async fn a_grpc_failure_in_a_trailers_only_answer_gives_the_unit_back() {
+    let quota = Quota::new(1, 100);
+    // INVALID_ARGUMENT, NOT_FOUND, INTERNAL, UNAVAILABLE: nothing was stored.
+    for code in [3, 5, 13, 14] {
         quota.backend.answer(Answer::Grpc(code));
         assert_eq!(quota.send(add()).await.status(), 200);
         assert_eq!(quota.used(Operation::Add).await, 0, "grpc-status {code}");
     }
-    // INVALID_ARGUMENT is the caller's, like a 4xx; OK is a success: both keep the unit.
-    for (used, code) in [(1, 3), (2, 0)] {
-        quota.backend.answer(Answer::Grpc(code));
-        quota.send(add()).await;
-        assert_eq!(quota.used(Operation::Add).await, used, "grpc-status {code}");
-    }
+    // OK is a success: it keeps the unit.
+    quota.backend.answer(Answer::Grpc(0));
+    quota.send(add()).await;
+    assert_eq!(quota.used(Operation::Add).await, 1);
 }
 
+/// A `POST /v1/memories/` the router does not serve (404) and a malformed body (400) spent the
+/// month's adds with nothing stored: every answer but a 2xx gives the unit back.
 #[tokio::test]
-async fn a_4xx_from_inside_keeps_the_unit_spent() {
-    let quota = Quota::new(3, 100);
-    for (used, status) in [(1, 400), (2, 404), (3, 422)] {
+async fn a_404_or_a_400_from_inside_does_not_spend_the_month() {
+    let quota = Quota::new(2, 100);
+    for status in [400, 404, 422, 302, 304] {
         quota.backend.status(status);
-        let outcome = quota.send(add()).await;
+        let outcome = quota.send(request(Method::POST, "/v1/memories/")).await;
         assert_eq!(outcome.status(), status, "{outcome:?}");
-        assert_eq!(quota.used(Operation::Add).await, used);
+        assert_eq!(
+            outcome.text(),
+            "inner",
+            "the inner answer is passed through"
+        );
+        assert_eq!(quota.used(Operation::Add).await, 0, "status {status}");
     }
-    quota.backend.status(200);
-    quota.assert_degraded(add(), Operation::Add).await;
-    assert_eq!(quota.used(Operation::Add).await, 3);
+    for status in [200, 201] {
+        quota.backend.status(status);
+        let before = quota.backend.calls();
+        assert_eq!(quota.send(add()).await.status(), status);
+        assert_eq!(quota.backend.calls(), before + 1);
+    }
+    assert_eq!(
+        quota.used(Operation::Add).await,
+        2,
+        "each 2xx keeps its unit"
+    );
 }
 
 #[tokio::test]

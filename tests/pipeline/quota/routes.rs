@@ -61,6 +61,23 @@ async fn a_trailing_slash_or_a_query_string_is_the_same_route() {
     assert_eq!(quota.used(Operation::Query).await, 1);
 }
 
+/// With the queries used up, `HEAD /v1/memories` ran the list handler: a free query, and its
+/// `content-length` told the size of the real answer. HEAD is the GET it stands for.
+#[tokio::test]
+async fn head_is_metered_like_get() {
+    let quota = Quota::new(1, 1);
+    quota
+        .assert_served(request(Method::HEAD, "/v1/memories"))
+        .await;
+    assert_eq!(quota.used(Operation::Query).await, 1);
+    let outcome = quota
+        .assert_degraded(request(Method::HEAD, "/v1/memories"), Operation::Query)
+        .await;
+    assert_eq!(outcome.reply.body.len(), EMPTY_RESULTS.len());
+    quota.assert_degraded(list(), Operation::Query).await;
+    assert_eq!(quota.used(Operation::Query).await, 1);
+}
+
 // ---- a custom classifier ----
 
 const GRPC_ADD: &str = "/memorysync.Memories/Add";

@@ -4,6 +4,7 @@
 //! port (`RedisServer::start_durable`), so that what Redis held survives the kill as it would in
 //! production.
 
+mod stall;
 mod tenant;
 
 use std::time::Duration;
