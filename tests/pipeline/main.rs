@@ -28,6 +28,7 @@ mod fuzz_corpus;
 // 8. Webhooks.
 #[cfg(feature = "webhook-client")]
 mod webhook_delivery;
+mod ssrf_registry;
 mod webhook_interop;
 mod webhook_verify;
 
