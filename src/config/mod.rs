@@ -110,6 +110,8 @@ pub struct HealthConfig {
     pub per_ip_rps: u32,
     /// Networks whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<IpNet>,
+    /// Networks whose probes are never limited (the operator's load balancers).
+    pub exempt: Vec<IpNet>,
 }
 
 impl Default for HealthConfig {
@@ -117,6 +119,7 @@ impl Default for HealthConfig {
         HealthConfig {
             per_ip_rps: 5,
             trusted_proxies: Vec::new(),
+            exempt: Vec::new(),
         }
     }
 }

@@ -63,6 +63,8 @@ pub(super) struct RawHealth {
     pub(super) per_ip_rps: Option<Spanned<u32>>,
     #[serde(default)]
     pub(super) trusted_proxies: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub(super) exempt: Vec<Spanned<String>>,
 }
 
 #[derive(Deserialize, Default)]

@@ -230,19 +230,22 @@ fn health(lines: &Lines<'_>, raw: RawHealth) -> Result<HealthConfig, ConfigError
         }
         Some(v) => v.into_inner(),
     };
-    let trusted_proxies = raw
-        .trusted_proxies
-        .iter()
-        .map(|cidr| {
-            let text = cidr.get_ref().trim();
-            text.parse::<IpNet>()
-                .or_else(|_| text.parse::<IpAddr>().map(IpNet::from))
-                .map_err(|_| lines.error(cidr, "expected a CIDR such as 10.0.0.0/8, or an address"))
-        })
-        .collect::<Result<_, _>>()?;
+    let networks = |list: &[Spanned<String>]| {
+        list.iter()
+            .map(|cidr| {
+                let text = cidr.get_ref().trim();
+                text.parse::<IpNet>()
+                    .or_else(|_| text.parse::<IpAddr>().map(IpNet::from))
+                    .map_err(|_| {
+                        lines.error(cidr, "expected a CIDR such as 10.0.0.0/8, or an address")
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()
+    };
     Ok(HealthConfig {
         per_ip_rps,
-        trusted_proxies,
+        trusted_proxies: networks(&raw.trusted_proxies)?,
+        exempt: networks(&raw.exempt)?,
     })
 }
 

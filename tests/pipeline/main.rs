@@ -14,6 +14,7 @@ mod auth;
 #[cfg(feature = "axum")]
 mod axum_connect_info;
 mod health;
+mod health_flood;
 mod limit_properties;
 mod limit_stage;
 mod quota;
@@ -26,9 +27,9 @@ mod grpc_rejections;
 mod fuzz_corpus;
 
 // 8. Webhooks.
+mod ssrf_registry;
 #[cfg(feature = "webhook-client")]
 mod webhook_delivery;
-mod ssrf_registry;
 mod webhook_interop;
 mod webhook_verify;
 

@@ -23,7 +23,11 @@ const IPV4: [(&str, &str, bool); 26] = [
     ("192.0.0.0/29", "IPv4 Service Continuity Prefix", false),
     ("192.0.0.8/32", "IPv4 dummy address", false),
     ("192.0.0.9/32", "Port Control Protocol Anycast", true),
-    ("192.0.0.10/32", "Traversal Using Relays around NAT Anycast", true),
+    (
+        "192.0.0.10/32",
+        "Traversal Using Relays around NAT Anycast",
+        true,
+    ),
     ("192.0.0.170/32", "NAT64/DNS64 Discovery", false),
     ("192.0.0.171/32", "NAT64/DNS64 Discovery", false),
     ("192.0.2.0/24", "Documentation (TEST-NET-1)", false),
@@ -52,14 +56,26 @@ const IPV6: [(&str, &str, bool); 25] = [
     ("2001::/23", "IETF Protocol Assignments", false),
     ("2001::/32", "TEREDO (N/A)", false),
     ("2001:1::1/128", "Port Control Protocol Anycast", true),
-    ("2001:1::2/128", "Traversal Using Relays around NAT Anycast", true),
-    ("2001:1::3/128", "DNS-SD Service Registration Protocol Anycast", true),
+    (
+        "2001:1::2/128",
+        "Traversal Using Relays around NAT Anycast",
+        true,
+    ),
+    (
+        "2001:1::3/128",
+        "DNS-SD Service Registration Protocol Anycast",
+        true,
+    ),
     ("2001:2::/48", "Benchmarking", false),
     ("2001:3::/32", "AMT", true),
     ("2001:4:112::/48", "AS112-v6", true),
     ("2001:10::/28", "Deprecated (previously ORCHID)", false),
     ("2001:20::/28", "ORCHIDv2", true),
-    ("2001:30::/28", "Drone Remote ID Protocol Entity Tags (DETs) Prefix", true),
+    (
+        "2001:30::/28",
+        "Drone Remote ID Protocol Entity Tags (DETs) Prefix",
+        true,
+    ),
     ("2001:db8::/32", "Documentation", false),
     ("2002::/16", "6to4 (N/A)", false),
     ("2620:4f:8000::/48", "Direct Delegation AS112 Service", true),
@@ -120,7 +136,9 @@ fn is_global_follows_every_entry_of_the_iana_special_purpose_registries() {
         for ip in samples(*block) {
             let expected = registry_says(&entries, ip);
             if is_global(ip) != expected {
-                wrong.push(format!("{ip} in {block} ({name}): expected global = {expected}"));
+                wrong.push(format!(
+                    "{ip} in {block} ({name}): expected global = {expected}"
+                ));
             }
         }
     }
@@ -140,7 +158,13 @@ fn local_use_nat64_and_ipv4_mapped_addresses_do_not_pass_the_ssrf_guard() {
     ] {
         assert!(!is_global(ip.parse().unwrap()), "{ip} counted as global");
     }
-    for ip in ["64:ff9b::808:808", "2001:1::1", "192.0.0.9", "2001:20::1", "8.8.8.8"] {
+    for ip in [
+        "64:ff9b::808:808",
+        "2001:1::1",
+        "192.0.0.9",
+        "2001:20::1",
+        "8.8.8.8",
+    ] {
         assert!(is_global(ip.parse().unwrap()), "{ip} counted as internal");
     }
 }
