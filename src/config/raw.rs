@@ -23,6 +23,8 @@ pub(super) struct RawConfig {
     pub(super) audit: RawAudit,
     #[serde(default)]
     pub(super) webhooks: Vec<RawWebhook>,
+    #[serde(default)]
+    pub(super) webhooks_retry: RawWebhooksRetry,
 }
 
 #[derive(Deserialize, Default)]
@@ -79,6 +81,22 @@ pub(super) struct RawAudit {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawWebhook {
     pub(super) url: Spanned<String>,
-    pub(super) secret_env: Spanned<String>,
+    pub(super) secret_env: Spanned<RawSecretEnv>,
     pub(super) events: Spanned<Vec<Spanned<String>>>,
+    pub(super) projects: Option<Spanned<Vec<Spanned<String>>>>,
+}
+
+/// One variable, or several while a secret is rotated (newest first). Untagged, so the names
+/// carry no spans of their own (serde buffers them): errors name the field's line.
+#[derive(Deserialize)]
+#[serde(untagged)]
+pub(super) enum RawSecretEnv {
+    One(String),
+    Several(Vec<String>),
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawWebhooksRetry {
+    pub(super) schedule: Option<Spanned<Vec<Spanned<String>>>>,
 }

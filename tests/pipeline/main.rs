@@ -31,6 +31,7 @@ mod ssrf_registry;
 #[cfg(feature = "webhook-client")]
 mod webhook_delivery;
 mod webhook_interop;
+mod webhook_routing;
 mod webhook_verify;
 
 // 10. Configuration.
