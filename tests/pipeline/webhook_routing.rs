@@ -29,25 +29,22 @@ fn alert(project: &str) -> QuotaAlert {
     }
 }
 
-/// A transport that answers 200 and reports `(url, body)` of every request.
-fn recording_transport() -> (
-    impl tower::Service<
-        Request<Bytes>,
-        Response = Response<()>,
-        Error = std::convert::Infallible,
-        Future = impl Send,
-    > + Clone
-    + Send
-    + 'static,
-    mpsc::UnboundedReceiver<(String, Value)>,
-) {
-    let (sender, arrivals) = mpsc::unbounded_channel();
-    let transport = service_fn(move |request: Request<Bytes>| {
+/// A transport that answers 200 and sends `(url, body)` of every request to `arrived`.
+fn recording_transport(
+    arrived: mpsc::UnboundedSender<(String, Value)>,
+) -> impl tower::Service<
+    Request<Bytes>,
+    Response = Response<()>,
+    Error = std::convert::Infallible,
+    Future = impl Send,
+> + Clone
++ Send
++ 'static {
+    service_fn(move |request: Request<Bytes>| {
         let body: Value = serde_json::from_slice(request.body()).unwrap();
-        let _ = sender.send((request.uri().to_string(), body));
+        let _ = arrived.send((request.uri().to_string(), body));
         async { Ok(Response::new(())) }
-    });
-    (transport, arrivals)
+    })
 }
 
 #[tokio::test]
@@ -97,7 +94,8 @@ events = ["quota.threshold"]
             .with_projects(hook.projects.clone())
         })
         .collect();
-    let (transport, mut arrivals) = recording_transport();
+    let (arrived, mut arrivals) = mpsc::unbounded_channel();
+    let transport = recording_transport(arrived);
     let settings = WebhookSettings::new(endpoints, Environment::Development);
     let hooks = Webhooks::start(MemoryWebhookQueue::new(), transport, settings).unwrap();
     let sink = hooks.quota_alert_sink();
