@@ -191,17 +191,18 @@ pub(crate) fn webhook_secrets(
         .webhooks
         .iter()
         .enumerate()
-        .filter_map(|(index, hook)| {
-            let name = &hook.secret_env;
-            let problem = match lookup(name) {
-                Err(VarError::NotPresent) => format!("{name} is not set"),
-                Err(VarError::NotUnicode(_)) => format!("{name} is not UTF-8"),
-                Ok(value) => match WebhookSecret::parse(&value) {
-                    Ok(_) => return None,
-                    Err(error) => format!("{name}: {error}"),
-                },
-            };
-            Some(format!("{}: {problem}", webhook_name(index, &hook.url)))
+        .flat_map(|(index, hook)| {
+            hook.secret_env.iter().filter_map(move |name| {
+                let problem = match lookup(name) {
+                    Err(VarError::NotPresent) => format!("{name} is not set"),
+                    Err(VarError::NotUnicode(_)) => format!("{name} is not UTF-8"),
+                    Ok(value) => match WebhookSecret::parse(&value) {
+                        Ok(_) => return None,
+                        Err(error) => format!("{name}: {error}"),
+                    },
+                };
+                Some(format!("{}: {problem}", webhook_name(index, &hook.url)))
+            })
         });
     fail_naming("missing or invalid secrets", problems.collect())
 }

@@ -21,6 +21,13 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 
 async fn receiver() -> (String, mpsc::UnboundedReceiver<(HeaderMap, Bytes)>) {
+    answering(axum::http::StatusCode::OK).await
+}
+
+/// A receiver on loopback that answers every delivery with `status`.
+async fn answering(
+    status: axum::http::StatusCode,
+) -> (String, mpsc::UnboundedReceiver<(HeaderMap, Bytes)>) {
     let (arrived, arrivals) = mpsc::unbounded_channel();
     let arrived = Arc::new(arrived);
     let app = Router::new().route(
@@ -29,7 +36,7 @@ async fn receiver() -> (String, mpsc::UnboundedReceiver<(HeaderMap, Bytes)>) {
             let arrived = arrived.clone();
             async move {
                 let _ = arrived.send((headers, body));
-                "ok"
+                (status, "ok")
             }
         }),
     );
@@ -121,4 +128,106 @@ async fn quota_alerts_arrive_signed_and_standardwebhooks_accepts_them() {
 fn system_now() -> Timestamp {
     use memorysync_pipeline::clock::Clock;
     SystemClock.now()
+}
+
+fn alert(project: &str) -> memorysync_pipeline::quota::QuotaAlert {
+    memorysync_pipeline::quota::QuotaAlert {
+        project: Arc::from(project),
+        operation: memorysync_pipeline::quota::Operation::Add,
+        month: memorysync_pipeline::quota::Month::new(2027, 1).unwrap(),
+        threshold: 90,
+        used: 9,
+        limit: 10,
+    }
+}
+
+const TWO_PROJECTS: &str = "environment = \"development\"\n\
+    [[projects]]\nid = \"proj_a\"\nadds_per_month = 10\nqueries_per_month = 10\n\
+    [[projects]]\nid = \"proj_b\"\nadds_per_month = 10\nqueries_per_month = 10\n";
+
+#[tokio::test]
+async fn a_rotating_endpoint_signs_with_every_configured_secret_and_standardwebhooks_accepts_either()
+ {
+    let (url, mut arrivals) = receiver().await;
+    let (new, old) = (
+        WebhookSecret::generate().unwrap(),
+        WebhookSecret::generate().unwrap(),
+    );
+    let text = format!(
+        "{TWO_PROJECTS}[[webhooks]]\nurl = \"{url}\"\nsecret_env = [\"HOOK_NEW\", \"HOOK_OLD\"]\n\
+         events = [\"quota.threshold\"]\nprojects = [\"proj_a\"]\n"
+    );
+    let config = Config::from_toml(&text).unwrap();
+    let (new_text, old_text) = (new.expose(), old.expose());
+    let lookup = move |name: &str| match name {
+        "HOOK_NEW" => Some(new_text.clone()),
+        "HOOK_OLD" => Some(old_text.clone()),
+        _ => None,
+    };
+    let queue = super::webhooks::Queue::Memory;
+    let hooks = super::webhooks::start(&config, queue, &lookup)
+        .unwrap()
+        .unwrap();
+    let publish = hooks.alert_sink();
+    // Another tenant's alert first: the scoped endpoint must not see it.
+    publish(&alert("proj_b"));
+    publish(&alert("proj_a"));
+    let (received, body) =
+        tokio::time::timeout(std::time::Duration::from_secs(10), arrivals.recv())
+            .await
+            .expect("the webhook arrived")
+            .unwrap();
+    let event: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(event["data"]["project"], "proj_a");
+    let signatures = received["webhook-signature"].to_str().unwrap();
+    assert_eq!(signatures.split(' ').count(), 2, "{signatures}");
+    for secret in [&new, &old] {
+        Verifier::new(secret.clone())
+            .verify_headers(&received, &body, system_now())
+            .expect("our verifier accepts the delivery with either secret");
+        if let Some(accepted) = python_verifies(secret, &received, &body) {
+            assert!(accepted, "standardwebhooks refused the delivery");
+        }
+    }
+    let other = WebhookSecret::generate().unwrap();
+    assert_ne!(python_verifies(&other, &received, &body), Some(true));
+    hooks.shutdown(std::time::Duration::from_secs(1)).await;
+    assert_eq!(hooks.stats().published, 1);
+    assert!(
+        arrivals.try_recv().is_err(),
+        "proj_b's alert reached proj_a's endpoint"
+    );
+}
+
+#[tokio::test]
+async fn a_configured_retry_schedule_dead_letters_in_milliseconds_not_28_hours() {
+    let (url, mut arrivals) = answering(axum::http::StatusCode::SERVICE_UNAVAILABLE).await;
+    let secret = WebhookSecret::generate().unwrap().expose();
+    let text = format!(
+        "{TWO_PROJECTS}[webhooks_retry]\nschedule = [\"0s\", \"20ms\", \"20ms\"]\n\
+         [[webhooks]]\nurl = \"{url}\"\nsecret_env = \"HOOK_SECRET\"\nevents = [\"quota.threshold\"]\n"
+    );
+    let config = Config::from_toml(&text).unwrap();
+    let lookup = move |_: &str| Some(secret.clone());
+    let hooks = super::webhooks::start(&config, super::webhooks::Queue::Memory, &lookup)
+        .unwrap()
+        .unwrap();
+    (hooks.alert_sink())(&alert("proj_a"));
+    for attempt in 1..=3 {
+        tokio::time::timeout(std::time::Duration::from_secs(10), arrivals.recv())
+            .await
+            .unwrap_or_else(|_| panic!("attempt {attempt} arrived"));
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    // The worker's bookkeeping after the third answer: polled under a deadline.
+    while hooks.stats().dead_lettered == 0 {
+        assert!(std::time::Instant::now() < deadline, "{:?}", hooks.stats());
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    hooks.shutdown(std::time::Duration::from_secs(1)).await;
+    assert_eq!(
+        (hooks.stats().attempts, hooks.stats().dead_lettered),
+        (3, 1)
+    );
+    assert!(arrivals.try_recv().is_err(), "a fourth attempt");
 }

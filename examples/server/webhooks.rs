@@ -1,5 +1,7 @@
-//! The server's webhooks: endpoints from `[[webhooks]]`, secrets from the environment variables
-//! the file names, delivered by the crate's HTTPS client (feature `webhook-client`). The queue
+//! The server's webhooks: endpoints from `[[webhooks]]` (each scoped to its `projects`, or
+//! operator-wide), secrets from the environment variables the file names (several while
+//! rotating), retried on `[webhooks_retry] schedule`, delivered by the crate's HTTPS client
+//! (feature `webhook-client`). The queue
 //! is in memory, or in Redis with `store.backend = "redis"`, where an event queued by one
 //! instance is delivered by another if the first one dies.
 
@@ -76,7 +78,7 @@ pub(crate) fn start(
     secret_of: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Option<ServerWebhooks>, String> {
     use memorysync_pipeline::webhook::{
-        Endpoint, HttpsTransport, MemoryWebhookQueue, WebhookSecret, WebhookSettings,
+        Endpoint, HttpsTransport, MemoryWebhookQueue, RetryPolicy, WebhookSecret, WebhookSettings,
     };
 
     if config.webhooks.is_empty() {
@@ -84,18 +86,35 @@ pub(crate) fn start(
     }
     let mut endpoints = Vec::new();
     for hook in &config.webhooks {
-        // The variable's name may be shown; its value never is.
-        let text = secret_of(&hook.secret_env).ok_or_else(|| {
-            format!(
-                "webhook {}: environment variable {} is not set",
-                hook.url, hook.secret_env
-            )
-        })?;
-        let secret = WebhookSecret::parse(&text)
-            .map_err(|e| format!("webhook {}: {}: {e}", hook.url, hook.secret_env))?;
-        endpoints.push(Endpoint::new(hook.url.clone(), secret, hook.events.clone()));
+        // Every variable named (several while rotating): each delivery is signed with each.
+        let mut secrets = Vec::with_capacity(hook.secret_env.len());
+        for name in &hook.secret_env {
+            // The variable's name may be shown; its value never is.
+            let text = secret_of(name).ok_or_else(|| {
+                format!(
+                    "webhook {}: environment variable {name} is not set",
+                    hook.url
+                )
+            })?;
+            let secret = WebhookSecret::parse(&text)
+                .map_err(|e| format!("webhook {}: {name}: {e}", hook.url))?;
+            secrets.push(secret);
+        }
+        let mut secrets = secrets.into_iter();
+        let first = secrets
+            .next()
+            .ok_or_else(|| format!("webhook {}: no secret_env", hook.url))?;
+        let endpoint = secrets.fold(
+            Endpoint::new(hook.url.clone(), first, hook.events.clone()),
+            Endpoint::with_secret,
+        );
+        endpoints.push(endpoint.with_projects(hook.projects.clone()));
     }
-    let settings = WebhookSettings::new(endpoints, config.environment);
+    let policy = RetryPolicy {
+        delays: config.webhooks_retry.schedule.clone(),
+        ..RetryPolicy::default()
+    };
+    let settings = WebhookSettings::new(endpoints, config.environment).with_policy(policy);
     let transport = HttpsTransport::new(config.environment);
     let started = match queue {
         Queue::Memory => Webhooks::start(MemoryWebhookQueue::new(), transport, settings)

@@ -25,7 +25,7 @@ impl Config {
         Ok(store)
     }
 
-    /// The health route as configured: its per-IP rate and trusted proxies.
+    /// The health route as configured: its per-IP rate, trusted proxies and exempt networks.
     pub fn health_layer(&self) -> HealthRouteLayer {
         let rps =
             NonZeroU32::new(self.health.per_ip_rps).unwrap_or(HealthRouteLayer::DEFAULT_PER_IP_RPS);
@@ -34,6 +34,7 @@ impl Config {
             .with_trusted_proxies(TrustedProxies::new(
                 self.health.trusted_proxies.iter().copied(),
             ))
+            .with_exempt(self.health.exempt.iter().copied())
     }
 }
 

@@ -34,6 +34,7 @@ mod raw;
 mod secrets;
 mod server;
 mod validate;
+mod webhooks;
 
 /// Where `[store] on_store_error` lands; the store layer owns it.
 pub use crate::store::StoreErrorPolicy;
@@ -68,6 +69,8 @@ pub struct Config {
     pub webhooks: Vec<WebhookConfig>,
     /// The HTTP server's connection limits and shutdown.
     pub server: ServerConfig,
+    /// When failed webhook deliveries are tried again.
+    pub webhooks_retry: WebhookRetryConfig,
 }
 
 /// `[store]`.
@@ -115,6 +118,8 @@ pub struct HealthConfig {
     pub per_ip_rps: u32,
     /// Networks whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<IpNet>,
+    /// Networks whose probes are never limited (the operator's load balancers).
+    pub exempt: Vec<IpNet>,
 }
 
 impl Default for HealthConfig {
@@ -122,6 +127,7 @@ impl Default for HealthConfig {
         HealthConfig {
             per_ip_rps: 5,
             trusted_proxies: Vec::new(),
+            exempt: Vec::new(),
         }
     }
 }
@@ -154,10 +160,32 @@ impl Default for AuditConfig {
 pub struct WebhookConfig {
     /// The endpoint.
     pub url: http::Uri,
-    /// The environment variable holding the endpoint's `whsec_` secret.
-    pub secret_env: String,
+    /// The environment variables holding the endpoint's `whsec_` secrets: one, or several while
+    /// a secret is rotated (`secret_env = ["NEW", "OLD"]`). Every delivery is signed with each.
+    pub secret_env: Vec<String>,
     /// The event types delivered to it.
     pub events: Vec<String>,
+    /// The projects whose events it receives; empty (`projects` absent) for every project's: an
+    /// operator-wide endpoint.
+    pub projects: Vec<String>,
+}
+
+/// `[webhooks_retry]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WebhookRetryConfig {
+    /// The wait before each attempt of a delivery, the first included; after the last, the
+    /// delivery is a dead letter.
+    pub schedule: Vec<Duration>,
+}
+
+impl Default for WebhookRetryConfig {
+    /// The Standard Webhooks schedule: 0 s, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.
+    fn default() -> Self {
+        WebhookRetryConfig {
+            schedule: crate::webhook::RetryPolicy::default().delays,
+        }
+    }
 }
 
 /// The event types a webhook can subscribe to.

@@ -25,6 +25,7 @@ pub(super) struct RawConfig {
     pub(super) webhooks: Vec<RawWebhook>,
     #[serde(default)]
     pub(super) server: RawServer,
+    pub(super) webhooks_retry: RawWebhooksRetry,
 }
 
 #[derive(Deserialize, Default)]
@@ -65,6 +66,8 @@ pub(super) struct RawHealth {
     pub(super) per_ip_rps: Option<Spanned<u32>>,
     #[serde(default)]
     pub(super) trusted_proxies: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub(super) exempt: Vec<Spanned<String>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -79,8 +82,24 @@ pub(super) struct RawAudit {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawWebhook {
     pub(super) url: Spanned<String>,
-    pub(super) secret_env: Spanned<String>,
+    pub(super) secret_env: Spanned<RawSecretEnv>,
     pub(super) events: Spanned<Vec<Spanned<String>>>,
+    pub(super) projects: Option<Spanned<Vec<Spanned<String>>>>,
+}
+
+/// One variable, or several while a secret is rotated (newest first). Untagged, so the names
+/// carry no spans of their own (serde buffers them): errors name the field's line.
+#[derive(Deserialize)]
+#[serde(untagged)]
+pub(super) enum RawSecretEnv {
+    One(String),
+    Several(Vec<String>),
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawWebhooksRetry {
+    pub(super) schedule: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 #[derive(Deserialize, Default)]

@@ -8,10 +8,9 @@ use std::path::PathBuf;
 use ipnet::IpNet;
 use toml::Spanned;
 
-use super::raw::{RawAudit, RawConfig, RawHealth, RawKey, RawProject, RawStore, RawWebhook};
+use super::raw::{RawAudit, RawConfig, RawHealth, RawKey, RawProject, RawStore};
 use super::{
-    AuditConfig, Config, ConfigError, HealthConfig, ProjectConfig, StoreBackend, StoreConfig,
-    WEBHOOK_EVENTS, WebhookConfig, days,
+    AuditConfig, Config, ConfigError, HealthConfig, ProjectConfig, StoreBackend, StoreConfig, days,
 };
 use crate::clock::Timestamp;
 use crate::key::{KeyHash, KeyRecord};
@@ -20,12 +19,12 @@ use crate::key::{KeyHash, KeyRecord};
 const MAX_DAYS: u64 = 36_500;
 
 /// Byte offsets to 1-based line numbers.
-struct Lines<'t> {
+pub(super) struct Lines<'t> {
     text: &'t str,
 }
 
 impl Lines<'_> {
-    fn of(&self, span: Range<usize>) -> usize {
+    pub(super) fn of(&self, span: Range<usize>) -> usize {
         let end = span.start.min(self.text.len());
         self.text.as_bytes()[..end]
             .iter()
@@ -34,7 +33,7 @@ impl Lines<'_> {
             + 1
     }
 
-    fn error<T>(&self, at: &Spanned<T>, message: impl Into<String>) -> ConfigError {
+    pub(super) fn error<T>(&self, at: &Spanned<T>, message: impl Into<String>) -> ConfigError {
         ConfigError::at_line(self.of(at.span()), message)
     }
 }
@@ -52,10 +51,11 @@ pub(super) fn parse(text: &str) -> Result<Config, ConfigError> {
         environment: raw.environment,
         store: store(&lines, raw.store)?,
         keys: keys(&lines, raw.keys, &projects)?,
+        webhooks: super::webhooks::endpoints(&lines, raw.webhooks, &projects)?,
+        webhooks_retry: super::webhooks::retry(&lines, raw.webhooks_retry)?,
         projects,
         health: health(&lines, raw.health)?,
         audit: audit(&lines, raw.audit)?,
-        webhooks: webhooks(&lines, raw.webhooks)?,
         server: super::server::validate(raw.server, |at, message| lines.error(at, message))?,
     })
 }
@@ -229,19 +229,22 @@ fn health(lines: &Lines<'_>, raw: RawHealth) -> Result<HealthConfig, ConfigError
         }
         Some(v) => v.into_inner(),
     };
-    let trusted_proxies = raw
-        .trusted_proxies
-        .iter()
-        .map(|cidr| {
-            let text = cidr.get_ref().trim();
-            text.parse::<IpNet>()
-                .or_else(|_| text.parse::<IpAddr>().map(IpNet::from))
-                .map_err(|_| lines.error(cidr, "expected a CIDR such as 10.0.0.0/8, or an address"))
-        })
-        .collect::<Result<_, _>>()?;
+    let networks = |list: &[Spanned<String>]| {
+        list.iter()
+            .map(|cidr| {
+                let text = cidr.get_ref().trim();
+                text.parse::<IpNet>()
+                    .or_else(|_| text.parse::<IpAddr>().map(IpNet::from))
+                    .map_err(|_| {
+                        lines.error(cidr, "expected a CIDR such as 10.0.0.0/8, or an address")
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()
+    };
     Ok(HealthConfig {
         per_ip_rps,
-        trusted_proxies,
+        trusted_proxies: networks(&raw.trusted_proxies)?,
+        exempt: networks(&raw.exempt)?,
     })
 }
 
@@ -256,58 +259,4 @@ fn audit(lines: &Lines<'_>, raw: RawAudit) -> Result<AuditConfig, ConfigError> {
         tombstone_period: period(raw.tombstone_days, "tombstone_days")?,
         dir: raw.dir.map(PathBuf::from),
     })
-}
-
-fn webhooks(lines: &Lines<'_>, raw: Vec<RawWebhook>) -> Result<Vec<WebhookConfig>, ConfigError> {
-    raw.into_iter()
-        .map(|hook| {
-            let url: http::Uri = hook
-                .url
-                .get_ref()
-                .parse()
-                .map_err(|_| lines.error(&hook.url, "not a URL"))?;
-            if !matches!(url.scheme_str(), Some("http" | "https")) || url.host().is_none() {
-                return Err(lines.error(
-                    &hook.url,
-                    "a webhook URL is http:// or https:// with a host",
-                ));
-            }
-            let secret_env = hook.secret_env.get_ref().trim();
-            if super::secrets::holds_secret(secret_env) {
-                return Err(lines.error(
-                    &hook.secret_env,
-                    "secret_env holds a secret, not the name of the environment variable \
-                     that holds it; rotate the secret, it may have leaked",
-                ));
-            }
-            if secret_env.is_empty() || secret_env.contains('=') {
-                return Err(
-                    lines.error(&hook.secret_env, "secret_env names an environment variable")
-                );
-            }
-            if hook.events.get_ref().is_empty() {
-                return Err(lines.error(&hook.events, "a webhook needs at least one event"));
-            }
-            let events = hook
-                .events
-                .get_ref()
-                .iter()
-                .map(|event| {
-                    if WEBHOOK_EVENTS.contains(&event.get_ref().as_str()) {
-                        Ok(event.get_ref().clone())
-                    } else {
-                        Err(lines.error(
-                            event,
-                            format!("unknown event; known: {}", WEBHOOK_EVENTS.join(", ")),
-                        ))
-                    }
-                })
-                .collect::<Result<_, _>>()?;
-            Ok(WebhookConfig {
-                url,
-                secret_env: secret_env.to_owned(),
-                events,
-            })
-        })
-        .collect()
 }

@@ -3,32 +3,37 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
+use ipnet::IpNet;
 use tower_layer::Layer;
 
 use super::HealthRoute;
 use super::check::HealthCheck;
+use super::limiter::HealthLimiter;
 use crate::client_ip::TrustedProxies;
 use crate::clock::{Clock, SharedClock, system_clock};
-use crate::limit::{Limits, SlidingWindowLimiter};
+use crate::limit::Limits;
 
 /// Applies [`HealthRoute`]. Cheap to clone: its state sits behind `Arc`s, and clones share one
-/// per-IP limiter (the same strict sliding window as the rate-limit stage, keyed by address).
+/// per-IP limiter (the same strict sliding window as the rate-limit stage, keyed by IPv4
+/// address or IPv6 /64).
 #[derive(Clone)]
 #[must_use]
 pub struct HealthRouteLayer {
     pub(super) path: Arc<str>,
     pub(super) checks: Arc<[Arc<dyn HealthCheck>]>,
     pub(super) check_timeout: Duration,
-    pub(super) limiter: Arc<SlidingWindowLimiter>,
+    pub(super) limiter: Arc<HealthLimiter>,
     pub(super) limits: Limits,
     pub(super) trusted_proxies: TrustedProxies,
+    pub(super) exempt: Arc<[IpNet]>,
     pub(super) clock: SharedClock,
 }
 
 impl HealthRouteLayer {
     /// The default per-IP rate: 5 requests per second.
     pub const DEFAULT_PER_IP_RPS: NonZeroU32 = NonZeroU32::new(5).expect("5 is not zero");
-    /// How many client addresses the window tracks at most.
+    /// How many clients (IPv4 addresses, IPv6 /64s) have a window of their own at most; while
+    /// all are taken, new clients share one overflow window.
     pub const MAX_TRACKED_ADDRESSES: usize = 65_536;
 
     /// `GET /health` with no checks, 5 requests per second per client IP, no trusted proxies.
@@ -37,9 +42,10 @@ impl HealthRouteLayer {
             path: Arc::from("/health"),
             checks: Arc::new([]),
             check_timeout: Duration::from_secs(2),
-            limiter: Arc::new(SlidingWindowLimiter::new(Self::MAX_TRACKED_ADDRESSES)),
+            limiter: Arc::new(HealthLimiter::new(Self::MAX_TRACKED_ADDRESSES)),
             limits: Limits::new(Some(Self::DEFAULT_PER_IP_RPS.get()), None),
             trusted_proxies: TrustedProxies::default(),
+            exempt: Arc::new([]),
             clock: system_clock(),
         }
     }
@@ -59,6 +65,13 @@ impl HealthRouteLayer {
     /// Believes `X-Forwarded-For` from these proxies.
     pub fn with_trusted_proxies(mut self, proxies: TrustedProxies) -> Self {
         self.trusted_proxies = proxies;
+        self
+    }
+
+    /// Never limits probes from these networks (the operator's load balancers and probers).
+    /// The client address is the one [trusted proxies](Self::with_trusted_proxies) resolve.
+    pub fn with_exempt(mut self, networks: impl IntoIterator<Item = IpNet>) -> Self {
+        self.exempt = networks.into_iter().collect();
         self
     }
 
@@ -96,6 +109,7 @@ impl fmt::Debug for HealthRouteLayer {
             .field("path", &self.path)
             .field("checks", &names)
             .field("trusted_proxies", &self.trusted_proxies)
+            .field("exempt", &self.exempt)
             .finish_non_exhaustive()
     }
 }

@@ -36,13 +36,18 @@
 //!   [trusted proxies](HealthRouteLayer::with_trusted_proxies). Requests whose address is unknown
 //!   share one window.
 //! - The window is the rate-limit stage's strict sliding window
-//!   ([`SlidingWindowLimiter`](crate::limit::SlidingWindowLimiter)), keyed by address. At most
-//!   65,536 addresses are tracked; when all are active, a new address is refused rather than
-//!   memory grown, and idle addresses are swept out by the limiter itself.
+//!   ([`SlidingWindowLimiter`](crate::limit::SlidingWindowLimiter)), keyed by IPv4 address or
+//!   IPv6 /64. At most 65,536 clients have a window of their own; a client keeps it while it
+//!   probes at least every 10 minutes, whatever other clients do. While all are taken, new
+//!   clients share one overflow window (limited together, not refused outright), so a flood of
+//!   addresses slows only newcomers, never a steady prober.
+//!   [`with_exempt`](HealthRouteLayer::with_exempt) (`[health] exempt` in the config) lets the
+//!   operator's probers bypass the limit.
 
 mod check;
 mod future;
 mod layer;
+mod limiter;
 mod report;
 mod service;
 

@@ -58,11 +58,11 @@ where
         let layer = &self.layer;
         let peer = peer_ip(request.extensions());
         let client = client_ip(request.headers(), peer, &layer.trusted_proxies);
+        let exempt = client.is_some_and(|ip| layer.exempt.iter().any(|net| net.contains(&ip)));
         // Clients whose address is unknown share one window: limited together, not unlimited.
-        let decision = layer
-            .limiter
-            .check(&client, layer.limits, layer.clock.now());
-        if !decision.admitted {
+        let decision =
+            (!exempt).then(|| layer.limiter.check(client, layer.limits, layer.clock.now()));
+        if let Some(decision) = decision.filter(|d| !d.admitted) {
             let rejection = Rejection::new(
                 RejectionCode::HealthRateLimited,
                 "too many health probes from this address; retry after the given seconds",

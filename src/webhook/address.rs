@@ -7,6 +7,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use http::Uri;
 
+use super::special;
 use crate::environment::Environment;
 
 /// Why a webhook target is refused.
@@ -67,9 +68,13 @@ pub fn check_address(ip: IpAddr, deployment: Environment) -> Result<(), TargetEr
     Ok(())
 }
 
-/// Whether `ip` is globally routable: not private, loopback, link-local, shared, reserved,
-/// documentation, benchmarking, multicast or unspecified, and not an IPv4 address of those
-/// kinds mapped or translated into IPv6. (The standard library's `is_global` is unstable.)
+/// Whether `ip` is globally reachable as the IANA special-purpose address registries say: the
+/// most specific registry block holding it decides; an IPv4 address in no block is global
+/// unless multicast, an IPv6 address in no block only within global unicast (`2000::/3`).
+/// Addresses mapped or translated from IPv4 (`::ffff:0:0/96`, `64:ff9b:1::/48`) are refused
+/// whatever they embed; `64:ff9b::/96`, global in the registry, only carries global IPv4
+/// addresses (RFC 6052 section 3.1), so the embedded address is checked as well. (The standard
+/// library's `is_global` is unstable.)
 pub fn is_global(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => is_global_v4(v4),
@@ -78,44 +83,19 @@ pub fn is_global(ip: IpAddr) -> bool {
 }
 
 fn is_global_v4(ip: Ipv4Addr) -> bool {
-    let [a, b, c, _] = ip.octets();
-    !(a == 0                                  // "this network" (0.0.0.0/8)
-        || a == 10                            // private
-        || a == 127                           // loopback
-        || (a == 100 && (64..128).contains(&b)) // shared address space 100.64.0.0/10
-        || (a == 169 && b == 254)             // link-local
-        || (a == 172 && (16..32).contains(&b)) // private
-        || (a == 192 && b == 0 && c == 0)     // IETF protocol assignments
-        || (a == 192 && b == 0 && c == 2)     // documentation
-        || (a == 192 && b == 88 && c == 99)   // deprecated 6to4 relay
-        || (a == 192 && b == 168)             // private
-        || (a == 198 && (18..20).contains(&b)) // benchmarking
-        || (a == 198 && b == 51 && c == 100)  // documentation
-        || (a == 203 && b == 0 && c == 113)   // documentation
-        || a >= 224) // multicast, reserved and broadcast
+    special::ipv4_entry(ip).unwrap_or(!ip.is_multicast())
 }
 
 fn is_global_v6(ip: Ipv6Addr) -> bool {
-    if let Some(v4) = ip.to_ipv4_mapped() {
-        return is_global_v4(v4);
+    match special::ipv6_entry(ip) {
+        Some(false) => false,
+        Some(true) if ip.segments()[..6] == [0x64, 0xff9b, 0, 0, 0, 0] => {
+            let [.., hi, lo] = ip.segments();
+            is_global_v4(Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo)))
+        }
+        Some(true) => true,
+        None => ip.segments()[0] & 0xe000 == 0x2000,
     }
-    let segments = ip.segments();
-    // NAT64 (64:ff9b::/96) carries an IPv4 address in its last 32 bits.
-    if segments[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
-        let [.., hi, lo] = segments;
-        return is_global_v4(Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo)));
-    }
-    !(ip.is_unspecified()
-        || ip.is_loopback()
-        || ip.is_multicast()
-        || segments[0] & 0xfe00 == 0xfc00       // unique local fc00::/7
-        || segments[0] & 0xffc0 == 0xfe80       // link-local fe80::/10
-        || segments[0] & 0xffc0 == 0xfec0       // deprecated site-local fec0::/10
-        || (segments[0] == 0x2001 && segments[1] == 0x0db8) // documentation
-        || (segments[0] == 0x2001 && segments[1] < 0x0200)  // IETF protocol assignments 2001::/23
-        || segments[0] == 0x2002                // 6to4: may embed any IPv4 address
-        || (segments[0] == 0x0100 && segments[1..4] == [0, 0, 0]) // discard-only 100::/64
-        || segments[..6] == [0, 0, 0, 0, 0, 0]) // IPv4-compatible (deprecated) and ::/96
 }
 
 #[cfg(test)]
@@ -152,6 +132,9 @@ mod tests {
             "ff02::1",
             "2002:7f00:1::",
             "::127.0.0.1",
+            "::ffff:1.1.1.1",
+            "64:ff9b:1::101:101",
+            "::ffff:0:101:101",
         ] {
             assert!(!global(ip), "{ip} counted as global");
         }
@@ -165,7 +148,6 @@ mod tests {
             "172.32.0.1",
             "100.128.0.1",
             "2606:4700:4700::1111",
-            "::ffff:1.1.1.1",
             "64:ff9b::101:101",
         ] {
             assert!(global(ip), "{ip} counted as internal");

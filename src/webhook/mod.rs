@@ -58,6 +58,7 @@ mod secret;
 mod settings;
 mod shared;
 mod signature;
+mod special;
 #[cfg(feature = "webhook-client")]
 mod transport;
 mod webhooks;

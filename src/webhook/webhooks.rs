@@ -115,9 +115,31 @@ impl<Q: WebhookQueue> Webhooks<Q> {
         })
     }
 
-    /// Publishes an event: one delivery to each endpoint subscribed to `event_type`. The body is
+    /// Publishes an event of no project: one delivery to each operator-wide endpoint subscribed
+    /// to `event_type` (endpoints scoped to projects never get it). The body is
     /// `{"type": event_type, "timestamp": ..., "data": data}`. Returns the message id.
     pub fn publish(&self, event_type: &str, data: serde_json::Value) -> Arc<str> {
+        self.publish_to(None, event_type, data)
+    }
+
+    /// Publishes an event of `project`: one delivery to each endpoint subscribed to
+    /// `event_type` that serves the project (scoped to it, or operator-wide). A tenant's
+    /// endpoint never receives another project's events.
+    pub fn publish_for(
+        &self,
+        project: &str,
+        event_type: &str,
+        data: serde_json::Value,
+    ) -> Arc<str> {
+        self.publish_to(Some(project), event_type, data)
+    }
+
+    fn publish_to(
+        &self,
+        project: Option<&str>,
+        event_type: &str,
+        data: serde_json::Value,
+    ) -> Arc<str> {
         let now = self.settings.clock.now();
         let id: Arc<str> = Arc::from(new_message_id());
         let body = json!({ "type": event_type, "timestamp": now.to_rfc3339(), "data": data });
@@ -127,7 +149,7 @@ impl<Q: WebhookQueue> Webhooks<Q> {
             .settings
             .endpoints
             .iter()
-            .filter(|e| e.wants(&event_type))
+            .filter(|e| e.wants(&event_type) && e.serves(project))
         {
             let delivery = Delivery {
                 id: id.clone(),
@@ -147,7 +169,7 @@ impl<Q: WebhookQueue> Webhooks<Q> {
         id
     }
 
-    /// Sends a `webhook.test` event to every endpoint subscribed to it.
+    /// Sends a `webhook.test` event to every operator-wide endpoint subscribed to it.
     pub fn send_test(&self) -> Arc<str> {
         self.publish(
             "webhook.test",
@@ -155,13 +177,15 @@ impl<Q: WebhookQueue> Webhooks<Q> {
         )
     }
 
-    /// A quota alert sink that publishes `quota.threshold` / `quota.exhausted`, for
+    /// A quota alert sink that publishes `quota.threshold` / `quota.exhausted` to the endpoints
+    /// serving the alert's project, for
     /// [`QuotaDegradeLayer::with_alerts`](crate::quota::QuotaDegradeLayer::with_alerts). It
     /// never blocks: the event goes to the worker's queue.
     pub fn quota_alert_sink(&self) -> impl Fn(&QuotaAlert) + Send + Sync + 'static {
         let webhooks = self.clone();
         move |alert: &QuotaAlert| {
-            webhooks.publish(
+            webhooks.publish_for(
+                &alert.project,
                 alert.event_type(),
                 json!({
                     "project": &*alert.project,

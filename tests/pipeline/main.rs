@@ -14,6 +14,7 @@ mod auth;
 #[cfg(feature = "axum")]
 mod axum_connect_info;
 mod health;
+mod health_flood;
 mod limit_properties;
 mod limit_stage;
 mod quota;
@@ -26,9 +27,11 @@ mod grpc_rejections;
 mod fuzz_corpus;
 
 // 8. Webhooks.
+mod ssrf_registry;
 #[cfg(feature = "webhook-client")]
 mod webhook_delivery;
 mod webhook_interop;
+mod webhook_routing;
 mod webhook_verify;
 
 // 10. Configuration.
