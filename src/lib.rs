@@ -40,7 +40,7 @@
 //! let pipeline = PipelineBuilder::new()
 //!     .stage(HealthRouteLayer::new())
 //!     .stage(AuditRecordLayer::new(audit.clone()))
-//!     .stage(ApiKeyAuthLayer::new(keys))
+//!     .stage(ApiKeyAuthLayer::new(keys, Environment::Development))
 //!     .stage(ProjectScopeLayer::new())
 //!     .stage(SlidingWindowRateLimitLayer::new())
 //!     .stage(QuotaDegradeLayer::new(plans))

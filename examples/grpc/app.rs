@@ -45,8 +45,7 @@ pub(crate) async fn serve(
                 .with_trusted_proxies(proxies),
         )
         .stage(
-            ApiKeyAuthLayer::new(keys)
-                .with_deployment(config.environment)
+            ApiKeyAuthLayer::new(keys, config.environment)
                 .with_clock(clock.clone()),
         )
         .stage(ProjectScopeLayer::new())

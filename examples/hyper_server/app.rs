@@ -56,8 +56,7 @@ pub(crate) async fn build(
                 .with_trusted_proxies(proxies),
         )
         .stage(
-            ApiKeyAuthLayer::new(keys)
-                .with_deployment(config.environment)
+            ApiKeyAuthLayer::new(keys, config.environment)
                 .with_clock(clock.clone()),
         )
         .stage(ProjectScopeLayer::new())

@@ -1,6 +1,7 @@
 // The built pipeline goes into `axum::Router::layer` and the router still serves.
 use axum::Router;
 use axum::routing::get;
+use memorysync_pipeline::Environment;
 use memorysync_pipeline::audit::{AuditLog, AuditLogConfig, AuditRecordLayer, MemoryAuditSink};
 use memorysync_pipeline::auth::ApiKeyAuthLayer;
 use memorysync_pipeline::health::HealthRouteLayer;
@@ -24,7 +25,7 @@ fn main() {
         .stage(HealthRouteLayer::new())
         .stage(audit_layer())
         .layer(TraceLayer::new_for_http())
-        .stage(ApiKeyAuthLayer::new(MemoryKeyStore::new()))
+        .stage(ApiKeyAuthLayer::new(MemoryKeyStore::new(), Environment::Production))
         .stage(ProjectScopeLayer::new())
         .stage(SlidingWindowRateLimitLayer::new())
         .stage(QuotaDegradeLayer::new(QuotaPlans::new()))
