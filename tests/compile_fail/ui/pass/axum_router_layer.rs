@@ -1,4 +1,4 @@
-// The built pipeline goes into `axum::Router::layer` and the router still serves.
+// The built pipeline wraps a finished axum router, which then serves as a router's fallback.
 use axum::Router;
 use axum::routing::get;
 use memorysync_pipeline::Environment;
@@ -30,6 +30,7 @@ fn main() {
         .stage(SlidingWindowRateLimitLayer::new())
         .stage(QuotaDegradeLayer::new(QuotaPlans::new()))
         .into_layer();
-    let app: Router = Router::new().route("/v1/memories", get(|| async { "[]" })).layer(pipeline);
+    let api = Router::new().route("/v1/memories", get(|| async { "[]" }));
+    let app: Router = Router::new().fallback_service(pipeline.around(api));
     let _service = app.into_make_service();
 }
