@@ -30,6 +30,9 @@ pub struct AuditStats {
     pub sink_failures: u64,
     /// Events removed by retention.
     pub purged: u64,
+    /// Events a bounded sink evicted to make room ([`AuditSink::evicted`]). Any is a loss:
+    /// `/health` says so.
+    pub evicted: u64,
 }
 
 /// The audit log: where the [`AuditRecord`](super::AuditRecord) stage sends its events.
@@ -120,6 +123,7 @@ impl AuditLog {
             dropped: s.dropped.load(Ordering::Relaxed),
             sink_failures: s.sink_failures.load(Ordering::Relaxed),
             purged: s.purged.load(Ordering::Relaxed),
+            evicted: s.evicted.load(Ordering::Relaxed),
         }
     }
 
@@ -128,7 +132,8 @@ impl AuditLog {
         self.shared.head()
     }
 
-    /// A `/health` check named `audit`: degraded while the sink fails or if any event was lost.
+    /// A `/health` check named `audit`: degraded while the sink fails, or if any event was lost
+    /// or evicted by a bounded sink.
     pub fn health_check(&self) -> impl HealthCheck {
         AuditHealth {
             shared: Arc::clone(&self.shared),
@@ -158,6 +163,10 @@ impl HealthCheck for AuditHealth {
             CheckStatus::Degraded("sink failing; events are queued and retried".into())
         } else if self.shared.dropped.load(Ordering::Relaxed) > 0 {
             CheckStatus::Degraded("events were lost after the writer stopped".into())
+        } else if let evicted @ 1.. = self.shared.evicted.load(Ordering::Relaxed) {
+            CheckStatus::Degraded(
+                format!("{evicted} oldest events evicted from a full in-memory audit log").into(),
+            )
         } else {
             CheckStatus::Ok
         };
