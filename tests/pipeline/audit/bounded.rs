@@ -71,3 +71,13 @@ fn a_memory_sink_has_a_default_capacity() {
     assert_eq!(MemoryAuditSink::default().capacity(), 10_000);
     assert_eq!((sink.len(), sink.evicted()), (0, 0));
 }
+
+#[test]
+fn the_example_config_kept_its_audit_log_in_memory() {
+    let config = memorysync_pipeline::config::Config::load(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/memorysync.toml"
+    ))
+    .unwrap();
+    assert_eq!(config.audit.dir.as_deref(), Some(std::path::Path::new("audit")));
+}
