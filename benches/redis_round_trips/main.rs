@@ -531,9 +531,10 @@ where
             AuditRecordLayer::new(bench.memory_log.clone())
                 .with_tombstones(bench.tombstones.clone()),
         )
-        .stage(
-            ApiKeyAuthLayer::new(bench.memory_keys.clone(), Environment::Development),
-        )
+        .stage(ApiKeyAuthLayer::new(
+            bench.memory_keys.clone(),
+            Environment::Development,
+        ))
         .stage(ProjectScopeLayer::new())
         .stage(SlidingWindowRateLimitLayer::new())
         .stage(QuotaDegradeLayer::new(plans).with_alerts(|_| {}))

@@ -55,10 +55,7 @@ pub(crate) async fn build(
                 .with_clock(clock.clone())
                 .with_trusted_proxies(proxies),
         )
-        .stage(
-            ApiKeyAuthLayer::new(keys, config.environment)
-                .with_clock(clock.clone()),
-        )
+        .stage(ApiKeyAuthLayer::new(keys, config.environment).with_clock(clock.clone()))
         .stage(ProjectScopeLayer::new())
         .stage(SlidingWindowRateLimitLayer::new().with_clock(clock.clone()))
         .stage(QuotaDegradeLayer::new(QuotaPlans::from_config(config)).with_clock(clock))

@@ -96,7 +96,12 @@ async fn a_production_config_passed_with_its_audit_log_in_memory() {
     let names: Vec<&str> = items.iter().map(|i| i.name).collect();
     assert_eq!(
         names[9..],
-        ["audit-retention", "audit-not-in-memory", "redis-reachable", "health-ok"],
+        [
+            "audit-retention",
+            "audit-not-in-memory",
+            "redis-reachable",
+            "health-ok"
+        ],
         "{report}"
     );
 }

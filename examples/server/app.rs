@@ -182,8 +182,7 @@ where
                     .with_tombstones(self.tombstones),
             )
             .stage(
-                ApiKeyAuthLayer::new(keys, self.config.environment)
-                    .with_clock(self.clock.clone()),
+                ApiKeyAuthLayer::new(keys, self.config.environment).with_clock(self.clock.clone()),
             )
             .stage(ProjectScopeLayer::new())
             .stage(limits.with_clock(self.clock.clone()))

@@ -152,9 +152,7 @@ impl<S: AuditSink> AuditWriter<S> {
                 Ok(()) => {
                     shared.sink_failing.store(false, Ordering::Relaxed);
                     shared.written.fetch_add(count, Ordering::Relaxed);
-                    shared
-                        .evicted
-                        .store(self.sink.evicted(), Ordering::Relaxed);
+                    shared.evicted.store(self.sink.evicted(), Ordering::Relaxed);
                     telemetry::audit_written(count);
                     *shared.head.lock().unwrap_or_else(PoisonError::into_inner) = self.head;
                     return;

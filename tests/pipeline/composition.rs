@@ -37,24 +37,46 @@ async fn merging_a_router_after_the_pipeline_let_unrouted_paths_skip_auth_and_au
     let api = Router::new()
         .route("/v1/memories", get(|| async { "[]" }))
         .merge(Router::new().route("/v1/other", get(|| async { "other" })))
-        .nest("/v2", Router::new().route("/memories", get(|| async { "[]" })))
+        .nest(
+            "/v2",
+            Router::new().route("/memories", get(|| async { "[]" })),
+        )
         .fallback(|| async { "fallback" });
     // `/metrics` outside on purpose, merged after the pipeline as the example server does.
     let app = Router::new()
         .fallback_service(pipeline.around(api))
         .merge(Router::new().route("/metrics", get(|| async { "# metrics" })));
 
-    assert_eq!(send(app.clone(), get_from_client("/health")).await.status, 200);
-    for path in ["/admin", "/v1/memories", "/v1/other", "/v2/memories", "/v2/admin"] {
+    assert_eq!(
+        send(app.clone(), get_from_client("/health")).await.status,
+        200
+    );
+    for path in [
+        "/admin",
+        "/v1/memories",
+        "/v1/other",
+        "/v2/memories",
+        "/v2/admin",
+    ] {
         let reply = send(app.clone(), get_from_client(path)).await;
         assert_problem(&reply, 401, "missing_api_key");
     }
     let metrics = send(app, get_from_client("/metrics")).await;
-    assert_eq!((metrics.status.as_u16(), metrics.text()), (200, "# metrics"));
+    assert_eq!(
+        (metrics.status.as_u16(), metrics.text()),
+        (200, "# metrics")
+    );
 
     audit.flush().await;
     let lines = sink.lines();
-    assert_eq!(lines.len(), 5, "one event per refused call, none for health or metrics");
-    let admin = lines.iter().find(|l| l.contains(r#""path":"/admin""#)).unwrap();
+    assert_eq!(
+        lines.len(),
+        5,
+        "one event per refused call, none for health or metrics"
+    );
+    let admin = lines
+        .iter()
+        .find(|l| l.contains(r#""path":"/admin""#))
+        .unwrap();
     assert!(admin.contains(r#""status":401"#), "{admin}");
 }

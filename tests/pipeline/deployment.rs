@@ -78,7 +78,12 @@ async fn a_production_pipeline_wired_as_documented_answered_a_test_key_with_200(
     ))
     .unwrap();
     let keys = config.memory_key_store(T0).await.unwrap();
-    assert!(keys.find_by_hash(&fixture.key.hash()).await.unwrap().is_some());
+    assert!(
+        keys.find_by_hash(&fixture.key.hash())
+            .await
+            .unwrap()
+            .is_some()
+    );
     let from_config = ApiKeyAuthLayer::new(keys, config.environment).layer(inner());
     let reply = send(from_config, with_test_key(&fixture)).await;
     assert_problem(&reply, 401, "invalid_api_key");

@@ -237,7 +237,10 @@ async fn the_health_route_needs_no_key_in_front_of_api_key_auth() {
     let fixture = Fixture::new().await;
     let pipeline = PipelineBuilder::new()
         .stage(HealthRouteLayer::new().with_clock(fixture.clock.clone()))
-        .stage(ApiKeyAuthLayer::new(MemoryKeyStore::new(), Environment::Development))
+        .stage(ApiKeyAuthLayer::new(
+            MemoryKeyStore::new(),
+            Environment::Development,
+        ))
         .stage(ProjectScopeLayer::new())
         .into_layer();
     let service = ServiceBuilder::new()

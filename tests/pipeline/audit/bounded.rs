@@ -46,7 +46,12 @@ async fn unauthenticated_requests_with_long_paths_grew_the_memory_sink_without_b
     let user_agent = "u".repeat(600);
     for n in 0..REQUESTS {
         let path = format!("/{n:05}/{}", "p".repeat(4096));
-        assert_eq!(send(app.clone(), from_client(&path, &user_agent)).await.status, 401);
+        assert_eq!(
+            send(app.clone(), from_client(&path, &user_agent))
+                .await
+                .status,
+            401
+        );
     }
     audit.flush().await;
 
@@ -55,7 +60,11 @@ async fn unauthenticated_requests_with_long_paths_grew_the_memory_sink_without_b
     assert_eq!(audit.stats().evicted, evicted);
     // The newest events are kept.
     let first_kept = format!("/{:05}/", REQUESTS - CAPACITY);
-    assert!(sink.lines()[0].contains(&first_kept), "{}", &sink.lines()[0][..200]);
+    assert!(
+        sink.lines()[0].contains(&first_kept),
+        "{}",
+        &sink.lines()[0][..200]
+    );
     let health = send(app, from_client("/health", "probe")).await;
     assert_eq!(health.status, 200);
     let report = health.json();
@@ -79,5 +88,8 @@ fn the_example_config_kept_its_audit_log_in_memory() {
         "/examples/memorysync.toml"
     ))
     .unwrap();
-    assert_eq!(config.audit.dir.as_deref(), Some(std::path::Path::new("audit")));
+    assert_eq!(
+        config.audit.dir.as_deref(),
+        Some(std::path::Path::new("audit"))
+    );
 }
