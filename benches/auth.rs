@@ -66,7 +66,7 @@ fn auth_and_scope(c: &mut Criterion) {
         service_fn(|_: http::Request<()>| async { Ok::<_, Infallible>(http::Response::new(())) });
     let mut bare = inner;
     let mut piped = ServiceBuilder::new()
-        .layer(ApiKeyAuthLayer::new(store))
+        .layer(ApiKeyAuthLayer::new(store, Environment::Development))
         .layer(ProjectScopeLayer::new())
         .service(inner);
 

@@ -234,7 +234,10 @@ impl Fixture {
         let plans = QuotaPlans::new().with_plan(PROJECT, Plan::new(HIGH_QUOTA, HIGH_QUOTA));
         PipelineBuilder::new()
             .stage(HealthRouteLayer::new().with_per_ip_rps(NonZeroU32::MAX))
-            .stage(ApiKeyAuthLayer::new(self.key_store.clone()))
+            .stage(ApiKeyAuthLayer::new(
+                self.key_store.clone(),
+                Environment::Development,
+            ))
             .stage(ProjectScopeLayer::new())
             .stage(SlidingWindowRateLimitLayer::new())
             .stage(QuotaDegradeLayer::new(plans))

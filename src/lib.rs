@@ -40,7 +40,7 @@
 //! let pipeline = PipelineBuilder::new()
 //!     .stage(HealthRouteLayer::new())
 //!     .stage(AuditRecordLayer::new(audit.clone()))
-//!     .stage(ApiKeyAuthLayer::new(keys))
+//!     .stage(ApiKeyAuthLayer::new(keys, Environment::Development))
 //!     .stage(ProjectScopeLayer::new())
 //!     .stage(SlidingWindowRateLimitLayer::new())
 //!     .stage(QuotaDegradeLayer::new(plans))
@@ -49,9 +49,9 @@
 //! async fn list(Extension(scope): Extension<Scope>) -> String {
 //!     format!(r#"{{"results":[],"project":"{}"}}"#, scope.project())
 //! }
-//! let app = Router::new()
-//!     .route("/v1/memories", get(list))
-//!     .layer(pipeline);
+//! // `around`, not `Router::layer`: every request reaches the stages, whatever is merged into
+//! // the router (see the `pipeline` module).
+//! let app = pipeline.around(Router::new().route("/v1/memories", get(list)));
 //!
 //! let request = http::Request::get("/v1/memories")
 //!     .header("authorization", format!("Bearer {}", key.expose_secret()))

@@ -205,7 +205,7 @@ where
     PipelineBuilder::new()
         .stage(health)
         .stage(AuditRecordLayer::new(stages.log).with_tombstones(stages.tombstones))
-        .stage(ApiKeyAuthLayer::new(stages.keys).with_deployment(Environment::Development))
+        .stage(ApiKeyAuthLayer::new(stages.keys, Environment::Development))
         .stage(ProjectScopeLayer::new())
         .stage(stages.limiter)
         .stage(QuotaDegradeLayer::new(stages.plans).with_alerts(|_| {}))

@@ -419,7 +419,7 @@ fn main() {
     let log = bench.redis.log.clone();
     let tombstones = bench.redis.tombstones.clone();
     let connection = bench.redis.connection.clone();
-    let auth = || ApiKeyAuthLayer::new(keys.clone()).with_deployment(Environment::Development);
+    let auth = || ApiKeyAuthLayer::new(keys.clone(), Environment::Development);
     let limit = || SlidingWindowRateLimitLayer::from_store(limiter.clone());
     let quota =
         || QuotaDegradeLayer::from_store(Bench::plans(), quota_store.clone()).with_alerts(|_| {});
@@ -531,10 +531,10 @@ where
             AuditRecordLayer::new(bench.memory_log.clone())
                 .with_tombstones(bench.tombstones.clone()),
         )
-        .stage(
-            ApiKeyAuthLayer::new(bench.memory_keys.clone())
-                .with_deployment(Environment::Development),
-        )
+        .stage(ApiKeyAuthLayer::new(
+            bench.memory_keys.clone(),
+            Environment::Development,
+        ))
         .stage(ProjectScopeLayer::new())
         .stage(SlidingWindowRateLimitLayer::new())
         .stage(QuotaDegradeLayer::new(plans).with_alerts(|_| {}))

@@ -44,11 +44,7 @@ pub(crate) async fn serve(
                 .with_clock(clock.clone())
                 .with_trusted_proxies(proxies),
         )
-        .stage(
-            ApiKeyAuthLayer::new(keys)
-                .with_deployment(config.environment)
-                .with_clock(clock.clone()),
-        )
+        .stage(ApiKeyAuthLayer::new(keys, config.environment).with_clock(clock.clone()))
         .stage(ProjectScopeLayer::new())
         .stage(SlidingWindowRateLimitLayer::new().with_clock(clock))
         .stage(quotas)

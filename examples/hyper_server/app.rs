@@ -23,7 +23,7 @@ use memorysync_pipeline::quota::{QuotaDegradeLayer, QuotaPlans};
 use memorysync_pipeline::scope::ProjectScopeLayer;
 use memorysync_pipeline::{ClientAddr, TrustedProxies};
 use tokio::net::TcpListener;
-use tower::{Layer, Service, ServiceExt, service_fn};
+use tower::{Service, ServiceExt, service_fn};
 
 use crate::api::Memories;
 
@@ -55,17 +55,13 @@ pub(crate) async fn build(
                 .with_clock(clock.clone())
                 .with_trusted_proxies(proxies),
         )
-        .stage(
-            ApiKeyAuthLayer::new(keys)
-                .with_deployment(config.environment)
-                .with_clock(clock.clone()),
-        )
+        .stage(ApiKeyAuthLayer::new(keys, config.environment).with_clock(clock.clone()))
         .stage(ProjectScopeLayer::new())
         .stage(SlidingWindowRateLimitLayer::new().with_clock(clock.clone()))
         .stage(QuotaDegradeLayer::new(QuotaPlans::from_config(config)).with_clock(clock))
         .into_layer();
     let memories = Memories::default();
-    Ok(pipeline.layer(service_fn(move |request| memories.clone().handle(request))))
+    Ok(pipeline.around(service_fn(move |request| memories.clone().handle(request))))
 }
 
 /// Serves `service` on `listener` until `shutdown` resolves, then lets open connections finish

@@ -5,7 +5,7 @@ use std::env::VarError;
 use std::fmt;
 
 use memorysync_pipeline::Environment;
-use memorysync_pipeline::config::Config;
+use memorysync_pipeline::config::{Config, StoreBackend};
 use memorysync_pipeline::webhook::WebhookSecret;
 
 /// The compliance minimum for audit retention and tombstones when `--min-retention-days` is
@@ -235,4 +235,16 @@ pub(crate) fn audit_retention(config: &Config, min_days: u64) -> Outcome {
         &format!("under the minimum of {min_days} days"),
         short.collect(),
     )
+}
+
+/// The server keeps its audit log in memory unless it has `audit.dir` or a Redis store: a
+/// bounded log that evicts its oldest events, for tests and development only.
+pub(crate) fn audit_not_in_memory(config: &Config) -> Outcome {
+    if config.audit.dir.is_some() || config.store.backend == StoreBackend::Redis {
+        Outcome::Pass
+    } else {
+        Outcome::Fail(
+            "the audit log would be kept in memory: set audit.dir (JSON Lines files) or store.backend = \"redis\"".to_owned(),
+        )
+    }
 }

@@ -141,6 +141,10 @@ pub(crate) async fn preflight(
             "audit-retention",
             on_config(&|c| checks::audit_retention(c, args.min_retention_days)),
         ),
+        item(
+            "audit-not-in-memory",
+            on_config(&checks::audit_not_in_memory),
+        ),
     ];
     let redis = match &loaded {
         Ok(config) => probes::redis_reachable(&config.store, probes::REDIS_TIMEOUT).await,

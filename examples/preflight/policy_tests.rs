@@ -86,6 +86,26 @@ async fn retention_under_the_minimum_fails_and_the_minimum_is_an_argument() {
     assert!(line.ends_with("tombstone_days = 89"), "{line}");
 }
 
+#[tokio::test]
+async fn a_production_config_passed_with_its_audit_log_in_memory() {
+    let in_memory = edit(&good_file(), "dir = \"audit\"\n", "");
+    let (items, report) = run(&in_memory, &[], &[(SECRET_VAR, &webhook_secret())]).await;
+    let line = assert_only_failure(&items, "audit-not-in-memory");
+    assert!(line.contains("set audit.dir"), "{line}");
+    // The item keeps its place: after the retention, before the probes.
+    let names: Vec<&str> = items.iter().map(|i| i.name).collect();
+    assert_eq!(
+        names[9..],
+        [
+            "audit-retention",
+            "audit-not-in-memory",
+            "redis-reachable",
+            "health-ok"
+        ],
+        "{report}"
+    );
+}
+
 #[test]
 fn arguments_default_the_minimum_to_90_days_and_refuse_what_they_do_not_know() {
     let words = |s: &str| {

@@ -182,15 +182,15 @@ where
                     .with_tombstones(self.tombstones),
             )
             .stage(
-                ApiKeyAuthLayer::new(keys)
-                    .with_deployment(self.config.environment)
-                    .with_clock(self.clock.clone()),
+                ApiKeyAuthLayer::new(keys, self.config.environment).with_clock(self.clock.clone()),
             )
             .stage(ProjectScopeLayer::new())
             .stage(limits.with_clock(self.clock.clone()))
             .stage(quotas.with_clock(self.clock).with_alerts(self.alerts))
             .into_layer();
-        api.layer(pipeline)
+        // Around the finished API, not `Router::layer`: routes merged into the result later
+        // (`/metrics`) stay outside, and every other path, routed or not, meets the stages.
+        Router::new().fallback_service(pipeline.around(api))
     }
 }
 

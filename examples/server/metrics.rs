@@ -44,6 +44,7 @@ mod tests {
     use std::sync::OnceLock;
 
     use memorysync_pipeline::Environment;
+    use memorysync_pipeline::audit::JsonLinesSink;
     use memorysync_pipeline::clock::{ManualClock, Timestamp};
     use memorysync_pipeline::config::Config;
     use memorysync_pipeline::key::ApiKey;
@@ -115,5 +116,41 @@ mod tests {
             "{after}"
         );
         assert!(!after.contains("msk_"), "no key in the metrics");
+    }
+
+    #[tokio::test]
+    async fn merging_metrics_after_the_pipeline_let_unrouted_paths_skip_auth_and_health_404() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = format!(
+            "environment = \"development\"\n[audit]\ndir = \"{}\"\n",
+            dir.path().display()
+        );
+        let config = Config::from_toml(&text).unwrap();
+        let clock = ManualClock::new(Timestamp::from_unix_secs(1_800_000_000));
+        let app = crate::app::build(&config, false, "merge", clock, |_| {})
+            .await
+            .unwrap();
+        let audit = app.audit.clone().unwrap();
+        // As `main` does: `/metrics` merged after the pipeline, outside it on purpose.
+        let server = crate::tests::serve_router(app.router.merge(super::routes(handle()))).await;
+
+        let (status, body) = server.send("GET", "/health", &[], "").await;
+        assert_eq!((status, body["status"].as_str()), (200, Some("ok")));
+        let (status, body) = server.send("GET", "/admin", &[], "").await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (401, Some("missing_api_key"))
+        );
+        let metrics = server.send_text("GET", "/metrics").await;
+        assert!(metrics.contains("memorysync_requests_total"), "{metrics}");
+
+        audit.flush().await;
+        let lines = JsonLinesSink::new(dir.path())
+            .unwrap()
+            .read_lines()
+            .unwrap();
+        let admin: Vec<_> = lines.iter().filter(|l| l.contains(r#""/admin""#)).collect();
+        assert_eq!(admin.len(), 1, "{lines:?}");
+        assert!(admin[0].contains(r#""status":401"#), "{}", admin[0]);
     }
 }

@@ -31,6 +31,9 @@ pub struct AuditStats {
     pub sink_failures: u64,
     /// Events removed by retention.
     pub purged: u64,
+    /// Events a bounded sink evicted to make room ([`AuditSink::evicted`]). Any is a loss:
+    /// `/health` says so.
+    pub evicted: u64,
 }
 
 /// What [`AuditLog::close`] could not write.
@@ -158,6 +161,7 @@ impl AuditLog {
             dropped: s.dropped.load(Ordering::Relaxed),
             sink_failures: s.sink_failures.load(Ordering::Relaxed),
             purged: s.purged.load(Ordering::Relaxed),
+            evicted: s.evicted.load(Ordering::Relaxed),
         }
     }
 
@@ -166,7 +170,8 @@ impl AuditLog {
         self.shared.head()
     }
 
-    /// A `/health` check named `audit`: degraded while the sink fails or if any event was lost.
+    /// A `/health` check named `audit`: degraded while the sink fails, or if any event was lost
+    /// or evicted by a bounded sink.
     pub fn health_check(&self) -> impl HealthCheck {
         AuditHealth {
             shared: Arc::clone(&self.shared),
@@ -196,6 +201,10 @@ impl HealthCheck for AuditHealth {
             CheckStatus::Degraded("sink failing; events are queued and retried".into())
         } else if self.shared.dropped.load(Ordering::Relaxed) > 0 {
             CheckStatus::Degraded("events were lost after the writer stopped".into())
+        } else if let evicted @ 1.. = self.shared.evicted.load(Ordering::Relaxed) {
+            CheckStatus::Degraded(
+                format!("{evicted} oldest events evicted from a full in-memory audit log").into(),
+            )
         } else {
             CheckStatus::Ok
         };

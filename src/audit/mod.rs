@@ -11,9 +11,11 @@
 //!
 //! Events go through a bounded queue to a background writer ([`AuditLog`]) that chains them
 //! (each line carries the SHA-256 of the line before; [`verify`] finds a gap or an edit) and
-//! writes them in batches to an [`AuditSink`]: [`MemoryAuditSink`] or [`JsonLinesSink`] (one
-//! segment per UTC day). Nothing is dropped: when the queue is full the call waits for room
-//! (counted); when the sink fails the writer retries and `/health` reports `degraded`.
+//! writes them in batches to an [`AuditSink`]: [`JsonLinesSink`] (one segment per UTC day), or
+//! [`MemoryAuditSink`] for tests and development (bounded: past its capacity it evicts the
+//! oldest events, and `/health` reports `degraded` with their count). The writer drops nothing:
+//! when the queue is full the call waits for room (counted); when the sink fails the writer
+//! retries and `/health` reports `degraded`.
 //! Retention (90 days by default) and tombstone expiry run by themselves in the writer.
 //!
 //! # Example

@@ -1,5 +1,6 @@
 use std::collections::VecDeque;
 use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use super::{ChainHead, ChainedLine};
@@ -20,19 +21,56 @@ pub trait AuditSink: Send + Sync + 'static {
 
     /// The last line written, to continue the chain after a restart.
     fn head(&self) -> io::Result<ChainHead>;
+
+    /// How many lines the sink has removed to stay within a bound of its own, before retention
+    /// would have; read after each write. Any is a loss: the audit log's health check reports
+    /// `degraded` with the count. A sink without a bound keeps the default, 0.
+    fn evicted(&self) -> u64 {
+        0
+    }
 }
 
-/// Audit lines in process memory: for tests, and for deployments that ship the log elsewhere.
-/// Clones share one log.
-#[derive(Clone, Debug, Default)]
+/// Audit lines in process memory, for tests and development: a production deployment writes
+/// its audit log to files ([`JsonLinesSink`](super::JsonLinesSink)) or Redis.
+///
+/// Bounded: it holds at most its capacity of lines ([`MemoryAuditSink::DEFAULT_CAPACITY`]
+/// unless [`MemoryAuditSink::with_capacity`] says otherwise). When full, each new line evicts
+/// the oldest one; [`MemoryAuditSink::evicted`] counts them, and the audit log's health check
+/// reports `degraded` with the count, since evicted events are gone from the log. Clones share
+/// one log.
+#[derive(Clone, Debug)]
 pub struct MemoryAuditSink {
-    lines: Arc<Mutex<VecDeque<ChainedLine>>>,
+    shared: Arc<Bounded>,
+}
+
+#[derive(Debug)]
+struct Bounded {
+    lines: Mutex<VecDeque<ChainedLine>>,
+    capacity: usize,
+    evicted: AtomicU64,
 }
 
 impl MemoryAuditSink {
-    /// An empty log.
+    /// The capacity of [`MemoryAuditSink::new`]: 10,000 lines. A line is at most about 3 KB
+    /// (the path is cut at 2 KB and the user agent at 512 bytes), so a full sink holds about
+    /// 30 MB at worst.
+    pub const DEFAULT_CAPACITY: usize = 10_000;
+
+    /// An empty log of [`MemoryAuditSink::DEFAULT_CAPACITY`] lines.
     pub fn new() -> Self {
-        Self::default()
+        Self::with_capacity(Self::DEFAULT_CAPACITY)
+    }
+
+    /// An empty log holding at most `capacity` lines; with 0, every line is evicted as it
+    /// arrives.
+    pub fn with_capacity(capacity: usize) -> Self {
+        MemoryAuditSink {
+            shared: Arc::new(Bounded {
+                lines: Mutex::new(VecDeque::new()),
+                capacity,
+                evicted: AtomicU64::new(0),
+            }),
+        }
     }
 
     /// The lines held, oldest first.
@@ -50,15 +88,42 @@ impl MemoryAuditSink {
         self.locked().is_empty()
     }
 
+    /// The most lines held at once.
+    pub fn capacity(&self) -> usize {
+        self.shared.capacity
+    }
+
+    /// How many of the oldest lines were evicted to stay within the capacity.
+    pub fn evicted(&self) -> u64 {
+        self.shared.evicted.load(Ordering::Relaxed)
+    }
+
     fn locked(&self) -> std::sync::MutexGuard<'_, VecDeque<ChainedLine>> {
         // A panic while holding the lock leaves whole lines only; the data is still good.
-        self.lines.lock().unwrap_or_else(PoisonError::into_inner)
+        self.shared
+            .lines
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Default for MemoryAuditSink {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
 impl AuditSink for MemoryAuditSink {
     fn write(&self, batch: &[ChainedLine]) -> io::Result<()> {
-        self.locked().extend(batch.iter().cloned());
+        let mut lines = self.locked();
+        lines.extend(batch.iter().cloned());
+        let over = lines.len().saturating_sub(self.shared.capacity);
+        if over > 0 {
+            lines.drain(..over);
+            self.shared
+                .evicted
+                .fetch_add(over as u64, Ordering::Relaxed);
+        }
         Ok(())
     }
 
@@ -77,6 +142,10 @@ impl AuditSink for MemoryAuditSink {
                 seq: l.seq,
                 hash: l.hash,
             }))
+    }
+
+    fn evicted(&self) -> u64 {
+        MemoryAuditSink::evicted(self)
     }
 }
 

@@ -33,6 +33,8 @@ pub(super) struct Shared {
     pub(super) dropped: AtomicU64,
     pub(super) sink_failures: AtomicU64,
     pub(super) purged: AtomicU64,
+    /// What the sink says it evicted to stay within its bound (`AuditSink::evicted`).
+    pub(super) evicted: AtomicU64,
     pub(super) sink_failing: AtomicBool,
     /// The end of the chain the sink has accepted.
     pub(super) head: Mutex<ChainHead>,
@@ -185,6 +187,7 @@ impl<S: AuditSink> AuditWriter<S> {
                 Ok(()) => {
                     shared.sink_failing.store(false, Ordering::Relaxed);
                     shared.written.fetch_add(count, Ordering::Relaxed);
+                    shared.evicted.store(self.sink.evicted(), Ordering::Relaxed);
                     telemetry::audit_written(count);
                     *shared.head.lock().unwrap_or_else(PoisonError::into_inner) = self.head;
                     return Ok(());

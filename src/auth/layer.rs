@@ -17,17 +17,21 @@ pub struct ApiKeyAuthLayer<K> {
 }
 
 impl<K: KeyStore> ApiKeyAuthLayer<K> {
-    /// Authenticates against `store`, in a development deployment, on the system clock.
-    pub fn new(store: K) -> Self {
-        Self::from_shared_store(Arc::new(store))
+    /// Authenticates against `store` in the `deployment` environment, on the system clock.
+    ///
+    /// The deployment has no default: a production deployment refuses development
+    /// (`msk_test_`) keys before any look-up, so development credentials never reach production
+    /// data, and a pipeline cannot be built without saying which one it serves.
+    pub fn new(store: K, deployment: Environment) -> Self {
+        Self::from_shared_store(Arc::new(store), deployment)
     }
 
     /// Like [`ApiKeyAuthLayer::new`], for a store the application also holds.
-    pub fn from_shared_store(store: Arc<K>) -> Self {
+    pub fn from_shared_store(store: Arc<K>, deployment: Environment) -> Self {
         ApiKeyAuthLayer {
             store,
             clock: system_clock(),
-            deployment: Environment::Development,
+            deployment,
         }
     }
 
@@ -37,12 +41,9 @@ impl<K: KeyStore> ApiKeyAuthLayer<K> {
         self
     }
 
-    /// The environment of this deployment. A production deployment refuses development
-    /// (`msk_test_`) keys before any look-up, so development credentials never reach production
-    /// data.
-    pub fn with_deployment(mut self, deployment: Environment) -> Self {
-        self.deployment = deployment;
-        self
+    /// The environment of this deployment, as given to [`ApiKeyAuthLayer::new`].
+    pub fn deployment(&self) -> Environment {
+        self.deployment
     }
 
     /// The key store.

@@ -21,7 +21,7 @@
 //! store.insert(record, Timestamp::EPOCH).await.unwrap();
 //!
 //! let service = ServiceBuilder::new()
-//!     .layer(ApiKeyAuthLayer::new(store))
+//!     .layer(ApiKeyAuthLayer::new(store, Environment::Development))
 //!     .service(service_fn(|request: http::Request<String>| async move {
 //!         let principal = request.extensions().get::<Principal>().unwrap();
 //!         Ok::<_, std::convert::Infallible>(http::Response::new(principal.key_id().to_owned()))
@@ -44,8 +44,9 @@
 //! - Both headers present and equal is accepted; present and different is `malformed_api_key`.
 //!   Either header given twice is `malformed_api_key`.
 //! - An `Authorization` header with another scheme (`Basic ...`) is `malformed_api_key`.
-//! - A production deployment ([`ApiKeyAuthLayer::with_deployment`]) refuses development keys as
-//!   `invalid_api_key`, before any look-up.
+//! - The deployment is an argument of [`ApiKeyAuthLayer::new`], with no default, so a
+//!   production pipeline cannot be built without saying so. A production deployment refuses
+//!   development keys as `invalid_api_key`, before any look-up.
 //! - A key store that does not answer gives 503 `store_unavailable`; on a shared store,
 //!   `on_store_error` decides instead (see [`crate::store::WithFallback`]).
 

@@ -27,9 +27,9 @@ impl<S, K: KeyStore> ApiKeyAuth<S, K> {
         ApiKeyAuth { inner, layer }
     }
 
-    /// A layer that authenticates against `store`.
-    pub fn layer(store: K) -> ApiKeyAuthLayer<K> {
-        ApiKeyAuthLayer::new(store)
+    /// A layer that authenticates against `store` in the `deployment` environment.
+    pub fn layer(store: K, deployment: Environment) -> ApiKeyAuthLayer<K> {
+        ApiKeyAuthLayer::new(store, deployment)
     }
 
     crate::macros::define_inner_service_accessors!();

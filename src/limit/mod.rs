@@ -26,7 +26,7 @@
 //! let clock = ManualClock::new(Timestamp::from_unix_secs(1_800_000_000));
 //!
 //! let service = ServiceBuilder::new()
-//!     .layer(ApiKeyAuthLayer::new(keys).with_clock(clock.clone()))
+//!     .layer(ApiKeyAuthLayer::new(keys, Environment::Development).with_clock(clock.clone()))
 //!     .layer(SlidingWindowRateLimitLayer::new().with_clock(clock))
 //!     .service(service_fn(|_: http::Request<String>| async {
 //!         Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))

@@ -57,8 +57,9 @@ impl<L, Last> PipelineBuilder<L, Last> {
         }
     }
 
-    /// The finished pipeline: one layer, for `axum::Router::layer`, tonic's
-    /// `Server::builder().layer`, `tower::ServiceBuilder::layer`, or wrapping a hyper service.
+    /// The finished pipeline: one layer. Wrap the whole application with
+    /// [`PipelineLayer::around`]; with axum, not through `Router::layer` (see the
+    /// [module docs](super#axum-wrap-the-finished-router-not-routerlayer)).
     pub fn into_layer(self) -> PipelineLayer<L> {
         PipelineLayer {
             layers: self.layers,
@@ -88,6 +89,22 @@ impl<L: fmt::Debug, Last> fmt::Debug for PipelineBuilder<L, Last> {
 #[derive(Clone, Debug)]
 pub struct PipelineLayer<L> {
     layers: L,
+}
+
+impl<L> PipelineLayer<L> {
+    /// The whole of `app` behind the pipeline: every request reaches the stages first, whatever
+    /// `app` routes or does not route (`GET /health`, an unknown path, a fallback).
+    ///
+    /// `app` is finished: an axum `Router` after its last `merge`, `nest` and `fallback`, a
+    /// hyper `service_fn`, any tower service. The result is a service, not a router, so nothing
+    /// can be merged into it and slip past the stages; routes meant to stay outside the pipeline
+    /// (a `/metrics` for a scraper) go in an outer router whose fallback is this service.
+    pub fn around<S>(&self, app: S) -> L::Service
+    where
+        L: Layer<S>,
+    {
+        self.layers.layer(app)
+    }
 }
 
 impl<S, L: Layer<S>> Layer<S> for PipelineLayer<L> {

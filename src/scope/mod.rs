@@ -25,7 +25,7 @@
 //! store.insert(record, Timestamp::EPOCH).await.unwrap();
 //!
 //! let service = ServiceBuilder::new()
-//!     .layer(ApiKeyAuthLayer::new(store))
+//!     .layer(ApiKeyAuthLayer::new(store, Environment::Development))
 //!     .layer(ProjectScopeLayer::new())
 //!     .service(service_fn(|request: http::Request<String>| async move {
 //!         let scope = request.extensions().get::<Scope>().unwrap();

@@ -3,6 +3,7 @@
 //! # Example
 //! ```
 //! # #[cfg(feature = "metrics")] {
+//! use memorysync_pipeline::Environment;
 //! use memorysync_pipeline::auth::ApiKeyAuthLayer;
 //! use memorysync_pipeline::key::MemoryKeyStore;
 //! use metrics_util::debugging::{DebugValue, DebuggingRecorder};
@@ -13,7 +14,7 @@
 //! let recorder = DebuggingRecorder::new();
 //! let snapshotter = recorder.snapshotter();
 //! let service = ServiceBuilder::new()
-//!     .layer(ApiKeyAuthLayer::new(MemoryKeyStore::new()))
+//!     .layer(ApiKeyAuthLayer::new(MemoryKeyStore::new(), Environment::Development))
 //!     .service(service_fn(|_: http::Request<String>| async {
 //!         Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
 //!     }));

@@ -101,7 +101,8 @@ impl Fixture {
 
     /// The auth layer over this fixture's store and clock, in a development deployment.
     pub(crate) fn auth_layer(&self) -> ApiKeyAuthLayer<MemoryKeyStore> {
-        ApiKeyAuthLayer::new(self.store.clone()).with_clock(self.clock.clone())
+        ApiKeyAuthLayer::new(self.store.clone(), Environment::Development)
+            .with_clock(self.clock.clone())
     }
 
     /// Sends `request` through this fixture's auth layer and inner service.

@@ -63,7 +63,7 @@ impl Stack {
             .map_response(status_of)
             .layer(HealthRouteLayer::new().with_clock(clock.clone()))
             .layer(AuditRecordLayer::new(log.clone()).with_clock(clock.clone()))
-            .layer(ApiKeyAuthLayer::new(keys).with_clock(clock.clone()))
+            .layer(ApiKeyAuthLayer::new(keys, Environment::Development).with_clock(clock.clone()))
             .layer(ProjectScopeLayer::new())
             .layer(SlidingWindowRateLimitLayer::new().with_clock(clock.clone()))
             .layer(QuotaDegradeLayer::new(plans).with_clock(clock.clone()))

@@ -9,6 +9,7 @@ use crate::common::{
 };
 use http::Request;
 use memorysync_pipeline::Environment;
+use memorysync_pipeline::auth::ApiKeyAuthLayer;
 use memorysync_pipeline::key::{KeyRecord, KeyStore, KeyStoreError, KeyUsage, MemoryKeyStore};
 use tower::Layer;
 
@@ -28,8 +29,8 @@ fn both_headers(authorization: &str, x_api_key: &str) -> Request<String> {
 
 /// Sends `request` through the fixture's auth layer in a production deployment.
 async fn through_production(fixture: &Fixture, request: Request<String>) -> Reply {
-    let production = Environment::Production;
-    let layer = fixture.auth_layer().with_deployment(production);
+    let layer = ApiKeyAuthLayer::new(fixture.store.clone(), Environment::Production)
+        .with_clock(fixture.clock.clone());
     send(layer.layer(recording_service(&fixture.recorder)), request).await
 }
 

@@ -13,7 +13,7 @@ use memorysync_pipeline::health::{CheckStatus, HealthRouteLayer, check_fn};
 use memorysync_pipeline::key::MemoryKeyStore;
 use memorysync_pipeline::pipeline::PipelineBuilder;
 use memorysync_pipeline::scope::ProjectScopeLayer;
-use memorysync_pipeline::{ClientAddr, TrustedProxies};
+use memorysync_pipeline::{ClientAddr, Environment, TrustedProxies};
 use tower::{Layer, Service, ServiceBuilder};
 
 /// A request from `peer`, optionally with an `X-Forwarded-For` line.
@@ -237,7 +237,10 @@ async fn the_health_route_needs_no_key_in_front_of_api_key_auth() {
     let fixture = Fixture::new().await;
     let pipeline = PipelineBuilder::new()
         .stage(HealthRouteLayer::new().with_clock(fixture.clock.clone()))
-        .stage(ApiKeyAuthLayer::new(MemoryKeyStore::new()))
+        .stage(ApiKeyAuthLayer::new(
+            MemoryKeyStore::new(),
+            Environment::Development,
+        ))
         .stage(ProjectScopeLayer::new())
         .into_layer();
     let service = ServiceBuilder::new()

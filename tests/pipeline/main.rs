@@ -20,6 +20,10 @@ mod limit_stage;
 mod quota;
 mod scope;
 
+// The pipeline built as documented: the deployment it serves, the router it wraps.
+mod composition;
+mod deployment;
+
 // 3. Rejections.
 mod grpc_rejections;
 

@@ -6,7 +6,7 @@ use super::*;
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_hundred_thousand_concurrent_requests_leave_one_chain_that_verifies_to_the_head() {
     const REQUESTS: usize = 100_000;
-    let sink = MemoryAuditSink::new();
+    let sink = MemoryAuditSink::with_capacity(REQUESTS);
     let log = AuditLog::start(sink.clone(), AuditLogConfig::new()).unwrap();
     let service = AuditRecordLayer::new(log.clone()).layer(ok_service());
 

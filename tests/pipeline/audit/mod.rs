@@ -7,6 +7,7 @@
 //! Event times and cut-offs come from a `ManualClock`; the writer's maintenance interval and retry
 //! back-off elapse in paused tokio time.
 
+mod bounded;
 mod chain;
 mod close;
 mod outcomes;

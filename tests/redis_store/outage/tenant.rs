@@ -63,7 +63,7 @@ impl Tenant {
         let inner_calls = Arc::new(AtomicUsize::new(0));
         let pipeline = PipelineBuilder::new()
             .stage(HealthRouteLayer::new().with_check(connection.health_check()))
-            .stage(ApiKeyAuthLayer::new(keys))
+            .stage(ApiKeyAuthLayer::new(keys, Environment::Development))
             .stage(ProjectScopeLayer::new())
             .stage(SlidingWindowRateLimitLayer::from_store(WithFallback::new(
                 RedisRateLimitStore::new(connection.clone()),

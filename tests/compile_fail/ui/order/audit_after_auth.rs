@@ -1,4 +1,5 @@
 // `audit` wraps `auth` in the contract's order; placing it after `auth` does not compile.
+use memorysync_pipeline::Environment;
 use memorysync_pipeline::audit::{AuditLog, AuditLogConfig, AuditRecordLayer, MemoryAuditSink};
 use memorysync_pipeline::auth::ApiKeyAuthLayer;
 use memorysync_pipeline::key::MemoryKeyStore;
@@ -12,6 +13,6 @@ fn audit_layer() -> AuditRecordLayer {
 
 fn main() {
     let _ = PipelineBuilder::new()
-        .stage(ApiKeyAuthLayer::new(MemoryKeyStore::new()))
+        .stage(ApiKeyAuthLayer::new(MemoryKeyStore::new(), Environment::Production))
         .stage(audit_layer());
 }

@@ -1,4 +1,5 @@
 // `auth` wraps `quota` in the contract's order; placing it after `quota` does not compile.
+use memorysync_pipeline::Environment;
 use memorysync_pipeline::auth::ApiKeyAuthLayer;
 use memorysync_pipeline::key::MemoryKeyStore;
 use memorysync_pipeline::pipeline::PipelineBuilder;
@@ -7,5 +8,5 @@ use memorysync_pipeline::quota::{QuotaDegradeLayer, QuotaPlans};
 fn main() {
     let _ = PipelineBuilder::new()
         .stage(QuotaDegradeLayer::new(QuotaPlans::new()))
-        .stage(ApiKeyAuthLayer::new(MemoryKeyStore::new()));
+        .stage(ApiKeyAuthLayer::new(MemoryKeyStore::new(), Environment::Production));
 }

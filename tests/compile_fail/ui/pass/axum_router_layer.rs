@@ -1,6 +1,7 @@
-// The built pipeline goes into `axum::Router::layer` and the router still serves.
+// The built pipeline wraps a finished axum router, which then serves as a router's fallback.
 use axum::Router;
 use axum::routing::get;
+use memorysync_pipeline::Environment;
 use memorysync_pipeline::audit::{AuditLog, AuditLogConfig, AuditRecordLayer, MemoryAuditSink};
 use memorysync_pipeline::auth::ApiKeyAuthLayer;
 use memorysync_pipeline::health::HealthRouteLayer;
@@ -24,11 +25,12 @@ fn main() {
         .stage(HealthRouteLayer::new())
         .stage(audit_layer())
         .layer(TraceLayer::new_for_http())
-        .stage(ApiKeyAuthLayer::new(MemoryKeyStore::new()))
+        .stage(ApiKeyAuthLayer::new(MemoryKeyStore::new(), Environment::Production))
         .stage(ProjectScopeLayer::new())
         .stage(SlidingWindowRateLimitLayer::new())
         .stage(QuotaDegradeLayer::new(QuotaPlans::new()))
         .into_layer();
-    let app: Router = Router::new().route("/v1/memories", get(|| async { "[]" })).layer(pipeline);
+    let api = Router::new().route("/v1/memories", get(|| async { "[]" }));
+    let app: Router = Router::new().fallback_service(pipeline.around(api));
     let _service = app.into_make_service();
 }

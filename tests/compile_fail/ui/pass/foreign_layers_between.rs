@@ -1,6 +1,7 @@
 // The user's own tower layers may stand between stages, before the first and after the last.
 use std::time::Duration;
 
+use memorysync_pipeline::Environment;
 use memorysync_pipeline::auth::ApiKeyAuthLayer;
 use memorysync_pipeline::health::HealthRouteLayer;
 use memorysync_pipeline::key::MemoryKeyStore;
@@ -15,7 +16,7 @@ fn main() {
         .layer(TraceLayer::new_for_http())
         .stage(HealthRouteLayer::new())
         .layer(tower::timeout::TimeoutLayer::new(Duration::from_secs(5)))
-        .stage(ApiKeyAuthLayer::new(MemoryKeyStore::new()))
+        .stage(ApiKeyAuthLayer::new(MemoryKeyStore::new(), Environment::Production))
         .layer(CorsLayer::permissive())
         .stage(ProjectScopeLayer::new())
         .stage(SlidingWindowRateLimitLayer::new())

@@ -1,4 +1,5 @@
 // All six stages in the contract's order.
+use memorysync_pipeline::Environment;
 use memorysync_pipeline::audit::{AuditLog, AuditLogConfig, AuditRecordLayer, MemoryAuditSink};
 use memorysync_pipeline::auth::ApiKeyAuthLayer;
 use memorysync_pipeline::health::HealthRouteLayer;
@@ -20,7 +21,7 @@ fn main() {
     let _layer = PipelineBuilder::new()
         .stage(HealthRouteLayer::new())
         .stage(audit_layer())
-        .stage(ApiKeyAuthLayer::new(MemoryKeyStore::new()))
+        .stage(ApiKeyAuthLayer::new(MemoryKeyStore::new(), Environment::Production))
         .stage(ProjectScopeLayer::new())
         .stage(SlidingWindowRateLimitLayer::new())
         .stage(QuotaDegradeLayer::new(QuotaPlans::new()))
