@@ -25,6 +25,7 @@ pub(super) struct RawConfig {
     pub(super) webhooks: Vec<RawWebhook>,
     #[serde(default)]
     pub(super) server: RawServer,
+    #[serde(default)]
     pub(super) webhooks_retry: RawWebhooksRetry,
 }
 
