@@ -353,3 +353,96 @@ pub fn webhook_target(data: &[u8]) {
         let _ = is_global(IpAddr::V6(Ipv6Addr::from(octets)));
     }
 }
+
+/// The config's `[server]`, `[webhooks_retry]`, `[health] exempt` and `[[webhooks]]`
+/// `secret_env`/`projects` fields, filled from fuzz input (NUL-separated): the loader never
+/// panics, an error names a line of the file and repeats no secret, and a config it accepts
+/// holds every value within its documented bounds.
+pub fn config_new_fields(data: &[u8]) {
+    let mut parts = data
+        .split(|b| *b == 0)
+        .map(|part| String::from_utf8_lossy(part).into_owned());
+    let mut next = || parts.next().unwrap_or_default();
+    let list = |text: String| {
+        let items: Vec<String> = text.split(',').map(quoted).collect();
+        format!("[{}]", items.join(", "))
+    };
+    // Numbers go in as written, so that the fuzzer reaches the TOML reader's edges too.
+    let text = format!(
+        "environment = \"production\"\n\
+         [[projects]]\nid = \"proj_a\"\nadds_per_month = 10\nqueries_per_month = 10\n\
+         [[webhooks]]\nurl = \"https://hooks.example.com/in\"\nevents = [\"quota.threshold\"]\n\
+         secret_env = {}\nprojects = {}\n\
+         [health]\nexempt = {}\n\
+         [webhooks_retry]\nschedule = {}\n\
+         [server]\nheader_read_timeout_ms = {}\nidle_timeout_ms = {}\nmax_connections = {}\n\
+         max_body_bytes = {}\nshutdown_grace_ms = {}\n",
+        list(next()),
+        list(next()),
+        list(next()),
+        list(next()),
+        next(),
+        next(),
+        next(),
+        next(),
+        next(),
+    );
+    match Config::from_toml(&text) {
+        Err(error) => {
+            if let Some(line) = error.line() {
+                assert!(
+                    line >= 1 && line <= text.lines().count().max(1) + 1,
+                    "line {line} out of range"
+                );
+            }
+            let message = error.to_string();
+            for prefix in ["whsec_", "msk_", "msa_"] {
+                for (at, _) in message.match_indices(prefix) {
+                    let after = &message[at + prefix.len()..];
+                    assert!(
+                        after.is_empty() || after.starts_with("[redacted]"),
+                        "the error repeats {prefix} material: {message}"
+                    );
+                }
+            }
+        }
+        Ok(config) => {
+            let hour = std::time::Duration::from_secs(3_600);
+            let server = &config.server;
+            for timeout in [
+                server.header_read_timeout,
+                server.idle_timeout,
+                server.shutdown_grace,
+            ] {
+                assert!(!timeout.is_zero() && timeout <= hour, "{timeout:?}");
+            }
+            assert!((1..=1_000_000).contains(&server.max_connections));
+            assert!((1..=1 << 30).contains(&server.max_body_bytes));
+            let schedule = &config.webhooks_retry.schedule;
+            assert!((1..=32).contains(&schedule.len()), "{schedule:?}");
+            assert!(schedule.iter().all(|wait| *wait <= 7 * 24 * hour));
+            for hook in &config.webhooks {
+                assert!(!hook.secret_env.is_empty());
+                assert!(hook.secret_env.iter().all(|name| {
+                    !name.is_empty() && !name.contains('=') && !name.starts_with("whsec_")
+                }));
+            }
+        }
+    }
+}
+
+/// `text` as a TOML basic string.
+fn quoted(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}

@@ -33,6 +33,11 @@ fn config_from_toml_corpus() {
 }
 
 #[test]
+fn config_new_fields_corpus() {
+    replay("config_new_fields", checks::config_new_fields);
+}
+
+#[test]
 fn client_ip_corpus() {
     replay("client_ip", checks::client_ip);
 }
