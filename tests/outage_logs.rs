@@ -7,11 +7,13 @@
 //! could switch them off for this test's subscriber.
 #![allow(clippy::unwrap_used)]
 
+#[path = "common/captured.rs"]
+mod captured;
+
 use std::convert::Infallible;
 use std::future::{Ready, ready};
-use std::io;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 
 use http::{Request, Response};
 use memorysync_pipeline::Environment;
@@ -23,37 +25,8 @@ use memorysync_pipeline::quota::{
 use memorysync_pipeline::scope::Scope;
 use memorysync_pipeline::store::StoreError;
 use tower::{Layer, ServiceExt, service_fn};
-use tracing_subscriber::fmt::MakeWriter;
 
-/// Everything the subscriber writes.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Captured {
-    fn lines(&self) -> Vec<String> {
-        let text = String::from_utf8(self.0.lock().unwrap().clone()).unwrap();
-        text.lines().map(str::to_owned).collect()
-    }
-}
-
-impl io::Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> MakeWriter<'a> for Captured {
-    type Writer = Captured;
-
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
+use captured::Captured;
 
 /// A shared store that answers while `up` is set; quota counts are never exhausted.
 #[derive(Clone, Default)]
@@ -129,51 +102,18 @@ fn a_hundred_refused_requests_during_an_outage_log_a_couple_of_lines() {
 
     let statuses = tracing::subscriber::with_default(subscriber, || {
         runtime.block_on(async {
+            let limited = |project| limit.layer(service_fn(inner)).oneshot(list(project));
+            let metered = |project| quota.layer(service_fn(inner)).oneshot(list(project));
             let mut statuses = Vec::new();
             for _ in 0..100 {
-                let limited = limit.layer(service_fn(inner));
-                statuses.push(
-                    limited
-                        .oneshot(list("proj_planned"))
-                        .await
-                        .unwrap()
-                        .status(),
-                );
-                let metered = quota.layer(service_fn(inner));
-                statuses.push(
-                    metered
-                        .oneshot(list("proj_planned"))
-                        .await
-                        .unwrap()
-                        .status(),
-                );
+                statuses.push(limited("proj_planned").await.unwrap().status());
+                statuses.push(metered("proj_planned").await.unwrap().status());
             }
             store.up.store(true, Ordering::SeqCst);
-            let metered = quota.layer(service_fn(inner));
-            statuses.push(
-                metered
-                    .oneshot(list("proj_planned"))
-                    .await
-                    .unwrap()
-                    .status(),
-            );
+            statuses.push(metered("proj_planned").await.unwrap().status());
             for _ in 0..100 {
-                let limited = limit.layer(service_fn(inner));
-                statuses.push(
-                    limited
-                        .oneshot(list("proj_planned"))
-                        .await
-                        .unwrap()
-                        .status(),
-                );
-                let metered = quota.layer(service_fn(inner));
-                statuses.push(
-                    metered
-                        .oneshot(list("proj_unplanned"))
-                        .await
-                        .unwrap()
-                        .status(),
-                );
+                statuses.push(limited("proj_planned").await.unwrap().status());
+                statuses.push(metered("proj_unplanned").await.unwrap().status());
             }
             statuses
         })

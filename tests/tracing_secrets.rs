@@ -13,13 +13,12 @@
 mod common;
 
 use std::convert::Infallible;
-use std::io;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
+use common::captured::Captured;
 use common::stack::{KEY_ID, PROJECT, Stack};
 use memorysync_pipeline::Environment;
 use memorysync_pipeline::clock::Timestamp;
@@ -27,31 +26,7 @@ use memorysync_pipeline::webhook::{
     Endpoint, MemoryWebhookQueue, RetryPolicy, Verifier, WebhookSecret, WebhookSettings, Webhooks,
     signed_headers,
 };
-use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::fmt::format::FmtSpan;
-
-/// Everything the subscriber writes.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl io::Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> MakeWriter<'a> for Captured {
-    type Writer = Captured;
-
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
 
 /// `ok.test` answers 200; anything else 500.
 async fn receiver(request: http::Request<Bytes>) -> Result<http::Response<()>, Infallible> {
@@ -131,7 +106,7 @@ fn traces_name_the_key_id_and_project_and_never_a_secret() {
             [stack.key, stack.revoked, stack.expired]
         })
     });
-    let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let text = captured.text();
 
     assert!(!text.contains("msk_"), "a key prefix in\n{text}");
     assert!(!text.contains("whsec_"), "a secret prefix in\n{text}");

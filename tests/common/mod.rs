@@ -3,6 +3,7 @@
 //! `stack`, the Redis harness, and the reference implementation of Standard Webhooks.
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub(crate) mod captured;
 #[cfg(feature = "redis")]
 pub(crate) mod redis;
 pub(crate) mod stack;
