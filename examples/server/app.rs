@@ -186,7 +186,12 @@ where
             )
             .stage(ProjectScopeLayer::new())
             .stage(limits.with_clock(self.clock.clone()))
-            .stage(quotas.with_clock(self.clock).with_alerts(self.alerts))
+            .stage(
+                quotas
+                    .with_classifier(self.config.quota_classifier())
+                    .with_clock(self.clock)
+                    .with_alerts(self.alerts),
+            )
             .into_layer();
         // Around the finished API, not `Router::layer`: routes merged into the result later
         // (`/metrics`) stay outside, and every other path, routed or not, meets the stages.

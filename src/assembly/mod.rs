@@ -10,7 +10,9 @@ use crate::clock::Timestamp;
 use crate::config::Config;
 use crate::health::HealthRouteLayer;
 use crate::key::{KeyStore, KeyStoreError, MemoryKeyStore};
-use crate::quota::{AlertThresholds, Plan, QuotaPlans};
+use crate::quota::{
+    AlertThresholds, DefaultClassifier, Plan, QuotaPlans, RouteClassifier, RoutesOrDefault,
+};
 use crate::tombstone::MemoryTombstones;
 
 impl Config {
@@ -35,6 +37,18 @@ impl Config {
                 self.health.trusted_proxies.iter().copied(),
             ))
             .with_exempt(self.health.exempt.iter().copied())
+    }
+
+    /// The quota classifier the config names: its `[[quota.routes]]`, or the memory API's
+    /// routes ([`DefaultClassifier`]) when it has none. For [`QuotaDegradeLayer::with_classifier`].
+    ///
+    /// [`QuotaDegradeLayer::with_classifier`]: crate::quota::QuotaDegradeLayer::with_classifier
+    pub fn quota_classifier(&self) -> RoutesOrDefault {
+        if self.quota.routes.is_empty() {
+            RoutesOrDefault::Default(DefaultClassifier)
+        } else {
+            RoutesOrDefault::Routes(RouteClassifier::new(self.quota.routes.iter().cloned()))
+        }
     }
 }
 

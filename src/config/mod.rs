@@ -30,15 +30,18 @@
 //! ```
 
 mod error;
+mod quota_routes;
 mod raw;
 mod secrets;
 mod server;
 mod validate;
 mod webhooks;
 
+pub use crate::quota::{QuotaRoute, RoutePath};
 /// Where `[store] on_store_error` lands; the store layer owns it.
 pub use crate::store::StoreErrorPolicy;
 pub use error::ConfigError;
+pub use quota_routes::QuotaConfig;
 pub use server::ServerConfig;
 
 use std::path::{Path, PathBuf};
@@ -71,6 +74,8 @@ pub struct Config {
     pub server: ServerConfig,
     /// When failed webhook deliveries are tried again.
     pub webhooks_retry: WebhookRetryConfig,
+    /// `[quota]`: the metered routes.
+    pub quota: QuotaConfig,
 }
 
 /// `[store]`.

@@ -27,6 +27,8 @@ pub(super) struct RawConfig {
     pub(super) server: RawServer,
     #[serde(default)]
     pub(super) webhooks_retry: RawWebhooksRetry,
+    #[serde(default)]
+    pub(super) quota: RawQuota,
 }
 
 #[derive(Deserialize, Default)]
@@ -111,4 +113,18 @@ pub(super) struct RawServer {
     pub(super) max_connections: Option<Spanned<u64>>,
     pub(super) max_body_bytes: Option<Spanned<u64>>,
     pub(super) shutdown_grace_ms: Option<Spanned<u64>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawQuota {
+    pub(super) routes: Option<Spanned<Vec<RawQuotaRoute>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawQuotaRoute {
+    pub(super) method: Spanned<String>,
+    pub(super) path: Spanned<String>,
+    pub(super) operation: Spanned<String>,
 }

@@ -57,6 +57,7 @@ pub(super) fn parse(text: &str) -> Result<Config, ConfigError> {
         health: health(&lines, raw.health)?,
         audit: audit(&lines, raw.audit)?,
         server: super::server::validate(raw.server, |at, message| lines.error(at, message))?,
+        quota: super::quota_routes::validate(&lines, raw.quota)?,
     })
 }
 
