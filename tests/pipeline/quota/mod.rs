@@ -12,7 +12,9 @@ mod exhaustion;
 mod months;
 mod races;
 mod refunds;
+mod route_classifier;
 mod routes;
+mod routes_config;
 mod scopes;
 
 use std::fmt;
