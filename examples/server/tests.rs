@@ -457,3 +457,40 @@ fn the_arguments_parse_and_bad_ones_are_refused() {
     assert!(super::args::Args::parse(words("--config")).is_err());
     assert!(super::args::Args::parse(words("--verbose")).is_err());
 }
+
+/// The server built its quota stage with the memory API's routes whatever the config said:
+/// `[[quota.routes]]` must reach it.
+#[tokio::test]
+async fn the_configs_quota_routes_reach_the_servers_quota_stage() {
+    let dev = ApiKey::generate(Environment::Development).unwrap();
+    let text = format!(
+        "environment = \"development\"\n\
+         [[projects]]\nid = \"proj_demo\"\nadds_per_month = 1\nqueries_per_month = 100\n\
+         [[keys]]\nid = \"key_dev\"\nsha256 = \"{}\"\nproject = \"proj_demo\"\nenvironment = \"development\"\n\
+         [[quota.routes]]\nmethod = \"POST\"\npath = \"/v1/memories/*\"\noperation = \"add\"\n",
+        dev.hash().to_hex()
+    );
+    let server = serve(&Config::from_toml(&text).unwrap(), false).await;
+    let auth = format!("Bearer {}", dev.expose_secret());
+    let headers = [
+        ("authorization", auth.as_str()),
+        ("x-project-id", "proj_demo"),
+    ];
+    let (status, answer) = server
+        .send("POST", "/v1/memories", &headers, r#"{"text":"one"}"#)
+        .await;
+    assert_eq!(
+        (status, answer["results"][0]["event"].as_str()),
+        (200, Some("ADD"))
+    );
+    // A search is an add under this config's prefix, and the one add is spent.
+    let (status, answer) = server
+        .send(
+            "POST",
+            "/v1/memories/search",
+            &headers,
+            r#"{"query":"one"}"#,
+        )
+        .await;
+    assert_eq!((status, answer), (200, serde_json::json!({"results": []})));
+}
