@@ -9,7 +9,9 @@
 //! Decisions the design left open: `environment` is required; the `[store]`, `[health]` and
 //! `[audit]` tables are optional; a limit, a period or a per-IP rate of 0 is an error (a limit
 //! that refuses everything is better written as a revoked key); `trusted_proxies` accepts
-//! CIDRs or single addresses.
+//! CIDRs or single addresses. `[[quota.routes]]` (method, exact or `/*` prefix path, `add` or
+//! `query`) replaces the memory API's metered routes; the same method and path twice, or an
+//! empty list, is an error.
 //!
 //! # Example
 //! ```

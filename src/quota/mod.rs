@@ -2,7 +2,8 @@
 //!
 //! Each project has a plan: adds per month and queries per month, counted over calendar months
 //! in UTC. A classifier maps each request to [`Operation::Add`], [`Operation::Query`] or
-//! unmetered ([`DefaultClassifier`], or any closure). A metered request reserves one unit before
+//! unmetered ([`DefaultClassifier`], a [`RouteClassifier`] over a list of routes such as a
+//! config's `[[quota.routes]]`, or any closure). A metered request reserves one unit before
 //! the inner service is called, so the quota is never exceeded, even by concurrent requests; any
 //! answer from inside but a 2xx (a 404, a 400, a 5xx) or an error gives the unit back. When the month's units are used up, the
 //! request is answered 200 with an empty result (`{"results":[]}` by default, per operation
@@ -56,6 +57,10 @@
 //!   stored: a 404 for a path the router does not serve, a 400 for a malformed body), and so
 //!   does a trailers-only gRPC answer whose `grpc-status` is not OK.
 //! - `HEAD /v1/memories` is a query, like the `GET` it stands for.
+//! - In a [`RouteClassifier`], `HEAD` follows `GET` too: a `GET` route meters `HEAD` unless a
+//!   `HEAD` route matches first. An exact route wins over a prefix (`/a/*`, which covers `/a`
+//!   and every path under `/a/`), a longer prefix over a shorter; a trailing slash and the query
+//!   string are ignored, as [`DefaultClassifier`] ignores them.
 //! - A request dropped before the inner service was called (the client went away, a timeout
 //!   outside fired while the store was answering) gives its unit back: the reservation is
 //!   finished, in the background if it has to wait, and refunded. Once the inner service was

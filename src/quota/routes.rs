@@ -138,6 +138,19 @@ impl MethodRoutes {
 /// the list does not matter; of two routes with the same method and path, the first is kept.
 /// `HEAD` follows `GET`: a `HEAD` request is looked up among the `HEAD` routes, then the `GET`
 /// ones. A request no route matches is unmetered.
+///
+/// ```
+/// use http::Method;
+/// use memorysync_pipeline::quota::{Classify, Operation, RouteClassifier, RoutePath};
+///
+/// let notes = RouteClassifier::new([
+///     (Method::POST, RoutePath::parse("/v2/notes").unwrap(), Operation::Add),
+///     (Method::GET, RoutePath::parse("/v2/notes/*").unwrap(), Operation::Query),
+/// ]);
+/// assert_eq!(notes.classify(&Method::POST, "/v2/notes/"), Some(Operation::Add));
+/// assert_eq!(notes.classify(&Method::HEAD, "/v2/notes/n_1"), Some(Operation::Query));
+/// assert_eq!(notes.classify(&Method::POST, "/v1/memories"), None);
+/// ```
 #[derive(Clone, Debug, Default)]
 pub struct RouteClassifier {
     methods: Vec<(Method, MethodRoutes)>,
