@@ -7,7 +7,7 @@ pub(crate) struct Args {
     pub(crate) config: PathBuf,
     pub(crate) listen: SocketAddr,
     pub(crate) bare: bool,
-    /// This process's name among the instances sharing a Redis; the bound address if unset.
+    /// This process's audit chain; `[server] instance` or the audit directory's if unset.
     pub(crate) instance: Option<String>,
 }
 
@@ -34,7 +34,16 @@ impl Args {
                         .map_err(|_| format!("--listen: not an address: {addr}"))?;
                 }
                 "--bare" => args.bare = true,
-                "--instance" => args.instance = Some(words.next().ok_or(USAGE)?),
+                "--instance" => {
+                    let name = words.next().ok_or(USAGE)?;
+                    if !memorysync_pipeline::audit::is_instance_name(&name) {
+                        return Err(format!(
+                            "--instance: {}",
+                            memorysync_pipeline::audit::INSTANCE_NAME_RULE
+                        ));
+                    }
+                    args.instance = Some(name);
+                }
                 "--help" | "-h" => return Err(USAGE.to_owned()),
                 other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
             }

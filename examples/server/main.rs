@@ -5,13 +5,16 @@
 //! ```
 //! Serves on 127.0.0.1:8080 with `examples/memorysync.toml`. `--bare` serves the same API with no
 //! pipeline at all, every request scoped to `proj_demo` in development, for comparisons.
-//! `--instance` names this process among several sharing one Redis (`store.backend =
-//! "redis"`): its audit stream is `memorysync:audit:<NAME>`. It defaults to the bound address.
+//! `--instance` (or `[server] instance`) names this process's audit chain; on Redis its audit
+//! stream is `memorysync:audit:<NAME>`. Without it, the name generated at the first start is
+//! kept in `<audit dir>/instance`; with the audit log on Redis, a name must be given.
 
 mod activity;
 mod app;
 mod args;
 mod body_limit;
+#[cfg(test)]
+mod instance_tests;
 mod lingering;
 mod memories;
 #[cfg(feature = "metrics")]
@@ -65,6 +68,7 @@ async fn main() {
 /// Serves until SIGINT or SIGTERM, then shuts down gracefully.
 pub(crate) async fn run(args: args::Args) -> Result<(), String> {
     let config = Config::load(&args.config).map_err(|e| e.to_string())?;
+    let instance = instance_name(&args, &config)?;
     if !args.bare && config.environment == Environment::Development {
         print_key_help(&config, &args.config);
     }
@@ -72,7 +76,6 @@ pub(crate) async fn run(args: args::Args) -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
     let bound = listener.local_addr().map_err(|e| e.to_string())?;
-    let instance = args.instance.clone().unwrap_or_else(|| bound.to_string());
     let app::App {
         router,
         audit,
@@ -88,7 +91,7 @@ pub(crate) async fn run(args: args::Args) -> Result<(), String> {
     };
     // Tests that start the server as a process read the address from this line.
     println!(
-        "memorysync server on http://{bound} ({mode}), config {}",
+        "memorysync server on http://{bound} ({mode}), config {}, instance {instance}",
         args.config.display()
     );
     let app = app::App {
@@ -99,6 +102,29 @@ pub(crate) async fn run(args: args::Args) -> Result<(), String> {
     serve_until(listener, app, &config, shutdown_signal()).await?;
     println!("memorysync server stopped");
     Ok(())
+}
+
+/// This process's audit chain: `--instance`, else `[server] instance`, else the name kept in the
+/// audit directory. With the audit log on Redis and no name given there is no place to keep one,
+/// and a name made up per start would open a new chain at every restart.
+pub(crate) fn instance_name(args: &args::Args, config: &Config) -> Result<String, String> {
+    use memorysync_pipeline::audit::{INSTANCE_NAME_RULE, generate_instance_name, instance_in_dir};
+    use memorysync_pipeline::config::StoreBackend;
+    if let Some(name) = &args.instance {
+        return Ok(name.clone());
+    }
+    if let Some(name) = &config.server.instance {
+        return Ok(name.clone());
+    }
+    match (&config.audit.dir, config.store.backend) {
+        (Some(dir), _) => instance_in_dir(dir)
+            .map_err(|e| format!("audit dir {}: instance name: {e}", dir.display())),
+        (None, StoreBackend::Redis) if !args.bare => Err(format!(
+            "the audit log is on Redis: pass --instance NAME or set [server] instance ({INSTANCE_NAME_RULE})"
+        )),
+        // The audit log lives in memory: its chain ends with the process anyway.
+        (None, _) => generate_instance_name().map_err(|e| e.to_string()),
+    }
 }
 
 /// Serves `app` until `shutdown` resolves, then stops within `[server] shutdown_grace_ms`:

@@ -62,6 +62,7 @@ mod chain;
 mod config;
 mod event;
 mod future;
+mod instance;
 mod jsonl;
 mod layer;
 mod log;
@@ -74,6 +75,10 @@ pub use chain::{BreakKind, ChainBreak, ChainHead, ChainedLine, verify};
 pub use config::AuditLogConfig;
 pub use event::{AuditEvent, MAX_PATH, MAX_USER_AGENT, Outcome};
 pub use future::ResponseFuture;
+pub use instance::{
+    INSTANCE_FILE, INSTANCE_NAME_RULE, MAX_INSTANCE_NAME, generate_instance_name, instance_in_dir,
+    is_instance_name,
+};
 pub use jsonl::JsonLinesSink;
 pub use layer::AuditRecordLayer;
 pub use log::{AuditLog, AuditStats, Unwritten};

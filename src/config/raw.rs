@@ -113,6 +113,7 @@ pub(super) struct RawServer {
     pub(super) max_connections: Option<Spanned<u64>>,
     pub(super) max_body_bytes: Option<Spanned<u64>>,
     pub(super) shutdown_grace_ms: Option<Spanned<u64>>,
+    pub(super) instance: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize, Default)]

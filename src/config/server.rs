@@ -1,5 +1,6 @@
 //! `[server]`: what keeps one client from holding the server, and how long shutdown may take.
 
+use std::ops::Range;
 use std::time::Duration;
 
 use toml::Spanned;
@@ -22,6 +23,9 @@ pub struct ServerConfig {
     pub max_body_bytes: u64,
     /// How long shutdown may take, from the signal to the exit.
     pub shutdown_grace: Duration,
+    /// This process's audit chain: its name among the instances sharing a store. When unset,
+    /// the audit directory keeps a generated one (see [`crate::audit::instance_in_dir`]).
+    pub instance: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -32,6 +36,7 @@ impl Default for ServerConfig {
             max_connections: 10_000,
             max_body_bytes: 2 * 1024 * 1024,
             shutdown_grace: Duration::from_millis(30_000),
+            instance: None,
         }
     }
 }
@@ -43,11 +48,23 @@ const MAX_CONNECTIONS: u64 = 1_000_000;
 /// The largest body limit accepted: 1 GiB.
 const MAX_BODY: u64 = 1 << 30;
 
-/// Checks `[server]`; `error` names the line of a value.
+/// Checks `[server]`; `line_of` turns a value's span into its line.
 pub(super) fn validate(
     raw: RawServer,
-    error: impl Fn(&Spanned<u64>, String) -> ConfigError,
+    line_of: impl Fn(Range<usize>) -> usize,
 ) -> Result<ServerConfig, ConfigError> {
+    let error =
+        |at: &Spanned<u64>, message: String| ConfigError::at_line(line_of(at.span()), message);
+    let instance = match raw.instance {
+        None => None,
+        Some(name) if crate::audit::is_instance_name(name.get_ref()) => Some(name.into_inner()),
+        Some(name) => {
+            return Err(ConfigError::at_line(
+                line_of(name.span()),
+                crate::audit::INSTANCE_NAME_RULE,
+            ));
+        }
+    };
     let defaults = ServerConfig::default();
     let bounded = |value: Option<Spanned<u64>>, name: &str, max: u64| match value {
         None => Ok(None),
@@ -77,5 +94,6 @@ pub(super) fn validate(
             "shutdown_grace_ms",
             defaults.shutdown_grace,
         )?,
+        instance,
     })
 }

@@ -56,7 +56,7 @@ pub(super) fn parse(text: &str) -> Result<Config, ConfigError> {
         projects,
         health: health(&lines, raw.health)?,
         audit: audit(&lines, raw.audit)?,
-        server: super::server::validate(raw.server, |at, message| lines.error(at, message))?,
+        server: super::server::validate(raw.server, |span| lines.of(span))?,
         quota: super::quota_routes::validate(&lines, raw.quota)?,
     })
 }

@@ -10,6 +10,7 @@ mod common;
 
 // 2. The stages, outermost first.
 mod audit;
+mod audit_instance;
 mod auth;
 #[cfg(feature = "axum")]
 mod axum_connect_info;

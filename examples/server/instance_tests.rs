@@ -1,0 +1,54 @@
+//! The audit chain's instance name: `--instance`, `[server] instance`, the audit directory's,
+//! and a startup error when the audit log is on Redis with no name; one live writer per
+//! audit directory, also when the holder is killed.
+#![allow(clippy::unwrap_used)]
+
+use memorysync_pipeline::config::Config;
+
+use crate::args::Args;
+
+fn args(words: &[&str]) -> Result<Args, String> {
+    Args::parse(words.iter().map(|w| (*w).to_owned()))
+}
+
+#[test]
+fn the_flag_overrides_the_table_which_overrides_the_audit_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    let audit = format!(
+        "environment = \"development\"\n[audit]\ndir = \"{}\"\n",
+        dir.path().display()
+    );
+    let config = Config::from_toml(&audit).unwrap();
+    let kept = crate::instance_name(&args(&[]).unwrap(), &config).unwrap();
+    assert!(kept.starts_with("inst_"), "{kept}");
+    assert_eq!(
+        crate::instance_name(&args(&[]).unwrap(), &config).unwrap(),
+        kept
+    );
+    let named =
+        Config::from_toml(&format!("{audit}[server]\ninstance = \"from-table\"\n")).unwrap();
+    assert_eq!(
+        crate::instance_name(&args(&[]).unwrap(), &named).unwrap(),
+        "from-table"
+    );
+    let flag = args(&["--instance", "from-flag"]).unwrap();
+    assert_eq!(crate::instance_name(&flag, &named).unwrap(), "from-flag");
+    let error = args(&["--instance", "0.0.0.0:8080"]).err().unwrap();
+    assert!(
+        error.contains("--instance") && error.contains("1 to 64"),
+        "{error}"
+    );
+}
+
+#[test]
+fn an_audit_log_on_redis_without_an_instance_is_a_startup_error_not_the_bound_address() {
+    let text = "environment = \"development\"\n[store]\nbackend = \"redis\"\nredis_url = \"redis://127.0.0.1:6379\"\n";
+    let config = Config::from_toml(text).unwrap();
+    let error = crate::instance_name(&args(&[]).unwrap(), &config).unwrap_err();
+    assert!(
+        error.contains("--instance") && error.contains("[server] instance"),
+        "{error}"
+    );
+    let flag = args(&["--instance", "node-a"]).unwrap();
+    assert_eq!(crate::instance_name(&flag, &config).unwrap(), "node-a");
+}

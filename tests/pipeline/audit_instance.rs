@@ -1,0 +1,56 @@
+//! One audit chain per process: its instance name, given or kept in the audit directory, and
+//! one live writer per directory.
+
+use memorysync_pipeline::audit::{INSTANCE_FILE, instance_in_dir, is_instance_name};
+use memorysync_pipeline::config::Config;
+
+const PRODUCTION: &str = "environment = \"production\"\n";
+
+#[test]
+fn the_instance_comes_from_the_server_table_and_a_bad_one_names_its_line() {
+    let config = Config::from_toml(PRODUCTION).unwrap();
+    assert_eq!(config.server.instance, None);
+    let text = format!("{PRODUCTION}[server]\ninstance = \"node-1.eu_west\"\n");
+    let config = Config::from_toml(&text).unwrap();
+    assert_eq!(config.server.instance.as_deref(), Some("node-1.eu_west"));
+    let long = "x".repeat(65);
+    for bad in ["", "0.0.0.0:8080", "a b", "a/b", &long] {
+        let text = format!("{PRODUCTION}[server]\ninstance = \"{bad}\"\n");
+        let error = Config::from_toml(&text).unwrap_err();
+        assert_eq!(error.line(), Some(3), "{error}");
+        assert!(error.to_string().contains("1 to 64 characters"), "{error}");
+    }
+}
+
+#[test]
+fn two_instances_in_containers_no_longer_share_the_bound_address_as_their_chain() {
+    // Each container's audit directory gets its own generated name, kept across restarts.
+    let (one, two) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let first = instance_in_dir(one.path()).unwrap();
+    let other = instance_in_dir(two.path()).unwrap();
+    assert!(
+        is_instance_name(&first) && first.starts_with("inst_"),
+        "{first}"
+    );
+    assert_ne!(first, other);
+    assert_ne!(first, "0.0.0.0:8080");
+    // A restart reads the same name back.
+    assert_eq!(instance_in_dir(one.path()).unwrap(), first);
+    let kept = std::fs::read_to_string(one.path().join(INSTANCE_FILE)).unwrap();
+    assert_eq!(kept.trim(), first);
+    // Nothing but the name is left behind (no temporary file).
+    let names: Vec<_> = std::fs::read_dir(one.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, [std::ffi::OsString::from(INSTANCE_FILE)]);
+}
+
+#[test]
+fn a_kept_instance_name_that_is_not_a_name_is_an_error_not_a_new_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join(INSTANCE_FILE), "not a name!\n").unwrap();
+    let error = instance_in_dir(dir.path()).unwrap_err();
+    assert_eq!(error.kind(), std::io::ErrorKind::InvalidData);
+    assert!(error.to_string().contains("instance"), "{error}");
+}
