@@ -52,3 +52,72 @@ fn an_audit_log_on_redis_without_an_instance_is_a_startup_error_not_the_bound_ad
     let flag = args(&["--instance", "node-a"]).unwrap();
     assert_eq!(crate::instance_name(&flag, &config).unwrap(), "node-a");
 }
+
+/// A server process holds the audit directory; a second server on it fails to start, naming the
+/// directory; once the first is SIGKILLed, a new one starts on it and continues its chain name.
+#[cfg(all(feature = "redis", feature = "webhook-client"))]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_server_on_one_audit_dir_is_refused_and_starts_once_the_holder_is_killed() {
+    use std::time::Duration;
+
+    use crate::processes::ServerProcess;
+    let dir = tempfile::tempdir().unwrap();
+    let audit = dir.path().join("audit");
+    let config = dir.path().join("memorysync.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "environment = \"development\"\n[audit]\ndir = \"{}\"\n",
+            audit.display()
+        ),
+    )
+    .unwrap();
+    let holder = ServerProcess::start(&config, "node-a", &[]).await;
+
+    let second = args(&[
+        "--config",
+        config.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+    ])
+    .unwrap();
+    let error = crate::run(second).await.unwrap_err();
+    assert!(
+        error.contains(&audit.display().to_string()) && error.contains("live writer"),
+        "{error}"
+    );
+
+    holder.kill().await;
+    let third = args(&[
+        "--config",
+        config.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+    ])
+    .unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let config = Config::load(&third.config).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let instance = crate::instance_name(&third, &config).unwrap();
+    let app = crate::app::build(
+        &config,
+        false,
+        &instance,
+        memorysync_pipeline::clock::SystemClock,
+        |_| {},
+    )
+    .await
+    .expect("the killed holder's lock is gone");
+    let serving = tokio::spawn(async move {
+        let shutdown = async {
+            let _ = stopped.await;
+        };
+        crate::serve_until(listener, app, &config, shutdown).await
+    });
+    stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(30), serving)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+}

@@ -145,10 +145,7 @@ mod tests {
         assert!(metrics.contains("memorysync_requests_total"), "{metrics}");
 
         audit.flush().await;
-        let lines = JsonLinesSink::new(dir.path())
-            .unwrap()
-            .read_lines()
-            .unwrap();
+        let lines = JsonLinesSink::reader(dir.path()).read_lines().unwrap();
         let admin: Vec<_> = lines.iter().filter(|l| l.contains(r#""/admin""#)).collect();
         assert_eq!(admin.len(), 1, "{lines:?}");
         assert!(admin[0].contains(r#""status":401"#), "{}", admin[0]);

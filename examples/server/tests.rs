@@ -420,7 +420,7 @@ async fn the_configured_audit_dir_gets_one_verifiable_segment_a_day_and_no_probe
     assert_eq!(server.send("GET", "/health", &[], "").await.0, 200);
 
     audit.flush().await;
-    let sink = memorysync_pipeline::audit::JsonLinesSink::new(&dir).unwrap();
+    let sink = memorysync_pipeline::audit::JsonLinesSink::reader(&dir);
     assert_eq!(sink.segments().unwrap().len(), 1, "one segment for the day");
     let lines = sink.read_lines().unwrap();
     let checked =

@@ -3,6 +3,7 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::{AuditSink, ChainHead, ChainedLine};
 use crate::clock::Timestamp;
@@ -14,17 +15,70 @@ const MILLIS_PER_DAY: i64 = 86_400_000;
 /// Each batch is appended to the segment of its events' UTC day and flushed to the operating
 /// system; segments are synced to disk when a day ends and on [`AuditLog::flush`](super::AuditLog::flush).
 /// Retention deletes whole segments whose day has fully passed the cutoff.
+///
+/// A directory holds one chain, so it has one writer: the sink holds an exclusive lock on
+/// `<dir>/.lock` for its life (its clones share it), and the operating system releases it when
+/// the process dies, however it dies.
 #[derive(Clone, Debug)]
 pub struct JsonLinesSink {
     dir: PathBuf,
+    /// `None` for a sink opened with [`JsonLinesSink::reader`].
+    lock: Option<Arc<File>>,
 }
 
+/// The file under the directory whose lock marks the live writer.
+pub const LOCK_FILE: &str = ".lock";
+
 impl JsonLinesSink {
-    /// Segments under `dir`, created if missing.
+    /// The writer of the segments under `dir`, created if missing.
+    ///
+    /// # Errors
+    /// When the directory cannot be created, or another sink (in this process or another) is
+    /// the directory's writer: [`io::ErrorKind::WouldBlock`], naming the directory.
     pub fn new(dir: impl Into<PathBuf>) -> io::Result<Self> {
         let dir = dir.into();
         fs::create_dir_all(&dir)?;
-        Ok(JsonLinesSink { dir })
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join(LOCK_FILE))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::WouldBlock,
+                    format!(
+                        "audit dir {} has a live writer already (another process or sink holds {LOCK_FILE})",
+                        dir.display()
+                    ),
+                ));
+            }
+            Err(fs::TryLockError::Error(error)) => return Err(error),
+        }
+        Ok(JsonLinesSink {
+            dir,
+            lock: Some(Arc::new(lock)),
+        })
+    }
+
+    /// The segments under `dir` for reading (`segments`, `read_lines`, `head`) beside a live
+    /// writer; it takes no lock, and writing or purging through it is an error.
+    pub fn reader(dir: impl Into<PathBuf>) -> Self {
+        JsonLinesSink {
+            dir: dir.into(),
+            lock: None,
+        }
+    }
+
+    fn writable(&self) -> io::Result<()> {
+        match self.lock {
+            Some(_) => Ok(()),
+            None => Err(io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                format!("audit dir {} was opened for reading", self.dir.display()),
+            )),
+        }
     }
 
     /// The directory.
@@ -60,6 +114,7 @@ impl JsonLinesSink {
 
 impl AuditSink for JsonLinesSink {
     fn write(&self, batch: &[ChainedLine]) -> io::Result<()> {
+        self.writable()?;
         // The batch split into runs of one UTC day each.
         let mut runs: Vec<(i64, &[ChainedLine])> = Vec::new();
         let mut rest = batch;
@@ -103,6 +158,7 @@ impl AuditSink for JsonLinesSink {
     }
 
     fn purge_before(&self, cutoff: Timestamp) -> io::Result<usize> {
+        self.writable()?;
         let cutoff_day = day_of(cutoff);
         let mut removed = 0;
         for segment in self.segments()? {

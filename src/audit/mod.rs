@@ -79,7 +79,7 @@ pub use instance::{
     INSTANCE_FILE, INSTANCE_NAME_RULE, MAX_INSTANCE_NAME, generate_instance_name, instance_in_dir,
     is_instance_name,
 };
-pub use jsonl::JsonLinesSink;
+pub use jsonl::{JsonLinesSink, LOCK_FILE};
 pub use layer::AuditRecordLayer;
 pub use log::{AuditLog, AuditStats, Unwritten};
 pub use request_id::X_REQUEST_ID;

@@ -54,3 +54,41 @@ fn a_kept_instance_name_that_is_not_a_name_is_an_error_not_a_new_chain() {
     assert_eq!(error.kind(), std::io::ErrorKind::InvalidData);
     assert!(error.to_string().contains("instance"), "{error}");
 }
+
+#[test]
+fn a_second_writer_on_one_audit_dir_is_refused_until_the_first_is_dropped() {
+    use memorysync_pipeline::audit::JsonLinesSink;
+    let dir = tempfile::tempdir().unwrap();
+    let first = JsonLinesSink::new(dir.path()).unwrap();
+    let clone = first.clone();
+    let error = JsonLinesSink::new(dir.path()).unwrap_err();
+    assert_eq!(error.kind(), std::io::ErrorKind::WouldBlock);
+    assert!(
+        error
+            .to_string()
+            .contains(&dir.path().display().to_string()),
+        "the error names the directory: {error}"
+    );
+    // The clone shares the first writer's lock: both must go before another writer may open.
+    drop(first);
+    assert!(JsonLinesSink::new(dir.path()).is_err());
+    drop(clone);
+    JsonLinesSink::new(dir.path()).expect("the lock went with the last clone");
+}
+
+#[tokio::test]
+async fn a_reader_beside_the_live_writer_takes_no_lock_and_cannot_write() {
+    use memorysync_pipeline::audit::{AuditLog, AuditLogConfig, AuditSink, JsonLinesSink};
+    let dir = tempfile::tempdir().unwrap();
+    let log = AuditLog::start(
+        JsonLinesSink::new(dir.path()).unwrap(),
+        AuditLogConfig::new(),
+    )
+    .unwrap();
+    let reader = JsonLinesSink::reader(dir.path());
+    assert_eq!(reader.read_lines().unwrap().len(), 0);
+    let cutoff = memorysync_pipeline::clock::Timestamp::from_unix_secs(1_800_000_000);
+    let error = reader.purge_before(cutoff).unwrap_err();
+    assert_eq!(error.kind(), std::io::ErrorKind::PermissionDenied);
+    drop(log);
+}
