@@ -65,12 +65,14 @@ mod with_redis {
 
         /// The audit stream of this instance, `memorysync:audit:<instance>`: one hash chain per
         /// writer, so instances never interleave in one chain, and a restart under the same
-        /// name continues its chain.
+        /// name continues its chain. The stream's lease refuses a second live writer.
         pub(crate) fn audit_sink(&self, instance: &str) -> Result<impl AuditSink, String> {
             let options = self.connection.options();
             let sink = RedisAuditSink::open(&self.url, &options.prefix, options.timeout)
                 .map_err(|e| format!("audit stream: {e}"))?;
-            Ok(sink.with_stream(&format!("audit:{instance}")))
+            sink.with_stream(&format!("audit:{instance}"))
+                .take_lease()
+                .map_err(|e| format!("audit stream: {e}"))
         }
 
         /// `api` behind the stages on the Redis stores, each following `store.on_store_error`.

@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
+use super::audit_lease::Lease;
 use super::connection::redis_error;
 use super::keyspace::Keyspace;
 use crate::audit::{AuditSink, ChainHead, ChainedLine};
@@ -38,11 +39,15 @@ type EntryId = (u64, u64);
 /// with the next sequence number. Such an event is therefore purged no earlier than its own time.
 ///
 /// A stream holds one chain, so it has one writer at a time: instances that share a prefix give
-/// each audit log its own stream with [`RedisAuditSink::with_stream`].
+/// each audit log its own stream with [`RedisAuditSink::with_stream`], and a writer takes the
+/// stream's lease with [`RedisAuditSink::take_lease`] so that a second one is refused.
 pub struct RedisAuditSink {
     client: redis::Client,
     stream: String,
+    /// The name given to `with_stream`, which names the lease.
+    name: String,
     keyspace: Keyspace,
+    lease: Option<Lease>,
     timeout: Duration,
     state: Mutex<State>,
 }
@@ -78,7 +83,9 @@ impl RedisAuditSink {
         let sink = RedisAuditSink {
             client,
             stream: keyspace.audit_stream("audit"),
+            name: "audit".to_owned(),
             keyspace,
+            lease: None,
             timeout: timeout.max(Duration::from_millis(1)),
             state: Mutex::new(State::default()),
         };
@@ -90,8 +97,44 @@ impl RedisAuditSink {
     #[must_use]
     pub fn with_stream(mut self, name: &str) -> Self {
         self.stream = self.keyspace.audit_stream(name);
+        self.name = name.to_owned();
+        self.lease = None;
         self.locked().last_id = None;
         self
+    }
+
+    /// Makes this sink the stream's one live writer: takes the lease key
+    /// ([`lease_key`](Self::lease_key)) for [`AUDIT_LEASE`](super::AUDIT_LEASE), renewed every
+    /// 3 s while the sink lives and released when it is dropped. A writer killed without a word
+    /// loses it within 10 s. While the lease is another writer's, writes fail.
+    ///
+    /// # Errors
+    /// [`io::ErrorKind::WouldBlock`], naming the stream, while another writer holds the lease;
+    /// others when Redis does not answer.
+    pub fn take_lease(self) -> io::Result<Self> {
+        self.take_lease_for(super::AUDIT_LEASE)
+    }
+
+    /// [`take_lease`](Self::take_lease) with a lease of `ttl`, renewed every `ttl * 3 / 10`.
+    ///
+    /// # Errors
+    /// As [`take_lease`](Self::take_lease).
+    pub fn take_lease_for(mut self, ttl: Duration) -> io::Result<Self> {
+        let key = self.lease_key();
+        self.lease = None;
+        self.lease = Some(Lease::take(
+            &self.client,
+            self.timeout,
+            &self.stream,
+            key,
+            ttl,
+        )?);
+        Ok(self)
+    }
+
+    /// The key of the stream's writer lease.
+    pub fn lease_key(&self) -> String {
+        self.keyspace.audit_lease(&self.name)
     }
 
     /// The stream's key.
@@ -211,6 +254,12 @@ impl AuditSink for RedisAuditSink {
     fn write(&self, batch: &[ChainedLine]) -> io::Result<()> {
         if batch.is_empty() {
             return Ok(());
+        }
+        if self.lease.as_ref().is_some_and(Lease::is_lost) {
+            return Err(io::Error::other(format!(
+                "audit stream {}: another writer took its lease",
+                self.stream
+            )));
         }
         self.with_connection(|connection, known_last| {
             let mut rest = batch;

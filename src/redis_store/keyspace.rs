@@ -10,7 +10,8 @@
 //! - `webhook:deliveries`, `webhook:waiting`, `webhook:claimed`, `webhook:dead`: the webhook
 //!   queue, whose members are `<delivery id>|<url>`;
 //! - `audit`, or the name given to [`RedisAuditSink::with_stream`](super::RedisAuditSink::with_stream):
-//!   an audit stream.
+//!   an audit stream;
+//! - `audit-lease:<stream name>`: the lease of the audit stream's one live writer.
 //!
 //! Every id goes through [`part`], which is one-to-one and never writes `:`, `{`, `}`, `|` or a
 //! glob character. The fixed words hold none of those either, so a name splits back into its
@@ -108,6 +109,11 @@ impl Keyspace {
         let mut stream = self.prefix.to_string();
         stream.push_str(name);
         stream
+    }
+
+    /// The lease of the one live writer of the audit stream called `name`.
+    pub(crate) fn audit_lease(&self, name: &str) -> String {
+        self.join(&["audit-lease", &part(name)])
     }
 
     pub(crate) fn webhook_queue(&self) -> WebhookKeys {

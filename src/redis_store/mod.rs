@@ -21,6 +21,7 @@ macro_rules! lua_script {
 }
 
 mod audit;
+mod audit_lease;
 mod connection;
 mod keys;
 mod keyspace;
@@ -31,6 +32,7 @@ mod tombstones;
 mod webhook_queue;
 
 pub use audit::RedisAuditSink;
+pub use audit_lease::AUDIT_LEASE;
 pub use connection::{RedisConnection, RedisOptions};
 pub use keys::RedisKeyStore;
 pub use limiter::RedisRateLimitStore;
