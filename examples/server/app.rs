@@ -88,7 +88,7 @@ pub(crate) async fn build_with_secrets(
             let settings = audit_settings(config, clock.clone());
             let audit = match &config.audit.dir {
                 Some(dir) => AuditLog::start(json_lines(dir)?, settings),
-                None => AuditLog::start(redis.audit_sink(instance)?, settings),
+                None => AuditLog::start(redis.audit_sink(instance).await?, settings),
             };
             (redis.tombstones(), audit, redis.webhook_queue())
         }

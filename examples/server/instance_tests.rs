@@ -121,3 +121,61 @@ async fn a_second_server_on_one_audit_dir_is_refused_and_starts_once_the_holder_
         .unwrap()
         .unwrap();
 }
+
+/// A server process holds its Redis audit stream: another writer is refused; once the server is
+/// SIGKILLed its lease, no longer renewed, expires within 10 s and the stream can be taken.
+#[cfg(all(feature = "redis", feature = "webhook-client"))]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sigkilled_servers_audit_stream_lease_expires_within_ten_seconds() {
+    use std::time::{Duration, Instant};
+
+    use memorysync_pipeline::redis_store::{AUDIT_LEASE, RedisAuditSink};
+
+    use crate::processes::ServerProcess;
+    use crate::test_redis::RedisServer;
+    let Some(redis_server) = RedisServer::start() else {
+        return;
+    };
+    redis_server.until_answers().await;
+    let url = redis_server.url();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("memorysync.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "environment = \"development\"\n[store]\nbackend = \"redis\"\nredis_url = \"{url}\"\n"
+        ),
+    )
+    .unwrap();
+    let holder = ServerProcess::start(&config, "node-a", &[]).await;
+    let sink = || {
+        RedisAuditSink::open(&url, "memorysync:", Duration::from_secs(2))
+            .unwrap()
+            .with_stream("audit:node-a")
+    };
+    let refused = sink().take_lease().err().unwrap();
+    assert_eq!(refused.kind(), std::io::ErrorKind::WouldBlock, "{refused}");
+
+    holder.kill().await;
+    let killed = Instant::now();
+    let taken = loop {
+        match sink().take_lease() {
+            Ok(taken) => break taken,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                assert!(
+                    killed.elapsed() <= AUDIT_LEASE + Duration::from_secs(1),
+                    "{e}"
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("{e}"),
+        }
+    };
+    // Within one lease time of the last renewal, which came before the kill; plus one poll.
+    let waited = killed.elapsed();
+    assert!(
+        waited <= AUDIT_LEASE + Duration::from_millis(500),
+        "{waited:?}"
+    );
+    drop(taken);
+}

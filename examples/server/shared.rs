@@ -65,14 +65,30 @@ mod with_redis {
 
         /// The audit stream of this instance, `memorysync:audit:<instance>`: one hash chain per
         /// writer, so instances never interleave in one chain, and a restart under the same
-        /// name continues its chain. The stream's lease refuses a second live writer.
-        pub(crate) fn audit_sink(&self, instance: &str) -> Result<impl AuditSink, String> {
+        /// name continues its chain. The stream's lease refuses a second live writer; a lease
+        /// held at startup is waited for up to one lease time, since after a crash it is the
+        /// dead process's and expires within that.
+        pub(crate) async fn audit_sink(&self, instance: &str) -> Result<impl AuditSink, String> {
+            use memorysync_pipeline::redis_store::AUDIT_LEASE;
+            use std::time::Duration;
             let options = self.connection.options();
-            let sink = RedisAuditSink::open(&self.url, &options.prefix, options.timeout)
-                .map_err(|e| format!("audit stream: {e}"))?;
-            sink.with_stream(&format!("audit:{instance}"))
-                .take_lease()
-                .map_err(|e| format!("audit stream: {e}"))
+            let stream = format!("audit:{instance}");
+            let deadline = tokio::time::Instant::now() + AUDIT_LEASE + Duration::from_secs(1);
+            loop {
+                let sink = RedisAuditSink::open(&self.url, &options.prefix, options.timeout)
+                    .map_err(|e| format!("audit stream: {e}"))?;
+                match sink.with_stream(&stream).take_lease() {
+                    Ok(sink) => return Ok(sink),
+                    Err(e)
+                        if e.kind() == std::io::ErrorKind::WouldBlock
+                            && tokio::time::Instant::now() < deadline =>
+                    {
+                        tracing::warn!(error = %e, "waiting for the audit stream's lease");
+                        tokio::time::sleep(Duration::from_millis(500)).await;
+                    }
+                    Err(e) => return Err(format!("audit stream: {e}")),
+                }
+            }
         }
 
         /// `api` behind the stages on the Redis stores, each following `store.on_store_error`.
@@ -154,7 +170,7 @@ mod without_redis {
             match *self {}
         }
 
-        pub(crate) fn audit_sink(
+        pub(crate) async fn audit_sink(
             &self,
             _instance: &str,
         ) -> Result<memorysync_pipeline::audit::MemoryAuditSink, String> {
