@@ -57,6 +57,13 @@
 //!   invalid UTF-8 is written `\xNN`, control characters `\u{NN}`.
 //! - JSON Lines segments are flushed to the operating system after every batch and synced to
 //!   disk when their day ends.
+//! - A chain has one live writer. [`JsonLinesSink::new`] holds an exclusive lock on
+//!   `<dir>/.lock` ([`LOCK_FILE`]) for the sink's life, released by the operating system when
+//!   the process dies; a second writer gets [`std::io::ErrorKind::WouldBlock`] naming the
+//!   directory. [`JsonLinesSink::reader`] reads beside the writer and cannot write. On Redis, the
+//!   stream's writer holds a lease (`RedisAuditSink::take_lease`, with the `redis` feature).
+//! - The writer's instance name, when the deployment gives none, is generated once and kept in
+//!   `<dir>/instance` ([`instance_in_dir`]), so a restart continues the same chain.
 
 mod chain;
 mod config;
