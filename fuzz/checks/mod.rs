@@ -398,7 +398,8 @@ pub fn config_new_fields(data: &[u8]) {
             let message = error.to_string();
             // A prefix may stand in the message, but never followed by what a secret's body is
             // made of: that part is redacted.
-            let body = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '+' | '/' | '=');
+            let body =
+                |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '+' | '/' | '=');
             for prefix in ["whsec_", "msk_", "msa_"] {
                 for (at, _) in message.match_indices(prefix) {
                     let after = &message[at + prefix.len()..];
