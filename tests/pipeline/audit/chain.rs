@@ -63,11 +63,7 @@ async fn verify_finds_an_edited_a_removed_and_a_cut_off_line_in_a_json_lines_seg
     let dir = TempDir::new("tamper");
     let sink = JsonLinesSink::new(dir.path()).unwrap();
     let clock = ManualClock::new(T0);
-    let log = AuditLog::start(
-        sink.clone(),
-        AuditLogConfig::new().with_clock(clock.clone()),
-    )
-    .unwrap();
+    let log = log_on(&sink, &clock);
     let service = AuditRecordLayer::new(log.clone())
         .with_clock(clock.clone())
         .layer(ok_service());

@@ -8,11 +8,7 @@ async fn flush_on_shutdown_with_the_audit_dir_removed_returns_within_the_deadlin
     let dir = TempDir::new("closing");
     let sink = JsonLinesSink::new(dir.path()).unwrap();
     let clock = ManualClock::new(T0);
-    let log = AuditLog::start(
-        sink.clone(),
-        AuditLogConfig::new().with_clock(clock.clone()),
-    )
-    .unwrap();
+    let log = log_on(&sink, &clock);
     let service = ServiceBuilder::new()
         .layer(AuditRecordLayer::new(log.clone()).with_clock(clock))
         .service(ok_service());

@@ -85,6 +85,15 @@ impl Drop for TempDir {
 }
 
 /// The inner service: 200 `inner`.
+/// A log writing into `sink` on `clock`.
+fn log_on<S: AuditSink + Clone>(sink: &S, clock: &ManualClock) -> AuditLog {
+    AuditLog::start(
+        sink.clone(),
+        AuditLogConfig::new().with_clock(clock.clone()),
+    )
+    .unwrap()
+}
+
 fn ok_service()
 -> impl Service<Request<String>, Response = Response<Full<Bytes>>, Error = Infallible, Future: Send>
 + Clone

@@ -9,11 +9,7 @@ async fn a_failing_sink_degrades_health_and_loses_nothing_once_it_recovers() {
     let dir = TempDir::new("failing");
     let sink = JsonLinesSink::new(dir.path()).unwrap();
     let clock = ManualClock::new(T0);
-    let log = AuditLog::start(
-        sink.clone(),
-        AuditLogConfig::new().with_clock(clock.clone()),
-    )
-    .unwrap();
+    let log = log_on(&sink, &clock);
     let check = log.health_check();
     assert_eq!(check.name(), "audit");
     let pipeline = PipelineBuilder::new()
@@ -79,11 +75,7 @@ async fn a_failing_sink_writes_a_batch_that_spans_midnight_once() {
     let sink = JsonLinesSink::new(dir.path()).unwrap();
     let before_midnight = Timestamp::parse_rfc3339("2027-01-15T23:59:59Z").unwrap();
     let clock = ManualClock::new(before_midnight);
-    let log = AuditLog::start(
-        sink.clone(),
-        AuditLogConfig::new().with_clock(clock.clone()),
-    )
-    .unwrap();
+    let log = log_on(&sink, &clock);
     let service = AuditRecordLayer::new(log.clone())
         .with_clock(clock.clone())
         .layer(ok_service());
