@@ -137,6 +137,13 @@ impl Clock for ManualClock {
     }
 }
 
+/// A shared clock reads the clock it shares: one clock handed to several stages.
+impl<C: Clock + ?Sized> Clock for Arc<C> {
+    fn now(&self) -> Timestamp {
+        (**self).now()
+    }
+}
+
 /// The clock a stage holds: shared, cheap to clone.
 pub(crate) type SharedClock = Arc<dyn Clock>;
 

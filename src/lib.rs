@@ -113,6 +113,7 @@ pub mod body;
 pub mod client_ip;
 pub mod clock;
 pub mod config;
+pub mod deployment;
 mod environment;
 pub mod future;
 pub mod health;

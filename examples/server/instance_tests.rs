@@ -1,9 +1,10 @@
-//! The audit chain's instance name: `--instance`, `[server] instance`, the audit directory's,
-//! and a startup error when the audit log is on Redis with no name; one live writer per
-//! audit directory, also when the holder is killed.
+//! The audit chain's instance name given by `--instance`; one live writer per audit directory
+//! and per Redis audit stream, also when the holder is killed. The order of the name's sources
+//! is the library's (`deployment::audit`).
 #![allow(clippy::unwrap_used)]
 
 use memorysync_pipeline::config::Config;
+use memorysync_pipeline::deployment::DeploymentOptions;
 
 use crate::args::Args;
 
@@ -12,45 +13,12 @@ fn args(words: &[&str]) -> Result<Args, String> {
 }
 
 #[test]
-fn the_flag_overrides_the_table_which_overrides_the_audit_dir() {
-    let dir = tempfile::tempdir().unwrap();
-    let audit = format!(
-        "environment = \"development\"\n[audit]\ndir = \"{}\"\n",
-        dir.path().display()
-    );
-    let config = Config::from_toml(&audit).unwrap();
-    let kept = crate::instance_name(&args(&[]).unwrap(), &config).unwrap();
-    assert!(kept.starts_with("inst_"), "{kept}");
-    assert_eq!(
-        crate::instance_name(&args(&[]).unwrap(), &config).unwrap(),
-        kept
-    );
-    let named =
-        Config::from_toml(&format!("{audit}[server]\ninstance = \"from-table\"\n")).unwrap();
-    assert_eq!(
-        crate::instance_name(&args(&[]).unwrap(), &named).unwrap(),
-        "from-table"
-    );
-    let flag = args(&["--instance", "from-flag"]).unwrap();
-    assert_eq!(crate::instance_name(&flag, &named).unwrap(), "from-flag");
+fn an_instance_that_is_not_a_name_is_refused_by_the_flag() {
     let error = args(&["--instance", "0.0.0.0:8080"]).err().unwrap();
     assert!(
         error.contains("--instance") && error.contains("1 to 64"),
         "{error}"
     );
-}
-
-#[test]
-fn an_audit_log_on_redis_without_an_instance_is_a_startup_error_not_the_bound_address() {
-    let text = "environment = \"development\"\n[store]\nbackend = \"redis\"\nredis_url = \"redis://127.0.0.1:6379\"\n";
-    let config = Config::from_toml(text).unwrap();
-    let error = crate::instance_name(&args(&[]).unwrap(), &config).unwrap_err();
-    assert!(
-        error.contains("--instance") && error.contains("[server] instance"),
-        "{error}"
-    );
-    let flag = args(&["--instance", "node-a"]).unwrap();
-    assert_eq!(crate::instance_name(&flag, &config).unwrap(), "node-a");
 }
 
 /// A server process holds the audit directory; a second server on it fails to start, naming the
@@ -98,16 +66,9 @@ async fn a_second_server_on_one_audit_dir_is_refused_and_starts_once_the_holder_
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let config = Config::load(&third.config).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let instance = crate::instance_name(&third, &config).unwrap();
-    let app = crate::app::build(
-        &config,
-        false,
-        &instance,
-        memorysync_pipeline::clock::SystemClock,
-        |_| {},
-    )
-    .await
-    .expect("the killed holder's lock is gone");
+    let app = crate::app::build_with(&config, false, DeploymentOptions::new())
+        .await
+        .expect("the killed holder's lock is gone");
     let serving = tokio::spawn(async move {
         let shutdown = async {
             let _ = stopped.await;

@@ -28,23 +28,19 @@ mod redis_tests;
 mod serve;
 #[cfg(test)]
 mod server_tests;
-mod shared;
-mod shutdown;
 #[cfg(all(test, feature = "redis"))]
 #[path = "../../tests/common/redis.rs"]
 mod test_redis;
 #[cfg(test)]
 mod tests;
-mod tombstones;
 #[cfg(all(test, feature = "webhook-client"))]
 mod webhook_tests;
-mod webhooks;
 
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, Request};
-use memorysync_pipeline::clock::SystemClock;
 use memorysync_pipeline::config::Config;
+use memorysync_pipeline::deployment::{DeploymentOptions, ShutdownReport};
 use memorysync_pipeline::quota::QuotaAlert;
 use memorysync_pipeline::{ClientAddr, Environment};
 
@@ -68,7 +64,6 @@ async fn main() {
 /// Serves until SIGINT or SIGTERM, then shuts down gracefully.
 pub(crate) async fn run(args: args::Args) -> Result<(), String> {
     let config = Config::load(&args.config).map_err(|e| e.to_string())?;
-    let instance = instance_name(&args, &config)?;
     if !args.bare && config.environment == Environment::Development {
         print_key_help(&config, &args.config);
     }
@@ -76,11 +71,14 @@ pub(crate) async fn run(args: args::Args) -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
     let bound = listener.local_addr().map_err(|e| e.to_string())?;
-    let app::App {
-        router,
-        audit,
-        webhooks,
-    } = app::build(&config, args.bare, &instance, SystemClock, log_alert).await?;
+    let mut options = DeploymentOptions::new().with_alerts(log_alert);
+    if let Some(name) = &args.instance {
+        options = options.with_instance(name.clone());
+    }
+    let app::App { router, deployment } = app::build_with(&config, args.bare, options).await?;
+    let instance = deployment
+        .as_ref()
+        .map_or_else(|| "none (bare)".to_owned(), |d| d.instance().to_owned());
     // Outside the pipeline, like `/health`: a scraper has no API key.
     #[cfg(feature = "metrics")]
     let router = router.merge(metrics::router()?);
@@ -94,41 +92,14 @@ pub(crate) async fn run(args: args::Args) -> Result<(), String> {
         "memorysync server on http://{bound} ({mode}), config {}, instance {instance}",
         args.config.display()
     );
-    let app = app::App {
-        router,
-        audit,
-        webhooks,
-    };
+    let app = app::App { router, deployment };
     serve_until(listener, app, &config, shutdown_signal()).await?;
     println!("memorysync server stopped");
     Ok(())
 }
 
-/// This process's audit chain: `--instance`, else `[server] instance`, else the name kept in the
-/// audit directory. With the audit log on Redis and no name given there is no place to keep one,
-/// and a name made up per start would open a new chain at every restart.
-pub(crate) fn instance_name(args: &args::Args, config: &Config) -> Result<String, String> {
-    use memorysync_pipeline::audit::{INSTANCE_NAME_RULE, generate_instance_name, instance_in_dir};
-    use memorysync_pipeline::config::StoreBackend;
-    if let Some(name) = &args.instance {
-        return Ok(name.clone());
-    }
-    if let Some(name) = &config.server.instance {
-        return Ok(name.clone());
-    }
-    match (&config.audit.dir, config.store.backend) {
-        (Some(dir), _) => instance_in_dir(dir)
-            .map_err(|e| format!("audit dir {}: instance name: {e}", dir.display())),
-        (None, StoreBackend::Redis) if !args.bare => Err(format!(
-            "the audit log is on Redis: pass --instance NAME or set [server] instance ({INSTANCE_NAME_RULE})"
-        )),
-        // The audit log lives in memory: its chain ends with the process anyway.
-        (None, _) => generate_instance_name().map_err(|e| e.to_string()),
-    }
-}
-
 /// Serves `app` until `shutdown` resolves, then stops within `[server] shutdown_grace_ms`:
-/// connections get half of it to finish, then webhooks and the audit log share the rest.
+/// connections get half of it to finish, then the deployment (webhooks, audit log) the rest.
 pub(crate) async fn serve_until(
     listener: tokio::net::TcpListener,
     app: app::App,
@@ -137,8 +108,38 @@ pub(crate) async fn serve_until(
 ) -> Result<(), String> {
     let grace = config.server.shutdown_grace;
     let signalled = serve::serve(listener, app.router, &config.server, shutdown, grace / 2).await;
-    let fallback = shutdown::fallback_dirs(config);
-    shutdown::finish(app.webhooks, app.audit, &fallback, signalled + grace).await
+    let Some(deployment) = app.deployment else {
+        return Ok(());
+    };
+    let left = (signalled + grace).saturating_duration_since(tokio::time::Instant::now());
+    match deployment.shutdown(left).await {
+        Ok(report) => {
+            print_report(&report);
+            Ok(())
+        }
+        Err(loss) => {
+            print_report(&loss.report);
+            Err(loss.to_string())
+        }
+    }
+}
+
+/// What the shutdown did, for the operator watching the process.
+fn print_report(report: &ShutdownReport) {
+    if let Some(webhooks) = &report.webhooks {
+        println!("webhooks stopped: {webhooks:?}");
+    }
+    let audit = &report.audit;
+    println!(
+        "audit log closed: {} events written, {} waited for room, {} lost",
+        audit.written, audit.waited_for_room, audit.dropped
+    );
+    if let Some((count, path)) = &report.unwritten {
+        println!(
+            "audit events not written to the log: {count} kept in {}",
+            path.display()
+        );
+    }
 }
 
 /// The server's alert sink besides the webhooks: a log line.

@@ -9,10 +9,10 @@ use axum::routing::{delete, post};
 use axum::{Extension, Json, Router};
 use dashmap::DashMap;
 use memorysync_pipeline::clock::{Clock, SystemClock};
+use memorysync_pipeline::deployment::DeploymentTombstones;
 use memorysync_pipeline::scope::Scope;
-use memorysync_pipeline::tombstone::TombstoneKind;
+use memorysync_pipeline::tombstone::{TombstoneKind, TombstoneStore};
 
-use crate::tombstones::Tombstones;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -127,7 +127,7 @@ async fn remove(
     State(memories): State<Memories>,
     Extension(scope): Extension<Scope>,
     // Handed to handlers by the audit stage (`AuditRecordLayer::with_tombstones`).
-    Extension(tombstones): Extension<Tombstones>,
+    Extension(tombstones): Extension<DeploymentTombstones>,
     Path(id): Path<String>,
 ) -> Response {
     let removed = memories

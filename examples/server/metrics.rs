@@ -130,7 +130,7 @@ mod tests {
         let app = crate::app::build(&config, false, "merge", clock, |_| {})
             .await
             .unwrap();
-        let audit = app.audit.clone().unwrap();
+        let audit = app.deployment.as_ref().unwrap().audit().clone();
         // As `main` does: `/metrics` merged after the pipeline, outside it on purpose.
         let server = crate::tests::serve_router(app.router.merge(super::routes(handle()))).await;
 

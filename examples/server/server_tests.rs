@@ -8,7 +8,6 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use memorysync_pipeline::Environment;
-use memorysync_pipeline::audit::Unwritten;
 use memorysync_pipeline::clock::{ManualClock, Timestamp};
 use memorysync_pipeline::config::Config;
 use memorysync_pipeline::key::ApiKey;
@@ -267,19 +266,4 @@ async fn shutdown_with_the_audit_dir_removed_ends_within_the_grace_and_keeps_a_f
     let text = std::fs::read_to_string(&kept[0]).unwrap();
     assert_eq!(text.lines().count(), 1, "{text}");
     assert!(text.contains(r#""status":401"#), "{text}");
-}
-
-#[test]
-fn audit_events_no_fallback_file_takes_fail_the_run_with_their_count() {
-    let state = tempfile::tempdir().unwrap();
-    let missing = [state.path().join("gone"), state.path().join("also-gone")];
-    let mut unwritten = Unwritten::default();
-    unwritten.lines = vec!["{}".to_owned(), "{}".to_owned()];
-    unwritten.lost = 1;
-    let error = crate::shutdown::keep_unwritten(&unwritten, &missing).unwrap_err();
-    assert!(error.starts_with("3 audit events lost"), "{error}");
-    assert_eq!(
-        crate::shutdown::keep_unwritten(&Unwritten::default(), &missing),
-        Ok(())
-    );
 }

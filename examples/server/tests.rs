@@ -400,7 +400,7 @@ async fn the_configured_audit_dir_gets_one_verifiable_segment_a_day_and_no_probe
     let app = super::app::build(&config, false, "test", clock.clone(), |_| {})
         .await
         .unwrap();
-    let audit = app.audit.clone().unwrap();
+    let audit = app.deployment.as_ref().unwrap().audit().clone();
     let server = serve_router(app.router).await;
     let auth = format!("Bearer {}", dev.expose_secret());
     let ok = [

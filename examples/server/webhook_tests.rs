@@ -15,6 +15,7 @@ use axum::routing::post;
 use memorysync_pipeline::Environment;
 use memorysync_pipeline::clock::{ManualClock, SystemClock, Timestamp};
 use memorysync_pipeline::config::Config;
+use memorysync_pipeline::deployment::{Deployment, DeploymentOptions, DeploymentWebhooks};
 use memorysync_pipeline::key::ApiKey;
 use memorysync_pipeline::webhook::{Verifier, WebhookSecret};
 use serde_json::Value;
@@ -76,10 +77,14 @@ async fn quota_alerts_arrive_signed_and_standardwebhooks_accepts_them() {
     let config = Config::from_toml(&text).unwrap();
     let lookup = move |name: &str| (name == "HOOK_SECRET").then(|| secret_text.clone());
     let clock = ManualClock::new(system_now());
-    let app = super::app::build_with_secrets(&config, false, "test", clock, |_| {}, &lookup)
+    let options = DeploymentOptions::new()
+        .with_instance("test")
+        .with_clock(clock)
+        .with_secret_source(lookup);
+    let app = super::app::build_with(&config, false, options)
         .await
         .unwrap();
-    let webhooks = app.webhooks.clone().unwrap();
+    let webhooks = app.deployment.as_ref().unwrap().webhooks().unwrap().clone();
     let server = super::tests::serve_router(app.router).await;
     let auth = format!("Bearer {}", key.expose_secret());
     let headers = [
@@ -164,11 +169,8 @@ async fn a_rotating_endpoint_signs_with_every_configured_secret_and_standardwebh
         "HOOK_OLD" => Some(old_text.clone()),
         _ => None,
     };
-    let queue = super::webhooks::Queue::Memory;
-    let hooks = super::webhooks::start(&config, queue, &lookup)
-        .unwrap()
-        .unwrap();
-    let publish = hooks.alert_sink();
+    let hooks = webhooks_of(&config, lookup).await;
+    let publish = hooks.quota_alert_sink();
     // Another tenant's alert first: the scoped endpoint must not see it.
     publish(&alert("proj_b"));
     publish(&alert("proj_a"));
@@ -209,10 +211,8 @@ async fn a_configured_retry_schedule_dead_letters_in_milliseconds_not_28_hours()
     );
     let config = Config::from_toml(&text).unwrap();
     let lookup = move |_: &str| Some(secret.clone());
-    let hooks = super::webhooks::start(&config, super::webhooks::Queue::Memory, &lookup)
-        .unwrap()
-        .unwrap();
-    (hooks.alert_sink())(&alert("proj_a"));
+    let hooks = webhooks_of(&config, lookup).await;
+    (hooks.quota_alert_sink())(&alert("proj_a"));
     for attempt in 1..=3 {
         tokio::time::timeout(std::time::Duration::from_secs(10), arrivals.recv())
             .await
@@ -230,4 +230,14 @@ async fn a_configured_retry_schedule_dead_letters_in_milliseconds_not_28_hours()
         (3, 1)
     );
     assert!(arrivals.try_recv().is_err(), "a fourth attempt");
+}
+
+/// The webhook dispatcher of a deployment of `config`, its secrets read through `lookup`.
+async fn webhooks_of(
+    config: &Config,
+    lookup: impl Fn(&str) -> Option<String> + Send + Sync + 'static,
+) -> DeploymentWebhooks {
+    let options = DeploymentOptions::new().with_secret_source(lookup);
+    let deployment = Deployment::start(config, options).await.unwrap();
+    deployment.webhooks().unwrap().clone()
 }

@@ -1,0 +1,197 @@
+//! [`Deployment::start`]: the stores `store.backend` names, the audit log, the webhooks, then the
+//! stages over them.
+
+use std::sync::Arc;
+
+use super::options::DeploymentOptions;
+use super::{
+    Deployment, DeploymentClassifier, DeploymentKeys, DeploymentLimits, DeploymentQueue,
+    DeploymentQuotas, DeploymentStages, DeploymentTombstones, StartError, audit, shutdown,
+    webhooks,
+};
+use crate::TrustedProxies;
+use crate::audit::{AuditLog, AuditRecordLayer};
+use crate::auth::ApiKeyAuthLayer;
+use crate::clock::{SharedClock, Timestamp};
+use crate::config::{Config, StoreBackend};
+use crate::health::HealthRouteLayer;
+use crate::key::{KeyStore, KeyStoreError, MemoryKeyStore};
+use crate::limit::{SlidingWindowLimiter, SlidingWindowRateLimitLayer};
+use crate::quota::{MemoryQuotaStore, QuotaAlert, QuotaDegradeLayer, QuotaPlans};
+use crate::scope::ProjectScopeLayer;
+use crate::tombstone::MemoryTombstones;
+use crate::webhook::MemoryWebhookQueue;
+
+/// The stores of one backend, before the stages are built over them.
+struct Stores {
+    keys: DeploymentKeys,
+    limits: DeploymentLimits,
+    quotas: DeploymentQuotas,
+    tombstones: DeploymentTombstones,
+    queue: DeploymentQueue,
+    audit: AuditLog,
+    /// The shared store's own check on `/health`.
+    health: HealthRouteLayer,
+}
+
+pub(super) async fn start(
+    config: &Config,
+    options: DeploymentOptions,
+) -> Result<Deployment, StartError> {
+    let instance = audit::instance_name(config, options.instance.as_deref())?;
+    let clock = options.clock.clone();
+    let health = config.health_layer().with_clock(SharedClock::clone(&clock));
+    let stores = match config.store.backend {
+        StoreBackend::Memory => memory_stores(config, &clock, health)?,
+        StoreBackend::Redis => shared_stores(config, &clock, health, &instance).await?,
+    };
+    load_keys(&stores.keys, config, clock.now()).await?;
+    let webhooks = webhooks::start(config, stores.queue, &options.secrets)?;
+    let mut health = stores.health.with_check(stores.audit.health_check());
+    if let Some(webhooks) = &webhooks {
+        health = health.with_check(webhooks.health_check());
+    }
+    let alerts = alert_sink(options.alerts, webhooks.as_ref());
+    let classifier = options.classifier.map_or_else(
+        || DeploymentClassifier::Config(config.quota_classifier()),
+        DeploymentClassifier::Custom,
+    );
+    let keys = Arc::new(stores.keys);
+    let proxies = TrustedProxies::new(config.health.trusted_proxies.iter().copied());
+    let mut quota = QuotaDegradeLayer::from_store(QuotaPlans::from_config(config), stores.quotas)
+        .with_classifier(classifier)
+        .with_clock(SharedClock::clone(&clock));
+    if let Some(alerts) = alerts {
+        quota = quota.with_alerts(move |alert: &QuotaAlert| alerts(alert));
+    }
+    let stages = DeploymentStages {
+        health,
+        audit: AuditRecordLayer::new(stores.audit.clone())
+            .with_clock(SharedClock::clone(&clock))
+            .with_trusted_proxies(proxies)
+            .with_tombstones(stores.tombstones.clone()),
+        auth: ApiKeyAuthLayer::from_shared_store(Arc::clone(&keys), config.environment)
+            .with_clock(SharedClock::clone(&clock)),
+        scope: ProjectScopeLayer::new(),
+        limit: SlidingWindowRateLimitLayer::from_store(stores.limits)
+            .with_clock(SharedClock::clone(&clock)),
+        quota,
+    };
+    Ok(Deployment {
+        stages,
+        keys,
+        tombstones: stores.tombstones,
+        audit: stores.audit,
+        webhooks,
+        instance: Arc::from(instance),
+        fallback_dirs: shutdown::fallback_dirs(config),
+    })
+}
+
+/// Every store in this process's memory; one tombstone set for the key store, the audit log's
+/// expiry and the handlers.
+fn memory_stores(
+    config: &Config,
+    clock: &SharedClock,
+    health: HealthRouteLayer,
+) -> Result<Stores, StartError> {
+    let tombstones = MemoryTombstones::new(config.audit.tombstone_period);
+    let settings = audit::settings(config, clock, Some(tombstones.clone()));
+    let audit = audit::start_local(config, settings)
+        .unwrap_or_else(|| Err(StartError::Unsupported("no local audit sink".into())))?;
+    Ok(Stores {
+        keys: DeploymentKeys::Memory(MemoryKeyStore::with_tombstones(tombstones.clone())),
+        limits: DeploymentLimits::Memory(SlidingWindowLimiter::default()),
+        quotas: DeploymentQuotas::Memory(MemoryQuotaStore::new()),
+        tombstones: DeploymentTombstones::Memory(tombstones),
+        queue: DeploymentQueue::Memory(MemoryWebhookQueue::new()),
+        audit,
+        health,
+    })
+}
+
+/// Every store in Redis, each behind `store.on_store_error`; the audit log on this instance's
+/// stream unless `audit.dir` keeps it locally.
+#[cfg(feature = "redis")]
+async fn shared_stores(
+    config: &Config,
+    clock: &SharedClock,
+    health: HealthRouteLayer,
+    instance: &str,
+) -> Result<Stores, StartError> {
+    let shared = super::redis::SharedStores::connect(config).await?;
+    // Redis keeps tombstones by TTL, so the audit log's expiry purges none.
+    let settings = audit::settings(config, clock, None);
+    let audit = match audit::start_local(config, settings.clone()) {
+        Some(started) => started?,
+        None => AuditLog::start(shared.audit_sink(instance).await?, settings)
+            .map_err(StartError::Audit)?,
+    };
+    Ok(Stores {
+        keys: DeploymentKeys::Redis(shared.keys(config)),
+        limits: DeploymentLimits::Redis(shared.limits(config)),
+        quotas: DeploymentQuotas::Redis(shared.quotas(config)),
+        tombstones: DeploymentTombstones::Redis(shared.tombstones()),
+        queue: DeploymentQueue::Redis(shared.webhook_queue()),
+        audit,
+        health: health.with_check(shared.connection().health_check()),
+    })
+}
+
+#[cfg(not(feature = "redis"))]
+async fn shared_stores(
+    _config: &Config,
+    _clock: &SharedClock,
+    _health: HealthRouteLayer,
+    _instance: &str,
+) -> Result<Stores, StartError> {
+    Err(StartError::Unsupported(
+        "store.backend = \"redis\": build with the `redis` feature".into(),
+    ))
+}
+
+/// Puts the config's keys into the key store. A key a shared store holds from an earlier start
+/// or another instance is left as it is, but a revocation added to the file since still applies.
+async fn load_keys(
+    keys: &DeploymentKeys,
+    config: &Config,
+    now: Timestamp,
+) -> Result<(), StartError> {
+    for record in &config.keys {
+        match keys.insert(record.clone(), now).await {
+            Ok(()) => {}
+            Err(KeyStoreError::DuplicateId(id)) => {
+                if let Some(at) = record.revoked_at {
+                    keys.revoke(&id, at).await.map_err(StartError::Keys)?;
+                }
+            }
+            Err(KeyStoreError::Tombstoned(id)) => {
+                tracing::warn!(
+                    key = &*id,
+                    "config key was revoked before; its tombstone keeps it out"
+                );
+            }
+            Err(error) => return Err(StartError::Keys(error)),
+        }
+    }
+    Ok(())
+}
+
+/// The caller's alert sink and the webhooks' together; `None` when neither is there.
+fn alert_sink(
+    caller: Option<crate::quota::AlertSink>,
+    webhooks: Option<&super::DeploymentWebhooks>,
+) -> Option<crate::quota::AlertSink> {
+    let publish = webhooks.map(|hooks| hooks.quota_alert_sink());
+    match (caller, publish) {
+        (None, None) => None,
+        (caller, publish) => Some(Arc::new(move |alert: &QuotaAlert| {
+            if let Some(caller) = &caller {
+                caller(alert);
+            }
+            if let Some(publish) = &publish {
+                publish(alert);
+            }
+        })),
+    }
+}

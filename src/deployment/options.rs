@@ -1,0 +1,117 @@
+//! What a config file cannot say: the clock, a quota classifier, where secrets come from, where
+//! quota alerts go, and this process's name.
+
+use std::fmt;
+use std::sync::Arc;
+
+use http::Method;
+
+use crate::clock::{Clock, SharedClock, system_clock};
+use crate::quota::{AlertSink, Classify, Operation, QuotaAlert, RoutesOrDefault};
+
+/// Reads a secret by the name the config gives it (an environment variable's name).
+pub type SecretSource = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
+/// The options of [`Deployment::start`](super::Deployment::start). The default reads the
+/// system clock and the process environment, and takes the instance name from the config.
+#[must_use]
+#[derive(Clone)]
+pub struct DeploymentOptions {
+    pub(super) clock: SharedClock,
+    pub(super) classifier: Option<Arc<dyn Classify>>,
+    pub(super) secrets: SecretSource,
+    pub(super) alerts: Option<AlertSink>,
+    pub(super) instance: Option<String>,
+}
+
+impl DeploymentOptions {
+    /// The defaults.
+    pub fn new() -> Self {
+        DeploymentOptions {
+            clock: system_clock(),
+            classifier: None,
+            secrets: Arc::new(|name: &str| std::env::var(name).ok()),
+            alerts: None,
+            instance: None,
+        }
+    }
+
+    /// Every stage, the audit log and the health route read time from `clock`.
+    pub fn with_clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// Which requests spend which quota, instead of the config's `[[quota.routes]]` (or the
+    /// memory API's routes when it has none).
+    pub fn with_classifier(mut self, classifier: impl Classify) -> Self {
+        self.classifier = Some(Arc::new(classifier));
+        self
+    }
+
+    /// Reads webhook secrets through `source` (given the variable names of `secret_env`)
+    /// instead of the process environment: a secret manager, a test.
+    pub fn with_secret_source(
+        mut self,
+        source: impl Fn(&str) -> Option<String> + Send + Sync + 'static,
+    ) -> Self {
+        self.secrets = Arc::new(source);
+        self
+    }
+
+    /// Quota alerts go to `sink` as well as, when the config has webhooks, out as webhook events.
+    pub fn with_alerts(mut self, sink: impl Fn(&QuotaAlert) + Send + Sync + 'static) -> Self {
+        self.alerts = Some(Arc::new(sink));
+        self
+    }
+
+    /// Names this process's audit chain, over the config's `[server] instance` and the name
+    /// kept in the audit directory (a command-line `--instance`).
+    pub fn with_instance(mut self, name: impl Into<String>) -> Self {
+        self.instance = Some(name.into());
+        self
+    }
+}
+
+impl Default for DeploymentOptions {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for DeploymentOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DeploymentOptions")
+            .field("classifier", &self.classifier.is_some())
+            .field("alerts", &self.alerts.is_some())
+            .field("instance", &self.instance)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The quota classifier of a deployment: the config's routes, or the one the options gave.
+#[derive(Clone)]
+pub enum DeploymentClassifier {
+    /// `[[quota.routes]]`, or the memory API's routes when the config has none.
+    Config(RoutesOrDefault),
+    /// [`DeploymentOptions::with_classifier`].
+    Custom(Arc<dyn Classify>),
+}
+
+impl Classify for DeploymentClassifier {
+    fn classify(&self, method: &Method, path: &str) -> Option<Operation> {
+        match self {
+            DeploymentClassifier::Config(routes) => routes.classify(method, path),
+            DeploymentClassifier::Custom(classifier) => classifier.classify(method, path),
+        }
+    }
+}
+
+impl fmt::Debug for DeploymentClassifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DeploymentClassifier::Config(routes) => f.debug_tuple("Config").field(routes).finish(),
+            DeploymentClassifier::Custom(_) => f.write_str("Custom"),
+        }
+    }
+}
