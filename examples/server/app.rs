@@ -2,11 +2,9 @@
 
 use axum::{Extension, Router};
 use memorysync_pipeline::Environment;
-use memorysync_pipeline::clock::Clock;
 use memorysync_pipeline::config::Config;
 use memorysync_pipeline::deployment::{Deployment, DeploymentOptions, DeploymentTombstones};
 use memorysync_pipeline::pipeline::PipelineBuilder;
-use memorysync_pipeline::quota::QuotaAlert;
 use memorysync_pipeline::scope::Scope;
 use memorysync_pipeline::tombstone::MemoryTombstones;
 use tower_http::trace::TraceLayer;
@@ -26,8 +24,8 @@ pub(crate) async fn build(
     config: &Config,
     bare: bool,
     instance: &str,
-    clock: impl Clock,
-    on_alert: impl Fn(&QuotaAlert) + Send + Sync + 'static,
+    clock: impl memorysync_pipeline::clock::Clock,
+    on_alert: impl Fn(&memorysync_pipeline::quota::QuotaAlert) + Send + Sync + 'static,
 ) -> Result<App, String> {
     let options = DeploymentOptions::new()
         .with_instance(instance)

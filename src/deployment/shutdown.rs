@@ -151,9 +151,10 @@ mod tests {
     fn audit_events_no_fallback_file_takes_are_a_loss_with_their_count() {
         let state = tempfile::tempdir().expect("a temporary directory");
         let missing = [state.path().join("gone"), state.path().join("also-gone")];
-        let mut unwritten = Unwritten::default();
-        unwritten.lines = vec!["{}".to_owned(), "{}".to_owned()];
-        unwritten.lost = 1;
+        let unwritten = Unwritten {
+            lines: vec!["{}".to_owned(), "{}".to_owned()],
+            lost: 1,
+        };
         let loss = keep_unwritten(&unwritten, &missing, report()).expect_err("nowhere to keep");
         assert_eq!(loss.lost, 3, "{loss}");
         assert!(
@@ -170,8 +171,10 @@ mod tests {
     fn unwritten_events_are_kept_in_the_first_directory_that_takes_them() {
         let state = tempfile::tempdir().expect("a temporary directory");
         let dirs = [state.path().join("gone"), state.path().to_owned()];
-        let mut unwritten = Unwritten::default();
-        unwritten.lines = vec![r#"{"seq":1}"#.to_owned()];
+        let unwritten = Unwritten {
+            lines: vec![r#"{"seq":1}"#.to_owned()],
+            lost: 0,
+        };
         let kept = keep_unwritten(&unwritten, &dirs, report()).expect("kept");
         let (count, path) = kept.unwritten.expect("a fallback file");
         assert_eq!(count, 1);
