@@ -24,6 +24,7 @@ mod scope;
 // The pipeline built as documented: the deployment it serves, the router it wraps.
 mod composition;
 mod deployment;
+mod one_call;
 
 // 3. Rejections.
 mod grpc_rejections;
