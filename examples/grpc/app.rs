@@ -3,15 +3,9 @@
 use std::future::Future;
 
 use http::{Method, Request};
-use memorysync_pipeline::audit::{AuditLog, AuditRecordLayer};
-use memorysync_pipeline::auth::ApiKeyAuthLayer;
-use memorysync_pipeline::clock::Clock;
-use memorysync_pipeline::config::Config;
-use memorysync_pipeline::limit::SlidingWindowRateLimitLayer;
-use memorysync_pipeline::pipeline::PipelineBuilder;
-use memorysync_pipeline::quota::{Operation, QuotaDegradeLayer, QuotaPlans};
-use memorysync_pipeline::scope::ProjectScopeLayer;
-use memorysync_pipeline::{ClientAddr, TrustedProxies};
+use memorysync_pipeline::ClientAddr;
+use memorysync_pipeline::deployment::{Deployment, DeploymentOptions};
+use memorysync_pipeline::quota::Operation;
 use tokio::net::TcpListener;
 use tonic::transport::Server;
 use tonic::transport::server::{TcpConnectInfo, TcpIncoming};
@@ -20,40 +14,23 @@ use tower::util::MapRequestLayer;
 use crate::memories::MemoryService;
 use crate::proto::memories_server::MemoriesServer;
 
-/// Serves `service` behind the six stages on `listener` until `shutdown` resolves.
+/// The deployment's options for this API: its calls are classified by their gRPC path.
+pub(crate) fn options() -> DeploymentOptions {
+    DeploymentOptions::new().with_classifier(classify)
+}
+
+/// Serves `service` behind the deployment's six stages on `listener` until `shutdown` resolves.
 pub(crate) async fn serve(
-    config: &Config,
-    clock: impl Clock + Clone,
-    audit: AuditLog,
+    deployment: &Deployment,
     service: MemoryService,
     listener: TcpListener,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), String> {
-    let keys = config
-        .memory_key_store(clock.now())
-        .await
-        .map_err(|e| e.to_string())?;
-    let proxies = TrustedProxies::new(config.health.trusted_proxies.iter().copied());
-    let quotas = QuotaDegradeLayer::new(QuotaPlans::from_config(config))
-        .with_classifier(classify)
-        .with_clock(clock.clone());
-    let pipeline = PipelineBuilder::new()
-        .stage(config.health_layer().with_clock(clock.clone()))
-        .stage(
-            AuditRecordLayer::new(audit)
-                .with_clock(clock.clone())
-                .with_trusted_proxies(proxies),
-        )
-        .stage(ApiKeyAuthLayer::new(keys, config.environment).with_clock(clock.clone()))
-        .stage(ProjectScopeLayer::new())
-        .stage(SlidingWindowRateLimitLayer::new().with_clock(clock))
-        .stage(quotas)
-        .into_layer();
     Server::builder()
         // HTTP/1 too, so that plain load-balancer probes reach `GET /health`.
         .accept_http1(true)
         .layer(MapRequestLayer::new(record_client_addr))
-        .layer(pipeline)
+        .layer(deployment.layer())
         .add_service(MemoriesServer::new(service))
         .serve_with_incoming_shutdown(TcpIncoming::from(listener), shutdown)
         .await

@@ -34,9 +34,8 @@ mod proto {
 use listen_args::parse_args;
 use std::net::SocketAddr;
 
-use memorysync_pipeline::audit::{AuditLog, AuditLogConfig, MemoryAuditSink};
-use memorysync_pipeline::clock::SystemClock;
 use memorysync_pipeline::config::Config;
+use memorysync_pipeline::deployment::Deployment;
 
 #[tokio::main]
 async fn main() {
@@ -52,9 +51,9 @@ async fn run() -> Result<(), String> {
         SocketAddr::from(([127, 0, 0, 1], 50051)),
     )?;
     let config = Config::load(&config_path).map_err(|e| e.to_string())?;
-    // Kept in memory here; the server example shows the JSON Lines files of `audit.dir`.
-    let settings = AuditLogConfig::new().with_retention(config.audit.retention);
-    let audit = AuditLog::start(MemoryAuditSink::new(), settings).map_err(|e| e.to_string())?;
+    let deployment = Deployment::start(&config, app::options())
+        .await
+        .map_err(|e| e.to_string())?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
@@ -66,15 +65,10 @@ async fn run() -> Result<(), String> {
         let _ = tokio::signal::ctrl_c().await;
     };
     let service = memories::MemoryService::default();
-    app::serve(
-        &config,
-        SystemClock,
-        audit.clone(),
-        service,
-        listener,
-        shutdown,
-    )
-    .await?;
-    audit.flush().await;
+    app::serve(&deployment, service, listener, shutdown).await?;
+    deployment
+        .shutdown(config.server.shutdown_grace)
+        .await
+        .map_err(|e| e.to_string())?;
     Ok(())
 }

@@ -5,9 +5,10 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use memorysync_pipeline::Environment;
-use memorysync_pipeline::audit::{AuditLog, AuditLogConfig, MemoryAuditSink};
+use memorysync_pipeline::audit::{AuditLog, MemoryAuditSink};
 use memorysync_pipeline::clock::{ManualClock, Timestamp};
 use memorysync_pipeline::config::Config;
+use memorysync_pipeline::deployment::Deployment;
 use memorysync_pipeline::key::ApiKey;
 use serde_json::Value;
 use tonic::Code;
@@ -40,15 +41,18 @@ pub(crate) async fn start(adds_per_month: u64, rps: u32) -> Running {
     let config = Config::from_toml(&text).unwrap();
     let clock = ManualClock::new(Timestamp::from_unix_secs(1_800_000_000));
     let audit_lines = MemoryAuditSink::new();
-    let audit = AuditLog::start(audit_lines.clone(), AuditLogConfig::new()).unwrap();
+    let options = crate::app::options()
+        .with_clock(clock.clone())
+        .with_audit_sink(audit_lines.clone());
+    let deployment = Deployment::start(&config, options).await.unwrap();
+    let audit = deployment.audit().clone();
     let service = MemoryService::default();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let serving = (clock.clone(), audit.clone(), service.clone());
+    let serving = service.clone();
     tokio::spawn(async move {
-        let (clock, audit, service) = serving;
         let forever = std::future::pending();
-        crate::app::serve(&config, clock, audit, service, listener, forever)
+        crate::app::serve(&deployment, serving, listener, forever)
             .await
             .unwrap();
     });

@@ -13,55 +13,27 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
-use memorysync_pipeline::audit::{AuditLog, AuditRecordLayer};
-use memorysync_pipeline::auth::ApiKeyAuthLayer;
-use memorysync_pipeline::clock::Clock;
-use memorysync_pipeline::config::Config;
-use memorysync_pipeline::limit::SlidingWindowRateLimitLayer;
-use memorysync_pipeline::pipeline::PipelineBuilder;
-use memorysync_pipeline::quota::{QuotaDegradeLayer, QuotaPlans};
-use memorysync_pipeline::scope::ProjectScopeLayer;
-use memorysync_pipeline::{ClientAddr, TrustedProxies};
+use memorysync_pipeline::ClientAddr;
+use memorysync_pipeline::deployment::Deployment;
 use tokio::net::TcpListener;
 use tower::{Service, ServiceExt, service_fn};
 
 use crate::api::Memories;
 
-/// The memory API behind the six stages, on the in-memory stores, reading time from `clock`.
-pub(crate) async fn build(
-    config: &Config,
-    clock: impl Clock + Clone,
-    audit: AuditLog,
-) -> Result<
-    impl Service<
-        Request<Incoming>,
-        Response = Response<impl Body<Data = Bytes, Error = Infallible> + Send + 'static>,
-        Error = Infallible,
-        Future: Send + 'static,
-    > + Clone
-    + Send
-    + 'static,
-    String,
-> {
-    let keys = config
-        .memory_key_store(clock.now())
-        .await
-        .map_err(|e| e.to_string())?;
-    let proxies = TrustedProxies::new(config.health.trusted_proxies.iter().copied());
-    let pipeline = PipelineBuilder::new()
-        .stage(config.health_layer().with_clock(clock.clone()))
-        .stage(
-            AuditRecordLayer::new(audit)
-                .with_clock(clock.clone())
-                .with_trusted_proxies(proxies),
-        )
-        .stage(ApiKeyAuthLayer::new(keys, config.environment).with_clock(clock.clone()))
-        .stage(ProjectScopeLayer::new())
-        .stage(SlidingWindowRateLimitLayer::new().with_clock(clock.clone()))
-        .stage(QuotaDegradeLayer::new(QuotaPlans::from_config(config)).with_clock(clock))
-        .into_layer();
+/// The memory API behind the deployment's six stages.
+pub(crate) fn build(
+    deployment: &Deployment,
+) -> impl Service<
+    Request<Incoming>,
+    Response = Response<impl Body<Data = Bytes, Error = Infallible> + Send + 'static>,
+    Error = Infallible,
+    Future: Send + 'static,
+> + Clone
++ Send
++ 'static {
     let memories = Memories::default();
-    Ok(pipeline.around(service_fn(move |request| memories.clone().handle(request))))
+    let api = service_fn(move |request| memories.clone().handle(request));
+    deployment.layer().around(api)
 }
 
 /// Serves `service` on `listener` until `shutdown` resolves, then lets open connections finish

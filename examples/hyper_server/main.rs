@@ -18,9 +18,8 @@ mod tests;
 use listen_args::parse_args;
 use std::net::SocketAddr;
 
-use memorysync_pipeline::audit::{AuditLog, AuditLogConfig, JsonLinesSink, MemoryAuditSink};
-use memorysync_pipeline::clock::SystemClock;
 use memorysync_pipeline::config::Config;
+use memorysync_pipeline::deployment::{Deployment, DeploymentOptions};
 
 #[tokio::main]
 async fn main() {
@@ -41,8 +40,10 @@ async fn run() -> Result<(), String> {
         SocketAddr::from(([127, 0, 0, 1], 8081)),
     )?;
     let config = Config::load(&config_path).map_err(|e| e.to_string())?;
-    let audit = start_audit(&config)?;
-    let service = app::build(&config, SystemClock, audit.clone()).await?;
+    let deployment = Deployment::start(&config, DeploymentOptions::new())
+        .await
+        .map_err(|e| e.to_string())?;
+    let service = app::build(&deployment);
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
@@ -54,22 +55,11 @@ async fn run() -> Result<(), String> {
         let _ = tokio::signal::ctrl_c().await;
     })
     .await;
-    // Requests have finished; write out what the audit log still holds.
-    audit.flush().await;
+    // Requests have finished: webhooks drain, the audit log writes out what it holds.
+    deployment
+        .shutdown(config.server.shutdown_grace)
+        .await
+        .map_err(|e| e.to_string())?;
     println!("memorysync hyper server stopped");
     Ok(())
-}
-
-/// The audit log: daily JSON Lines files under `audit.dir`, or memory when it is not set.
-fn start_audit(config: &Config) -> Result<AuditLog, String> {
-    let settings = AuditLogConfig::new().with_retention(config.audit.retention);
-    let started = match &config.audit.dir {
-        Some(dir) => {
-            let sink =
-                JsonLinesSink::new(dir).map_err(|e| format!("audit dir {}: {e}", dir.display()))?;
-            AuditLog::start(sink, settings)
-        }
-        None => AuditLog::start(MemoryAuditSink::new(), settings),
-    };
-    started.map_err(|e| format!("audit log: {e}"))
 }

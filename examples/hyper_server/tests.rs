@@ -11,9 +11,10 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use memorysync_pipeline::Environment;
-use memorysync_pipeline::audit::{AuditLog, AuditLogConfig, MemoryAuditSink};
+use memorysync_pipeline::audit::{AuditLog, MemoryAuditSink};
 use memorysync_pipeline::clock::{ManualClock, Timestamp};
 use memorysync_pipeline::config::Config;
+use memorysync_pipeline::deployment::{Deployment, DeploymentOptions};
 use memorysync_pipeline::key::ApiKey;
 use serde_json::Value;
 
@@ -43,10 +44,12 @@ async fn start() -> Running {
     let config = Config::from_toml(&text).unwrap();
     let clock = ManualClock::new(Timestamp::from_unix_secs(1_800_000_000));
     let audit_lines = MemoryAuditSink::new();
-    let audit = AuditLog::start(audit_lines.clone(), AuditLogConfig::new()).unwrap();
-    let service = super::app::build(&config, clock.clone(), audit.clone())
-        .await
-        .unwrap();
+    let options = DeploymentOptions::new()
+        .with_clock(clock.clone())
+        .with_audit_sink(audit_lines.clone());
+    let deployment = Deployment::start(&config, options).await.unwrap();
+    let audit = deployment.audit().clone();
+    let service = super::app::build(&deployment);
     let listener = tokio::net::TcpListener::bind((HOME, 0)).await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(super::app::serve(listener, service, std::future::pending()));

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::options::DeploymentOptions;
+use super::options::{AuditStarter, DeploymentOptions};
 use super::{
     Deployment, DeploymentClassifier, DeploymentKeys, DeploymentLimits, DeploymentQueue,
     DeploymentQuotas, DeploymentStages, DeploymentTombstones, StartError, audit, shutdown,
@@ -41,9 +41,10 @@ pub(super) async fn start(
     let instance = audit::instance_name(config, options.instance.as_deref())?;
     let clock = options.clock.clone();
     let health = config.health_layer().with_clock(SharedClock::clone(&clock));
+    let sink = options.audit_sink;
     let stores = match config.store.backend {
-        StoreBackend::Memory => memory_stores(config, &clock, health)?,
-        StoreBackend::Redis => shared_stores(config, &clock, health, &instance).await?,
+        StoreBackend::Memory => memory_stores(config, &clock, health, sink)?,
+        StoreBackend::Redis => shared_stores(config, &clock, health, &instance, sink).await?,
     };
     load_keys(&stores.keys, config, clock.now()).await?;
     let webhooks = webhooks::start(config, stores.queue, &options.secrets)?;
@@ -94,11 +95,15 @@ fn memory_stores(
     config: &Config,
     clock: &SharedClock,
     health: HealthRouteLayer,
+    sink: Option<AuditStarter>,
 ) -> Result<Stores, StartError> {
     let tombstones = MemoryTombstones::new(config.audit.tombstone_period);
     let settings = audit::settings(config, clock, Some(tombstones.clone()));
-    let audit = audit::start_local(config, settings)
-        .unwrap_or_else(|| Err(StartError::Unsupported("no local audit sink".into())))?;
+    let audit = match sink {
+        Some(start) => start(settings).map_err(StartError::Audit)?,
+        None => audit::start_local(config, settings)
+            .unwrap_or_else(|| Err(StartError::Unsupported("no local audit sink".into())))?,
+    };
     Ok(Stores {
         keys: DeploymentKeys::Memory(MemoryKeyStore::with_tombstones(tombstones.clone())),
         limits: DeploymentLimits::Memory(SlidingWindowLimiter::default()),
@@ -118,14 +123,18 @@ async fn shared_stores(
     clock: &SharedClock,
     health: HealthRouteLayer,
     instance: &str,
+    sink: Option<AuditStarter>,
 ) -> Result<Stores, StartError> {
     let shared = super::redis::SharedStores::connect(config).await?;
     // Redis keeps tombstones by TTL, so the audit log's expiry purges none.
     let settings = audit::settings(config, clock, None);
-    let audit = match audit::start_local(config, settings.clone()) {
-        Some(started) => started?,
-        None => AuditLog::start(shared.audit_sink(instance).await?, settings)
-            .map_err(StartError::Audit)?,
+    let audit = match sink {
+        Some(start) => start(settings).map_err(StartError::Audit)?,
+        None => match audit::start_local(config, settings.clone()) {
+            Some(started) => started?,
+            None => AuditLog::start(shared.audit_sink(instance).await?, settings)
+                .map_err(StartError::Audit)?,
+        },
     };
     Ok(Stores {
         keys: DeploymentKeys::Redis(shared.keys(config)),
@@ -144,6 +153,7 @@ async fn shared_stores(
     _clock: &SharedClock,
     _health: HealthRouteLayer,
     _instance: &str,
+    _sink: Option<AuditStarter>,
 ) -> Result<Stores, StartError> {
     Err(StartError::Unsupported(
         "store.backend = \"redis\": build with the `redis` feature".into(),

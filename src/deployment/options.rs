@@ -2,26 +2,31 @@
 //! quota alerts go, and this process's name.
 
 use std::fmt;
+use std::io;
 use std::sync::Arc;
 
 use http::Method;
 
+use crate::audit::{AuditLog, AuditLogConfig, AuditSink};
 use crate::clock::{Clock, SharedClock, system_clock};
 use crate::quota::{AlertSink, Classify, Operation, QuotaAlert, RoutesOrDefault};
 
 /// Reads a secret by the name the config gives it (an environment variable's name).
 pub type SecretSource = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
 
+/// Starts the audit log on a sink the application chose.
+pub(super) type AuditStarter = Box<dyn FnOnce(AuditLogConfig) -> io::Result<AuditLog> + Send>;
+
 /// The options of [`Deployment::start`](super::Deployment::start). The default reads the
 /// system clock and the process environment, and takes the instance name from the config.
 #[must_use]
-#[derive(Clone)]
 pub struct DeploymentOptions {
     pub(super) clock: SharedClock,
     pub(super) classifier: Option<Arc<dyn Classify>>,
     pub(super) secrets: SecretSource,
     pub(super) alerts: Option<AlertSink>,
     pub(super) instance: Option<String>,
+    pub(super) audit_sink: Option<AuditStarter>,
 }
 
 impl DeploymentOptions {
@@ -33,6 +38,7 @@ impl DeploymentOptions {
             secrets: Arc::new(|name: &str| std::env::var(name).ok()),
             alerts: None,
             instance: None,
+            audit_sink: None,
         }
     }
 
@@ -73,6 +79,18 @@ impl DeploymentOptions {
     }
 }
 
+impl DeploymentOptions {
+    /// Writes the audit log to `sink` (a log shipper, a test's [`MemoryAuditSink`]) instead of
+    /// the sink the config names (`audit.dir`, the Redis stream, memory). Retention, the clock
+    /// and the tombstones still come from the config.
+    ///
+    /// [`MemoryAuditSink`]: crate::audit::MemoryAuditSink
+    pub fn with_audit_sink(mut self, sink: impl AuditSink) -> Self {
+        self.audit_sink = Some(Box::new(move |settings| AuditLog::start(sink, settings)));
+        self
+    }
+}
+
 impl Default for DeploymentOptions {
     fn default() -> Self {
         Self::new()
@@ -85,6 +103,7 @@ impl fmt::Debug for DeploymentOptions {
             .field("classifier", &self.classifier.is_some())
             .field("alerts", &self.alerts.is_some())
             .field("instance", &self.instance)
+            .field("audit_sink", &self.audit_sink.is_some())
             .finish_non_exhaustive()
     }
 }
