@@ -1,4 +1,10 @@
-//! The memory API the pipeline protects: memories kept per project and environment.
+//! The demo memory API that `memorysync serve` puts behind the pipeline (the server example
+//! includes this file too): memories kept per project and environment, in this process.
+//!
+//! - `POST /v1/memories` `{"text"}` adds one; `POST /v1/memories/search` `{"query"}` finds
+//!   them by case-insensitive substring; `GET /v1/memories` lists them;
+//!   `DELETE /v1/memories/{id}` removes one and leaves a tombstone.
+//! - Each handler reads the request's `Scope`, which the pipeline's scope stage puts there.
 
 use std::sync::Arc;
 
@@ -55,6 +61,7 @@ impl Memories {
     }
 }
 
+/// The API's routes, with an empty store of its own.
 pub(crate) fn router() -> Router {
     let memories = Memories::default();
     Router::new()
@@ -71,7 +78,7 @@ fn new_memory_id() -> String {
     format!("mem_{hex}")
 }
 
-pub(crate) fn bad_request(detail: &str) -> Response {
+fn bad_request(detail: &str) -> Response {
     let body = json!({
         "type": "urn:memorysync:problem:bad_request",
         "title": "Bad request",

@@ -8,6 +8,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod demo;
+mod serve;
 mod webhook_secret;
 
 #[derive(Debug, Parser)]
@@ -19,6 +21,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Serves the demo memory API behind the pipeline, until SIGINT or SIGTERM.
+    Serve(serve::ServeArgs),
     /// Prints a new `whsec_` webhook secret.
     WebhookSecret(webhook_secret::WebhookSecretArgs),
 }
@@ -26,6 +30,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let ran = match cli.command {
+        Command::Serve(args) => serve::run(args),
         Command::WebhookSecret(args) => webhook_secret::run(args),
     };
     match ran {

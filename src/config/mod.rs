@@ -44,7 +44,7 @@ pub use crate::quota::{QuotaRoute, RoutePath};
 pub use crate::store::StoreErrorPolicy;
 pub use error::ConfigError;
 pub use quota_routes::QuotaConfig;
-pub use server::ServerConfig;
+pub use server::{ServerConfig, TlsConfig};
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

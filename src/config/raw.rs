@@ -114,6 +114,14 @@ pub(super) struct RawServer {
     pub(super) max_body_bytes: Option<Spanned<u64>>,
     pub(super) shutdown_grace_ms: Option<Spanned<u64>>,
     pub(super) instance: Option<Spanned<String>>,
+    pub(super) tls: Option<Spanned<RawTls>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawTls {
+    pub(super) cert: Option<Spanned<String>>,
+    pub(super) key: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize, Default)]

@@ -1,12 +1,15 @@
-//! `[server]`: what keeps one client from holding the server, and how long shutdown may take.
+//! `[server]`: what keeps one client from holding the server, and how long shutdown may take;
+//! `[server.tls]`: the certificate and key of HTTPS.
 
+use std::io::Read;
 use std::ops::Range;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use toml::Spanned;
 
 use super::ConfigError;
-use super::raw::RawServer;
+use super::raw::{RawServer, RawTls};
 
 /// `[server]`: connection limits, the body limit and the shutdown grace of the HTTP server.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -26,6 +29,20 @@ pub struct ServerConfig {
     /// This process's audit chain: its name among the instances sharing a store. When unset,
     /// the audit directory keeps a generated one (see [`crate::audit::instance_in_dir`]).
     pub instance: Option<String>,
+    /// `[server.tls]`: serve HTTPS instead of plain HTTP, on every listener.
+    pub tls: Option<TlsConfig>,
+}
+
+/// `[server.tls]`: PEM files, relative to the working directory like `audit.dir`. Both are
+/// checked readable when the config is read, so that a wrong path fails at startup with its
+/// line, not at the first connection.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TlsConfig {
+    /// The certificate chain, leaf first.
+    pub cert: PathBuf,
+    /// The private key (PKCS#8, PKCS#1 or SEC1). Only its path is ever printed.
+    pub key: PathBuf,
 }
 
 impl Default for ServerConfig {
@@ -37,6 +54,7 @@ impl Default for ServerConfig {
             max_body_bytes: 2 * 1024 * 1024,
             shutdown_grace: Duration::from_millis(30_000),
             instance: None,
+            tls: None,
         }
     }
 }
@@ -95,5 +113,38 @@ pub(super) fn validate(
             defaults.shutdown_grace,
         )?,
         instance,
+        tls: raw.tls.map(|tls| validate_tls(tls, &line_of)).transpose()?,
+    })
+}
+
+/// Both paths or neither, each a file this process can read.
+fn validate_tls(
+    raw: Spanned<RawTls>,
+    line_of: impl Fn(Range<usize>) -> usize,
+) -> Result<TlsConfig, ConfigError> {
+    let table_line = line_of(raw.span());
+    let RawTls { cert, key } = raw.into_inner();
+    let (Some(cert), Some(key)) = (cert, key) else {
+        return Err(ConfigError::at_line(
+            table_line,
+            "[server.tls] needs both `cert` and `key` (PEM file paths), or leave the table out",
+        ));
+    };
+    let readable = |path: Spanned<String>, name: &str| {
+        let line = line_of(path.span());
+        let file = PathBuf::from(path.into_inner());
+        let mut first = [0u8; 1];
+        // Reading one byte also refuses a directory, which opens but does not read.
+        let why = match std::fs::File::open(&file).and_then(|mut f| f.read(&mut first)) {
+            Ok(1..) => return Ok(file),
+            Ok(_) => "is empty".to_owned(),
+            Err(error) => format!("cannot be read: {error}"),
+        };
+        let message = format!("[server.tls] {name} {} {why}", file.display());
+        Err(ConfigError::at_line(line, message))
+    };
+    Ok(TlsConfig {
+        cert: readable(cert, "cert")?,
+        key: readable(key, "key")?,
     })
 }

@@ -351,3 +351,56 @@ fn the_server_table_has_defaults_and_bounds() {
         assert!(message.contains("must be from 1 to"), "{message}");
     }
 }
+
+#[test]
+fn server_tls_takes_a_readable_cert_and_key_both_or_neither_with_the_line_of_a_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert, "-----BEGIN CERTIFICATE-----\n").unwrap();
+    std::fs::write(&key, "-----BEGIN PRIVATE KEY-----\n").unwrap();
+    let file = |cert: &std::path::Path, key: &std::path::Path| {
+        format!(
+            "environment = \"production\"\n[server]\nmax_connections = 8\n\n[server.tls]\n\
+             cert = \"{}\"\nkey = \"{}\"\n",
+            cert.display(),
+            key.display()
+        )
+    };
+    let config = Config::from_toml(&file(&cert, &key)).unwrap();
+    let tls = config.server.tls.expect("[server.tls] read");
+    assert_eq!((tls.cert, tls.key), (cert.clone(), key.clone()));
+    assert_eq!(
+        Config::from_toml("environment = \"production\"\n")
+            .unwrap()
+            .server
+            .tls,
+        None
+    );
+
+    // A missing key file, a directory as the cert, an empty file: each named, with its line.
+    let missing = dir.path().join("nowhere.pem");
+    let empty = dir.path().join("empty.pem");
+    std::fs::write(&empty, "").unwrap();
+    for (text, line, named, why) in [
+        (file(&cert, &missing), 7, &missing, "cannot be read"),
+        (file(dir.path(), &key), 6, &dir.path().to_owned(), "cannot be read"),
+        (file(&empty, &key), 6, &empty, "is empty"),
+    ] {
+        let (got, message) = error_line(&text);
+        assert_eq!(got, line, "{message}");
+        assert!(
+            message.contains(&named.display().to_string()) && message.contains(why),
+            "{message}"
+        );
+    }
+    // Both or neither, and nothing else in the table.
+    let only_cert = format!(
+        "environment = \"production\"\n[server.tls]\ncert = \"{}\"\n",
+        cert.display()
+    );
+    let (got, message) = error_line(&only_cert);
+    assert_eq!(got, 2, "{message}");
+    assert!(message.contains("both `cert` and `key`"), "{message}");
+    let unknown = format!("{}password = \"x\"\n", file(&cert, &key));
+    assert_eq!(error_line(&unknown).0, 8);
+}

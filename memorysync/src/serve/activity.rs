@@ -43,9 +43,9 @@ impl Activity {
         Busy(Arc::clone(self))
     }
 
-    /// Resolves if no request has started within `limit` of now; else never.
-    pub(crate) async fn no_request_within(&self, limit: Duration) {
-        tokio::time::sleep(limit).await;
+    /// Resolves if no request has started by `deadline`; else never.
+    pub(crate) async fn no_request_by(&self, deadline: Instant) {
+        tokio::time::sleep_until(deadline).await;
         if self.started.load(Ordering::Acquire) {
             std::future::pending::<()>().await;
         }

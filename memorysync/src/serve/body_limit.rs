@@ -41,7 +41,7 @@ pub(crate) async fn admit(request: Request<Body>, max: u64) -> Result<Request<Bo
         Ok(collected) => Ok(Request::from_parts(parts, Body::from(collected.to_bytes()))),
         Err(error) if error.is::<LengthLimitError>() => Err(refuse()),
         // The client stopped sending mid-body; whoever reads the answer gets a 400.
-        Err(_) => Err(crate::memories::bad_request(
+        Err(_) => Err(super::problem::bad_request(
             "the request body could not be read",
         )),
     }

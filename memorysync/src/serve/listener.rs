@@ -1,6 +1,6 @@
-//! Serving the router: a header-read timeout, an idle timeout and a cap on connections, so that
-//! slow or idle clients cannot hold the server; the body limit in front of everything; and a
-//! graceful stop bounded in time.
+//! Serving a router on one listener: a header-read timeout (a TLS handshake included), an idle
+//! timeout and a cap on connections, so that slow or idle clients cannot hold the server; the
+//! body limit in front of everything; and a graceful stop bounded in time.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -8,24 +8,28 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::ConnectInfo;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
+use memorysync_pipeline::ClientAddr;
 use memorysync_pipeline::config::ServerConfig;
-use tokio::net::TcpListener;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
+use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
-use crate::activity::Activity;
-use crate::lingering::Lingering;
+use super::activity::Activity;
+use super::lingering::Lingering;
 
-/// Serves `router` on `listener` until `shutdown` resolves, then lets open connections finish
-/// for at most `drain`; those still open then are closed. Returns when the signal came.
+/// Serves `router` on `listener` (over TLS with `tls`) until `shutdown` resolves, then lets
+/// open connections finish for at most `drain`; those still open then are closed. Returns when
+/// the signal came.
 pub(crate) async fn serve(
     listener: TcpListener,
+    tls: Option<TlsAcceptor>,
     router: Router,
     limits: &ServerConfig,
     shutdown: impl Future<Output = ()>,
@@ -63,16 +67,17 @@ pub(crate) async fn serve(
         };
         let connection = Connection {
             builder: builder.clone(),
-            header_read_timeout: limits.header_read_timeout,
+            // From the accept: a handshake and the first request's header share one deadline.
+            first_request_by: Instant::now() + limits.header_read_timeout,
             router: router.clone(),
             peer,
             max_body: limits.max_body_bytes,
             idle: limits.idle_timeout,
             linger: limits.header_read_timeout.min(Duration::from_secs(2)),
         };
-        let stopping = stopping.clone();
+        let (tls, stopping) = (tls.clone(), stopping.clone());
         connections.spawn(async move {
-            connection.run(stream, stopping).await;
+            connection.accept(stream, tls, stopping).await;
             drop(permit);
         });
     }
@@ -99,7 +104,7 @@ pub(crate) async fn serve(
 /// One accepted connection and what serving it needs.
 struct Connection {
     builder: auto::Builder<TokioExecutor>,
-    header_read_timeout: Duration,
+    first_request_by: Instant,
     router: Router,
     peer: SocketAddr,
     max_body: u64,
@@ -108,25 +113,50 @@ struct Connection {
 }
 
 impl Connection {
-    async fn run(self, stream: tokio::net::TcpStream, mut stopping: watch::Receiver<bool>) {
+    /// The TLS handshake, if any, then the requests.
+    async fn accept(
+        self,
+        stream: TcpStream,
+        tls: Option<TlsAcceptor>,
+        stopping: watch::Receiver<bool>,
+    ) {
+        let io = Lingering::new(stream, self.linger);
+        let Some(tls) = tls else {
+            return self.run(io, stopping).await;
+        };
+        // A client that connects and sends nothing, or stalls mid-handshake, must not hold a
+        // connection slot: the handshake has the header-read deadline too.
+        match tokio::time::timeout_at(self.first_request_by, tls.accept(io)).await {
+            Ok(Ok(io)) => self.run(io, stopping).await,
+            // Plain HTTP on the TLS port ends here: rustls refuses the first record.
+            Ok(Err(error)) => tracing::debug!(%error, peer = %self.peer, "TLS handshake failed"),
+            Err(_) => tracing::debug!(peer = %self.peer, "TLS handshake timed out"),
+        }
+    }
+
+    async fn run<I>(self, io: I, mut stopping: watch::Receiver<bool>)
+    where
+        I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
         let activity = Arc::new(Activity::default());
         let (router, peer, max_body) = (self.router, self.peer, self.max_body);
         let tracked = Arc::clone(&activity);
         let service = hyper::service::service_fn(move |mut request: http::Request<Incoming>| {
             let busy = tracked.busy();
             let router = router.clone();
-            request.extensions_mut().insert(ConnectInfo(peer));
+            request.extensions_mut().insert(ClientAddr(peer));
             async move {
                 let _busy = busy;
                 let request = request.map(axum::body::Body::new);
-                match crate::body_limit::admit(request, max_body).await {
+                match super::body_limit::admit(request, max_body).await {
                     Ok(request) => router.oneshot(request).await,
                     Err(refused) => Ok(refused),
                 }
             }
         });
-        let io = TokioIo::new(Lingering::new(stream, self.linger));
-        let connection = self.builder.serve_connection_with_upgrades(io, service);
+        let connection = self
+            .builder
+            .serve_connection_with_upgrades(TokioIo::new(io), service);
         tokio::pin!(connection);
         let mut closing = false;
         loop {
@@ -134,7 +164,7 @@ impl Connection {
                 _ = connection.as_mut() => return,
                 // Before hyper's own header timer runs: the bytes that tell HTTP/1 from
                 // HTTP/2 are read without one, and HTTP/2 has none.
-                () = activity.no_request_within(self.header_read_timeout) => return,
+                () = activity.no_request_by(self.first_request_by) => return,
                 () = activity.idle_for(self.idle), if !closing => {
                     closing = true;
                     connection.as_mut().graceful_shutdown();

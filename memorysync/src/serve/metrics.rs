@@ -1,9 +1,7 @@
-//! `GET /metrics` for Prometheus (feature `metrics`): the pipeline's counters and gauges, listed
-//! in `memorysync_pipeline::telemetry`, rendered by `metrics-exporter-prometheus`.
-//!
-//! The route sits outside the pipeline, like `/health`: a scraper has no API key. It names
-//! projects and key outcomes, so in production serve it where only the scraper reaches (a
-//! private listener, or a firewall rule), not on the public address.
+//! `GET /metrics` for Prometheus (feature `metrics`), on the admin listener only: the
+//! pipeline's counters and gauges, listed in `memorysync_pipeline::telemetry`, rendered by
+//! `metrics-exporter-prometheus`. They name projects and key outcomes, which is why the public
+//! listener never serves them.
 
 use axum::Router;
 use axum::http::header;
@@ -14,15 +12,14 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 /// The text format's content type, version 0.0.4 (what Prometheus asks for first).
 const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-/// Installs the Prometheus recorder for the whole process and returns the router of
-/// `GET /metrics`. Call it once, in `main`: a process has one global recorder, and a second
-/// install fails.
-pub(crate) fn router() -> Result<Router, String> {
+/// Installs the Prometheus recorder for the whole process. Call it once: a process has one
+/// global recorder, and a second install fails.
+pub(crate) fn install() -> Result<PrometheusHandle, String> {
     let handle = PrometheusBuilder::new()
         .install_recorder()
         .map_err(|e| format!("cannot install the metrics recorder: {e}"))?;
     memorysync_pipeline::telemetry::describe_metrics();
-    Ok(routes(handle))
+    Ok(handle)
 }
 
 /// `GET /metrics` rendering `handle`. The pipeline reports only counters and gauges, so the
@@ -65,9 +62,30 @@ mod tests {
             .unwrap_or(0.0)
     }
 
+    /// The binary's server for `config` with `/metrics` on its admin listener; the test's
+    /// clients of both.
+    async fn serve(
+        config: Config,
+        instance: &str,
+    ) -> (
+        crate::serve::testing::Served,
+        crate::serve::client::Running,
+        crate::serve::client::Running,
+    ) {
+        let clock = ManualClock::new(Timestamp::from_unix_secs(1_800_000_000));
+        let app = crate::serve::app::build_demo(&config, instance, clock, |_| {})
+            .await
+            .unwrap();
+        let admin = crate::serve::admin::answering_the_rest(super::routes(handle()));
+        let served = crate::serve::testing::serve(app, config, Some(admin)).await;
+        let (public, admin) = (served.client(), Running::at(served.admin.unwrap()));
+        (served, public, admin)
+    }
+
+    use crate::serve::client::Running;
+
     #[tokio::test]
     async fn metrics_shows_the_counters_moving_after_requests() {
-        let handle = handle();
         let key = ApiKey::generate(Environment::Development).unwrap();
         let text = format!(
             "environment = \"development\"\n\
@@ -76,15 +94,11 @@ mod tests {
             key.hash().to_hex()
         );
         let config = Config::from_toml(&text).unwrap();
-        let clock = ManualClock::new(Timestamp::from_unix_secs(1_800_000_000));
-        let app = crate::app::build(&config, false, "metrics", clock, |_| {})
-            .await
-            .unwrap();
-        let server = crate::tests::serve_router(app.router.merge(super::routes(handle))).await;
+        let (_served, server, admin) = serve(config, "metrics").await;
         let admitted = r#"memorysync_requests_total{stage="auth",outcome="admitted"}"#;
         let missing = r#"memorysync_requests_total{stage="auth",outcome="missing_api_key"}"#;
         let degraded = r#"memorysync_quota_degraded_total{project="proj_metrics",operation="add"}"#;
-        let before = server.send_text("GET", "/metrics").await;
+        let (_, before) = admin.send_text("GET", "/metrics").await;
 
         let auth = format!("Bearer {}", key.expose_secret());
         let headers = [
@@ -100,7 +114,8 @@ mod tests {
         }
         assert_eq!(server.send("GET", "/v1/memories", &[], "").await.0, 401);
 
-        let after = server.send_text("GET", "/metrics").await;
+        let (status, after) = admin.send_text("GET", "/metrics").await;
+        assert_eq!(status, 200);
         // Other tests of this binary count too: the series only ever go up by at least ours.
         assert!(
             value(&after, admitted) - value(&before, admitted) >= 3.0,
@@ -119,35 +134,50 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn merging_metrics_after_the_pipeline_let_unrouted_paths_skip_auth_and_health_404() {
+    async fn metrics_is_on_the_admin_listener_only_and_the_public_one_meets_it_with_the_pipeline() {
         let dir = tempfile::tempdir().unwrap();
         let text = format!(
             "environment = \"development\"\n[audit]\ndir = \"{}\"\n",
             dir.path().display()
         );
         let config = Config::from_toml(&text).unwrap();
-        let clock = ManualClock::new(Timestamp::from_unix_secs(1_800_000_000));
-        let app = crate::app::build(&config, false, "merge", clock, |_| {})
-            .await
-            .unwrap();
-        let audit = app.deployment.as_ref().unwrap().audit().clone();
-        // As `main` does: `/metrics` merged after the pipeline, outside it on purpose.
-        let server = crate::tests::serve_router(app.router.merge(super::routes(handle()))).await;
+        let (served, server, admin) = serve(config, "merge").await;
 
         let (status, body) = server.send("GET", "/health", &[], "").await;
         assert_eq!((status, body["status"].as_str()), (200, Some("ok")));
-        let (status, body) = server.send("GET", "/admin", &[], "").await;
+        // On the public listener `/metrics` is a path like any other: the pipeline's.
+        for path in ["/admin", "/metrics"] {
+            let (status, body) = server.send("GET", path, &[], "").await;
+            assert_eq!(
+                (status, body["code"].as_str()),
+                (401, Some("missing_api_key")),
+                "{path}"
+            );
+        }
+        let (status, metrics) = admin.send_text("GET", "/metrics").await;
+        assert_eq!(status, 200, "{metrics}");
+        assert!(
+            metrics.contains(r#"memorysync_requests_total{stage="auth",outcome="missing_api_key"}"#),
+            "{metrics}"
+        );
+        // And the admin listener serves nothing else.
+        let (status, body) = admin.send("GET", "/health", &[], "").await;
+        assert_eq!((status, body["code"].as_str()), (404, Some("not_found")));
+        let (status, fields, body) = admin.send_full("POST", "/metrics", &[], "").await;
         assert_eq!(
             (status, body["code"].as_str()),
-            (401, Some("missing_api_key"))
+            (405, Some("method_not_allowed"))
         );
-        let metrics = server.send_text("GET", "/metrics").await;
-        assert!(metrics.contains("memorysync_requests_total"), "{metrics}");
+        assert_eq!(fields["allow"], "GET,HEAD");
 
-        audit.flush().await;
+        served.stop.send(()).unwrap();
+        served.done.await.unwrap().unwrap();
         let lines = JsonLinesSink::reader(dir.path()).read_lines().unwrap();
-        let admin: Vec<_> = lines.iter().filter(|l| l.contains(r#""/admin""#)).collect();
-        assert_eq!(admin.len(), 1, "{lines:?}");
-        assert!(admin[0].contains(r#""status":401"#), "{}", admin[0]);
+        for path in ["/admin", "/metrics"] {
+            let quoted = format!(r#""{path}""#);
+            let events: Vec<_> = lines.iter().filter(|l| l.contains(&quoted)).collect();
+            assert_eq!(events.len(), 1, "{path}: {lines:?}");
+            assert!(events[0].contains(r#""status":401"#), "{}", events[0]);
+        }
     }
 }

@@ -12,7 +12,6 @@ use memorysync_pipeline::key::ApiKey;
 use memorysync_pipeline::quota::QuotaAlert;
 
 use super::test_redis::RedisServer;
-use super::tests::serve_router;
 
 #[tokio::test]
 async fn two_instances_share_one_rate_limit_one_quota_and_each_alert_fires_once() {
@@ -35,13 +34,14 @@ async fn two_instances_share_one_rate_limit_one_quota_and_each_alert_fires_once(
     for name in ["a", "b"] {
         let sink = alerts.clone();
         let clock = ManualClock::new(Timestamp::from_unix_secs(1_800_000_000));
-        let app = super::app::build(&config, false, name, clock, move |a| {
+        let app = super::app::build_demo(&config, name, clock, move |a| {
             sink.lock().unwrap().push(a.clone())
         })
         .await
         .unwrap();
-        instances.push(serve_router(app.router).await);
+        instances.push(super::testing::serve(app, config.clone(), None).await);
     }
+    let instances: Vec<_> = instances.iter().map(|served| served.client()).collect();
     let auth = format!("Bearer {}", key.expose_secret());
     let headers = [
         ("authorization", auth.as_str()),

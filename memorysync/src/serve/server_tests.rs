@@ -1,6 +1,7 @@
 //! The serving limits of `[server]` on a real listener: slow and idle clients are cut, bodies
 //! over the limit are refused with 413, and shutdown ends within its grace. These wait on real
-//! sockets, with timeouts of a few hundred milliseconds and every wait bounded.
+//! sockets, with timeouts of a few hundred milliseconds and every wait bounded; the same over
+//! TLS, where a silent client must not hold a slot through its handshake either.
 #![allow(clippy::unwrap_used)]
 
 use std::net::SocketAddr;
@@ -13,20 +14,13 @@ use memorysync_pipeline::config::Config;
 use memorysync_pipeline::key::ApiKey;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
-use crate::tests::Running;
+use super::client::Running;
+use super::testing::Served;
 
-/// A server of the example's app with `server` as its `[server]` table.
-struct Served {
-    addr: SocketAddr,
-    stop: oneshot::Sender<()>,
-    done: JoinHandle<Result<(), String>>,
-    key: ApiKey,
-}
-
-async fn serve(server: &str, audit_dir: Option<&Path>) -> Served {
+/// The binary's server with `server` as its `[server]` table (TLS when it holds a
+/// `[server.tls]` table after its fields), and a development key of `proj_demo`.
+async fn serve(server: &str, audit_dir: Option<&Path>) -> (Served, ApiKey) {
     let key = ApiKey::generate(Environment::Development).unwrap();
     let audit = audit_dir.map_or(String::new(), |dir| {
         format!("[audit]\ndir = \"{}\"\n", dir.display())
@@ -40,24 +34,10 @@ async fn serve(server: &str, audit_dir: Option<&Path>) -> Served {
     );
     let config = Config::from_toml(&text).unwrap();
     let clock = ManualClock::new(Timestamp::from_unix_secs(1_800_000_000));
-    let app = crate::app::build(&config, false, "test", clock, |_| {})
+    let app = super::app::build_demo(&config, "test", clock, |_| {})
         .await
         .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = oneshot::channel::<()>();
-    let done = tokio::spawn(async move {
-        let shutdown = async {
-            let _ = stopped.await;
-        };
-        crate::serve_until(listener, app, &config, shutdown).await
-    });
-    Served {
-        addr,
-        stop,
-        done,
-        key,
-    }
+    (super::testing::serve(app, config, None).await, key)
 }
 
 /// Reads until the server closes the connection (or resets it); what it sent before.
@@ -78,7 +58,7 @@ async fn health(addr: SocketAddr) -> u16 {
 
 #[tokio::test]
 async fn a_slow_client_sending_one_header_byte_at_a_time_is_cut_while_health_answers() {
-    let served = serve("header_read_timeout_ms = 400\n", None).await;
+    let (served, _) = serve("header_read_timeout_ms = 400\n", None).await;
     let mut slow = TcpStream::connect(served.addr).await.unwrap();
     let started = Instant::now();
     let (mut reader, mut writer) = slow.split();
@@ -125,7 +105,7 @@ async fn a_slow_client_sending_one_header_byte_at_a_time_is_cut_while_health_ans
 
 #[tokio::test]
 async fn half_open_connections_are_cut_and_capped_so_a_probe_gets_through() {
-    let served = serve("header_read_timeout_ms = 300\nmax_connections = 2\n", None).await;
+    let (served, _) = serve("header_read_timeout_ms = 300\nmax_connections = 2\n", None).await;
     let mut silent = Vec::new();
     for _ in 0..5 {
         silent.push(TcpStream::connect(served.addr).await.unwrap());
@@ -146,7 +126,7 @@ async fn half_open_connections_are_cut_and_capped_so_a_probe_gets_through() {
 
 #[tokio::test]
 async fn an_idle_kept_alive_connection_is_closed_after_the_idle_timeout() {
-    let served = serve("idle_timeout_ms = 300\n", None).await;
+    let (served, _) = serve("idle_timeout_ms = 300\n", None).await;
     let mut stream = TcpStream::connect(served.addr).await.unwrap();
     stream
         .write_all(b"GET /health HTTP/1.1\r\nHost: loopback\r\n\r\n")
@@ -193,8 +173,8 @@ fn assert_payload_too_large(answer: &str) {
 
 #[tokio::test]
 async fn a_body_over_the_limit_is_413_payload_too_large_not_400_or_a_reset() {
-    let served = serve("max_body_bytes = 1024\n", None).await;
-    let auth = format!("Bearer {}", served.key.expose_secret());
+    let (served, key) = serve("max_body_bytes = 1024\n", None).await;
+    let auth = format!("Bearer {}", key.expose_secret());
     let head = |framing: &str| {
         format!(
             "POST /v1/memories HTTP/1.1\r\nHost: loopback\r\nAuthorization: {auth}\r\n\
@@ -239,7 +219,7 @@ async fn a_body_over_the_limit_is_413_payload_too_large_not_400_or_a_reset() {
 async fn shutdown_with_the_audit_dir_removed_ends_within_the_grace_and_keeps_a_fallback_file() {
     let state = tempfile::tempdir().unwrap();
     let audit_dir = state.path().join("audit");
-    let served = serve("shutdown_grace_ms = 1000\n", Some(&audit_dir)).await;
+    let (served, _) = serve("shutdown_grace_ms = 1000\n", Some(&audit_dir)).await;
     std::fs::remove_dir_all(&audit_dir).unwrap();
     // Refused for want of a key: an audit event the log can no longer write.
     let (status, _) = Running::at(served.addr)
@@ -266,4 +246,100 @@ async fn shutdown_with_the_audit_dir_removed_ends_within_the_grace_and_keeps_a_f
     let text = std::fs::read_to_string(&kept[0]).unwrap();
     assert_eq!(text.lines().count(), 1, "{text}");
     assert!(text.contains(r#""status":401"#), "{text}");
+}
+
+/// `GET /health` over HTTPS, trusting `cert`.
+async fn https_health(addr: SocketAddr, cert: &super::test_tls::TestCert) -> u16 {
+    let url = format!("https://{addr}/health");
+    super::test_tls::get(&cert.https_client(), &url).await.0
+}
+
+#[tokio::test]
+async fn over_tls_silent_connections_are_cut_within_the_header_timeout_and_capped() {
+    let cert = super::test_tls::TestCert::new();
+    let table = format!(
+        "header_read_timeout_ms = 300\nmax_connections = 2\n{}",
+        cert.table()
+    );
+    let (served, _) = serve(&table, None).await;
+    // Connected and silent, and one stalled after the first bytes of a handshake record: none
+    // may hold a slot past the deadline.
+    let mut silent = Vec::new();
+    for n in 0..5 {
+        let mut stream = TcpStream::connect(served.addr).await.unwrap();
+        if n == 0 {
+            stream.write_all(&[0x16, 0x03, 0x01]).await.unwrap();
+        }
+        silent.push(stream);
+    }
+    let started = Instant::now();
+    let probe = tokio::time::timeout(Duration::from_secs(5), https_health(served.addr, &cert));
+    assert_eq!(
+        probe
+            .await
+            .expect("the probe is served once the silent ones are cut"),
+        200
+    );
+    for mut stream in silent {
+        let answer = tokio::time::timeout(Duration::from_secs(5), read_until_closed(&mut stream))
+            .await
+            .expect("every silent connection is closed");
+        assert!(!answer.contains("HTTP/1.1"), "{answer}");
+    }
+    // Five silent ones, two slots, 300 ms each: about a second, not forever.
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn over_tls_a_client_that_finishes_the_handshake_and_sends_nothing_is_cut() {
+    let cert = super::test_tls::TestCert::new();
+    let table = format!("header_read_timeout_ms = 300\n{}", cert.table());
+    let (served, _) = serve(&table, None).await;
+    let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(cert.client_config()));
+    let tcp = TcpStream::connect(served.addr).await.unwrap();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let mut tls = connector.connect(name, tcp).await.expect("the handshake");
+    let started = Instant::now();
+    let mut buf = [0u8; 256];
+    let closed = tokio::time::timeout(Duration::from_secs(5), async {
+        while let Ok(1..) = tls.read(&mut buf).await {}
+    })
+    .await;
+    closed.expect("the server closes the idle TLS connection");
+    assert!(
+        started.elapsed() < Duration::from_millis(1_500),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(https_health(served.addr, &cert).await, 200);
+}
+
+#[tokio::test]
+async fn plain_http_to_the_tls_port_fails_at_once_and_https_still_answers() {
+    let cert = super::test_tls::TestCert::new();
+    let (served, _) = serve(&cert.table(), None).await;
+    let plain = hyper_util::client::legacy::Client::builder(
+        hyper_util::rt::TokioExecutor::new(),
+    )
+    .build_http::<http_body_util::Empty<bytes::Bytes>>();
+    let uri: http::Uri = format!("http://{}/health", served.addr).parse().unwrap();
+    let answered = tokio::time::timeout(Duration::from_secs(5), plain.get(uri))
+        .await
+        .expect("the plain client gets an answer or an error, not a hang");
+    assert!(answered.is_err(), "{answered:?}");
+    // Raw: whatever comes back is no HTTP answer, and the connection ends.
+    let mut stream = TcpStream::connect(served.addr).await.unwrap();
+    stream
+        .write_all(b"GET /health HTTP/1.1\r\nHost: loopback\r\n\r\n")
+        .await
+        .unwrap();
+    let answer = tokio::time::timeout(Duration::from_secs(5), read_until_closed(&mut stream))
+        .await
+        .expect("the connection is closed");
+    assert!(!answer.contains("HTTP/1.1 200"), "{answer}");
+    assert_eq!(https_health(served.addr, &cert).await, 200);
 }

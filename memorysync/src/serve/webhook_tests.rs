@@ -3,7 +3,7 @@
 //! helper, `tests/common/standardwebhooks.rs`).
 #![allow(clippy::unwrap_used)]
 
-#[path = "../../tests/common/standardwebhooks.rs"]
+#[path = "../../../tests/common/standardwebhooks.rs"]
 mod standardwebhooks;
 
 use std::sync::Arc;
@@ -81,11 +81,12 @@ async fn quota_alerts_arrive_signed_and_standardwebhooks_accepts_them() {
         .with_instance("test")
         .with_clock(clock)
         .with_secret_source(lookup);
-    let app = super::app::build_with(&config, false, options)
+    let app = super::app::build(&config, super::app::Backend::Demo, options)
         .await
         .unwrap();
-    let webhooks = app.deployment.as_ref().unwrap().webhooks().unwrap().clone();
-    let server = super::tests::serve_router(app.router).await;
+    let webhooks = app.deployment.webhooks().unwrap().clone();
+    let served = super::testing::serve(app, config, None).await;
+    let server = served.client();
     let auth = format!("Bearer {}", key.expose_secret());
     let headers = [
         ("authorization", auth.as_str()),

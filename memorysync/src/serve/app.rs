@@ -1,0 +1,83 @@
+//! What the public listener serves: the pipeline, built from the config, around a backend.
+
+use axum::Router;
+use memorysync_pipeline::config::Config;
+use memorysync_pipeline::deployment::{Deployment, DeploymentOptions};
+use memorysync_pipeline::pipeline::PipelineBuilder;
+use tower_http::trace::TraceLayer;
+
+/// The service behind the pipeline.
+///
+/// `--upstream URL` plugs in here: a variant holding the reverse proxy (`proxy::Upstream`)
+/// in place of the demo API, chosen in `serve::start`. Nothing else changes: the pipeline, the
+/// listeners and the shutdown are the same for every backend.
+#[derive(Debug)]
+pub(crate) enum Backend {
+    /// The demo memory API (`crate::demo`), memories kept in this process.
+    Demo,
+}
+
+impl Backend {
+    /// For the startup line.
+    pub(crate) fn describe(&self) -> &'static str {
+        match self {
+            Backend::Demo => "demo memory API behind the full pipeline",
+        }
+    }
+
+    /// The backend as the pipeline's inner service.
+    fn into_router(self) -> Router {
+        match self {
+            Backend::Demo => crate::demo::router(),
+        }
+    }
+}
+
+/// The public listener's service and the deployment behind it.
+pub(crate) struct App {
+    /// Every path, `/health` included, goes through the pipeline.
+    pub(crate) public: Router,
+    /// The running pipeline's stores and background work, to shut down at the end.
+    pub(crate) deployment: Deployment,
+}
+
+/// Starts the deployment `config` describes and puts its stages around `backend`.
+pub(crate) async fn build(
+    config: &Config,
+    backend: Backend,
+    options: DeploymentOptions,
+) -> Result<App, String> {
+    let deployment = Deployment::start(config, options)
+        .await
+        .map_err(|e| e.to_string())?;
+    // The stages one by one, to trace every request that passed the health route.
+    let stages = deployment.stages();
+    let pipeline = PipelineBuilder::new()
+        .stage(stages.health)
+        .layer(TraceLayer::new_for_http())
+        .stage(stages.audit)
+        .stage(stages.auth)
+        .stage(stages.scope)
+        .stage(stages.limit)
+        .stage(stages.quota)
+        .into_layer();
+    // Around the finished backend, so that every path, routed or not, meets the stages. The
+    // listener puts the peer's `ClientAddr` into each request.
+    let public = Router::new().fallback_service(pipeline.around(backend.into_router()));
+    Ok(App { public, deployment })
+}
+
+/// [`build`] of the demo API for a test: this instance name, clock and alert sink.
+#[cfg(test)]
+pub(crate) async fn build_demo(
+    config: &Config,
+    instance: &str,
+    clock: impl memorysync_pipeline::clock::Clock,
+    on_alert: impl Fn(&memorysync_pipeline::quota::QuotaAlert) + Send + Sync + 'static,
+) -> Result<App, String> {
+    let options = DeploymentOptions::new()
+        .with_instance(instance)
+        .with_clock(clock)
+        .with_alerts(on_alert);
+    build(config, Backend::Demo, options).await
+}

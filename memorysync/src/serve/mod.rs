@@ -1,0 +1,176 @@
+//! `memorysync serve`: the pipeline in front of the demo memory API on the public listener, and
+//! `GET /metrics` on an admin listener of its own; HTTPS on both with `[server.tls]`.
+//!
+//! Each listener enforces `[server]` (header-read and idle timeouts, a connection cap, the body
+//! limit). On SIGINT or SIGTERM both stop accepting, open connections get half of
+//! `shutdown_grace_ms` to finish, and the deployment (webhook deliveries, the audit log) the
+//! rest; audit events that could be kept nowhere make the exit non-zero.
+
+mod activity;
+mod admin;
+mod app;
+mod body_limit;
+mod lingering;
+mod listener;
+#[cfg(feature = "metrics")]
+mod metrics;
+mod problem;
+mod serving;
+mod tls;
+
+#[cfg(test)]
+#[path = "../../tests/common/client.rs"]
+mod client;
+#[cfg(all(test, feature = "redis"))]
+mod redis_tests;
+#[cfg(test)]
+mod server_tests;
+#[cfg(test)]
+mod testing;
+#[cfg(all(test, feature = "redis"))]
+#[path = "../../../tests/common/redis.rs"]
+mod test_redis;
+#[cfg(test)]
+#[path = "../../tests/common/tls.rs"]
+mod test_tls;
+#[cfg(test)]
+mod tests;
+#[cfg(all(test, feature = "webhook-client"))]
+mod webhook_tests;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use memorysync_pipeline::Environment;
+use memorysync_pipeline::audit::{INSTANCE_NAME_RULE, is_instance_name};
+use memorysync_pipeline::config::Config;
+use memorysync_pipeline::deployment::DeploymentOptions;
+use memorysync_pipeline::quota::QuotaAlert;
+use tokio::net::TcpListener;
+
+use app::Backend;
+use serving::Listeners;
+
+/// The arguments of `memorysync serve`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct ServeArgs {
+    /// The config file (TOML): keys, projects, stores, `[server]` limits and `[server.tls]`.
+    #[arg(long, value_name = "FILE")]
+    config: PathBuf,
+    /// Where the API and `GET /health` are served.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// A second listener, for operators only: `GET /metrics` (Prometheus). `/metrics` is never
+    /// served on `--listen`.
+    #[arg(long, value_name = "ADDR")]
+    admin_listen: Option<SocketAddr>,
+    /// Names this process's audit chain (1 to 64 characters of A-Z a-z 0-9 . _ -), over
+    /// `[server] instance` and the name kept in the audit directory.
+    #[arg(long, value_name = "NAME", value_parser = instance_name)]
+    instance: Option<String>,
+}
+
+fn instance_name(name: &str) -> Result<String, String> {
+    if is_instance_name(name) {
+        Ok(name.to_owned())
+    } else {
+        Err(INSTANCE_NAME_RULE.to_owned())
+    }
+}
+
+/// Serves until SIGINT or SIGTERM, then stops within the config's shutdown grace.
+pub(crate) fn run(args: ServeArgs) -> Result<(), String> {
+    // Logs go to standard error; standard output carries the lines an operator (or a test)
+    // reads: the addresses, the shutdown report.
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime =
+        tokio::runtime::Runtime::new().map_err(|e| format!("cannot start the runtime: {e}"))?;
+    runtime.block_on(start(args))
+}
+
+async fn start(args: ServeArgs) -> Result<(), String> {
+    let config = Config::load(&args.config).map_err(|e| e.to_string())?;
+    // Before anything listens: a certificate that does not load is a startup error, not a
+    // handshake failing for every client.
+    let tls = config.server.tls.as_ref().map(tls::acceptor).transpose()?;
+    let public = bind(args.listen, "--listen").await?;
+    let admin = match args.admin_listen {
+        // The metrics recorder is installed before the deployment starts, to count from the
+        // first event.
+        Some(addr) => Some((bind(addr, "--admin-listen").await?, admin::router()?)),
+        None => None,
+    };
+    let mut options = DeploymentOptions::new().with_alerts(log_alert);
+    if let Some(name) = &args.instance {
+        options = options.with_instance(name.clone());
+    }
+    let backend = Backend::Demo;
+    let serves = backend.describe();
+    let app = app::build(&config, backend, options).await?;
+    if config.environment == Environment::Development {
+        print_key_help(&config, &args.config);
+    }
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    // Tests that start the server as a process read the addresses from these lines.
+    println!(
+        "memorysync on {scheme}://{} ({serves}), config {}, instance {}",
+        local_addr(&public)?,
+        args.config.display(),
+        app.deployment.instance()
+    );
+    if let Some((listener, _)) = &admin {
+        println!(
+            "memorysync admin on {scheme}://{} ({})",
+            local_addr(listener)?,
+            admin::SERVES
+        );
+    }
+    let listeners = Listeners { public, admin, tls };
+    serving::serve_until(listeners, app, &config, serving::shutdown_signal()).await?;
+    println!("memorysync stopped");
+    Ok(())
+}
+
+async fn bind(addr: SocketAddr, flag: &str) -> Result<TcpListener, String> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("{flag}: cannot listen on {addr}: {e}"))
+}
+
+fn local_addr(listener: &TcpListener) -> Result<SocketAddr, String> {
+    listener.local_addr().map_err(|e| e.to_string())
+}
+
+/// Quota alerts besides the webhooks: a log line.
+fn log_alert(alert: &QuotaAlert) {
+    tracing::info!(
+        event = alert.event_type(),
+        project = &*alert.project,
+        operation = %alert.operation,
+        month = %alert.month,
+        threshold = alert.threshold,
+        used = alert.used,
+        limit = alert.limit,
+        "quota alert"
+    );
+}
+
+fn print_key_help(config: &Config, path: &Path) {
+    let project = config
+        .projects
+        .first()
+        .map_or("proj_demo", |p| p.id.as_str());
+    if config.keys.is_empty() {
+        println!("no API keys configured yet.");
+    }
+    println!(
+        "to create a development key: memorysync keygen --project {project} --environment development\n\
+         then add the [[keys]] entry it prints to {} and restart; send the key as `Authorization: Bearer <key>` with `X-Project-ID: {project}`",
+        path.display()
+    );
+}

@@ -1,0 +1,115 @@
+//! Both listeners from start to stop: one shutdown signal for the two, then the deployment's
+//! shutdown within what is left of the grace, and the report.
+
+use std::future::Future;
+
+use axum::Router;
+use memorysync_pipeline::config::Config;
+use memorysync_pipeline::deployment::ShutdownReport;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio_rustls::TlsAcceptor;
+
+use super::app::App;
+use super::listener;
+
+/// What the server listens on.
+pub(crate) struct Listeners {
+    /// The pipeline and the backend.
+    pub(crate) public: TcpListener,
+    /// `--admin-listen`, with its routes.
+    pub(crate) admin: Option<(TcpListener, Router)>,
+    /// `[server.tls]`, for both.
+    pub(crate) tls: Option<TlsAcceptor>,
+}
+
+/// Serves `app` until `shutdown` resolves, then stops within `[server] shutdown_grace_ms`:
+/// connections on both listeners get half of it to finish, then the deployment (webhooks,
+/// audit log) the rest. The report is printed; audit events lost are the error.
+pub(crate) async fn serve_until(
+    listeners: Listeners,
+    app: App,
+    config: &Config,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), String> {
+    let grace = config.server.shutdown_grace;
+    let (stop, stopped) = watch::channel(false);
+    let until_stopped = || {
+        let mut stopped = stopped.clone();
+        async move {
+            let _ = stopped.wait_for(|stop| *stop).await;
+        }
+    };
+    let signal = async {
+        shutdown.await;
+        let _ = stop.send(true);
+    };
+    let Listeners { public, admin, tls } = listeners;
+    let public = listener::serve(
+        public,
+        tls.clone(),
+        app.public,
+        &config.server,
+        until_stopped(),
+        grace / 2,
+    );
+    let admin = async {
+        if let Some((listener, routes)) = admin {
+            let drain = grace / 2;
+            listener::serve(listener, tls, routes, &config.server, until_stopped(), drain).await;
+        }
+    };
+    let ((), signalled, ()) = tokio::join!(signal, public, admin);
+    let left = (signalled + grace).saturating_duration_since(tokio::time::Instant::now());
+    match app.deployment.shutdown(left).await {
+        Ok(report) => {
+            print_report(&report);
+            Ok(())
+        }
+        Err(loss) => {
+            print_report(&loss.report);
+            Err(loss.to_string())
+        }
+    }
+}
+
+/// What the shutdown did, for the operator watching the process.
+fn print_report(report: &ShutdownReport) {
+    if let Some(webhooks) = &report.webhooks {
+        println!("webhooks stopped: {webhooks:?}");
+    }
+    let audit = &report.audit;
+    println!(
+        "audit log closed: {} events written, {} waited for room, {} lost",
+        audit.written, audit.waited_for_room, audit.dropped
+    );
+    if let Some((count, path)) = &report.unwritten {
+        println!(
+            "audit events not written to the log: {count} kept in {}",
+            path.display()
+        );
+    }
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+pub(crate) async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    println!("shutting down: finishing in-flight requests");
+}
