@@ -68,8 +68,8 @@ pub(crate) async fn build_with(
         .stage(stages.limit)
         .stage(stages.quota)
         .into_layer();
-    // Around the finished API, not `Router::layer`: routes merged into the result later
-    // (`/metrics`) stay outside, and every other path, routed or not, meets the stages. The
+    // Around the finished API, not `Router::layer`, so that every path, routed or not, meets
+    // the stages (a route merged into the result later would stay outside, on purpose). The
     // pipeline reads the peer address from `ClientAddr`; axum records it as `ConnectInfo`.
     let router = Router::new()
         .fallback_service(pipeline.around(api))

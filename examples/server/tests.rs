@@ -1,29 +1,20 @@
-//! The server example end to end: a real listener on loopback and a real HTTP client. These are
+//! The server example end to end: `axum::serve` on loopback and a real HTTP client. These are
 //! smoke tests of the example's wiring (the config file, the routes, each stage present once and
 //! in its place); what each stage decides is specified by the library's own tests.
 #![allow(clippy::unwrap_used)]
 
 use std::net::SocketAddr;
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
 use memorysync_pipeline::Environment;
 use memorysync_pipeline::clock::{ManualClock, Timestamp};
 use memorysync_pipeline::config::Config;
 use memorysync_pipeline::key::ApiKey;
 use memorysync_pipeline::quota::QuotaAlert;
-use serde_json::Value;
+
+use super::client::Running;
 
 /// A request to send: method, path, header fields, body.
 type Call<'a> = (&'a str, &'a str, &'a [(&'a str, &'a str)], &'a str);
-
-#[derive(Clone)]
-pub(crate) struct Running {
-    addr: SocketAddr,
-    client: Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>,
-}
 
 /// Serves the example's app for `config` on an ephemeral loopback port, on a clock that moves
 /// only when the test moves it.
@@ -46,7 +37,7 @@ async fn serve_with(
 }
 
 /// Serves `app` on an ephemeral loopback port.
-pub(crate) async fn serve_router(app: axum::Router) -> Running {
+async fn serve_router(app: axum::Router) -> Running {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
@@ -58,66 +49,6 @@ pub(crate) async fn serve_router(app: axum::Router) -> Running {
         .unwrap();
     });
     Running::at(addr)
-}
-
-impl Running {
-    /// A client of a server already listening at `addr` (another process, say).
-    pub(crate) fn at(addr: SocketAddr) -> Running {
-        Running {
-            addr,
-            client: Client::builder(TokioExecutor::new()).build_http(),
-        }
-    }
-
-    /// The body of a request without headers or body, as text (for non-JSON answers).
-    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
-    pub(crate) async fn send_text(&self, method: &str, path: &str) -> String {
-        let request = http::Request::builder()
-            .method(method)
-            .uri(format!("http://{}{path}", self.addr))
-            .body(Full::new(Bytes::new()))
-            .unwrap();
-        let response = self.client.request(request).await.unwrap();
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        String::from_utf8(bytes.to_vec()).unwrap()
-    }
-
-    pub(crate) async fn send(
-        &self,
-        method: &str,
-        path: &str,
-        headers: &[(&str, &str)],
-        body: &str,
-    ) -> (u16, Value) {
-        let (status, _, body) = self.send_full(method, path, headers, body).await;
-        (status, body)
-    }
-
-    /// The status, the response's header fields and its JSON body.
-    async fn send_full(
-        &self,
-        method: &str,
-        path: &str,
-        headers: &[(&str, &str)],
-        body: &str,
-    ) -> (u16, http::HeaderMap, Value) {
-        let mut request = http::Request::builder()
-            .method(method)
-            .uri(format!("http://{}{path}", self.addr))
-            .header("content-type", "application/json");
-        for (name, value) in headers {
-            request = request.header(*name, *value);
-        }
-        let request = request
-            .body(Full::new(Bytes::from(body.to_owned())))
-            .unwrap();
-        let response = self.client.request(request).await.unwrap();
-        let status = response.status().as_u16();
-        let fields = response.headers().clone();
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        (status, fields, json)
-    }
 }
 
 /// A config with one project and a development and a production key for it.

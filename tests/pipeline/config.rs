@@ -383,7 +383,12 @@ fn server_tls_takes_a_readable_cert_and_key_both_or_neither_with_the_line_of_a_p
     std::fs::write(&empty, "").unwrap();
     for (text, line, named, why) in [
         (file(&cert, &missing), 7, &missing, "cannot be read"),
-        (file(dir.path(), &key), 6, &dir.path().to_owned(), "cannot be read"),
+        (
+            file(dir.path(), &key),
+            6,
+            &dir.path().to_owned(),
+            "cannot be read",
+        ),
         (file(&empty, &key), 6, &empty, "is empty"),
     ] {
         let (got, message) = error_line(&text);

@@ -157,7 +157,8 @@ mod tests {
         let (status, metrics) = admin.send_text("GET", "/metrics").await;
         assert_eq!(status, 200, "{metrics}");
         assert!(
-            metrics.contains(r#"memorysync_requests_total{stage="auth",outcome="missing_api_key"}"#),
+            metrics
+                .contains(r#"memorysync_requests_total{stage="auth",outcome="missing_api_key"}"#),
             "{metrics}"
         );
         // And the admin listener serves nothing else.

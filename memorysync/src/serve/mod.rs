@@ -25,14 +25,14 @@ mod client;
 mod redis_tests;
 #[cfg(test)]
 mod server_tests;
-#[cfg(test)]
-mod testing;
 #[cfg(all(test, feature = "redis"))]
 #[path = "../../../tests/common/redis.rs"]
 mod test_redis;
 #[cfg(test)]
 #[path = "../../tests/common/tls.rs"]
 mod test_tls;
+#[cfg(test)]
+mod testing;
 #[cfg(test)]
 mod tests;
 #[cfg(all(test, feature = "webhook-client"))]
@@ -87,6 +87,8 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), String> {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .with_writer(std::io::stderr)
+        // Colours for a person at a terminal, not escape codes in a log collector's files.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let runtime =
         tokio::runtime::Runtime::new().map_err(|e| format!("cannot start the runtime: {e}"))?;

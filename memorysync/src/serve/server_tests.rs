@@ -196,7 +196,7 @@ async fn a_body_over_the_limit_is_413_payload_too_large_not_400_or_a_reset() {
     let chunked = head("Transfer-Encoding: chunked\r\n");
     assert_payload_too_large(&send_raw(served.addr, chunked, chunks).await);
     // Nothing was stored and the one add of the month is still there to spend.
-    let running = Running::at(served.addr);
+    let running = served.client();
     let headers = [
         ("authorization", auth.as_str()),
         ("x-project-id", "proj_demo"),
@@ -222,9 +222,7 @@ async fn shutdown_with_the_audit_dir_removed_ends_within_the_grace_and_keeps_a_f
     let (served, _) = serve("shutdown_grace_ms = 1000\n", Some(&audit_dir)).await;
     std::fs::remove_dir_all(&audit_dir).unwrap();
     // Refused for want of a key: an audit event the log can no longer write.
-    let (status, _) = Running::at(served.addr)
-        .send("GET", "/v1/memories", &[], "")
-        .await;
+    let (status, _) = served.client().send("GET", "/v1/memories", &[], "").await;
     assert_eq!(status, 401);
     let started = Instant::now();
     served.stop.send(()).unwrap();
@@ -322,10 +320,8 @@ async fn over_tls_a_client_that_finishes_the_handshake_and_sends_nothing_is_cut(
 async fn plain_http_to_the_tls_port_fails_at_once_and_https_still_answers() {
     let cert = super::test_tls::TestCert::new();
     let (served, _) = serve(&cert.table(), None).await;
-    let plain = hyper_util::client::legacy::Client::builder(
-        hyper_util::rt::TokioExecutor::new(),
-    )
-    .build_http::<http_body_util::Empty<bytes::Bytes>>();
+    let plain = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<http_body_util::Empty<bytes::Bytes>>();
     let uri: http::Uri = format!("http://{}/health", served.addr).parse().unwrap();
     let answered = tokio::time::timeout(Duration::from_secs(5), plain.get(uri))
         .await

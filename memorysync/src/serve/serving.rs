@@ -56,7 +56,15 @@ pub(crate) async fn serve_until(
     let admin = async {
         if let Some((listener, routes)) = admin {
             let drain = grace / 2;
-            listener::serve(listener, tls, routes, &config.server, until_stopped(), drain).await;
+            listener::serve(
+                listener,
+                tls,
+                routes,
+                &config.server,
+                until_stopped(),
+                drain,
+            )
+            .await;
         }
     };
     let ((), signalled, ()) = tokio::join!(signal, public, admin);

@@ -19,6 +19,7 @@ pub(crate) struct Served {
     /// The public listener.
     pub(crate) addr: SocketAddr,
     /// The admin listener, when started with admin routes.
+    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
     pub(crate) admin: Option<SocketAddr>,
     /// Send to stop, as SIGTERM would.
     pub(crate) stop: oneshot::Sender<()>,

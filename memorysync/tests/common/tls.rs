@@ -25,9 +25,8 @@ pub(crate) struct TestCert {
 impl TestCert {
     /// A new certificate for `localhost` and 127.0.0.1.
     pub(crate) fn new() -> TestCert {
-        let made =
-            rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()])
-                .unwrap();
+        let made = rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()])
+            .unwrap();
         let dir = tempfile::tempdir().unwrap();
         let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
         std::fs::write(&cert, made.cert.pem()).unwrap();

@@ -1,34 +1,16 @@
-//! The audit chain's instance name given by `--instance`; one live writer per audit directory
-//! and per Redis audit stream, also when the holder is killed. The order of the name's sources
-//! is the library's (`deployment::audit`).
+//! One live writer per audit directory and per Redis audit stream, also when the holder is
+//! killed: the binary as processes. (`--instance` itself is checked with the arguments, in the
+//! binary's unit tests; the order of the name's sources is the library's.)
 #![allow(clippy::unwrap_used)]
 
-use memorysync_pipeline::config::Config;
-use memorysync_pipeline::deployment::DeploymentOptions;
+use std::time::Duration;
 
-use crate::args::Args;
-
-fn args(words: &[&str]) -> Result<Args, String> {
-    Args::parse(words.iter().map(|w| (*w).to_owned()))
-}
-
-#[test]
-fn an_instance_that_is_not_a_name_is_refused_by_the_flag() {
-    let error = args(&["--instance", "0.0.0.0:8080"]).err().unwrap();
-    assert!(
-        error.contains("--instance") && error.contains("1 to 64"),
-        "{error}"
-    );
-}
+use crate::process::{ServerProcess, run_to_exit};
 
 /// A server process holds the audit directory; a second server on it fails to start, naming the
-/// directory; once the first is SIGKILLed, a new one starts on it and continues its chain name.
-#[cfg(all(feature = "redis", feature = "webhook-client"))]
+/// directory; once the first is SIGKILLed, a new one starts on it and stops cleanly on SIGTERM.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_server_on_one_audit_dir_is_refused_and_starts_once_the_holder_is_killed() {
-    use std::time::Duration;
-
-    use crate::processes::ServerProcess;
     let dir = tempfile::tempdir().unwrap();
     let audit = dir.path().join("audit");
     let config = dir.path().join("memorysync.toml");
@@ -42,57 +24,33 @@ async fn a_second_server_on_one_audit_dir_is_refused_and_starts_once_the_holder_
     .unwrap();
     let holder = ServerProcess::start(&config, "node-a", &[]).await;
 
-    let second = args(&[
-        "--config",
-        config.to_str().unwrap(),
-        "--listen",
-        "127.0.0.1:0",
-    ])
-    .unwrap();
-    let error = crate::run(second).await.unwrap_err();
+    let (status, error) = run_to_exit(&config, &[]).await;
+    assert!(!status.success(), "{error}");
     assert!(
         error.contains(&audit.display().to_string()) && error.contains("live writer"),
         "{error}"
     );
 
     holder.kill().await;
-    let third = args(&[
-        "--config",
-        config.to_str().unwrap(),
-        "--listen",
-        "127.0.0.1:0",
-    ])
-    .unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let config = Config::load(&third.config).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let app = crate::app::build_with(&config, false, DeploymentOptions::new())
-        .await
-        .expect("the killed holder's lock is gone");
-    let serving = tokio::spawn(async move {
-        let shutdown = async {
-            let _ = stopped.await;
-        };
-        crate::serve_until(listener, app, &config, shutdown).await
-    });
-    stop.send(()).unwrap();
-    tokio::time::timeout(Duration::from_secs(30), serving)
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    let third = tokio::time::timeout(
+        Duration::from_secs(30),
+        ServerProcess::start_with(&config, &[], &[]),
+    )
+    .await
+    .expect("the killed holder's lock is gone");
+    let (status, printed) = third.terminate().await;
+    assert!(status.success(), "{status}: {printed:?}");
 }
 
 /// A server process holds its Redis audit stream: another writer is refused; once the server is
 /// SIGKILLed its lease, no longer renewed, expires within 10 s and the stream can be taken.
-#[cfg(all(feature = "redis", feature = "webhook-client"))]
+#[cfg(feature = "redis")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sigkilled_servers_audit_stream_lease_expires_within_ten_seconds() {
-    use std::time::{Duration, Instant};
+    use std::time::Instant;
 
     use memorysync_pipeline::redis_store::{AUDIT_LEASE, RedisAuditSink};
 
-    use crate::processes::ServerProcess;
     use crate::test_redis::RedisServer;
     let Some(redis_server) = RedisServer::start() else {
         return;

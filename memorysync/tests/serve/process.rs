@@ -1,164 +1,146 @@
-//! Real server processes for the tests: this test binary started again, running the server's
-//! own `run` in the ignored test `processes::server_process`; and a webhook receiver that can
-//! be told to fail.
+//! Real server processes for the tests: the `memorysync` binary, `serve` on ephemeral loopback
+//! ports, stopped by SIGTERM or SIGKILL.
 #![allow(clippy::unwrap_used)]
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::Stdio;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
-use axum::Router;
-use axum::body::Bytes;
-use axum::http::{HeaderMap, StatusCode};
-use axum::routing::post;
-use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
-use tokio::sync::Notify;
+use tokio::task::JoinHandle;
 
-/// The arguments of the server in a child process, separated by newlines.
-const ARGS_VAR: &str = "MEMORYSYNC_SERVER_PROCESS_ARGS";
+/// The binary under test, built by cargo for this test target.
+pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_memorysync");
 
-/// Not a test: the entry point of the server processes the tests start.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "runs the server in a process started by the two-process tests"]
-async fn server_process() {
-    let words = std::env::var(ARGS_VAR).expect("started by ServerProcess::start");
-    // Its log goes to the test's output, for when a two-process test fails.
-    tracing_subscriber::fmt()
-        .with_env_filter("warn,memorysync_pipeline=info")
-        .with_writer(std::io::stderr)
-        .init();
-    let args = crate::args::Args::parse(words.lines().map(str::to_owned)).unwrap();
-    crate::run(args).await.unwrap();
+/// How long a server process may take to start listening or to stop.
+const PATIENCE: Duration = Duration::from_secs(60);
+
+/// A server process; killed (SIGKILL) when dropped.
+pub(crate) struct ServerProcess {
+    /// The public listener.
+    pub(crate) addr: SocketAddr,
+    /// The admin listener, when started with `--admin-listen`.
+    pub(crate) admin: Option<SocketAddr>,
+    /// Whether the startup line said `https://`.
+    pub(crate) https: bool,
+    child: Child,
+    /// Standard output after the startup lines, read to the end.
+    rest: JoinHandle<Vec<String>>,
 }
 
-/// A server process on an ephemeral loopback port; killed (SIGKILL) when dropped.
-pub(crate) struct ServerProcess {
-    pub(crate) addr: SocketAddr,
-    child: Child,
+/// The scheme and address of a startup line `<prefix>http(s)://ADDR ...`.
+fn address(line: &str, prefix: &str) -> Option<(bool, SocketAddr)> {
+    let rest = line.strip_prefix(prefix)?;
+    let (https, rest) = match rest.strip_prefix("https://") {
+        Some(rest) => (true, rest),
+        None => (false, rest.strip_prefix("http://")?),
+    };
+    Some((https, rest.split_whitespace().next()?.parse().ok()?))
 }
 
 impl ServerProcess {
-    /// Starts the server with `config` as instance `instance`, with `env` set, and waits for
-    /// the line that says where it listens.
+    /// `serve` with `config` as instance `instance`, with `env` set.
     pub(crate) async fn start(config: &Path, instance: &str, env: &[(&str, &str)]) -> Self {
-        let args = format!(
-            "--config\n{}\n--listen\n127.0.0.1:0\n--instance\n{instance}",
-            config.display()
-        );
-        let mut child = Command::new(std::env::current_exe().unwrap())
-            .args([
-                "processes::server_process",
-                "--exact",
-                "--ignored",
-                "--nocapture",
-            ])
-            .env(ARGS_VAR, args)
+        Self::start_with(config, &["--instance", instance], env).await
+    }
+
+    /// `memorysync serve --config CONFIG --listen 127.0.0.1:0` and `args`, with `env` set;
+    /// waits for the lines that say where it listens.
+    pub(crate) async fn start_with(config: &Path, args: &[&str], env: &[(&str, &str)]) -> Self {
+        let mut child = Command::new(BIN)
+            .args(["serve", "--config"])
+            .arg(config)
+            .args(["--listen", "127.0.0.1:0"])
+            .args(args)
+            // Its warnings go to the test's output, for when a process test fails.
+            .env(
+                "RUST_LOG",
+                std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .kill_on_drop(true)
             .spawn()
             .unwrap();
+        let wants_admin = args.contains(&"--admin-listen");
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let addr = tokio::time::timeout(Duration::from_secs(60), async {
+        let (https, addr, admin) = tokio::time::timeout(PATIENCE, async {
+            let mut public = None;
             while let Some(line) = lines.next_line().await.unwrap() {
-                if let Some(rest) = line.strip_prefix("memorysync server on http://") {
-                    return rest.split_whitespace().next().unwrap().parse().unwrap();
+                if let Some(found) = address(&line, "memorysync on ") {
+                    public = Some(found);
+                    if !wants_admin {
+                        break;
+                    }
+                } else if let Some((_, admin)) = address(&line, "memorysync admin on ") {
+                    let (https, addr) = public.expect("the public line comes first");
+                    return (https, addr, Some(admin));
                 }
             }
-            panic!("the server process ended before listening");
+            let (https, addr) = public.expect("the server process ended before listening");
+            (https, addr, None)
         })
         .await
         .expect("the server process listens within a minute");
         // Keep reading so the child never blocks on a full pipe.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        ServerProcess { addr, child }
+        let rest = tokio::spawn(async move {
+            let mut rest = Vec::new();
+            while let Ok(Some(line)) = lines.next_line().await {
+                rest.push(line);
+            }
+            rest
+        });
+        ServerProcess {
+            addr,
+            admin,
+            https,
+            child,
+            rest,
+        }
     }
 
     /// SIGKILL: the process gets no chance to hand anything over.
     pub(crate) async fn kill(mut self) {
         self.child.kill().await.unwrap();
     }
+
+    /// SIGTERM, then waits for the exit: its status and what it printed after starting.
+    pub(crate) async fn terminate(mut self) -> (ExitStatus, Vec<String>) {
+        let pid = self.child.id().expect("still running").to_string();
+        let sent = Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .await
+            .unwrap();
+        assert!(sent.success(), "kill -TERM {pid}");
+        let status = tokio::time::timeout(PATIENCE, self.child.wait())
+            .await
+            .expect("the server stops within a minute of SIGTERM")
+            .unwrap();
+        (status, (&mut self.rest).await.unwrap())
+    }
 }
 
-/// What a webhook receiver was sent: the message id, the event, and whether it answered 200.
-#[derive(Clone, Debug)]
-pub(crate) struct Arrival {
-    pub(crate) id: String,
-    pub(crate) event: Value,
-    pub(crate) accepted: bool,
-}
-
-/// A webhook receiver on loopback that answers 503 while `failing`.
-#[derive(Clone, Default)]
-pub(crate) struct Receiver {
-    pub(crate) failing: Arc<AtomicBool>,
-    arrivals: Arc<Mutex<Vec<Arrival>>>,
-    arrived: Arc<Notify>,
-}
-
-impl Receiver {
-    /// Serves the receiver; returns its URL.
-    pub(crate) async fn serve(&self) -> String {
-        let receiver = self.clone();
-        let app = Router::new().route(
-            "/hook",
-            post(move |headers: HeaderMap, body: Bytes| {
-                let receiver = receiver.clone();
-                async move { receiver.take(&headers, &body) }
-            }),
-        );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}/hook", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        url
-    }
-
-    fn take(&self, headers: &HeaderMap, body: &[u8]) -> StatusCode {
-        let accepted = !self.failing.load(Ordering::SeqCst);
-        // A delivery without an id or with a body that is not JSON is recorded as such, for
-        // the test's assertion to show, rather than panicking inside the receiver.
-        let id = headers
-            .get("webhook-id")
-            .and_then(|value| value.to_str().ok())
-            .unwrap_or_default()
-            .to_owned();
-        let event = serde_json::from_slice(body).unwrap_or(Value::Null);
-        self.arrivals.lock().unwrap().push(Arrival {
-            id,
-            event,
-            accepted,
-        });
-        self.arrived.notify_waiters();
-        if accepted {
-            StatusCode::OK
-        } else {
-            StatusCode::SERVICE_UNAVAILABLE
-        }
-    }
-
-    /// Every arrival so far.
-    pub(crate) fn arrivals(&self) -> Vec<Arrival> {
-        self.arrivals.lock().unwrap().clone()
-    }
-
-    /// Waits (at most `within`) until `done` holds for the arrivals.
-    pub(crate) async fn until(&self, within: Duration, done: impl Fn(&[Arrival]) -> bool) {
-        tokio::time::timeout(within, async {
-            loop {
-                let arrived = self.arrived.notified();
-                if done(&self.arrivals()) {
-                    return;
-                }
-                arrived.await;
-            }
-        })
+/// Runs `memorysync serve --config CONFIG --listen 127.0.0.1:0` and `args`, expecting it to
+/// stop by itself: its exit status and standard error.
+pub(crate) async fn run_to_exit(config: &Path, args: &[&str]) -> (ExitStatus, String) {
+    let child = Command::new(BIN)
+        .args(["serve", "--config"])
+        .arg(config)
+        .args(["--listen", "127.0.0.1:0"])
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let output = tokio::time::timeout(PATIENCE, child.wait_with_output())
         .await
-        .unwrap_or_else(|_| panic!("not received in {within:?}: {:?}", self.arrivals()));
-    }
+        .expect("the server process ends within a minute")
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    (output.status, stderr)
 }

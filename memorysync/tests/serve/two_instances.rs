@@ -18,9 +18,10 @@ use memorysync_pipeline::redis_store::{
 use memorysync_pipeline::tombstone::{TombstoneKind, TombstoneStore};
 use memorysync_pipeline::webhook::WebhookSecret;
 
-use super::processes::{Receiver, ServerProcess};
-use super::test_redis::RedisServer;
-use super::tests::Running;
+use crate::client::Running;
+use crate::process::ServerProcess;
+use crate::receiver::Receiver;
+use crate::test_redis::RedisServer;
 
 async fn redis(url: &str) -> redis::aio::MultiplexedConnection {
     let client = redis::Client::open(url).unwrap();
