@@ -37,8 +37,8 @@
 //!
 //! With the feature `metrics`, the pipeline reports through the
 //! [`metrics`](https://docs.rs/metrics/0.24) facade crate to whatever recorder the application
-//! installs (for Prometheus, `metrics-exporter-prometheus`; the example server serves it on
-//! `GET /metrics`); `describe_metrics()` then gives the recorder a help text for each. Without
+//! installs (for Prometheus, `metrics-exporter-prometheus`; `memorysync serve` serves it on
+//! `GET /metrics` of its admin listener); `describe_metrics()` then gives the recorder a help text for each. Without
 //! the feature nothing is compiled in: the calls the stages make are empty inline functions.
 //! With it and no recorder installed, each event costs a look-up of the (absent) recorder.
 //!

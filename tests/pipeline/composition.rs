@@ -42,7 +42,7 @@ async fn merging_a_router_after_the_pipeline_let_unrouted_paths_skip_auth_and_au
             Router::new().route("/memories", get(|| async { "[]" })),
         )
         .fallback(|| async { "fallback" });
-    // `/metrics` outside on purpose, merged after the pipeline as the example server does.
+    // `/metrics` outside on purpose, merged after the pipeline (a scraper has no key).
     let app = Router::new()
         .fallback_service(pipeline.around(api))
         .merge(Router::new().route("/metrics", get(|| async { "# metrics" })));

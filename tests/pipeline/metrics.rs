@@ -131,7 +131,7 @@ fn no_label_of_any_series_is_a_key() {
 
 #[test]
 fn a_prometheus_recorder_renders_the_counters_with_their_descriptions() {
-    // Built, not installed: the example server installs it globally, a test may not.
+    // Built, not installed: the server installs it globally, a test may not.
     let recorder = PrometheusBuilder::new().build_recorder();
     let handle = recorder.handle();
     metrics::with_local_recorder(&recorder, || {
