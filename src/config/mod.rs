@@ -11,7 +11,9 @@
 //! that refuses everything is better written as a revoked key); `trusted_proxies` accepts
 //! CIDRs or single addresses. `[[quota.routes]]` (method, exact or `/*` prefix path, `add` or
 //! `query`) replaces the memory API's metered routes; the same method and path twice, or an
-//! empty list, is an error.
+//! empty list, is an error. `[server.tls]` needs both `cert` and `key`, and reading the config
+//! checks that each names a readable, non-empty file (relative paths from the working
+//! directory), so a wrong path is reported with its line before anything listens.
 //!
 //! # Example
 //! ```
