@@ -1,11 +1,15 @@
 //! An upstream that is down or slow, what the quota makes of it, and the routes the config
 //! meters.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::body::Body;
 use http::Response;
 use memorysync_pipeline::quota::Operation;
+use tokio::io::AsyncReadExt;
+use tokio::net::TcpListener;
 
 use super::client::send;
 use super::harness::{Proxied, Setup};
@@ -75,6 +79,52 @@ async fn a_slow_upstream_is_504_upstream_timeout_and_the_unit_is_kept() {
     assert_eq!(upstream.seen().len(), 1, "the upstream got the request");
     assert_eq!(proxied.used(Operation::Add).await, 1);
     assert_eq!(proxied.audited_statuses().await, [504]);
+}
+
+/// The upstream reads the request, then closes the connection without a word: it may have
+/// acted on it, so 502 keeps the unit.
+#[tokio::test]
+async fn an_upstream_closing_without_answering_is_502_and_keeps_the_unit() {
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a loopback port");
+    let addr = listener.local_addr().expect("bound");
+    let heads = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&heads);
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let mut read = Vec::new();
+            let mut buffer = [0u8; 4096];
+            while !read.windows(4).any(|w| w == b"\r\n\r\n") {
+                match stream.read(&mut buffer).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => read.extend_from_slice(&buffer[..n]),
+                }
+            }
+            counted.fetch_add(1, Ordering::SeqCst);
+            drop(stream);
+        }
+    });
+    let proxied = Proxied::start(&format!("http://{addr}"), Setup::default()).await;
+    let answer = send(
+        proxied.addr,
+        "POST",
+        "/v2/notes/a",
+        &proxied.credentials(),
+        "",
+    )
+    .await;
+    assert_eq!(
+        (answer.status, answer.code().as_str()),
+        (502, "upstream_unavailable")
+    );
+    assert_eq!(
+        heads.load(Ordering::SeqCst),
+        1,
+        "the upstream read the request once"
+    );
+    assert_eq!(proxied.used(Operation::Add).await, 1);
+    assert_eq!(proxied.audited_statuses().await, [502]);
 }
 
 /// `[[quota.routes]]` meters `POST /v2/notes/*`, a path the memory API does not have: two adds
