@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod proxy;
 mod webhook_secret;
 
 #[derive(Debug, Parser)]

@@ -11,7 +11,8 @@
 //! that refuses everything is better written as a revoked key); `trusted_proxies` accepts
 //! CIDRs or single addresses. `[[quota.routes]]` (method, exact or `/*` prefix path, `add` or
 //! `query`) replaces the memory API's metered routes; the same method and path twice, or an
-//! empty list, is an error.
+//! empty list, is an error. `[upstream]` (the reverse proxy's `connect_timeout_ms`,
+//! `request_timeout_ms` and `pool_max_idle`) is optional, each field with its default.
 //!
 //! # Example
 //! ```
@@ -36,6 +37,7 @@ mod quota_routes;
 mod raw;
 mod secrets;
 mod server;
+mod upstream;
 mod validate;
 mod webhooks;
 
@@ -45,6 +47,7 @@ pub use crate::store::StoreErrorPolicy;
 pub use error::ConfigError;
 pub use quota_routes::QuotaConfig;
 pub use server::ServerConfig;
+pub use upstream::UpstreamConfig;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -78,6 +81,8 @@ pub struct Config {
     pub webhooks_retry: WebhookRetryConfig,
     /// `[quota]`: the metered routes.
     pub quota: QuotaConfig,
+    /// `[upstream]`: the reverse proxy's timeouts and connection pool.
+    pub upstream: UpstreamConfig,
 }
 
 /// `[store]`.

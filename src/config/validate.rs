@@ -58,6 +58,7 @@ pub(super) fn parse(text: &str) -> Result<Config, ConfigError> {
         audit: audit(&lines, raw.audit)?,
         server: super::server::validate(raw.server, |span| lines.of(span))?,
         quota: super::quota_routes::validate(&lines, raw.quota)?,
+        upstream: super::upstream::validate(&lines, raw.upstream)?,
     })
 }
 
