@@ -11,7 +11,9 @@
 //! that refuses everything is better written as a revoked key); `trusted_proxies` accepts
 //! CIDRs or single addresses. `[[quota.routes]]` (method, exact or `/*` prefix path, `add` or
 //! `query`) replaces the memory API's metered routes; the same method and path twice, or an
-//! empty list, is an error.
+//! empty list, is an error. `[[admin_tokens]]` (`id`, `sha256`, `role` = `admin` | `read`)
+//! follows the id rule of [`is_record_id`]; a repeated id or hash, or a plaintext `msa_` token
+//! anywhere in the file, is an error.
 //!
 //! # Example
 //! ```
@@ -31,6 +33,7 @@
 //! assert_eq!(error.line(), Some(2));
 //! ```
 
+mod admin_tokens;
 mod error;
 mod quota_routes;
 mod raw;
@@ -39,9 +42,11 @@ mod server;
 mod validate;
 mod webhooks;
 
+pub use crate::key::{AdminRole, AdminTokenRecord};
 pub use crate::quota::{QuotaRoute, RoutePath};
 /// Where `[store] on_store_error` lands; the store layer owns it.
 pub use crate::store::StoreErrorPolicy;
+pub use admin_tokens::{MAX_RECORD_ID, RECORD_ID_RULE, is_record_id};
 pub use error::ConfigError;
 pub use quota_routes::QuotaConfig;
 pub use server::ServerConfig;
@@ -78,6 +83,8 @@ pub struct Config {
     pub webhooks_retry: WebhookRetryConfig,
     /// `[quota]`: the metered routes.
     pub quota: QuotaConfig,
+    /// `[[admin_tokens]]`: the admin API's tokens (hashes only) and their roles.
+    pub admin_tokens: Vec<AdminTokenRecord>,
 }
 
 /// `[store]`.

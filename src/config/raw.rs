@@ -29,6 +29,8 @@ pub(super) struct RawConfig {
     pub(super) webhooks_retry: RawWebhooksRetry,
     #[serde(default)]
     pub(super) quota: RawQuota,
+    #[serde(default)]
+    pub(super) admin_tokens: Vec<RawAdminToken>,
 }
 
 #[derive(Deserialize, Default)]
@@ -128,4 +130,12 @@ pub(super) struct RawQuotaRoute {
     pub(super) method: Spanned<String>,
     pub(super) path: Spanned<String>,
     pub(super) operation: Spanned<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawAdminToken {
+    pub(super) id: Spanned<String>,
+    pub(super) sha256: Spanned<String>,
+    pub(super) role: Spanned<String>,
 }
