@@ -9,7 +9,7 @@ use axum::Router;
 use axum::routing::get;
 use memorysync_pipeline::health::{CheckStatus, HealthRouteLayer, check_fn};
 
-#[path = "../../tests/common/redis.rs"]
+#[path = "../../../tests/common/redis.rs"]
 mod test_redis;
 
 use super::checks::Outcome;
