@@ -7,6 +7,7 @@ mod common;
 mod redis_harness;
 
 use std::path::Path;
+#[cfg(feature = "redis")]
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::{memorysync, memorysync_in, write_audit_events};
@@ -178,6 +179,7 @@ fn configs_without_a_log_to_read_exit_2_saying_why() {
 
 /// A stream name no other run uses, under the server's own prefix (`memorysync:`), which the
 /// binary reads.
+#[cfg(feature = "redis")]
 fn unique_instance() -> String {
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -186,6 +188,7 @@ fn unique_instance() -> String {
     format!("verify-test-{}-{nanos}", std::process::id())
 }
 
+#[cfg(feature = "redis")]
 #[tokio::test]
 async fn a_redis_stream_named_by_the_config_and_instance_verifies() {
     use memorysync_pipeline::redis_store::RedisAuditSink;
@@ -254,4 +257,19 @@ async fn a_redis_stream_named_by_the_config_and_instance_verifies() {
     );
     assert_eq!(run.code, Some(2), "{run:?}");
     assert!(run.stderr.contains("no audit stream"), "{run:?}");
+}
+
+#[cfg(not(feature = "redis"))]
+#[test]
+fn without_the_redis_feature_a_redis_stream_is_an_error_saying_so() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let text = "environment = \"production\"\n[store]\nbackend = \"redis\"\nredis_url = \"redis://127.0.0.1:1\"\n[server]\ninstance = \"api-1\"\n";
+    std::fs::write(dir.path().join("c.toml"), text).expect("written");
+    let run = memorysync_in(
+        Some(dir.path()),
+        &["audit", "verify", "--config", "c.toml"],
+        &[],
+    );
+    assert_eq!(run.code, Some(2), "{run:?}");
+    assert!(run.stderr.contains("without the redis feature"), "{run:?}");
 }
