@@ -176,7 +176,7 @@ fn print_key_help(config: &Config, path: &std::path::Path) {
         println!("no API keys configured yet.");
     }
     println!(
-        "to create a development key: cargo run --example keygen -- --project {project} --environment development\n\
+        "to create a development key: cargo run -p memorysync-server -- keygen --project {project} --environment development --rps 10 --rpm 300\n\
          then add the [[keys]] entry it prints to {} and restart; send the key as `Authorization: Bearer <key>` with `X-Project-ID: {project}`",
         path.display()
     );

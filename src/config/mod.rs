@@ -13,6 +13,9 @@
 //! `query`) replaces the memory API's metered routes; the same method and path twice, or an
 //! empty list, is an error. `[upstream]` (the reverse proxy's `connect_timeout_ms`,
 //! `request_timeout_ms` and `pool_max_idle`) is optional, each field with its default.
+//! empty list, is an error. `[[admin_tokens]]` (`id`, `sha256`, `role` = `admin` | `read`)
+//! follows the id rule of [`is_record_id`]; a repeated id or hash, or a plaintext `msa_` token
+//! anywhere in the file, is an error.
 //!
 //! # Example
 //! ```
@@ -32,6 +35,7 @@
 //! assert_eq!(error.line(), Some(2));
 //! ```
 
+mod admin_tokens;
 mod error;
 mod quota_routes;
 mod raw;
@@ -41,9 +45,11 @@ mod upstream;
 mod validate;
 mod webhooks;
 
+pub use crate::key::{AdminRole, AdminTokenRecord};
 pub use crate::quota::{QuotaRoute, RoutePath};
 /// Where `[store] on_store_error` lands; the store layer owns it.
 pub use crate::store::StoreErrorPolicy;
+pub use admin_tokens::{MAX_RECORD_ID, RECORD_ID_RULE, is_record_id};
 pub use error::ConfigError;
 pub use quota_routes::QuotaConfig;
 pub use server::ServerConfig;
@@ -83,6 +89,8 @@ pub struct Config {
     pub quota: QuotaConfig,
     /// `[upstream]`: the reverse proxy's timeouts and connection pool.
     pub upstream: UpstreamConfig,
+    /// `[[admin_tokens]]`: the admin API's tokens (hashes only) and their roles.
+    pub admin_tokens: Vec<AdminTokenRecord>,
 }
 
 /// `[store]`.

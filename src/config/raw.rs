@@ -31,6 +31,8 @@ pub(super) struct RawConfig {
     pub(super) quota: RawQuota,
     #[serde(default)]
     pub(super) upstream: RawUpstream,
+    #[serde(default)]
+    pub(super) admin_tokens: Vec<RawAdminToken>,
 }
 
 #[derive(Deserialize, Default)]
@@ -138,4 +140,12 @@ pub(super) struct RawUpstream {
     pub(super) connect_timeout_ms: Option<Spanned<u64>>,
     pub(super) request_timeout_ms: Option<Spanned<u64>>,
     pub(super) pool_max_idle: Option<Spanned<u64>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawAdminToken {
+    pub(super) id: Spanned<String>,
+    pub(super) sha256: Spanned<String>,
+    pub(super) role: Spanned<String>,
 }
