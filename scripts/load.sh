@@ -63,12 +63,13 @@ if ! command -v curl >/dev/null 2>&1; then
     exit 1
 fi
 
-echo "== building (release): server and keygen examples"
-cargo build --release --quiet --features redis --example server --example keygen
+echo "== building (release): the server example and the memorysync binary (keygen)"
+cargo build --release --quiet --features redis --example server
+cargo build --release --quiet -p memorysync-server --bin memorysync
 target_dir=$(cargo metadata --format-version 1 --no-deps |
     sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
 server_bin=$target_dir/release/examples/server
-keygen_bin=$target_dir/release/examples/keygen
+memorysync_bin=$target_dir/release/memorysync
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/memorysync-load.XXXXXX")
 server_pid=
@@ -99,7 +100,8 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # A development key with limits no run reaches, for a project with quotas no run spends.
-"$keygen_bin" --project "$PROJECT" --environment development --id key_load >"$work/keygen.out"
+"$memorysync_bin" keygen --project "$PROJECT" --environment development --id key_load \
+    --rps 1000000000 --rpm 4000000000 >"$work/keygen.out"
 key=$(head -n 1 "$work/keygen.out")
 audit_line=
 if [[ $AUDIT == dir ]]; then
@@ -125,8 +127,7 @@ queries_per_month = 1000000000000
 $audit_line
 EOF
     echo
-    tail -n +2 "$work/keygen.out" |
-        sed -e 's/^rps = .*/rps = 1000000000/' -e 's/^rpm = .*/rpm = 4000000000/'
+    tail -n +2 "$work/keygen.out"
 } >"$work/config.toml"
 
 # The same with every store on Redis (the audit log stays where AUDIT says, so that only the

@@ -8,7 +8,12 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod admin_token;
+mod audit;
 mod demo;
+mod keygen;
+mod preflight;
+mod proxy;
 mod serve;
 mod webhook_secret;
 
@@ -25,6 +30,15 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Prints a new `whsec_` webhook secret.
     WebhookSecret(webhook_secret::WebhookSecretArgs),
+    /// Prints a new API key, then the `[[keys]]` entry that stores its hash.
+    Keygen(keygen::KeygenArgs),
+    /// Prints a new `msa_` admin token, then the `[[admin_tokens]]` entry that stores its hash.
+    AdminToken(admin_token::AdminTokenArgs),
+    /// Walks the production checklist over a config file.
+    Preflight(preflight::PreflightArgs),
+    /// The audit log, offline.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
 }
 
 fn main() -> ExitCode {
@@ -32,6 +46,11 @@ fn main() -> ExitCode {
     let ran = match cli.command {
         Command::Serve(args) => serve::run(args),
         Command::WebhookSecret(args) => webhook_secret::run(args),
+        Command::Keygen(args) => keygen::run(args),
+        Command::AdminToken(args) => admin_token::run(args),
+        // Exit codes of their own: 1 for a failed item or a broken chain, 2 for an error.
+        Command::Preflight(args) => return preflight::run(args),
+        Command::Audit(command) => return audit::run(command),
     };
     match ran {
         Ok(()) => ExitCode::SUCCESS,

@@ -68,7 +68,8 @@ pub struct AuditEvent {
     /// When the call arrived, UTC.
     #[serde(serialize_with = "rfc3339")]
     pub ts: Timestamp,
-    /// `X-Request-Id` as sent (when well-formed), else one generated; echoed on the response.
+    /// `X-Request-Id` as sent (when well-formed), else one generated; the id the services inside
+    /// see, echoed on the response.
     pub request_id: String,
     /// The method.
     pub method: String,

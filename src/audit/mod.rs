@@ -5,9 +5,10 @@
 //! leave on the response ([`Rejection`](crate::rejection::Rejection),
 //! [`QuotaDegraded`](crate::quota::QuotaDegraded), the [`Principal`](crate::auth::Principal)).
 //! An event holds the time (UTC), the request id (`X-Request-Id` when well-formed, else
-//! generated; echoed on the response), method, path without its query string, status, outcome,
-//! key id, project, environment, client address, user agent (at most 512 bytes, non-UTF-8
-//! escaped) and latency. Never a key, a key hash or a secret.
+//! generated; put into the request, so that the services inside and a proxy's upstream see the
+//! id the log records, and echoed on the response), method, path without its query string,
+//! status, outcome, key id, project, environment, client address, user agent (at most 512
+//! bytes, non-UTF-8 escaped) and latency. Never a key, a key hash or a secret.
 //!
 //! Events go through a bounded queue to a background writer ([`AuditLog`]) that chains them
 //! (each line carries the SHA-256 of the line before; [`verify`] finds a gap or an edit) and

@@ -11,9 +11,13 @@
 //! that refuses everything is better written as a revoked key); `trusted_proxies` accepts
 //! CIDRs or single addresses. `[[quota.routes]]` (method, exact or `/*` prefix path, `add` or
 //! `query`) replaces the memory API's metered routes; the same method and path twice, or an
-//! empty list, is an error. `[server.tls]` needs both `cert` and `key`, and reading the config
-//! checks that each names a readable, non-empty file (relative paths from the working
-//! directory), so a wrong path is reported with its line before anything listens.
+//! empty list, is an error. `[upstream]` (the reverse proxy's `connect_timeout_ms`,
+//! `request_timeout_ms` and `pool_max_idle`) is optional, each field with its default.
+//! `[[admin_tokens]]` (`id`, `sha256`, `role` = `admin` | `read`) follows the id rule of
+//! [`is_record_id`]; a repeated id or hash, or a plaintext `msa_` token anywhere in the file, is
+//! an error. `[server.tls]` needs both `cert` and `key`, and reading the config checks that each
+//! names a readable, non-empty file (relative paths from the working directory), so a wrong path
+//! is reported with its line before anything listens.
 //!
 //! # Example
 //! ```
@@ -33,20 +37,25 @@
 //! assert_eq!(error.line(), Some(2));
 //! ```
 
+mod admin_tokens;
 mod error;
 mod quota_routes;
 mod raw;
 mod secrets;
 mod server;
+mod upstream;
 mod validate;
 mod webhooks;
 
+pub use crate::key::{AdminRole, AdminTokenRecord};
 pub use crate::quota::{QuotaRoute, RoutePath};
 /// Where `[store] on_store_error` lands; the store layer owns it.
 pub use crate::store::StoreErrorPolicy;
+pub use admin_tokens::{MAX_RECORD_ID, RECORD_ID_RULE, is_record_id};
 pub use error::ConfigError;
 pub use quota_routes::QuotaConfig;
 pub use server::{ServerConfig, TlsConfig};
+pub use upstream::UpstreamConfig;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -80,6 +89,10 @@ pub struct Config {
     pub webhooks_retry: WebhookRetryConfig,
     /// `[quota]`: the metered routes.
     pub quota: QuotaConfig,
+    /// `[upstream]`: the reverse proxy's timeouts and connection pool.
+    pub upstream: UpstreamConfig,
+    /// `[[admin_tokens]]`: the admin API's tokens (hashes only) and their roles.
+    pub admin_tokens: Vec<AdminTokenRecord>,
 }
 
 /// `[store]`.

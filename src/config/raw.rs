@@ -29,6 +29,10 @@ pub(super) struct RawConfig {
     pub(super) webhooks_retry: RawWebhooksRetry,
     #[serde(default)]
     pub(super) quota: RawQuota,
+    #[serde(default)]
+    pub(super) upstream: RawUpstream,
+    #[serde(default)]
+    pub(super) admin_tokens: Vec<RawAdminToken>,
 }
 
 #[derive(Deserialize, Default)]
@@ -136,4 +140,20 @@ pub(super) struct RawQuotaRoute {
     pub(super) method: Spanned<String>,
     pub(super) path: Spanned<String>,
     pub(super) operation: Spanned<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawUpstream {
+    pub(super) connect_timeout_ms: Option<Spanned<u64>>,
+    pub(super) request_timeout_ms: Option<Spanned<u64>>,
+    pub(super) pool_max_idle: Option<Spanned<u64>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawAdminToken {
+    pub(super) id: Spanned<String>,
+    pub(super) sha256: Spanned<String>,
+    pub(super) role: Spanned<String>,
 }

@@ -40,29 +40,35 @@ pub(super) fn holds_secret(text: &str) -> bool {
     redact(text) != text
 }
 
-/// Whether `text` holds a plaintext API key: `msk_live_` or `msk_test_` and more.
-pub(super) fn holds_api_key(text: &str) -> bool {
-    ["msk_live_", "msk_test_"].iter().any(|prefix| {
+/// Whether `text` holds a plaintext API key (`msk_live_` or `msk_test_` and a key character)
+/// or admin token (`msa_` and the 38 base62 characters of a token's body: shorter, it is an
+/// id such as `msa_ops` or prose).
+pub(super) fn holds_credential(text: &str) -> bool {
+    let followed_by = |prefix: &str, at_least: usize| {
         text.match_indices(prefix).any(|(at, _)| {
             text[at + prefix.len()..]
                 .bytes()
-                .next()
-                .is_some_and(|b| b.is_ascii_alphanumeric())
+                .take_while(u8::is_ascii_alphanumeric)
+                .count()
+                >= at_least
         })
-    })
+    };
+    followed_by("msk_live_", 1)
+        || followed_by("msk_test_", 1)
+        || followed_by("msa_", crate::key::ADMIN_TOKEN_LEN - "msa_".len())
 }
 
-/// The span of the first string (value or key) whose parsed text holds an API key: a key can
+/// The span of the first string (value or key) whose parsed text holds a credential: one can
 /// hide from a look at the raw text behind an escape (`msk\u005flive_`) or a line continuation.
 /// A file that does not parse has no parsed strings; its parse error is reported later.
-pub(super) fn parsed_api_key(text: &str) -> Option<std::ops::Range<usize>> {
+pub(super) fn parsed_credential(text: &str) -> Option<std::ops::Range<usize>> {
     let table = DeTable::parse(text).ok()?;
     in_table(table.get_ref())
 }
 
 fn in_table(table: &DeTable<'_>) -> Option<std::ops::Range<usize>> {
     table.iter().find_map(|(key, value)| {
-        if holds_api_key(key.get_ref()) {
+        if holds_credential(key.get_ref()) {
             Some(key.span())
         } else {
             in_value(value)
@@ -72,7 +78,7 @@ fn in_table(table: &DeTable<'_>) -> Option<std::ops::Range<usize>> {
 
 fn in_value(value: &Spanned<DeValue<'_>>) -> Option<std::ops::Range<usize>> {
     match value.get_ref() {
-        DeValue::String(s) if holds_api_key(s) => Some(value.span()),
+        DeValue::String(s) if holds_credential(s) => Some(value.span()),
         DeValue::Array(items) => items.iter().find_map(in_value),
         DeValue::Table(table) => in_table(table),
         _ => None,

@@ -58,22 +58,25 @@ pub(super) fn parse(text: &str) -> Result<Config, ConfigError> {
         audit: audit(&lines, raw.audit)?,
         server: super::server::validate(raw.server, |span| lines.of(span))?,
         quota: super::quota_routes::validate(&lines, raw.quota)?,
+        upstream: super::upstream::validate(&lines, raw.upstream)?,
+        admin_tokens: super::admin_tokens::validate(&lines, raw.admin_tokens)?,
     })
 }
 
-/// A key in the file is a leaked key: refuse the file and name the line, never the key. The
-/// raw text is read for keys in comments, the parsed strings for keys behind escapes.
+/// A key or an admin token in the file has leaked: refuse the file and name the line, never
+/// the secret. The raw text is read for secrets in comments, the parsed strings for secrets
+/// behind escapes.
 fn refuse_plaintext_keys(text: &str) -> Result<(), ConfigError> {
     let raw_line = text
         .lines()
-        .position(super::secrets::holds_api_key)
+        .position(super::secrets::holds_credential)
         .map(|index| index + 1);
-    let line =
-        raw_line.or_else(|| super::secrets::parsed_api_key(text).map(|at| Lines { text }.of(at)));
+    let line = raw_line
+        .or_else(|| super::secrets::parsed_credential(text).map(|at| Lines { text }.of(at)));
     if let Some(line) = line {
         return Err(ConfigError::at_line(
             line,
-            "a plaintext API key: the file holds only its sha256; revoke the key, \
+            "a plaintext API key or admin token: the file holds only its sha256; revoke it, \
              it may have leaked",
         ));
     }

@@ -52,6 +52,9 @@ pub(super) async fn start(
     if let Some(webhooks) = &webhooks {
         health = health.with_check(webhooks.health_check());
     }
+    for add in options.health_checks {
+        health = add(health);
+    }
     let alerts = alert_sink(options.alerts, webhooks.as_ref());
     let classifier = options.classifier.map_or_else(
         || DeploymentClassifier::Config(config.quota_classifier()),

@@ -23,9 +23,10 @@
 //!
 //! let config = Config::load("memorysync.toml")?;
 //! let deployment = Deployment::start(&config, DeploymentOptions::new()).await?;
-//! let api = axum::Router::new(); // the application's routes
-//! let app = deployment.layer().around(api);
-//! // serve `app`; on SIGTERM:
+//! let api: axum::Router = axum::Router::new(); // the application's routes
+//! // The six stages around the finished API; the outer router only hands every request in.
+//! let app: axum::Router = axum::Router::new().fallback_service(deployment.layer().around(api));
+//! // serve `app` (with `into_make_service_with_connect_info::<SocketAddr>()`); on SIGTERM:
 //! deployment.shutdown(config.server.shutdown_grace).await?;
 //! # let _ = app; Ok(()) }
 //! ```

@@ -9,10 +9,14 @@ use http::Method;
 
 use crate::audit::{AuditLog, AuditLogConfig, AuditSink};
 use crate::clock::{Clock, SharedClock, system_clock};
+use crate::health::{HealthCheck, HealthRouteLayer};
 use crate::quota::{AlertSink, Classify, Operation, QuotaAlert, RoutesOrDefault};
 
 /// Reads a secret by the name the config gives it (an environment variable's name).
 pub type SecretSource = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
+/// Adds a check of the application's own to the health route.
+pub(super) type AddCheck = Box<dyn FnOnce(HealthRouteLayer) -> HealthRouteLayer + Send>;
 
 /// Starts the audit log on a sink the application chose.
 pub(super) type AuditStarter = Box<dyn FnOnce(AuditLogConfig) -> io::Result<AuditLog> + Send>;
@@ -27,6 +31,7 @@ pub struct DeploymentOptions {
     pub(super) alerts: Option<AlertSink>,
     pub(super) instance: Option<String>,
     pub(super) audit_sink: Option<AuditStarter>,
+    pub(super) health_checks: Vec<AddCheck>,
 }
 
 impl DeploymentOptions {
@@ -39,6 +44,7 @@ impl DeploymentOptions {
             alerts: None,
             instance: None,
             audit_sink: None,
+            health_checks: Vec::new(),
         }
     }
 
@@ -91,6 +97,18 @@ impl DeploymentOptions {
     }
 }
 
+impl DeploymentOptions {
+    /// `/health` runs `check` too, beside the deployment's own (audit log, shared store,
+    /// webhooks): the service behind the pipeline, say.
+    pub fn with_health_check(mut self, check: impl HealthCheck) -> Self {
+        self.health_checks
+            .push(Box::new(move |health: HealthRouteLayer| {
+                health.with_check(check)
+            }));
+        self
+    }
+}
+
 impl Default for DeploymentOptions {
     fn default() -> Self {
         Self::new()
@@ -104,6 +122,7 @@ impl fmt::Debug for DeploymentOptions {
             .field("alerts", &self.alerts.is_some())
             .field("instance", &self.instance)
             .field("audit_sink", &self.audit_sink.is_some())
+            .field("health_checks", &self.health_checks.len())
             .finish_non_exhaustive()
     }
 }

@@ -1,5 +1,6 @@
 //! The key format: `msk_live_` or `msk_test_`, 32 random base62 characters, then 6 base62
-//! characters of the CRC32 (IEEE) of everything before them.
+//! characters of the CRC32 (IEEE) of everything before them. Admin tokens (`admin_token.rs`)
+//! share everything after the prefix: [`fill_body`] and [`check_body`].
 
 use std::fmt;
 
@@ -12,6 +13,8 @@ const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnop
 const PREFIX_LEN: usize = "msk_live_".len();
 const RANDOM_LEN: usize = 32;
 const CHECKSUM_LEN: usize = 6;
+/// What follows the prefix of every credential of this format: random part and checksum.
+pub(super) const BODY_LEN: usize = RANDOM_LEN + CHECKSUM_LEN;
 /// The length of every key, in bytes: 9 + 32 + 6.
 pub const KEY_LEN: usize = PREFIX_LEN + RANDOM_LEN + CHECKSUM_LEN;
 
@@ -65,21 +68,7 @@ impl ApiKey {
     pub fn generate(environment: Environment) -> Result<Self, getrandom::Error> {
         let mut text = [0u8; KEY_LEN];
         text[..PREFIX_LEN].copy_from_slice(prefix(environment));
-        let mut filled = PREFIX_LEN;
-        let mut random = [0u8; 64];
-        while filled < PREFIX_LEN + RANDOM_LEN {
-            getrandom::fill(&mut random)?;
-            // Rejection sampling: 248 = 4 × 62, so bytes below it map onto base62 uniformly.
-            for byte in random.iter().copied().filter(|b| *b < 248) {
-                if filled == PREFIX_LEN + RANDOM_LEN {
-                    break;
-                }
-                text[filled] = BASE62[usize::from(byte % 62)];
-                filled += 1;
-            }
-        }
-        let checksum = checksum_of(&text[..PREFIX_LEN + RANDOM_LEN]);
-        text[PREFIX_LEN + RANDOM_LEN..].copy_from_slice(&checksum);
+        fill_body(&mut text)?;
         Ok(ApiKey { text, environment })
     }
 
@@ -99,13 +88,10 @@ impl ApiKey {
         } else {
             return Err(KeyFormatError::UnknownPrefix);
         };
-        if !text[PREFIX_LEN..].iter().all(u8::is_ascii_alphanumeric) {
-            return Err(KeyFormatError::NotBase62);
-        }
-        let expected = checksum_of(&text[..PREFIX_LEN + RANDOM_LEN]);
-        if expected != text[PREFIX_LEN + RANDOM_LEN..] {
-            return Err(KeyFormatError::ChecksumMismatch);
-        }
+        check_body(&text).map_err(|problem| match problem {
+            BodyProblem::NotBase62 => KeyFormatError::NotBase62,
+            BodyProblem::ChecksumMismatch => KeyFormatError::ChecksumMismatch,
+        })?;
         Ok(ApiKey { text, environment })
     }
 
@@ -140,6 +126,53 @@ fn prefix(environment: Environment) -> &'static [u8; PREFIX_LEN] {
         Environment::Production => b"msk_live_",
         Environment::Development => b"msk_test_",
     }
+}
+
+/// What is wrong with the part of a credential after its prefix.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum BodyProblem {
+    /// A character outside `0-9A-Za-z`.
+    NotBase62,
+    /// The last six characters are not the CRC32 of the rest.
+    ChecksumMismatch,
+}
+
+/// Fills everything after the prefix that `text` already starts with: [`RANDOM_LEN`] random
+/// base62 characters from the operating system's CSPRNG, then the checksum. `text` is the whole
+/// credential: its prefix is whatever comes before the last 38 bytes.
+pub(super) fn fill_body(text: &mut [u8]) -> Result<(), getrandom::Error> {
+    let prefix_len = text.len() - BODY_LEN;
+    let checksum_at = prefix_len + RANDOM_LEN;
+    let mut filled = prefix_len;
+    let mut random = [0u8; 64];
+    while filled < checksum_at {
+        getrandom::fill(&mut random)?;
+        // Rejection sampling: 248 = 4 × 62, so bytes below it map onto base62 uniformly.
+        for byte in random.iter().copied().filter(|b| *b < 248) {
+            if filled == checksum_at {
+                break;
+            }
+            text[filled] = BASE62[usize::from(byte % 62)];
+            filled += 1;
+        }
+    }
+    let checksum = checksum_of(&text[..checksum_at]);
+    text[checksum_at..].copy_from_slice(&checksum);
+    Ok(())
+}
+
+/// Checks the last 38 bytes of a whole credential whose prefix was already checked: base62,
+/// and the checksum of everything before the last six.
+pub(super) fn check_body(text: &[u8]) -> Result<(), BodyProblem> {
+    let prefix_len = text.len().saturating_sub(BODY_LEN);
+    if !text[prefix_len..].iter().all(u8::is_ascii_alphanumeric) {
+        return Err(BodyProblem::NotBase62);
+    }
+    let checksum_at = prefix_len + RANDOM_LEN;
+    if checksum_of(&text[..checksum_at]) != text[checksum_at..] {
+        return Err(BodyProblem::ChecksumMismatch);
+    }
+    Ok(())
 }
 
 /// Six base62 digits of the CRC32 of `head`, most significant first, zero-padded.

@@ -3,7 +3,7 @@ use std::hash::{Hash, Hasher};
 
 use subtle::ConstantTimeEq;
 
-/// The SHA-256 of a whole API key: what stores keep instead of the key.
+/// The SHA-256 of a whole API key (or admin token): what stores keep instead of the secret.
 ///
 /// Equality is constant-time, so a map look-up that compares hashes leaks nothing about how
 /// many leading bytes matched. `Debug` shows a short prefix only: enough to tell two records

@@ -5,6 +5,10 @@
 //! or truncated key be refused without a store look-up, and lets secret scanners recognise
 //! leaked keys. Stores keep the SHA-256 of the key, never the key.
 //!
+//! Admin tokens ([`AdminToken`], section 12) use the same format with the prefix `msa_` and no
+//! environment tag; the config's `[[admin_tokens]]` keeps their SHA-256 and role
+//! ([`AdminTokenRecord`]).
+//!
 //! # Example
 //! ```
 //! use memorysync_pipeline::Environment;
@@ -16,6 +20,7 @@
 //! assert_eq!(ApiKey::parse("msk_test_short").unwrap_err(), KeyFormatError::WrongLength);
 //! ```
 
+mod admin_token;
 mod fallback;
 mod format;
 mod hash;
@@ -24,6 +29,10 @@ mod record;
 mod store;
 
 pub use crate::store::WithFallback;
+pub use admin_token::{
+    ADMIN_TOKEN_LEN, AdminRole, AdminToken, AdminTokenFormatError, AdminTokenRecord,
+    UnknownAdminRole,
+};
 pub use fallback::LastKnownKeys;
 pub use format::{ApiKey, KEY_LEN, KeyFormatError};
 pub use hash::{InvalidKeyHash, KeyHash};

@@ -5,7 +5,7 @@ use tracing::Span;
 
 use super::layer::Shared;
 use super::reserving::Reserving;
-use super::{QuotaAlert, QuotaKey, QuotaStore, Reservation};
+use super::{MayHaveStored, QuotaAlert, QuotaKey, QuotaStore, Reservation};
 use crate::admission::{Admit, Verdict};
 use crate::rejection::{Rejection, RejectionCode};
 use crate::store::StoreError;
@@ -88,11 +88,12 @@ impl<Q: QuotaStore, C> Admit for Charge<Q, C> {
 
     fn after<B, E>(charged: Charged<Q, C>, outcome: &mut Result<Response<B>, E>) {
         let stored = outcome.as_ref().is_ok_and(|response| {
-            response.status().is_success() && !grpc_failure(response.headers())
+            (response.status().is_success() && !grpc_failure(response.headers()))
+                || response.extensions().get::<MayHaveStored>().is_some()
         });
         if !stored {
-            // A 404 for a path the router does not serve, a 400 for a malformed body, a 5xx:
-            // nothing was stored, so the unit goes back to the month.
+            // A 404 for a path the router does not serve, a 400 for a malformed body, a 5xx
+            // not marked `MayHaveStored`: nothing was stored, so the unit goes back.
             charged.shared.store.refund(&charged.key);
         }
     }
@@ -105,4 +106,58 @@ fn grpc_failure(headers: &http::HeaderMap) -> bool {
     headers
         .get("grpc-status")
         .is_some_and(|code| code.as_bytes() != b"0")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+
+    use http::{Request, Response, StatusCode};
+    use tower::{ServiceExt, service_fn};
+
+    use crate::clock::{ManualClock, Timestamp};
+    use crate::environment::Environment;
+    use crate::quota::{MayHaveStored, Month, Operation, Plan, QuotaDegradeLayer, QuotaPlans};
+    use crate::scope::Scope;
+
+    /// Adds `status` answers, with or without the marker, and reads the month's adds after.
+    async fn adds_after(status: StatusCode, marked: bool) -> u64 {
+        let at = Timestamp::parse_rfc3339("2027-03-10T00:00:00Z").expect("a valid time");
+        let layer = QuotaDegradeLayer::new(QuotaPlans::new().with_plan("p", Plan::new(5, 5)))
+            .with_clock(ManualClock::new(at));
+        let inner = service_fn(move |_: Request<()>| async move {
+            let mut response = Response::new(());
+            *response.status_mut() = status;
+            if marked {
+                response.extensions_mut().insert(MayHaveStored);
+            }
+            Ok::<_, Infallible>(response)
+        });
+        let service = tower_layer::Layer::layer(&layer, inner);
+        let request = Request::post("/v1/memories")
+            .extension(Scope::new("p", Environment::Development))
+            .body(())
+            .expect("a valid request");
+        let response = service.oneshot(request).await.expect("infallible");
+        assert_eq!(response.status(), status);
+        let month = Month::of(at);
+        let usage = layer
+            .usage("p", Operation::Add, month)
+            .await
+            .expect("memory store");
+        usage.expect("a plan").used
+    }
+
+    #[tokio::test]
+    async fn a_failure_marked_may_have_stored_keeps_its_unit() {
+        assert_eq!(adds_after(StatusCode::GATEWAY_TIMEOUT, true).await, 1);
+        assert_eq!(adds_after(StatusCode::BAD_GATEWAY, true).await, 1);
+    }
+
+    #[tokio::test]
+    async fn an_unmarked_failure_gives_its_unit_back() {
+        assert_eq!(adds_after(StatusCode::GATEWAY_TIMEOUT, false).await, 0);
+        assert_eq!(adds_after(StatusCode::BAD_GATEWAY, false).await, 0);
+        assert_eq!(adds_after(StatusCode::CREATED, false).await, 1);
+    }
 }

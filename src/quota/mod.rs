@@ -55,7 +55,9 @@
 //!   crossed by one request (a plan of 3 units crosses 75, 90 and 100 on the third) each fire.
 //! - Only a 2xx keeps the unit: an inner error, a 3xx, a 4xx or a 5xx refunds (nothing was
 //!   stored: a 404 for a path the router does not serve, a 400 for a malformed body), and so
-//!   does a trailers-only gRPC answer whose `grpc-status` is not OK.
+//!   does a trailers-only gRPC answer whose `grpc-status` is not OK. An answer carrying a
+//!   [`MayHaveStored`] extension keeps its unit whatever its status (a reverse proxy's 504:
+//!   the upstream may have stored before it stopped answering).
 //! - `HEAD /v1/memories` is a query, like the `GET` it stands for.
 //! - In a [`RouteClassifier`], `HEAD` follows `GET` too: a `GET` route meters `HEAD` unless a
 //!   `HEAD` route matches first. An exact route wins over a prefix (`/a/*`, which covers `/a`
@@ -73,6 +75,7 @@ mod degrade;
 mod fallback;
 mod future;
 mod layer;
+mod may_have_stored;
 mod memory;
 mod month;
 mod operation;
@@ -88,6 +91,7 @@ pub use alert::{AlertSink, QuotaAlert};
 pub use degrade::{EMPTY_RESULTS, QuotaDegraded};
 pub use future::ResponseFuture;
 pub use layer::{QuotaDegradeLayer, QuotaUsage};
+pub use may_have_stored::MayHaveStored;
 pub use memory::MemoryQuotaStore;
 pub use month::Month;
 pub use operation::{Classify, DefaultClassifier, Operation};

@@ -31,11 +31,15 @@ pub enum RejectionCode {
     StoreUnavailable,
     /// The request body is larger than the server accepts.
     PayloadTooLarge,
+    /// The reverse proxy could not reach its upstream service: nothing was served.
+    UpstreamUnavailable,
+    /// The upstream service did not answer in time; it may have acted on the request.
+    UpstreamTimeout,
 }
 
 impl RejectionCode {
     /// Every code, for tests and documentation.
-    pub const ALL: [RejectionCode; 11] = [
+    pub const ALL: [RejectionCode; 13] = [
         RejectionCode::MissingApiKey,
         RejectionCode::MalformedApiKey,
         RejectionCode::InvalidApiKey,
@@ -47,6 +51,8 @@ impl RejectionCode {
         RejectionCode::HealthRateLimited,
         RejectionCode::StoreUnavailable,
         RejectionCode::PayloadTooLarge,
+        RejectionCode::UpstreamUnavailable,
+        RejectionCode::UpstreamTimeout,
     ];
 
     /// The snake_case code of the problem body, e.g. `missing_api_key`.
@@ -63,6 +69,8 @@ impl RejectionCode {
             RejectionCode::HealthRateLimited => "health_rate_limited",
             RejectionCode::StoreUnavailable => "store_unavailable",
             RejectionCode::PayloadTooLarge => "payload_too_large",
+            RejectionCode::UpstreamUnavailable => "upstream_unavailable",
+            RejectionCode::UpstreamTimeout => "upstream_timeout",
         }
     }
 
@@ -81,6 +89,8 @@ impl RejectionCode {
             }
             RejectionCode::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             RejectionCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            RejectionCode::UpstreamUnavailable => StatusCode::BAD_GATEWAY,
+            RejectionCode::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
         }
     }
 
@@ -98,6 +108,8 @@ impl RejectionCode {
             RejectionCode::HealthRateLimited => "Health check rate limit exceeded",
             RejectionCode::StoreUnavailable => "Store unavailable",
             RejectionCode::PayloadTooLarge => "Payload too large",
+            RejectionCode::UpstreamUnavailable => "Upstream unavailable",
+            RejectionCode::UpstreamTimeout => "Upstream timeout",
         }
     }
 
@@ -115,7 +127,10 @@ impl RejectionCode {
             RejectionCode::RateLimited
             | RejectionCode::HealthRateLimited
             | RejectionCode::PayloadTooLarge => GrpcStatus::ResourceExhausted,
-            RejectionCode::StoreUnavailable => GrpcStatus::Unavailable,
+            RejectionCode::StoreUnavailable | RejectionCode::UpstreamUnavailable => {
+                GrpcStatus::Unavailable
+            }
+            RejectionCode::UpstreamTimeout => GrpcStatus::DeadlineExceeded,
         }
     }
 }
@@ -123,5 +138,33 @@ impl RejectionCode {
 impl fmt::Display for RejectionCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_upstream_codes_are_a_bad_gateway_and_a_gateway_timeout() {
+        let unavailable = RejectionCode::UpstreamUnavailable;
+        assert_eq!(unavailable.as_str(), "upstream_unavailable");
+        assert_eq!(unavailable.status(), StatusCode::BAD_GATEWAY);
+        assert_eq!(unavailable.grpc_status(), GrpcStatus::Unavailable);
+        assert_eq!(unavailable.grpc_status().code(), 14);
+        let timeout = RejectionCode::UpstreamTimeout;
+        assert_eq!(timeout.as_str(), "upstream_timeout");
+        assert_eq!(timeout.status(), StatusCode::GATEWAY_TIMEOUT);
+        assert_eq!(timeout.grpc_status(), GrpcStatus::DeadlineExceeded);
+        assert_eq!(timeout.grpc_status().code(), 4);
+    }
+
+    #[test]
+    fn every_code_is_listed_once_with_its_own_word() {
+        let mut words: Vec<&str> = RejectionCode::ALL.iter().map(|c| c.as_str()).collect();
+        words.sort_unstable();
+        words.dedup();
+        assert_eq!(words.len(), RejectionCode::ALL.len());
+        assert!(words.contains(&"upstream_unavailable") && words.contains(&"upstream_timeout"));
     }
 }

@@ -13,6 +13,8 @@ pub enum GrpcStatus {
     Ok,
     /// 3
     InvalidArgument,
+    /// 4
+    DeadlineExceeded,
     /// 7
     PermissionDenied,
     /// 8
@@ -29,6 +31,7 @@ impl GrpcStatus {
         match self {
             GrpcStatus::Ok => 0,
             GrpcStatus::InvalidArgument => 3,
+            GrpcStatus::DeadlineExceeded => 4,
             GrpcStatus::PermissionDenied => 7,
             GrpcStatus::ResourceExhausted => 8,
             GrpcStatus::Unavailable => 14,

@@ -8,14 +8,11 @@ use std::time::Duration;
 
 use http::{Request, Response, StatusCode};
 use memorysync_pipeline::Environment;
-use memorysync_pipeline::audit::{AuditLog, AuditLogConfig, AuditRecordLayer, MemoryAuditSink};
-use memorysync_pipeline::auth::ApiKeyAuthLayer;
+use memorysync_pipeline::audit::AuditLog;
 use memorysync_pipeline::clock::{ManualClock, Timestamp};
-use memorysync_pipeline::health::HealthRouteLayer;
-use memorysync_pipeline::key::{ApiKey, KeyRecord, KeyStore, MemoryKeyStore};
-use memorysync_pipeline::limit::SlidingWindowRateLimitLayer;
-use memorysync_pipeline::quota::{Plan, QuotaDegradeLayer, QuotaPlans};
-use memorysync_pipeline::scope::ProjectScopeLayer;
+use memorysync_pipeline::config::Config;
+use memorysync_pipeline::deployment::{Deployment, DeploymentOptions};
+use memorysync_pipeline::key::ApiKey;
 use tower::util::BoxCloneService;
 use tower::{ServiceBuilder, ServiceExt, service_fn};
 
@@ -23,7 +20,12 @@ pub(crate) const T0: Timestamp = Timestamp::from_unix_secs(1_800_000_000);
 pub(crate) const PROJECT: &str = "proj_tele";
 pub(crate) const KEY_ID: &str = "key_tele";
 
-/// Six stages in the contract's order, answering with the status alone.
+/// A development key.
+fn new_key() -> ApiKey {
+    ApiKey::generate(Environment::Development).unwrap()
+}
+
+/// Six stages in the contract's order, from a config, answering with the status alone.
 #[derive(Debug)]
 pub(crate) struct Stack {
     pub(crate) key: ApiKey,
@@ -39,34 +41,41 @@ impl Stack {
     /// one add and 100 queries a month. Needs a tokio runtime (the audit writer).
     pub(crate) async fn new() -> Self {
         let clock = ManualClock::new(T0);
-        let keys = MemoryKeyStore::new();
-        let file = |id: &str, edit: fn(KeyRecord) -> KeyRecord| {
-            let key = ApiKey::generate(Environment::Development).unwrap();
-            let record = KeyRecord::new(id, key.hash(), PROJECT, Environment::Development);
-            (key, edit(record.with_limits(Some(1), Some(100))))
+        let (key, revoked, expired) = (new_key(), new_key(), new_key());
+        let entry = |id: &str, key: &ApiKey, extra: &str| {
+            format!(
+                "[[keys]]\nid = \"{id}\"\nsha256 = \"{}\"\nproject = \"{PROJECT}\"\n\
+                 environment = \"development\"\nrps = 1\nrpm = 100\n{extra}",
+                key.hash().to_hex()
+            )
         };
-        let (key, good) = file(KEY_ID, |r| r);
-        let (revoked, mut gone) = file("key_revoked", |r| r);
-        gone.revoked_at = Some(Timestamp::from_unix_secs(1_700_000_000));
-        let (expired, old) = file("key_expired", |r| {
-            r.with_expiry(Timestamp::from_unix_secs(1_700_000_000))
-        });
-        for record in [good, gone, old] {
-            keys.insert(record, Timestamp::EPOCH).await.unwrap();
-        }
-        let log = AuditLog::start(MemoryAuditSink::new(), AuditLogConfig::new()).unwrap();
-        let plans = QuotaPlans::new().with_plan(PROJECT, Plan::new(1, 100));
+        let text = format!(
+            "environment = \"development\"\n\
+             [[projects]]\nid = \"{PROJECT}\"\nadds_per_month = 1\nqueries_per_month = 100\n{}{}{}",
+            entry(KEY_ID, &key, ""),
+            entry(
+                "key_revoked",
+                &revoked,
+                "revoked_at = \"2023-11-14T22:13:20Z\"\n"
+            ),
+            entry(
+                "key_expired",
+                &expired,
+                "expires_at = \"2023-11-14T22:13:20Z\"\n"
+            ),
+        );
+        let config = Config::from_toml(&text).unwrap();
+        let options = DeploymentOptions::new()
+            .with_clock(clock.clone())
+            .with_instance("stack");
+        let deployment = Deployment::start(&config, options).await.unwrap();
+        let log = deployment.audit().clone();
         let inner = service_fn(|_: Request<String>| async {
             Ok::<_, Infallible>(Response::new(String::from(r#"{"results":[]}"#)))
         });
         let service = ServiceBuilder::new()
             .map_response(status_of)
-            .layer(HealthRouteLayer::new().with_clock(clock.clone()))
-            .layer(AuditRecordLayer::new(log.clone()).with_clock(clock.clone()))
-            .layer(ApiKeyAuthLayer::new(keys, Environment::Development).with_clock(clock.clone()))
-            .layer(ProjectScopeLayer::new())
-            .layer(SlidingWindowRateLimitLayer::new().with_clock(clock.clone()))
-            .layer(QuotaDegradeLayer::new(plans).with_clock(clock.clone()))
+            .layer(deployment.layer())
             .service(inner);
         Stack {
             key,

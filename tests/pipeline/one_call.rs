@@ -322,3 +322,24 @@ async fn a_redis_store_without_the_feature_is_refused_by_name() {
         .unwrap_err();
     assert!(error.to_string().contains("`redis` feature"), "{error}");
 }
+
+#[tokio::test]
+async fn a_health_check_of_the_application_joins_the_deployments_own() {
+    use memorysync_pipeline::health::{CheckStatus, check_fn};
+    let key = development_key();
+    let down = check_fn("upstream", || async {
+        CheckStatus::Degraded("not answering".into())
+    });
+    let options = DeploymentOptions::new().with_health_check(down);
+    let deployment = Deployment::start(&config(&key, "development", ""), options)
+        .await
+        .unwrap();
+    let health = send(
+        deployment.layer().around(api()),
+        Request::get("/health").body(String::new()).unwrap(),
+    )
+    .await;
+    let report = health.json();
+    assert_eq!(report["status"], "degraded", "{report}");
+    assert_eq!(report["checks"]["upstream"], "not answering", "{report}");
+}

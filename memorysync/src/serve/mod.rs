@@ -171,7 +171,7 @@ fn print_key_help(config: &Config, path: &Path) {
         println!("no API keys configured yet.");
     }
     println!(
-        "to create a development key: memorysync keygen --project {project} --environment development\n\
+        "to create a development key: memorysync keygen --project {project} --environment development --rps 10 --rpm 300\n\
          then add the [[keys]] entry it prints to {} and restart; send the key as `Authorization: Bearer <key>` with `X-Project-ID: {project}`",
         path.display()
     );

@@ -12,9 +12,22 @@ use memorysync_pipeline::key::ApiKey;
 use memorysync_pipeline::webhook::WebhookSecret;
 
 use super::checks::{Item, Outcome};
-use super::{Args, exit_code, preflight};
+use super::{PreflightArgs, exit_code, preflight};
 
 pub(crate) const SECRET_VAR: &str = "PREFLIGHT_TEST_WEBHOOK_SECRET";
+
+/// The preflight's arguments as the program reads them from `words` (its name left out).
+pub(crate) fn parse_args<S: Into<String>>(
+    words: impl IntoIterator<Item = S>,
+) -> Result<PreflightArgs, clap::Error> {
+    #[derive(clap::Parser)]
+    struct Preflight {
+        #[command(flatten)]
+        args: PreflightArgs,
+    }
+    let words = std::iter::once("preflight".to_owned()).chain(words.into_iter().map(Into::into));
+    <Preflight as clap::Parser>::try_parse_from(words).map(|p| p.args)
+}
 
 /// A production config that passes every item. The comment on `secret_env` is the design's own
 /// wording: prose mentioning `whsec_` must not count as a plaintext secret.
@@ -83,7 +96,7 @@ pub(crate) async fn run(text: &str, extra: &[&str], env: &[(&str, &str)]) -> (Ve
     let file = TempConfig::new(text);
     let mut words = vec!["--config".to_owned(), file.0.display().to_string()];
     words.extend(extra.iter().map(|w| (*w).to_owned()));
-    let args = Args::parse(words.into_iter()).unwrap();
+    let args = parse_args(words).unwrap();
     let env: HashMap<String, String> = env
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
@@ -146,11 +159,7 @@ async fn a_file_that_does_not_load_fails_with_the_loader_line_and_skips_what_nee
 
 #[tokio::test]
 async fn a_missing_file_fails_the_load_and_the_scan() {
-    let args = Args::parse(
-        ["--config", "/nonexistent/preflight.toml"]
-            .map(String::from)
-            .into_iter(),
-    );
+    let args = parse_args(["--config", "/nonexistent/preflight.toml"]);
     let items = preflight(&args.unwrap(), &|_| Err(VarError::NotPresent)).await;
     let report: String = items.iter().map(|i| format!("{i}\n")).collect();
     assert!(report.contains("fail config-loads: /nonexistent/preflight.toml:cannot read"));

@@ -9,7 +9,7 @@ use axum::Router;
 use axum::routing::get;
 use memorysync_pipeline::health::{CheckStatus, HealthRouteLayer, check_fn};
 
-#[path = "../../tests/common/redis.rs"]
+#[path = "../../../tests/common/redis.rs"]
 mod test_redis;
 
 use super::checks::Outcome;
@@ -28,6 +28,7 @@ fn on_redis(url: &str) -> String {
     edit(&good_file(), "[[projects]]", &store)
 }
 
+#[cfg(feature = "redis")]
 #[tokio::test]
 async fn unreachable_redis_fails_alone() {
     let text = on_redis(&format!("redis://127.0.0.1:{}", closed_port()));
@@ -36,6 +37,17 @@ async fn unreachable_redis_fails_alone() {
     assert!(line.contains("Redis unreachable"), "{line}");
 }
 
+/// A binary built without Redis could not serve this config: the item fails and says why.
+#[cfg(not(feature = "redis"))]
+#[tokio::test]
+async fn without_the_redis_feature_a_redis_store_fails_alone() {
+    let text = on_redis(&format!("redis://127.0.0.1:{}", closed_port()));
+    let (items, _) = run(&text, &[], &[(SECRET_VAR, &webhook_secret())]).await;
+    let line = assert_only_failure(&items, "redis-reachable");
+    assert!(line.contains("without the redis feature"), "{line}");
+}
+
+#[cfg(feature = "redis")]
 #[tokio::test]
 async fn reachable_redis_passes() {
     let Some(url) = test_redis::test_url() else {

@@ -2,9 +2,10 @@
 //! format.
 #![allow(clippy::unwrap_used)]
 
-use super::Args;
 use super::checks::{Item, Outcome, redact};
-use super::tests::{SECRET_VAR, assert_only_failure, edit, good_file, run, webhook_secret};
+use super::tests::{
+    SECRET_VAR, assert_only_failure, edit, good_file, parse_args, run, webhook_secret,
+};
 
 #[tokio::test]
 async fn a_plain_http_webhook_fails_by_host() {
@@ -108,18 +109,10 @@ async fn a_production_config_passed_with_its_audit_log_in_memory() {
 
 #[test]
 fn arguments_default_the_minimum_to_90_days_and_refuse_what_they_do_not_know() {
-    let words = |s: &str| {
-        s.split_whitespace()
-            .map(str::to_owned)
-            .collect::<Vec<_>>()
-            .into_iter()
-    };
-    let args = Args::parse(words("--config c.toml")).unwrap();
+    let words = |s: &str| parse_args(s.split_whitespace());
+    let args = words("--config c.toml").unwrap();
     assert_eq!((args.min_retention_days, args.url), (90, None));
-    let args = Args::parse(words(
-        "--config c.toml --url http://x:1 --min-retention-days 7",
-    ))
-    .unwrap();
+    let args = words("--config c.toml --url http://x:1 --min-retention-days 7").unwrap();
     assert_eq!(
         (args.min_retention_days, args.url.as_deref()),
         (7, Some("http://x:1"))
@@ -131,7 +124,7 @@ fn arguments_default_the_minimum_to_90_days_and_refuse_what_they_do_not_know() {
         "--config c --min-retention-days x",
         "--config c --colour",
     ] {
-        assert!(Args::parse(words(bad)).is_err(), "{bad:?} was accepted");
+        assert!(words(bad).is_err(), "{bad:?} was accepted");
     }
 }
 

@@ -1,8 +1,6 @@
-//! Walks the production checklist (DESIGN section 11) over a config file.
+//! `memorysync preflight`: walks the production checklist (DESIGN section 11) over a config
+//! file.
 //!
-//! ```text
-//! cargo run --example preflight -- --config FILE [--url URL] [--min-retention-days N]
-//! ```
 //! Prints one line per item, always the same items in the same order:
 //! `pass <item>`, `pass <item> (skipped: <why>)` or `fail <item>: <why>`. Exits 0 when every
 //! item passes, 1 when any fails, 2 on bad arguments. `--min-retention-days` is the compliance
@@ -21,80 +19,58 @@ mod tests;
 
 use std::env::VarError;
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use checks::{Item, Outcome};
 use memorysync_pipeline::config::Config;
 
-const USAGE: &str =
-    "usage: preflight --config FILE [--url URL] [--min-retention-days N (default 90)]";
-
 /// The reason of every item that needs a loaded config when it did not load.
 const NOT_LOADED: &str = "not checked: the config did not load";
 
-#[derive(Debug)]
-pub(crate) struct Args {
+/// Walks the production checklist over a config file: one `pass` or `fail` line per item; exits
+/// 1 if any item fails.
+#[derive(Debug, clap::Args)]
+pub(crate) struct PreflightArgs {
+    /// The config file to check.
+    #[arg(long, value_name = "FILE")]
     pub(crate) config: PathBuf,
+    /// A running instance (`http://host:port`) whose `GET /health` must answer
+    /// `{"status":"ok"}`; absent, that item is skipped.
+    #[arg(long, value_name = "URL")]
     pub(crate) url: Option<String>,
+    /// The compliance minimum, in days, for audit retention and the tombstone period.
+    #[arg(long, value_name = "N", default_value_t = checks::MIN_RETENTION_DAYS)]
     pub(crate) min_retention_days: u64,
 }
 
-impl Args {
-    pub(crate) fn parse(mut words: impl Iterator<Item = String>) -> Result<Args, String> {
-        let (mut config, mut url, mut min_retention_days) =
-            (None, None, checks::MIN_RETENTION_DAYS);
-        while let Some(word) = words.next() {
-            let mut value = || {
-                words
-                    .next()
-                    .ok_or_else(|| format!("{word} needs a value\n{USAGE}"))
-            };
-            match word.as_str() {
-                "--config" => config = Some(PathBuf::from(value()?)),
-                "--url" => url = Some(value()?),
-                "--min-retention-days" => {
-                    let text = value()?;
-                    min_retention_days = text.parse().map_err(|_| {
-                        format!("--min-retention-days: not a number of days: {text}")
-                    })?;
-                }
-                "--help" | "-h" => return Err(USAGE.to_owned()),
-                other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
-            }
-        }
-        let config = config.ok_or(USAGE)?;
-        Ok(Args {
-            config,
-            url,
-            min_retention_days,
-        })
-    }
-}
-
-#[tokio::main(flavor = "current_thread")]
-async fn main() {
-    let args = match Args::parse(std::env::args().skip(1)) {
-        Ok(args) => args,
-        Err(message) => {
-            eprintln!("preflight: {message}");
-            std::process::exit(2);
+/// Runs the checklist on a runtime of its own and prints the report.
+pub(crate) fn run(args: PreflightArgs) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("memorysync: preflight: cannot start a runtime: {error}");
+            return ExitCode::from(2);
         }
     };
-    let items = preflight(&args, &|name| std::env::var(name)).await;
+    let items = runtime.block_on(preflight(&args, &|name| std::env::var(name)));
     for item in &items {
         println!("{item}");
     }
-    std::process::exit(exit_code(&items));
+    ExitCode::from(exit_code(&items))
 }
 
 /// 0 when every item passed (skipped counts as passed), 1 otherwise.
-pub(crate) fn exit_code(items: &[Item]) -> i32 {
+pub(crate) fn exit_code(items: &[Item]) -> u8 {
     let failed = items.iter().any(|i| matches!(i.outcome, Outcome::Fail(_)));
-    i32::from(failed)
+    u8::from(failed)
 }
 
 /// Every item, in a fixed order; `lookup` reads the environment (webhook secrets).
 pub(crate) async fn preflight(
-    args: &Args,
+    args: &PreflightArgs,
     lookup: &dyn Fn(&str) -> Result<String, VarError>,
 ) -> Vec<Item> {
     // Read twice: once raw for the plaintext scan (which must work on a file the loader

@@ -11,7 +11,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use memorysync_pipeline::config::{StoreBackend, StoreConfig};
 
-use crate::checks::Outcome;
+use super::checks::Outcome;
 
 /// How long Redis gets to answer PING, connecting included.
 pub(crate) const REDIS_TIMEOUT: Duration = Duration::from_secs(2);
@@ -46,8 +46,13 @@ pub(crate) async fn redis_reachable(store: &StoreConfig, timeout: Duration) -> O
         (StoreBackend::Redis, None) => return Outcome::Fail("no redis_url".to_owned()),
         (StoreBackend::Redis, Some(url)) => url,
     };
+    ping(url, timeout).await
+}
+
+#[cfg(feature = "redis")]
+async fn ping(url: &str, timeout: Duration) -> Outcome {
     let ping = async {
-        let client = redis::Client::open(url.as_str())?;
+        let client = redis::Client::open(url)?;
         let mut connection = client.get_multiplexed_async_connection().await?;
         redis::cmd("PING")
             .query_async::<String>(&mut connection)
@@ -59,6 +64,12 @@ pub(crate) async fn redis_reachable(store: &StoreConfig, timeout: Duration) -> O
         Ok(Err(error)) => Outcome::Fail(format!("Redis unreachable: {}", describe(&error))),
         Err(_) => Outcome::Fail(format!("Redis did not answer within {timeout:?}")),
     }
+}
+
+/// Built without Redis, this binary could not serve the config either: that is the failure.
+#[cfg(not(feature = "redis"))]
+async fn ping(_url: &str, _timeout: Duration) -> Outcome {
+    Outcome::Fail("this memorysync was built without the redis feature".to_owned())
 }
 
 /// `GET <base>/health` over plain HTTP must answer 200 `{"status":"ok"}`. A `degraded` report is
