@@ -15,6 +15,10 @@ mod keygen;
 mod preflight;
 mod proxy;
 mod serve;
+/// The Redis harness of the workspace's tests, shared by this binary's unit tests.
+#[cfg(test)]
+#[path = "../../tests/common/redis.rs"]
+mod test_redis;
 mod webhook_secret;
 
 #[derive(Debug, Parser)]

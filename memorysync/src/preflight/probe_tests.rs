@@ -9,9 +9,6 @@ use axum::Router;
 use axum::routing::get;
 use memorysync_pipeline::health::{CheckStatus, HealthRouteLayer, check_fn};
 
-#[path = "../../../tests/common/redis.rs"]
-mod test_redis;
-
 use super::checks::Outcome;
 use super::probes::health_ok;
 use super::tests::{SECRET_VAR, assert_only_failure, edit, good_file, run, webhook_secret};
@@ -50,7 +47,7 @@ async fn without_the_redis_feature_a_redis_store_fails_alone() {
 #[cfg(feature = "redis")]
 #[tokio::test]
 async fn reachable_redis_passes() {
-    let Some(url) = test_redis::test_url() else {
+    let Some(url) = crate::test_redis::test_url() else {
         return;
     };
     let (items, report) = run(&on_redis(&url), &[], &[(SECRET_VAR, &webhook_secret())]).await;

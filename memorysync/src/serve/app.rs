@@ -8,9 +8,13 @@ use tower_http::trace::TraceLayer;
 
 /// The service behind the pipeline.
 ///
-/// `--upstream URL` plugs in here: a variant holding the reverse proxy (`proxy::Upstream`)
-/// in place of the demo API, chosen in `serve::start`. Nothing else changes: the pipeline, the
-/// listeners and the shutdown are the same for every backend.
+/// `--upstream URL` plugs in here: a variant `Upstream(crate::proxy::Upstream)` (built with
+/// `Upstream::new(url, config, "https" or "http" as `[server.tls]` says)`, its `health_check()`
+/// given to `DeploymentOptions::with_health_check`), chosen in `serve::start` in place of
+/// `Backend::Demo`, and `Router::new().fallback_service(upstream)` in `into_router`. The
+/// pipeline, the listeners and the shutdown stay as they are. One thing to decide then: the
+/// listener reads a chunked body up to `max_body_bytes` before the pipeline
+/// (`body_limit::admit`), while the proxy streams bodies and enforces the limit itself.
 #[derive(Debug)]
 pub(crate) enum Backend {
     /// The demo memory API (`crate::demo`), memories kept in this process.

@@ -25,9 +25,6 @@ mod client;
 mod redis_tests;
 #[cfg(test)]
 mod server_tests;
-#[cfg(all(test, feature = "redis"))]
-#[path = "../../../tests/common/redis.rs"]
-mod test_redis;
 #[cfg(test)]
 #[path = "../../tests/common/tls.rs"]
 mod test_tls;

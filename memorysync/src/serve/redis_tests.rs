@@ -11,7 +11,7 @@ use memorysync_pipeline::config::Config;
 use memorysync_pipeline::key::ApiKey;
 use memorysync_pipeline::quota::QuotaAlert;
 
-use super::test_redis::RedisServer;
+use crate::test_redis::RedisServer;
 
 #[tokio::test]
 async fn two_instances_share_one_rate_limit_one_quota_and_each_alert_fires_once() {
