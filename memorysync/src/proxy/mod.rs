@@ -45,11 +45,6 @@
 //! - The `upstream` health check opens a TCP connection within the connect timeout; its
 //!   degraded text never names the upstream's address.
 
-#![cfg_attr(
-    not(test),
-    expect(dead_code, reason = "serve, in main.rs, is this module's caller")
-)]
-
 mod answers;
 mod body;
 mod client;
@@ -65,8 +60,4 @@ mod target;
 #[cfg(test)]
 mod tests;
 
-#[cfg_attr(
-    not(test),
-    expect(unused_imports, reason = "serve, in main.rs, is this module's caller")
-)]
 pub(crate) use service::Upstream;

@@ -85,6 +85,11 @@ impl Upstream {
         })
     }
 
+    /// Where requests go, for the startup line.
+    pub(crate) fn describe(&self) -> String {
+        self.settings.target.describe()
+    }
+
     /// The `upstream` check for `/health`: a TCP connection within the connect timeout.
     pub(crate) fn health_check(&self) -> impl HealthCheck + use<> {
         let (host, port) = self.settings.target.host_and_port();

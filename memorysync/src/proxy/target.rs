@@ -79,6 +79,12 @@ impl Target {
             .build()
     }
 
+    /// `scheme://authority/base`, for the startup line: the URL has neither user part nor
+    /// query (both refused), so nothing secret.
+    pub(super) fn describe(&self) -> String {
+        format!("{}://{}{}", self.scheme, self.authority, self.base)
+    }
+
     /// Whether requests go over TLS.
     pub(super) fn is_https(&self) -> bool {
         self.scheme == Scheme::HTTPS

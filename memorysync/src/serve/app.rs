@@ -6,26 +6,36 @@ use memorysync_pipeline::deployment::{Deployment, DeploymentOptions};
 use memorysync_pipeline::pipeline::PipelineBuilder;
 use tower_http::trace::TraceLayer;
 
+use super::body_limit::Bodies;
+use crate::proxy::Upstream;
+
 /// The service behind the pipeline.
-///
-/// `--upstream URL` plugs in here: a variant `Upstream(crate::proxy::Upstream)` (built with
-/// `Upstream::new(url, config, "https" or "http" as `[server.tls]` says)`, its `health_check()`
-/// given to `DeploymentOptions::with_health_check`), chosen in `serve::start` in place of
-/// `Backend::Demo`, and `Router::new().fallback_service(upstream)` in `into_router`. The
-/// pipeline, the listeners and the shutdown stay as they are. One thing to decide then: the
-/// listener reads a chunked body up to `max_body_bytes` before the pipeline
-/// (`body_limit::admit`), while the proxy streams bodies and enforces the limit itself.
 #[derive(Debug)]
 pub(crate) enum Backend {
     /// The demo memory API (`crate::demo`), memories kept in this process.
     Demo,
+    /// `--upstream URL`: any HTTP service, reached through the reverse proxy.
+    Upstream(Box<Upstream>),
 }
 
 impl Backend {
     /// For the startup line.
-    pub(crate) fn describe(&self) -> &'static str {
+    pub(crate) fn describe(&self) -> String {
         match self {
-            Backend::Demo => "demo memory API behind the full pipeline",
+            Backend::Demo => "demo memory API behind the full pipeline".to_owned(),
+            Backend::Upstream(upstream) => {
+                format!("full pipeline in front of {}", upstream.describe())
+            }
+        }
+    }
+
+    /// How the public listener treats request bodies: the demo API reads them whole, so the
+    /// listener holds them to `max_body_bytes` first; the proxy streams them and holds them to
+    /// the limit itself, so the listener refuses only a declared length over it.
+    pub(crate) fn bodies(&self) -> Bodies {
+        match self {
+            Backend::Demo => Bodies::Read,
+            Backend::Upstream(_) => Bodies::Streamed,
         }
     }
 
@@ -33,6 +43,7 @@ impl Backend {
     fn into_router(self) -> Router {
         match self {
             Backend::Demo => crate::demo::router(),
+            Backend::Upstream(upstream) => Router::new().fallback_service(*upstream),
         }
     }
 }
@@ -41,6 +52,8 @@ impl Backend {
 pub(crate) struct App {
     /// Every path, `/health` included, goes through the pipeline.
     pub(crate) public: Router,
+    /// How the public listener treats request bodies, as the backend needs.
+    pub(crate) bodies: Bodies,
     /// The running pipeline's stores and background work, to shut down at the end.
     pub(crate) deployment: Deployment,
 }
@@ -67,8 +80,13 @@ pub(crate) async fn build(
         .into_layer();
     // Around the finished backend, so that every path, routed or not, meets the stages. The
     // listener puts the peer's `ClientAddr` into each request.
+    let bodies = backend.bodies();
     let public = Router::new().fallback_service(pipeline.around(backend.into_router()));
-    Ok(App { public, deployment })
+    Ok(App {
+        public,
+        bodies,
+        deployment,
+    })
 }
 
 /// [`build`] of the demo API for a test: this instance name, clock and alert sink.

@@ -14,10 +14,29 @@ const TOO_LARGE: Rejection = Rejection::new(
     "the request body is larger than the server accepts",
 );
 
+/// What the listener does with a request body before the pipeline sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Bodies {
+    /// Read whole, up to the limit: for a backend that reads bodies whole anyway.
+    Read,
+    /// Left to stream: the backend holds the body to the limit as it streams, a declared
+    /// length before it contacts anything (the reverse proxy, inside the pipeline, so that its
+    /// 413 is audited like every other answer).
+    Streamed,
+}
+
 /// The request, or the answer refusing it. A declared `Content-Length` over `max` is refused
 /// before the body is read (hyper holds a declared body to its length); a body of unknown
-/// length (chunked) is read up to `max` and refused as soon as it passes.
-pub(crate) async fn admit(request: Request<Body>, max: u64) -> Result<Request<Body>, Response> {
+/// length (chunked) is read up to `max` and refused as soon as it passes. A body that
+/// [`Bodies::Streamed`] is left alone.
+pub(crate) async fn admit(
+    request: Request<Body>,
+    max: u64,
+    bodies: Bodies,
+) -> Result<Request<Body>, Response> {
+    if bodies == Bodies::Streamed {
+        return Ok(request);
+    }
     let grpc = is_grpc(request.headers());
     let refuse = || {
         TOO_LARGE

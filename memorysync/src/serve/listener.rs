@@ -22,6 +22,7 @@ use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
 use super::activity::Activity;
+use super::body_limit::Bodies;
 use super::lingering::Lingering;
 
 /// Serves `router` on `listener` (over TLS with `tls`) until `shutdown` resolves, then lets
@@ -30,7 +31,7 @@ use super::lingering::Lingering;
 pub(crate) async fn serve(
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
-    router: Router,
+    (router, bodies): (Router, Bodies),
     limits: &ServerConfig,
     shutdown: impl Future<Output = ()>,
     drain: Duration,
@@ -72,6 +73,7 @@ pub(crate) async fn serve(
             router: router.clone(),
             peer,
             max_body: limits.max_body_bytes,
+            bodies,
             idle: limits.idle_timeout,
             linger: limits.header_read_timeout.min(Duration::from_secs(2)),
         };
@@ -108,6 +110,7 @@ struct Connection {
     router: Router,
     peer: SocketAddr,
     max_body: u64,
+    bodies: Bodies,
     idle: Duration,
     linger: Duration,
 }
@@ -139,7 +142,7 @@ impl Connection {
         I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
         let activity = Arc::new(Activity::default());
-        let (router, peer, max_body) = (self.router, self.peer, self.max_body);
+        let (router, peer, max_body, bodies) = (self.router, self.peer, self.max_body, self.bodies);
         let tracked = Arc::clone(&activity);
         let service = hyper::service::service_fn(move |mut request: http::Request<Incoming>| {
             let busy = tracked.busy();
@@ -148,7 +151,7 @@ impl Connection {
             async move {
                 let _busy = busy;
                 let request = request.map(axum::body::Body::new);
-                match super::body_limit::admit(request, max_body).await {
+                match super::body_limit::admit(request, max_body, bodies).await {
                     Ok(request) => router.oneshot(request).await,
                     Err(refused) => Ok(refused),
                 }

@@ -1,4 +1,5 @@
-//! `memorysync serve`: the pipeline in front of the demo memory API on the public listener, and
+//! `memorysync serve`: the pipeline in front of the demo memory API, or with `--upstream URL` in
+//! front of any HTTP service (the reverse proxy of `crate::proxy`), on the public listener; and
 //! `GET /metrics` on an admin listener of its own; HTTPS on both with `[server.tls]`.
 //!
 //! Each listener enforces `[server]` (header-read and idle timeouts, a connection cap, the body
@@ -45,6 +46,7 @@ use memorysync_pipeline::deployment::DeploymentOptions;
 use memorysync_pipeline::quota::QuotaAlert;
 use tokio::net::TcpListener;
 
+use crate::proxy::Upstream;
 use app::Backend;
 use serving::Listeners;
 
@@ -57,6 +59,12 @@ pub(crate) struct ServeArgs {
     /// Where the API and `GET /health` are served.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
+    /// Puts the pipeline in front of this HTTP service (`http://host:port[/base]` or
+    /// `https://...`) instead of the demo memory API: a reverse proxy that passes the identity
+    /// upstream as `X-MemorySync-Key-Id`, `X-MemorySync-Project` and `X-MemorySync-Environment`.
+    /// The upstream must be reachable only through this proxy, since it trusts those headers.
+    #[arg(long, value_name = "URL")]
+    upstream: Option<String>,
     /// A second listener, for operators only: `GET /metrics` (Prometheus). `/metrics` is never
     /// served on `--listen`.
     #[arg(long, value_name = "ADDR")]
@@ -108,13 +116,21 @@ async fn start(args: ServeArgs) -> Result<(), String> {
     if let Some(name) = &args.instance {
         options = options.with_instance(name.clone());
     }
-    let backend = Backend::Demo;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let backend = match &args.upstream {
+        Some(url) => {
+            let upstream =
+                Upstream::new(url, &config, scheme).map_err(|e| format!("--upstream: {e}"))?;
+            options = options.with_health_check(upstream.health_check());
+            Backend::Upstream(Box::new(upstream))
+        }
+        None => Backend::Demo,
+    };
     let serves = backend.describe();
     let app = app::build(&config, backend, options).await?;
     if config.environment == Environment::Development {
         print_key_help(&config, &args.config);
     }
-    let scheme = if tls.is_some() { "https" } else { "http" };
     // Tests that start the server as a process read the addresses from these lines.
     println!(
         "memorysync on {scheme}://{} ({serves}), config {}, instance {}",

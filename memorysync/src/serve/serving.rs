@@ -11,6 +11,7 @@ use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 
 use super::app::App;
+use super::body_limit::Bodies;
 use super::listener;
 
 /// What the server listens on.
@@ -48,7 +49,7 @@ pub(crate) async fn serve_until(
     let public = listener::serve(
         public,
         tls.clone(),
-        app.public,
+        (app.public, app.bodies),
         &config.server,
         until_stopped(),
         grace / 2,
@@ -59,7 +60,7 @@ pub(crate) async fn serve_until(
             listener::serve(
                 listener,
                 tls,
-                routes,
+                (routes, Bodies::Read),
                 &config.server,
                 until_stopped(),
                 drain,

@@ -1,6 +1,6 @@
 //! `memorysync serve` as a process, the way an operator runs it: the startup lines, HTTPS on
-//! both listeners, startup errors, SIGTERM and SIGKILL, restarts, and two instances sharing one
-//! Redis.
+//! both listeners, startup errors, SIGTERM and SIGKILL, restarts, two instances sharing one
+//! Redis, and the reverse proxy in front of a Python service.
 
 #[path = "../common/tls.rs"]
 mod cert;
@@ -8,6 +8,8 @@ mod cert;
 mod client;
 mod instance;
 mod process;
+#[path = "../common/python_upstream.rs"]
+mod python_upstream;
 #[cfg(all(feature = "redis", feature = "webhook-client"))]
 mod receiver;
 mod shutdown;
@@ -17,3 +19,4 @@ mod test_redis;
 mod tls;
 #[cfg(all(feature = "redis", feature = "webhook-client"))]
 mod two_instances;
+mod upstream;

@@ -1,23 +1,18 @@
-//! The proxy behind the full pipeline, built by hand as `serve` builds it, served by hyper on
-//! loopback.
+//! The proxy behind the full pipeline, a `Deployment` of the test's config as `serve` builds
+//! it, served by hyper on loopback.
 
 use std::net::SocketAddr;
 
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
-use memorysync_pipeline::audit::{AuditLog, AuditLogConfig, AuditRecordLayer, MemoryAuditSink};
-use memorysync_pipeline::auth::ApiKeyAuthLayer;
-use memorysync_pipeline::clock::{Clock, ManualClock, Timestamp};
+use memorysync_pipeline::audit::{AuditLog, MemoryAuditSink};
+use memorysync_pipeline::clock::{ManualClock, Timestamp};
 use memorysync_pipeline::config::Config;
+use memorysync_pipeline::deployment::{Deployment, DeploymentOptions};
 use memorysync_pipeline::key::ApiKey;
-use memorysync_pipeline::limit::SlidingWindowRateLimitLayer;
-use memorysync_pipeline::pipeline::PipelineBuilder;
-use memorysync_pipeline::quota::{
-    MemoryQuotaStore, Month, Operation, QuotaDegradeLayer, QuotaPlans, RoutesOrDefault,
-};
-use memorysync_pipeline::scope::ProjectScopeLayer;
-use memorysync_pipeline::{ClientAddr, Environment, TrustedProxies};
+use memorysync_pipeline::quota::{Month, Operation};
+use memorysync_pipeline::{ClientAddr, Environment};
 use tokio::net::TcpListener;
 use tower::ServiceExt;
 
@@ -62,7 +57,7 @@ pub(super) struct Proxied {
     pub(super) key: ApiKey,
     pub(super) log: AuditLog,
     sink: MemoryAuditSink,
-    quotas: QuotaDegradeLayer<MemoryQuotaStore, RoutesOrDefault>,
+    deployment: Deployment,
 }
 
 impl Proxied {
@@ -84,32 +79,15 @@ impl Proxied {
         };
         let upstream = upstream.expect("a valid upstream");
         let sink = MemoryAuditSink::new();
-        let log = AuditLog::start(sink.clone(), AuditLogConfig::new()).expect("a memory log");
-        let keys = config
-            .memory_key_store(clock.now())
+        let options = DeploymentOptions::new()
+            .with_clock(clock)
+            .with_audit_sink(sink.clone())
+            .with_health_check(upstream.health_check());
+        let deployment = Deployment::start(&config, options)
             .await
-            .expect("the config's keys");
-        let proxies = TrustedProxies::new(config.health.trusted_proxies.iter().copied());
-        let quotas = QuotaDegradeLayer::new(QuotaPlans::from_config(&config))
-            .with_classifier(config.quota_classifier())
-            .with_clock(clock.clone());
-        let pipeline = PipelineBuilder::new()
-            .stage(
-                config
-                    .health_layer()
-                    .with_clock(clock.clone())
-                    .with_check(upstream.health_check()),
-            )
-            .stage(
-                AuditRecordLayer::new(log.clone())
-                    .with_clock(clock.clone())
-                    .with_trusted_proxies(proxies),
-            )
-            .stage(ApiKeyAuthLayer::new(keys, config.environment).with_clock(clock.clone()))
-            .stage(ProjectScopeLayer::new())
-            .stage(SlidingWindowRateLimitLayer::new().with_clock(clock.clone()))
-            .stage(quotas.clone())
-            .into_layer();
+            .expect("a deployment of the config");
+        let log = deployment.audit().clone();
+        let pipeline = deployment.layer();
         let service = pipeline.around(upstream);
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
@@ -136,13 +114,16 @@ impl Proxied {
             key,
             log,
             sink,
-            quotas,
+            deployment,
         }
     }
 
     /// The month's use of `operation` by the project.
     pub(super) async fn used(&self, operation: Operation) -> u64 {
-        let usage = self.quotas.usage(PROJECT, operation, Month::of(T0)).await;
+        let usage = self
+            .deployment
+            .quota_usage(PROJECT, operation, Month::of(T0))
+            .await;
         usage.expect("the memory store").expect("a plan").used
     }
 

@@ -7,5 +7,7 @@ mod failures;
 mod harness;
 mod headers;
 mod python;
+#[path = "../../../tests/common/python_upstream.rs"]
+mod python_upstream;
 mod tls;
 mod upstreams;

@@ -4,7 +4,7 @@ use memorysync_pipeline::quota::Operation;
 
 use super::client::send;
 use super::harness::{KEY_ID, PROJECT, Proxied, Setup};
-use super::upstreams::PythonUpstream;
+use super::python_upstream::PythonUpstream;
 
 /// The headers Python saw, by lowercase name, every value.
 fn seen(echo: &serde_json::Value, name: &str) -> Vec<String> {
