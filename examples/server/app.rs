@@ -4,10 +4,8 @@ use axum::{Extension, Router};
 use memorysync_pipeline::Environment;
 use memorysync_pipeline::config::Config;
 use memorysync_pipeline::deployment::{Deployment, DeploymentOptions, DeploymentTombstones};
-use memorysync_pipeline::pipeline::PipelineBuilder;
 use memorysync_pipeline::scope::Scope;
 use memorysync_pipeline::tombstone::MemoryTombstones;
-use tower_http::trace::TraceLayer;
 
 use crate::memories;
 
@@ -57,22 +55,11 @@ pub(crate) async fn build_with(
     let deployment = Deployment::start(config, options)
         .await
         .map_err(|e| e.to_string())?;
-    // The stages one by one, to trace every request that passed the health route.
-    let stages = deployment.stages();
-    let pipeline = PipelineBuilder::new()
-        .stage(stages.health)
-        .layer(TraceLayer::new_for_http())
-        .stage(stages.audit)
-        .stage(stages.auth)
-        .stage(stages.scope)
-        .stage(stages.limit)
-        .stage(stages.quota)
-        .into_layer();
     // Around the finished API, not `Router::layer`, so that every path, routed or not, meets
     // the stages (a route merged into the result later would stay outside, on purpose). The
     // pipeline reads the peer address from `ClientAddr`; axum records it as `ConnectInfo`.
     let router = Router::new()
-        .fallback_service(pipeline.around(api))
+        .fallback_service(deployment.layer().around(api))
         .layer(axum::middleware::map_request(crate::record_client_addr));
     Ok(App {
         router,
