@@ -32,6 +32,8 @@ struct Stores {
     audit: AuditLog,
     /// The shared store's own check on `/health`.
     health: HealthRouteLayer,
+    /// Redis lost its data before this start: the config's keys wait for a reseed.
+    data_lost: bool,
 }
 
 pub(super) async fn start(
@@ -46,7 +48,11 @@ pub(super) async fn start(
         StoreBackend::Memory => memory_stores(config, &clock, health, sink)?,
         StoreBackend::Redis => shared_stores(config, &clock, health, &instance, sink).await?,
     };
-    load_keys(&stores.keys, config, clock.now()).await?;
+    if stores.data_lost {
+        tracing::warn!("the config's keys are not loaded into a redis that lost its data");
+    } else {
+        load_keys(&stores.keys, config, clock.now()).await?;
+    }
     let webhooks = webhooks::start(config, stores.queue, &options.secrets)?;
     let mut health = stores.health.with_check(stores.audit.health_check());
     if let Some(webhooks) = &webhooks {
@@ -115,6 +121,7 @@ fn memory_stores(
         queue: DeploymentQueue::Memory(MemoryWebhookQueue::new()),
         audit,
         health,
+        data_lost: false,
     })
 }
 
@@ -147,6 +154,7 @@ async fn shared_stores(
         queue: DeploymentQueue::Redis(shared.webhook_queue()),
         audit,
         health: health.with_check(shared.connection().health_check()),
+        data_lost: shared.data_lost(),
     })
 }
 

@@ -31,6 +31,11 @@
 //! # let _ = app; Ok(()) }
 //! ```
 //!
+//! On Redis, a deployment trusts the data of the epoch it started on; when Redis loses it
+//! (flushed, restarted empty, replaced), the stages follow `store.on_store_error` as in an
+//! outage and `/health` reports `redis: data_lost` until [`reseed`] writes the config back (see
+//! [`RedisConnection::watch_epoch`](crate::redis_store::RedisConnection::watch_epoch)).
+//!
 //! [`Deployment::stages`] gives the stages one by one, for a layer of the application's own
 //! between two of them; [`PipelineBuilder`] still checks their order.
 //!
@@ -46,6 +51,8 @@ mod options;
 mod queue;
 #[cfg(feature = "redis")]
 mod redis;
+#[cfg(feature = "redis")]
+mod reseed;
 mod shutdown;
 mod stores;
 mod webhooks;
@@ -61,6 +68,8 @@ pub use backend::BackendFuture;
 pub use error::StartError;
 pub use options::{DeploymentClassifier, DeploymentOptions, SecretSource};
 pub use queue::{DeploymentQueue, DeploymentWebhooks};
+#[cfg(feature = "redis")]
+pub use reseed::{Reseeded, reseed};
 pub use shutdown::{AuditLoss, ShutdownReport};
 pub use stores::{DeploymentKeys, DeploymentLimits, DeploymentQuotas, DeploymentTombstones};
 

@@ -12,8 +12,8 @@ use crate::key::LastKnownKeys;
 use crate::limit::SlidingWindowLimiter;
 use crate::quota::MemoryQuotaStore;
 use crate::redis_store::{
-    AUDIT_LEASE, RedisAuditSink, RedisConnection, RedisKeyStore, RedisOptions, RedisQuotaStore,
-    RedisRateLimitStore, RedisTombstones, RedisWebhookQueue,
+    AUDIT_LEASE, EpochStart, RedisAuditSink, RedisConnection, RedisKeyStore, RedisOptions,
+    RedisQuotaStore, RedisRateLimitStore, RedisTombstones, RedisWebhookQueue,
 };
 use crate::store::WithFallback;
 
@@ -35,12 +35,23 @@ impl SharedStores {
         let connection = RedisConnection::connect(&url, RedisOptions::default())
             .await
             .map_err(StartError::Store)?;
+        let epoch = connection
+            .watch_epoch()
+            .await
+            .map_err(StartError::Store)?;
+        log_epoch(&epoch);
         let tombstones = RedisTombstones::new(connection.clone(), config.audit.tombstone_period);
         Ok(SharedStores {
             connection,
             url,
             tombstones,
         })
+    }
+
+    /// Whether Redis had lost its data when this process started: then nothing may be written
+    /// to it before a reseed, not even the config's keys.
+    pub(super) fn data_lost(&self) -> bool {
+        self.connection.data_lost()
     }
 
     pub(super) fn connection(&self) -> &RedisConnection {
@@ -100,6 +111,22 @@ impl SharedStores {
                 Err(error) => return Err(StartError::Audit(error)),
             }
         }
+    }
+}
+
+/// One line on what this process found in Redis: the epoch it joined, the one it seeded, or
+/// a loss it must not seed over.
+fn log_epoch(start: &EpochStart) {
+    match start {
+        EpochStart::Joined(epoch) => tracing::debug!(epoch = epoch.id(), "joined the epoch of redis"),
+        EpochStart::Seeded(epoch) => tracing::info!(
+            epoch = epoch.id(),
+            "redis held no epoch marker: seeded it (a first start)"
+        ),
+        EpochStart::Lost => tracing::warn!(
+            "redis lost its data (an instance reported it): not seeding over the loss; \
+             applying store.on_store_error until `memorysync store reseed`"
+        ),
     }
 }
 

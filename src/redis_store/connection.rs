@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use redis::aio::ConnectionManager;
 
+use super::epoch::EpochWatch;
 use super::keyspace::Keyspace;
 use super::stall::Stall;
 use crate::store::StoreError;
@@ -34,6 +35,7 @@ pub struct RedisConnection {
     options: Arc<RedisOptions>,
     keyspace: Keyspace,
     stall: Arc<Stall>,
+    epoch: Arc<EpochWatch>,
 }
 
 impl fmt::Debug for RedisConnection {
@@ -60,9 +62,11 @@ impl RedisConnection {
         .await
         .map_err(|_| StoreError::new("redis did not answer in time"))?
         .map_err(|e| redis_error(&e))?;
+        let keyspace = Keyspace::new(&options.prefix);
         Ok(RedisConnection {
             manager,
-            keyspace: Keyspace::new(&options.prefix),
+            epoch: Arc::new(EpochWatch::new(keyspace.epoch())),
+            keyspace,
             options: Arc::new(options),
             stall: Arc::default(),
         })
@@ -79,6 +83,11 @@ impl RedisConnection {
         &self.keyspace
     }
 
+    /// What this connection knows of the epoch it trusts.
+    pub(crate) fn epoch_watch(&self) -> &Arc<EpochWatch> {
+        &self.epoch
+    }
+
     /// The options.
     pub fn options(&self) -> &RedisOptions {
         &self.options
@@ -93,7 +102,9 @@ impl RedisConnection {
     ///
     /// While Redis is known not to answer (a call on this connection or a clone of it timed out
     /// or found it broken, and no probe has answered since), fails at once without sending
-    /// `call`: the stages of one request share one timeout, not one each.
+    /// `call`: the stages of one request share one timeout, not one each. So it does while Redis
+    /// is known to have lost the data of the watched epoch (see
+    /// [`watch_epoch`](Self::watch_epoch)): the stages apply their outage policy.
     pub async fn timed<T, F>(&self, call: F) -> Result<T, StoreError>
     where
         F: Future<Output = redis::RedisResult<T>>,
@@ -101,11 +112,15 @@ impl RedisConnection {
         if self.stall.is_stalled() {
             return Err(Stall::refusal());
         }
+        if self.epoch.is_lost() {
+            return Err(EpochWatch::refusal());
+        }
         self.timed_and_noted(call).await
     }
 
-    /// `call` with the timeout, whatever the stall note says; its outcome updates the note.
-    async fn timed_and_noted<T, F>(&self, call: F) -> Result<T, StoreError>
+    /// `call` with the timeout, whatever the stall and epoch notes say; its outcome updates the
+    /// stall note.
+    pub(super) async fn timed_and_noted<T, F>(&self, call: F) -> Result<T, StoreError>
     where
         F: Future<Output = redis::RedisResult<T>>,
     {
@@ -160,8 +175,10 @@ impl RedisConnection {
 }
 
 impl RedisConnection {
-    /// A `/health` check named `redis`: degraded while a `PING` fails or times out. Probes
-    /// answer within the call timeout, so an outage shows within a second and recovery too.
+    /// A `/health` check named `redis`: `unreachable` while Redis does not answer, `data_lost`
+    /// while it lost the data of the watched epoch. Each probe looks at the epoch marker (a
+    /// `PING` when no epoch is watched) within the call timeout, so an outage, a loss and a
+    /// recovery show on the next probe.
     pub fn health_check(&self) -> impl crate::health::HealthCheck {
         RedisHealth {
             connection: self.clone(),
@@ -182,8 +199,9 @@ impl crate::health::HealthCheck for RedisHealth {
         &self,
     ) -> std::pin::Pin<Box<dyn Future<Output = crate::health::CheckStatus> + Send + '_>> {
         Box::pin(async move {
-            match self.connection.ping().await {
-                Ok(()) => crate::health::CheckStatus::Ok,
+            match self.connection.observe_epoch().await {
+                Ok(false) => crate::health::CheckStatus::Ok,
+                Ok(true) => crate::health::CheckStatus::Degraded("data_lost".into()),
                 Err(_) => crate::health::CheckStatus::Degraded("unreachable".into()),
             }
         })

@@ -11,7 +11,8 @@
 //!   queue, whose members are `<delivery id>|<url>`;
 //! - `audit`, or the name given to [`RedisAuditSink::with_stream`](super::RedisAuditSink::with_stream):
 //!   an audit stream;
-//! - `audit-lease:<stream name>`: the lease of the audit stream's one live writer.
+//! - `audit-lease:<stream name>`: the lease of the audit stream's one live writer;
+//! - `epoch`: the epoch marker, which seeding of Redis the stores trust.
 //!
 //! Every id goes through [`part`], which is one-to-one and never writes `:`, `{`, `}`, `|` or a
 //! glob character. The fixed words hold none of those either, so a name splits back into its
@@ -114,6 +115,11 @@ impl Keyspace {
     /// The lease of the one live writer of the audit stream called `name`.
     pub(crate) fn audit_lease(&self, name: &str) -> String {
         self.join(&["audit-lease", &part(name)])
+    }
+
+    /// The epoch marker.
+    pub(crate) fn epoch(&self) -> String {
+        self.join(&["epoch"])
     }
 
     pub(crate) fn webhook_queue(&self) -> WebhookKeys {

@@ -11,7 +11,9 @@
 //! Every key name comes from one keyspace (`keyspace.rs`): under a prefix (`memorysync:` by
 //! default, so that one Redis can serve several pipelines or tests side by side), with ids
 //! escaped one-to-one, so no two ids share a key. Outages are the business of
-//! [`WithFallback`](crate::store::WithFallback), in front of any of these stores.
+//! [`WithFallback`](crate::store::WithFallback), in front of any of these stores; a Redis that
+//! lost its data is one too, noticed through the epoch marker
+//! ([`RedisConnection::watch_epoch`]).
 
 /// A Lua script kept in a `.lua` file beside the module that names it; hashed on first use.
 macro_rules! lua_script {
@@ -23,6 +25,7 @@ macro_rules! lua_script {
 mod audit;
 mod audit_lease;
 mod connection;
+mod epoch;
 mod keys;
 mod keyspace;
 mod limiter;
@@ -34,6 +37,7 @@ mod webhook_queue;
 pub use audit::RedisAuditSink;
 pub use audit_lease::AUDIT_LEASE;
 pub use connection::{RedisConnection, RedisOptions};
+pub use epoch::{Epoch, EpochMarker, EpochOrigin, EpochStart};
 pub use keys::RedisKeyStore;
 pub use limiter::RedisRateLimitStore;
 pub use quota::RedisQuotaStore;

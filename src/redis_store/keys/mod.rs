@@ -8,7 +8,8 @@
 //! - `key:id:<id>`: the hex sha256 of the record with that id;
 //! - tombstones for revoked ids and hashes, through [`RedisTombstones`].
 //!
-//! A look-up is one `HMGET`. Each process keeps one [`KeyEntry`] per hash (refreshed by every
+//! A look-up is one `HMGET` (pipelined with the epoch marker's `HGET` on a connection that
+//! watches an epoch: still one round trip). Each process keeps one [`KeyEntry`] per hash (refreshed by every
 //! look-up), so the auth stage counts a request on that entry's atomics and no request waits for
 //! usage to be written: a task started by the store adds each entry's new requests to `count`
 //! and raises `last_used` once a second ([`RedisKeyStore::FLUSH_EVERY`]).
@@ -135,17 +136,14 @@ impl Inner {
         }
     }
 
-    /// The fields of the record of `hash`: one `HMGET`.
+    /// The fields of the record of `hash`: one `HMGET`, with the epoch check in its round trip
+    /// (an emptied Redis must not answer "no such key" for a key it lost).
     async fn fields(&self, hash: &KeyHash) -> Result<StoredFields, StoreError> {
-        let mut manager = self.connection.manager();
-        self.connection
-            .timed(
-                redis::cmd("HMGET")
-                    .arg(self.hash_key(hash))
-                    .arg(&["record", "revoked_at", "count", "last_used"])
-                    .query_async(&mut manager),
-            )
-            .await
+        let mut lookup = redis::cmd("HMGET");
+        lookup
+            .arg(self.hash_key(hash))
+            .arg(&["record", "revoked_at", "count", "last_used"]);
+        self.connection.timed_on_epoch(lookup).await
     }
 }
 
