@@ -35,10 +35,7 @@ impl SharedStores {
         let connection = RedisConnection::connect(&url, RedisOptions::default())
             .await
             .map_err(StartError::Store)?;
-        let epoch = connection
-            .watch_epoch()
-            .await
-            .map_err(StartError::Store)?;
+        let epoch = connection.watch_epoch().await.map_err(StartError::Store)?;
         log_epoch(&epoch);
         let tombstones = RedisTombstones::new(connection.clone(), config.audit.tombstone_period);
         Ok(SharedStores {
@@ -118,7 +115,9 @@ impl SharedStores {
 /// a loss it must not seed over.
 fn log_epoch(start: &EpochStart) {
     match start {
-        EpochStart::Joined(epoch) => tracing::debug!(epoch = epoch.id(), "joined the epoch of redis"),
+        EpochStart::Joined(epoch) => {
+            tracing::debug!(epoch = epoch.id(), "joined the epoch of redis")
+        }
         EpochStart::Seeded(epoch) => tracing::info!(
             epoch = epoch.id(),
             "redis held no epoch marker: seeded it (a first start)"

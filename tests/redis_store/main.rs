@@ -19,6 +19,7 @@ mod common;
 mod audit_lease;
 #[cfg(feature = "webhook-client")]
 mod audit_webhooks;
+mod data_lost;
 mod deployment;
 mod key_store;
 mod outage;

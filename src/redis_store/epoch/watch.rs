@@ -243,7 +243,11 @@ pub(super) fn spawn_watcher(
 
 impl Epoch {
     /// An epoch from the marker's fields.
-    pub(super) fn read(id: &str, seeded_at: &str, origin: EpochOrigin) -> Result<Epoch, StoreError> {
+    pub(super) fn read(
+        id: &str,
+        seeded_at: &str,
+        origin: EpochOrigin,
+    ) -> Result<Epoch, StoreError> {
         let millis: i64 = seeded_at
             .parse()
             .map_err(|_| StoreError::new("redis: unreadable epoch marker"))?;
@@ -283,7 +287,10 @@ mod tests {
         assert!(watch.apply(Verdict::Lost));
         assert!(watch.is_lost());
         assert_eq!(watch.observe_args(), ("e1".into(), "1".into(), "1"));
-        assert!(watch.apply(Verdict::Same), "lost stays lost without a reseed");
+        assert!(
+            watch.apply(Verdict::Same),
+            "lost stays lost without a reseed"
+        );
 
         assert!(!watch.apply(Verdict::Adopt(epoch("e2", 2))));
         assert_eq!(watch.expected(), Ok(Some(Arc::from("e2"))));
