@@ -7,8 +7,14 @@
 //! minimum for audit retention and tombstones (default 90). `--url` is a running instance
 //! (plain `http://`) whose `GET /health` must answer `{"status":"ok"}`. No line ever shows a
 //! secret: plaintext keys and webhook secrets are reported by line number or variable name.
+//! On Redis, `redis-appendonly` and `redis-noeviction` ask the server (`CONFIG GET`) whether it
+//! keeps what it holds across a restart and when full; they are skipped, saying why, where
+//! `CONFIG` is not allowed.
 
 mod checks;
+mod durability;
+#[cfg(test)]
+mod durability_tests;
 #[cfg(test)]
 mod policy_tests;
 #[cfg(test)]
@@ -129,6 +135,21 @@ pub(crate) async fn preflight(
     items.push(Item {
         name: "redis-reachable",
         outcome: redis,
+    });
+    let durability = match &loaded {
+        Ok(config) => durability::redis_durability(&config.store, probes::REDIS_TIMEOUT).await,
+        Err(_) => durability::Durability {
+            appendonly: Outcome::Fail(NOT_LOADED.to_owned()),
+            noeviction: Outcome::Fail(NOT_LOADED.to_owned()),
+        },
+    };
+    items.push(Item {
+        name: "redis-appendonly",
+        outcome: durability.appendonly,
+    });
+    items.push(Item {
+        name: "redis-noeviction",
+        outcome: durability.noeviction,
     });
     items.push(Item {
         name: "health-ok",

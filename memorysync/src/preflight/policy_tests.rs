@@ -101,6 +101,8 @@ async fn a_production_config_passed_with_its_audit_log_in_memory() {
             "audit-retention",
             "audit-not-in-memory",
             "redis-reachable",
+            "redis-appendonly",
+            "redis-noeviction",
             "health-ok"
         ],
         "{report}"

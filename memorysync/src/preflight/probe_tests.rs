@@ -14,13 +14,13 @@ use super::probes::health_ok;
 use super::tests::{SECRET_VAR, assert_only_failure, edit, good_file, run, webhook_secret};
 
 /// A loopback port that nothing listens on: bound, then released.
-fn closed_port() -> u16 {
+pub(crate) fn closed_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.local_addr().unwrap().port()
 }
 
 /// The good file with `[store]` on Redis at `url`.
-fn on_redis(url: &str) -> String {
+pub(crate) fn on_redis(url: &str) -> String {
     let store = format!("[store]\nbackend = \"redis\"\nredis_url = \"{url}\"\n\n[[projects]]");
     edit(&good_file(), "[[projects]]", &store)
 }
@@ -47,12 +47,22 @@ async fn without_the_redis_feature_a_redis_store_fails_alone() {
 #[cfg(feature = "redis")]
 #[tokio::test]
 async fn reachable_redis_passes() {
-    let Some(url) = crate::test_redis::test_url() else {
+    // A server of the test's own, durable as production wants it: the shared test Redis need
+    // not keep an append-only file.
+    let Some(redis) = crate::test_redis::RedisServer::start_durable() else {
         return;
     };
-    let (items, report) = run(&on_redis(&url), &[], &[(SECRET_VAR, &webhook_secret())]).await;
+    redis.until_answers().await;
+    let (items, report) = run(
+        &on_redis(&redis.url()),
+        &[],
+        &[(SECRET_VAR, &webhook_secret())],
+    )
+    .await;
     assert_eq!(super::exit_code(&items), 0, "{report}");
     assert!(report.contains("pass redis-reachable\n"), "{report}");
+    assert!(report.contains("pass redis-appendonly\n"), "{report}");
+    assert!(report.contains("pass redis-noeviction\n"), "{report}");
 }
 
 /// Serves the crate's health route, with `checks` registered, in front of an empty app.
