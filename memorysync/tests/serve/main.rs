@@ -6,6 +6,8 @@
 mod cert;
 #[path = "../common/client.rs"]
 mod client;
+#[cfg(feature = "redis")]
+mod data_lost;
 mod instance;
 mod process;
 #[path = "../common/python_upstream.rs"]
