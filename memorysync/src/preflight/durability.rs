@@ -68,13 +68,16 @@ async fn ask(_url: &str, _timeout: Duration) -> Durability {
     ))
 }
 
+#[cfg(feature = "redis")]
 /// The reason of both items when Redis does not answer: `redis-reachable` fails with the cause.
 const UNREACHABLE: &str = "not checked: Redis does not answer (see redis-reachable)";
 
+#[cfg(feature = "redis")]
 const APPENDONLY_WHY: &str = "a Redis restart loses every write since its last snapshot, \
      and a reseed cannot bring back API-created keys, this month's quota counters, usage or the \
      webhook queue; set appendonly yes";
 
+#[cfg(feature = "redis")]
 const NOEVICTION_WHY: &str = "a full Redis evicts key records, quota counters and tombstones \
      without a word; set maxmemory-policy noeviction";
 

@@ -16,11 +16,6 @@ pub(crate) struct ReseedArgs {
     pub(crate) config: PathBuf,
 }
 
-/// What a reseed cannot bring back, printed after every reseed so that nobody expects it.
-pub(crate) const NOT_RESTORED: &str = "not restored (only Redis held them): keys created \
-     through the admin API, this month's quota counters and alert marks, key usage, the webhook \
-     queue and its dead letters, rate-limit windows, the audit stream";
-
 pub(crate) fn run(args: ReseedArgs) -> Result<(), String> {
     let config = Config::load(&args.config).map_err(|error| format!("store reseed: {error}"))?;
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -53,6 +48,11 @@ mod report {
     use memorysync_pipeline::deployment::Reseeded;
     use memorysync_pipeline::redis_store::EpochOrigin;
 
+    /// What a reseed cannot bring back, printed after every reseed so that nobody expects it.
+    const NOT_RESTORED: &str = "not restored (only Redis held them): keys created through the \
+         admin API, this month's quota counters and alert marks, key usage, the webhook queue \
+         and its dead letters, rate-limit windows, the audit stream";
+
     /// The lines `store reseed` prints: the new epoch, what it replaced, the keys, and what
     /// stays lost.
     pub(super) fn of(reseeded: &Reseeded) -> String {
@@ -82,7 +82,7 @@ mod report {
              {} kept out by a tombstone",
             reseeded.written, reseeded.present, reseeded.revoked, reseeded.tombstoned
         );
-        let _ = writeln!(out, "{}", super::NOT_RESTORED);
+        let _ = writeln!(out, "{NOT_RESTORED}");
         out
     }
 }
