@@ -14,6 +14,7 @@ use super::{
 };
 use crate::clock::Timestamp;
 use crate::key::{KeyHash, KeyRecord};
+use crate::store::RecordOwner;
 
 /// The longest retention or tombstone period accepted: 100 years.
 const MAX_DAYS: u64 = 36_500;
@@ -194,7 +195,8 @@ fn keys(
             ));
         }
         let mut record = KeyRecord::new(id, sha256, project.as_str(), key.environment)
-            .with_limits(limit(lines, key.rps)?, limit(lines, key.rpm)?);
+            .with_limits(limit(lines, key.rps)?, limit(lines, key.rpm)?)
+            .with_owner(RecordOwner::Config);
         record.expires_at = instant(lines, key.expires_at)?;
         record.revoked_at = instant(lines, key.revoked_at)?;
         records.push(record);

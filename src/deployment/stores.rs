@@ -6,10 +6,12 @@ use std::sync::Arc;
 use super::BackendFuture;
 use super::backend::{BoxedStoreFuture, backend_future, on_backend};
 use crate::clock::Timestamp;
-use crate::key::{KeyEntry, KeyHash, KeyRecord, KeyStore, KeyStoreError, KeyUsage, MemoryKeyStore};
+use crate::key::{
+    KeyEntry, KeyHash, KeyRecord, KeyStore, KeyStoreError, KeyUsage, MemoryKeyStore, Upserted,
+};
 use crate::limit::{Decision, Limits, RateLimitStore, SlidingWindowLimiter};
 use crate::quota::{AlertThresholds, MemoryQuotaStore, QuotaKey, QuotaStore, Reservation};
-use crate::store::StoreError;
+use crate::store::{RecordOwner, StoreError};
 use crate::tombstone::{MemoryTombstones, TombstoneKind, TombstoneStore};
 #[cfg(feature = "redis")]
 use crate::{
@@ -54,6 +56,14 @@ impl KeyStore for DeploymentKeys {
 
     async fn usage(&self, id: &str) -> Result<KeyUsage, KeyStoreError> {
         on_backend!(self, store => store.usage(id).await)
+    }
+
+    async fn upsert(&self, record: KeyRecord, now: Timestamp) -> Result<Upserted, KeyStoreError> {
+        on_backend!(self, store => store.upsert(record, now).await)
+    }
+
+    async fn owned_records(&self, owner: RecordOwner) -> Result<Vec<KeyRecord>, KeyStoreError> {
+        on_backend!(self, store => store.owned_records(owner).await)
     }
 }
 

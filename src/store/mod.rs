@@ -47,8 +47,10 @@ impl std::error::Error for StoreError {}
 
 pub(crate) mod breaker;
 pub(crate) mod fallback;
+mod owner;
 mod policy;
 pub(crate) mod refusals;
 
 pub use fallback::WithFallback;
+pub use owner::RecordOwner;
 pub use policy::StoreErrorPolicy;

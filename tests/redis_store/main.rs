@@ -21,6 +21,7 @@ mod audit_lease;
 mod audit_webhooks;
 mod deployment;
 mod key_store;
+mod key_upsert;
 mod outage;
 mod quota_store;
 mod rate_limit;
