@@ -50,6 +50,7 @@ pub(super) fn parse(text: &str) -> Result<Config, ConfigError> {
     let projects = projects(&lines, raw.projects)?;
     Ok(Config {
         environment: raw.environment,
+        config_version: config_version(&lines, raw.config_version)?,
         store: store(&lines, raw.store)?,
         keys: keys(&lines, raw.keys, &projects)?,
         webhooks: super::webhooks::endpoints(&lines, raw.webhooks, &projects)?,
@@ -82,6 +83,26 @@ fn refuse_plaintext_keys(text: &str) -> Result<(), ConfigError> {
         ));
     }
     Ok(())
+}
+
+/// `config_version`: absent is 0. At most 2^53 - 1, so that every store compares it exactly
+/// (Redis scripts count in doubles).
+fn config_version(lines: &Lines<'_>, raw: Option<Spanned<i64>>) -> Result<u64, ConfigError> {
+    let Some(version) = raw else {
+        return Ok(0);
+    };
+    u64::try_from(*version.get_ref())
+        .ok()
+        .filter(|v| *v <= super::MAX_CONFIG_VERSION)
+        .ok_or_else(|| {
+            lines.error(
+                &version,
+                format!(
+                    "config_version must be a whole number from 0 to {}",
+                    super::MAX_CONFIG_VERSION
+                ),
+            )
+        })
 }
 
 fn store(lines: &Lines<'_>, raw: RawStore) -> Result<StoreConfig, ConfigError> {

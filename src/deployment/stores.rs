@@ -11,12 +11,16 @@ use crate::key::{
 };
 use crate::limit::{Decision, Limits, RateLimitStore, SlidingWindowLimiter};
 use crate::quota::{AlertThresholds, MemoryQuotaStore, QuotaKey, QuotaStore, Reservation};
-use crate::store::{RecordOwner, StoreError};
+use crate::store::{
+    AppliedConfig, ConfigClaim, ConfigVersionStore, MemoryConfigVersions, RecordOwner, StoreError,
+};
 use crate::tombstone::{MemoryTombstones, TombstoneKind, TombstoneStore};
 #[cfg(feature = "redis")]
 use crate::{
     key::LastKnownKeys,
-    redis_store::{RedisKeyStore, RedisQuotaStore, RedisRateLimitStore, RedisTombstones},
+    redis_store::{
+        RedisConfigVersions, RedisKeyStore, RedisQuotaStore, RedisRateLimitStore, RedisTombstones,
+    },
     store::WithFallback,
 };
 
@@ -145,5 +149,36 @@ impl TombstoneStore for DeploymentTombstones {
 
     async fn purge_expired(&self, now: Timestamp) -> Result<usize, StoreError> {
         on_backend!(self, store => store.purge_expired(now).await)
+    }
+}
+
+/// Where a deployment keeps the config file it last reconciled, and the reconciliation lease:
+/// beside the key records, so that both are as durable and as shared as they are.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum DeploymentConfigVersions {
+    /// `store.backend = "memory"`: kept by the deployment.
+    Memory(MemoryConfigVersions),
+    /// `store.backend = "redis"`: shared by every instance.
+    #[cfg(feature = "redis")]
+    Redis(RedisConfigVersions),
+}
+
+impl ConfigVersionStore for DeploymentConfigVersions {
+    async fn claim(
+        &self,
+        file: AppliedConfig,
+        holder: &str,
+        lease: std::time::Duration,
+    ) -> Result<ConfigClaim, StoreError> {
+        on_backend!(self, store => store.claim(file, holder, lease).await)
+    }
+
+    async fn release(&self, holder: &str) -> Result<(), StoreError> {
+        on_backend!(self, store => store.release(holder).await)
+    }
+
+    async fn applied(&self) -> Result<Option<AppliedConfig>, StoreError> {
+        on_backend!(self, store => store.applied().await)
     }
 }
