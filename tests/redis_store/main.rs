@@ -25,6 +25,7 @@ mod key_upsert;
 mod outage;
 mod quota_store;
 mod rate_limit;
+mod reconcile;
 mod tombstones;
 
 fn secs(s: u64) -> Duration {
