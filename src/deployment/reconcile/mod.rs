@@ -1,34 +1,6 @@
 //! [`Deployment::reconcile`]: the config file's keys and plans made the stores', at every start
-//! and whenever the operator asks (`memorysync serve` on SIGHUP), on every backend.
-//!
-//! - **Ownership.** Every key record and every plan has an owner, the file or the admin API
-//!   ([`RecordOwner`]). Reconciling adds, changes and removes only the file's records: a key
-//!   added to the file is added; a key whose hash, limits, expiry, environment or project
-//!   changed is replaced ([`KeyStore::upsert`]: a new hash tombstones the old one, so the old
-//!   key never works again); a key gone from the file is revoked and tombstoned. A key or plan
-//!   of the API's is never touched, and a file that names one is refused for that record.
-//! - **Revocation is one-way.** A key the store holds revoked stays revoked: a file that still
-//!   names it, or names it again without `revoked_at`, is refused for that key (logged), and
-//!   the rest of the file applies.
-//! - **Plans** apply at once: the quota stage reads the new plans on its next request
-//!   ([`QuotaDegradeLayer::set_plans`](crate::quota::QuotaDegradeLayer::set_plans)). A project
-//!   gone from the file loses its plan, so its requests are no longer metered.
-//! - **`config_version`.** The store remembers the highest version applied and the digest of
-//!   that file's reconciled content (its keys and plans, in a canonical form): a file with a
-//!   lower version is refused, and so is a file with the same version and other content. The
-//!   store is then left exactly as it was; the refusal is logged and audited. The check and
-//!   the record are one atomic step ([`ConfigVersionStore::claim`]), and a lease lets one
-//!   reconciliation at a time write, so two instances reconciling at once never interleave.
-//!   In memory the deployment keeps both; on Redis they are `config:applied` and
-//!   `config:reconciling` under the store's prefix.
-//! - **Reporting.** Each reconciliation, applied or refused, is logged with its summary and
-//!   recorded in the audit log as an event of its own: method `RECONCILE`, path `/config`,
-//!   status 200 (applied), 409 (refused) or 503 (a store did not answer), outcome `allowed`
-//!   or `error`, and a `detail` field with the version and the counts.
-//!
-//! Only keys and plans are reconciled. Everything else in the file (listeners, `[store]`,
-//! `[server]` and its TLS, `[audit]`, `[health]`, `[[webhooks]]`, `[[quota.routes]]`,
-//! `[[admin_tokens]]`, `environment`) takes a restart.
+//! and whenever the operator asks (`memorysync serve` on SIGHUP), on every backend. What it
+//! changes and what it refuses is documented on the method.
 
 mod digest;
 mod keys;
@@ -175,10 +147,38 @@ impl From<KeyStoreError> for ReconcileError {
 }
 
 impl Deployment {
-    /// Makes the stores hold what `config` says of keys and plans: see the [module
-    /// docs](self) for what changes and what is refused. [`Deployment::start`] calls it with the
-    /// config it started from; call it again with a reloaded file to apply an edit without a
-    /// restart. One reconciliation at a time runs in a process; a second call waits.
+    /// Makes the stores hold what `config` says of keys and plans. [`Deployment::start`] calls
+    /// it with the config it started from; call it again with a reloaded file to apply an edit
+    /// without a restart. One reconciliation at a time runs in a process; a second call waits.
+    ///
+    /// - **Ownership.** Every key record and every plan has an owner, the file or the admin API
+    ///   ([`RecordOwner`](crate::key::RecordOwner)). Reconciling adds, changes and removes only the file's records: a key
+    ///   added to the file is added; a key whose hash, limits, expiry, environment or project
+    ///   changed is replaced ([`KeyStore::upsert`](crate::key::KeyStore::upsert): a new hash tombstones the old one, so the old
+    ///   key never works again); a key gone from the file is revoked and tombstoned. A key or plan
+    ///   of the API's is never touched, and a file that names one is refused for that record.
+    /// - **Revocation is one-way.** A key the store holds revoked stays revoked: a file that still
+    ///   names it, or names it again without `revoked_at`, is refused for that key (logged), and
+    ///   the rest of the file applies.
+    /// - **Plans** apply at once: the quota stage reads the new plans on its next request
+    ///   ([`QuotaDegradeLayer::set_plans`](crate::quota::QuotaDegradeLayer::set_plans)). A project
+    ///   gone from the file loses its plan, so its requests are no longer metered.
+    /// - **`config_version`.** The store remembers the highest version applied and the digest of
+    ///   that file's reconciled content (its keys and plans, in a canonical form): a file with a
+    ///   lower version is refused, and so is a file with the same version and other content. The
+    ///   store is then left exactly as it was; the refusal is logged and audited. The check and
+    ///   the record are one atomic step ([`ConfigVersionStore::claim`]), and a lease lets one
+    ///   reconciliation at a time write, so two instances reconciling at once never interleave.
+    ///   In memory the deployment keeps both; on Redis they are `config:applied` and
+    ///   `config:reconciling` under the store's prefix.
+    /// - **Reporting.** Each reconciliation, applied or refused, is logged with its summary and
+    ///   recorded in the audit log as an event of its own: method `RECONCILE`, path `/config`,
+    ///   status 200 (applied), 409 (refused) or 503 (a store did not answer), outcome `allowed`
+    ///   or `error`, and a `detail` field with the version and the counts.
+    ///
+    /// Only keys and plans are reconciled. Everything else in the file (listeners, `[store]`,
+    /// `[server]` and its TLS, `[audit]`, `[health]`, `[[webhooks]]`, `[[quota.routes]]`,
+    /// `[[admin_tokens]]`, `environment`) takes a restart.
     ///
     /// # Errors
     /// [`ReconcileError`]: a file older than, or conflicting with, the one the store applied
