@@ -356,7 +356,11 @@ async fn the_configured_audit_dir_gets_one_verifiable_segment_a_day_and_no_probe
     let lines = sink.read_lines().unwrap();
     let checked =
         memorysync_pipeline::audit::verify(lines.iter().map(String::as_str), Some(audit.head()));
-    assert_eq!(checked, Ok(2), "one event per call, none for the probe");
+    assert_eq!(
+        checked,
+        Ok(3),
+        "the start's reconciliation of the config, then one event per call, none for the probe"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

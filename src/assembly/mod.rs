@@ -13,6 +13,7 @@ use crate::key::{KeyStore, KeyStoreError, MemoryKeyStore};
 use crate::quota::{
     AlertThresholds, DefaultClassifier, Plan, QuotaPlans, RouteClassifier, RoutesOrDefault,
 };
+use crate::store::RecordOwner;
 use crate::tombstone::MemoryTombstones;
 
 impl Config {
@@ -53,10 +54,10 @@ impl Config {
 }
 
 impl QuotaPlans {
-    /// The plans of a config file's `[[projects]]`.
+    /// The plans of a config file's `[[projects]]`, owned by the file.
     pub fn from_config(config: &Config) -> Self {
         config.projects.iter().fold(Self::new(), |plans, project| {
-            plans.with_plan(
+            plans.with_owned_plan(
                 project.id.as_str(),
                 Plan {
                     adds_per_month: project.adds_per_month,
@@ -65,6 +66,7 @@ impl QuotaPlans {
                         project.alert_thresholds.iter().copied(),
                     ),
                 },
+                RecordOwner::Config,
             )
         })
     }

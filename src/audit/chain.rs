@@ -95,6 +95,9 @@ impl Serialize for Line<'_> {
         line.serialize_field("client_ip", &e.client_ip)?;
         line.serialize_field("user_agent", &e.user_agent)?;
         line.serialize_field("latency_us", &e.latency_us)?;
+        if let Some(detail) = &e.detail {
+            line.serialize_field("detail", detail)?;
+        }
         line.serialize_field("prev", &self.prev)?;
         line.end()
     }
@@ -223,6 +226,7 @@ mod tests {
             client_ip: None,
             user_agent: None,
             latency_us: u64::from(n),
+            detail: None,
         }
     }
 

@@ -91,6 +91,9 @@ pub struct AuditEvent {
     pub user_agent: Option<String>,
     /// Time from the call's arrival to its response, in microseconds.
     pub latency_us: u64,
+    /// What an operator's event did, e.g. a reconciliation's summary (method `RECONCILE`);
+    /// `None` for API calls, whose lines then carry no `detail` field at all.
+    pub detail: Option<String>,
 }
 
 fn rfc3339<S: serde::Serializer>(ts: &Timestamp, serializer: S) -> Result<S::Ok, S::Error> {

@@ -186,6 +186,7 @@ fn event_of<B, E>(started: Started, output: &Result<Response<B>, E>) -> AuditEve
         client_ip: started.client_ip,
         user_agent: started.user_agent,
         latency_us: u64::try_from(started.at.elapsed().as_micros()).unwrap_or(u64::MAX),
+        detail: None,
     }
 }
 
@@ -219,6 +220,7 @@ fn cancelled_event(started: Started) -> AuditEvent {
         client_ip: started.client_ip,
         user_agent: started.user_agent,
         latency_us: u64::try_from(started.at.elapsed().as_micros()).unwrap_or(u64::MAX),
+        detail: None,
     }
 }
 

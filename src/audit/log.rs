@@ -92,6 +92,15 @@ impl AuditLog {
         }
     }
 
+    /// Records an event that is not an API call, such as an operator's reconciliation of the
+    /// config file: chained and written like every other, waiting for room in the queue when
+    /// it is full.
+    pub async fn record(&self, event: AuditEvent) {
+        if let Err(event) = self.try_submit(Box::new(event)) {
+            self.submit_waiting(event).await;
+        }
+    }
+
     /// Queues `event`, waiting for room. Only used when the queue was full.
     pub(super) fn submit_waiting(
         &self,

@@ -17,7 +17,8 @@
 //! [`is_record_id`]; a repeated id or hash, or a plaintext `msa_` token anywhere in the file, is
 //! an error. `[server.tls]` needs both `cert` and `key`, and reading the config checks that each
 //! names a readable, non-empty file (relative paths from the working directory), so a wrong path
-//! is reported with its line before anything listens.
+//! is reported with its line before anything listens. `config_version` (top-level, before any
+//! table) is a whole number from 0 to [`MAX_CONFIG_VERSION`], 0 when absent.
 //!
 //! # Example
 //! ```
@@ -71,6 +72,9 @@ use crate::key::KeyRecord;
 pub struct Config {
     /// This deployment's environment.
     pub environment: Environment,
+    /// `config_version` (absent: 0): reconciling the file with the stores refuses a file older
+    /// than the last one applied ([`Deployment::reconcile`](crate::deployment::Deployment::reconcile)).
+    pub config_version: u64,
     /// Where shared state lives.
     pub store: StoreConfig,
     /// The projects and their plans.
@@ -209,6 +213,9 @@ impl Default for WebhookRetryConfig {
         }
     }
 }
+
+/// The highest `config_version`: 2^53 - 1, the largest integer every store compares exactly.
+pub const MAX_CONFIG_VERSION: u64 = (1 << 53) - 1;
 
 /// The event types a webhook can subscribe to.
 pub const WEBHOOK_EVENTS: [&str; 3] = ["quota.threshold", "quota.exhausted", "webhook.test"];

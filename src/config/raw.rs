@@ -12,6 +12,8 @@ use crate::environment::Environment;
 pub(super) struct RawConfig {
     pub(super) environment: Environment,
     #[serde(default)]
+    pub(super) config_version: Option<Spanned<i64>>,
+    #[serde(default)]
     pub(super) store: RawStore,
     #[serde(default)]
     pub(super) projects: Vec<RawProject>,

@@ -14,6 +14,7 @@ use super::{
 };
 use crate::clock::Timestamp;
 use crate::key::{KeyHash, KeyRecord};
+use crate::store::RecordOwner;
 
 /// The longest retention or tombstone period accepted: 100 years.
 const MAX_DAYS: u64 = 36_500;
@@ -49,6 +50,7 @@ pub(super) fn parse(text: &str) -> Result<Config, ConfigError> {
     let projects = projects(&lines, raw.projects)?;
     Ok(Config {
         environment: raw.environment,
+        config_version: config_version(&lines, raw.config_version)?,
         store: store(&lines, raw.store)?,
         keys: keys(&lines, raw.keys, &projects)?,
         webhooks: super::webhooks::endpoints(&lines, raw.webhooks, &projects)?,
@@ -81,6 +83,26 @@ fn refuse_plaintext_keys(text: &str) -> Result<(), ConfigError> {
         ));
     }
     Ok(())
+}
+
+/// `config_version`: absent is 0. At most 2^53 - 1, so that every store compares it exactly
+/// (Redis scripts count in doubles).
+fn config_version(lines: &Lines<'_>, raw: Option<Spanned<i64>>) -> Result<u64, ConfigError> {
+    let Some(version) = raw else {
+        return Ok(0);
+    };
+    u64::try_from(*version.get_ref())
+        .ok()
+        .filter(|v| *v <= super::MAX_CONFIG_VERSION)
+        .ok_or_else(|| {
+            lines.error(
+                &version,
+                format!(
+                    "config_version must be a whole number from 0 to {}",
+                    super::MAX_CONFIG_VERSION
+                ),
+            )
+        })
 }
 
 fn store(lines: &Lines<'_>, raw: RawStore) -> Result<StoreConfig, ConfigError> {
@@ -194,7 +216,8 @@ fn keys(
             ));
         }
         let mut record = KeyRecord::new(id, sha256, project.as_str(), key.environment)
-            .with_limits(limit(lines, key.rps)?, limit(lines, key.rpm)?);
+            .with_limits(limit(lines, key.rps)?, limit(lines, key.rpm)?)
+            .with_owner(RecordOwner::Config);
         record.expires_at = instant(lines, key.expires_at)?;
         record.revoked_at = instant(lines, key.revoked_at)?;
         records.push(record);

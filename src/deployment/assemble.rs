@@ -1,24 +1,25 @@
-//! [`Deployment::start`]: the stores `store.backend` names, the audit log, the webhooks, then the
-//! stages over them.
+//! [`Deployment::start`]: the stores `store.backend` names, the audit log, the webhooks, the
+//! stages over them, then the config reconciled with the stores.
 
 use std::sync::Arc;
 
 use super::options::{AuditStarter, DeploymentOptions};
 use super::{
-    Deployment, DeploymentClassifier, DeploymentKeys, DeploymentLimits, DeploymentQueue,
-    DeploymentQuotas, DeploymentStages, DeploymentTombstones, StartError, audit, shutdown,
-    webhooks,
+    Deployment, DeploymentClassifier, DeploymentConfigVersions, DeploymentKeys, DeploymentLimits,
+    DeploymentQueue, DeploymentQuotas, DeploymentStages, DeploymentTombstones, ReconcileError,
+    StartError, audit, shutdown, webhooks,
 };
 use crate::TrustedProxies;
 use crate::audit::{AuditLog, AuditRecordLayer};
 use crate::auth::ApiKeyAuthLayer;
-use crate::clock::{SharedClock, Timestamp};
+use crate::clock::SharedClock;
 use crate::config::{Config, StoreBackend};
 use crate::health::HealthRouteLayer;
-use crate::key::{KeyStore, KeyStoreError, MemoryKeyStore};
+use crate::key::MemoryKeyStore;
 use crate::limit::{SlidingWindowLimiter, SlidingWindowRateLimitLayer};
 use crate::quota::{MemoryQuotaStore, QuotaAlert, QuotaDegradeLayer, QuotaPlans};
 use crate::scope::ProjectScopeLayer;
+use crate::store::MemoryConfigVersions;
 use crate::tombstone::MemoryTombstones;
 use crate::webhook::MemoryWebhookQueue;
 
@@ -29,10 +30,11 @@ struct Stores {
     quotas: DeploymentQuotas,
     tombstones: DeploymentTombstones,
     queue: DeploymentQueue,
+    versions: DeploymentConfigVersions,
     audit: AuditLog,
     /// The shared store's own check on `/health`.
     health: HealthRouteLayer,
-    /// Redis lost its data before this start: the config's keys wait for a reseed.
+    /// Redis lost its data before this start: the config waits for a reseed.
     data_lost: bool,
 }
 
@@ -48,11 +50,7 @@ pub(super) async fn start(
         StoreBackend::Memory => memory_stores(config, &clock, health, sink)?,
         StoreBackend::Redis => shared_stores(config, &clock, health, &instance, sink).await?,
     };
-    if stores.data_lost {
-        tracing::warn!("the config's keys are not loaded into a redis that lost its data");
-    } else {
-        load_keys(&stores.keys, config, clock.now()).await?;
-    }
+    let data_lost = stores.data_lost;
     let webhooks = webhooks::start(config, stores.queue, &options.secrets)?;
     let mut health = stores.health.with_check(stores.audit.health_check());
     if let Some(webhooks) = &webhooks {
@@ -87,7 +85,7 @@ pub(super) async fn start(
             .with_clock(SharedClock::clone(&clock)),
         quota,
     };
-    Ok(Deployment {
+    let deployment = Deployment {
         stages,
         keys,
         tombstones: stores.tombstones,
@@ -95,7 +93,29 @@ pub(super) async fn start(
         webhooks,
         instance: Arc::from(instance),
         fallback_dirs: shutdown::fallback_dirs(config),
-    })
+        versions: stores.versions,
+        reconciling: tokio::sync::Mutex::new(()),
+        clock,
+    };
+    if data_lost {
+        // Nothing is written into a Redis that lost its data: `memorysync store reseed` writes
+        // the file back. The plans are this process's own, in force already.
+        tracing::warn!("the config is not reconciled with a redis that lost its data");
+        return Ok(deployment);
+    }
+    match deployment.reconcile(config).await {
+        Ok(_) => {}
+        // Logged and audited already. The process still serves: the store holds the newer
+        // file's keys, and its plans here are the ones it was given until a newer file comes.
+        Err(error @ (ReconcileError::Older { .. } | ReconcileError::Conflicting { .. })) => {
+            tracing::warn!(%error, "starting with a config file the store refused");
+        }
+        Err(ReconcileError::Busy) => {
+            tracing::warn!("starting while another reconciliation holds the store");
+        }
+        Err(ReconcileError::Store(error)) => return Err(StartError::Store(error)),
+    }
+    Ok(deployment)
 }
 
 /// Every store in this process's memory; one tombstone set for the key store, the audit log's
@@ -119,6 +139,7 @@ fn memory_stores(
         quotas: DeploymentQuotas::Memory(MemoryQuotaStore::new()),
         tombstones: DeploymentTombstones::Memory(tombstones),
         queue: DeploymentQueue::Memory(MemoryWebhookQueue::new()),
+        versions: DeploymentConfigVersions::Memory(MemoryConfigVersions::new()),
         audit,
         health,
         data_lost: false,
@@ -152,6 +173,7 @@ async fn shared_stores(
         quotas: DeploymentQuotas::Redis(shared.quotas(config)),
         tombstones: DeploymentTombstones::Redis(shared.tombstones()),
         queue: DeploymentQueue::Redis(shared.webhook_queue()),
+        versions: DeploymentConfigVersions::Redis(shared.config_versions()),
         audit,
         health: health.with_check(shared.connection().health_check()),
         data_lost: shared.data_lost(),
@@ -169,33 +191,6 @@ async fn shared_stores(
     Err(StartError::Unsupported(
         "store.backend = \"redis\": build with the `redis` feature".into(),
     ))
-}
-
-/// Puts the config's keys into the key store. A key a shared store holds from an earlier start
-/// or another instance is left as it is, but a revocation added to the file since still applies.
-async fn load_keys(
-    keys: &DeploymentKeys,
-    config: &Config,
-    now: Timestamp,
-) -> Result<(), StartError> {
-    for record in &config.keys {
-        match keys.insert(record.clone(), now).await {
-            Ok(()) => {}
-            Err(KeyStoreError::DuplicateId(id)) => {
-                if let Some(at) = record.revoked_at {
-                    keys.revoke(&id, at).await.map_err(StartError::Keys)?;
-                }
-            }
-            Err(KeyStoreError::Tombstoned(id)) => {
-                tracing::warn!(
-                    key = &*id,
-                    "config key was revoked before; its tombstone keeps it out"
-                );
-            }
-            Err(error) => return Err(StartError::Keys(error)),
-        }
-    }
-    Ok(())
 }
 
 /// The caller's alert sink and the webhooks' together; `None` when neither is there.

@@ -14,7 +14,9 @@
 //! - webhook secrets are read from the variables `secret_env` names;
 //! - `[[quota.routes]]` decide which requests spend quota;
 //! - the audit chain is this process's own (see [`DeploymentOptions::with_instance`]), locked
-//!   against a second live writer.
+//!   against a second live writer;
+//! - the config's keys and plans are reconciled with the stores ([`Deployment::reconcile`]):
+//!   at start, and again whenever the application hands it a reloaded file.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -49,6 +51,7 @@ mod backend;
 mod error;
 mod options;
 mod queue;
+mod reconcile;
 #[cfg(feature = "redis")]
 mod redis;
 #[cfg(feature = "redis")]
@@ -68,13 +71,18 @@ pub use backend::BackendFuture;
 pub use error::StartError;
 pub use options::{DeploymentClassifier, DeploymentOptions, SecretSource};
 pub use queue::{DeploymentQueue, DeploymentWebhooks};
+pub use reconcile::{ReconcileError, ReconcileSummary, Refused};
 #[cfg(feature = "redis")]
-pub use reseed::{Reseeded, reseed};
+pub use reseed::{ReseedError, Reseeded, reseed};
 pub use shutdown::{AuditLoss, ShutdownReport};
-pub use stores::{DeploymentKeys, DeploymentLimits, DeploymentQuotas, DeploymentTombstones};
+pub use stores::{
+    DeploymentConfigVersions, DeploymentKeys, DeploymentLimits, DeploymentQuotas,
+    DeploymentTombstones,
+};
 
 use crate::audit::{AuditLog, AuditRecordLayer};
 use crate::auth::ApiKeyAuthLayer;
+use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::health::HealthRouteLayer;
 use crate::limit::SlidingWindowRateLimitLayer;
@@ -155,7 +163,6 @@ impl DeploymentStages {
 
 /// A running pipeline built from a config: its stages, its stores and its background work
 /// (audit writer, webhook worker). Stop it with [`Deployment::shutdown`].
-#[derive(Debug)]
 pub struct Deployment {
     stages: DeploymentStages,
     keys: Arc<DeploymentKeys>,
@@ -164,6 +171,25 @@ pub struct Deployment {
     webhooks: Option<DeploymentWebhooks>,
     instance: Arc<str>,
     fallback_dirs: Vec<PathBuf>,
+    /// The config file last reconciled, and the lease of a reconciliation under way.
+    versions: DeploymentConfigVersions,
+    /// One reconciliation at a time in this process.
+    reconciling: tokio::sync::Mutex<()>,
+    clock: SharedClock,
+}
+
+impl std::fmt::Debug for Deployment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Deployment")
+            .field("stages", &self.stages)
+            .field("keys", &self.keys)
+            .field("tombstones", &self.tombstones)
+            .field("audit", &self.audit)
+            .field("webhooks", &self.webhooks)
+            .field("instance", &self.instance)
+            .field("versions", &self.versions)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Deployment {
@@ -206,8 +232,8 @@ impl Deployment {
         self.stages.quota.usage(project, operation, month).await
     }
 
-    /// The plans of the config's `[[projects]]`.
-    pub fn plans(&self) -> &QuotaPlans {
+    /// The plans in force: the config's `[[projects]]` as last reconciled.
+    pub fn plans(&self) -> Arc<QuotaPlans> {
         self.stages.quota.plans()
     }
 

@@ -12,8 +12,8 @@ use crate::key::LastKnownKeys;
 use crate::limit::SlidingWindowLimiter;
 use crate::quota::MemoryQuotaStore;
 use crate::redis_store::{
-    AUDIT_LEASE, EpochStart, RedisAuditSink, RedisConnection, RedisKeyStore, RedisOptions,
-    RedisQuotaStore, RedisRateLimitStore, RedisTombstones, RedisWebhookQueue,
+    AUDIT_LEASE, EpochStart, RedisAuditSink, RedisConfigVersions, RedisConnection, RedisKeyStore,
+    RedisOptions, RedisQuotaStore, RedisRateLimitStore, RedisTombstones, RedisWebhookQueue,
 };
 use crate::store::WithFallback;
 
@@ -78,6 +78,10 @@ impl SharedStores {
     ) -> WithFallback<RedisQuotaStore, MemoryQuotaStore> {
         let store = RedisQuotaStore::new(self.connection.clone());
         WithFallback::new(store, config.store.on_store_error)
+    }
+
+    pub(super) fn config_versions(&self) -> RedisConfigVersions {
+        RedisConfigVersions::new(self.connection.clone())
     }
 
     pub(super) fn webhook_queue(&self) -> RedisWebhookQueue {

@@ -6,15 +6,21 @@ use std::sync::Arc;
 use super::BackendFuture;
 use super::backend::{BoxedStoreFuture, backend_future, on_backend};
 use crate::clock::Timestamp;
-use crate::key::{KeyEntry, KeyHash, KeyRecord, KeyStore, KeyStoreError, KeyUsage, MemoryKeyStore};
+use crate::key::{
+    KeyEntry, KeyHash, KeyRecord, KeyStore, KeyStoreError, KeyUsage, MemoryKeyStore, Upserted,
+};
 use crate::limit::{Decision, Limits, RateLimitStore, SlidingWindowLimiter};
 use crate::quota::{AlertThresholds, MemoryQuotaStore, QuotaKey, QuotaStore, Reservation};
-use crate::store::StoreError;
+use crate::store::{
+    AppliedConfig, ConfigClaim, ConfigVersionStore, MemoryConfigVersions, RecordOwner, StoreError,
+};
 use crate::tombstone::{MemoryTombstones, TombstoneKind, TombstoneStore};
 #[cfg(feature = "redis")]
 use crate::{
     key::LastKnownKeys,
-    redis_store::{RedisKeyStore, RedisQuotaStore, RedisRateLimitStore, RedisTombstones},
+    redis_store::{
+        RedisConfigVersions, RedisKeyStore, RedisQuotaStore, RedisRateLimitStore, RedisTombstones,
+    },
     store::WithFallback,
 };
 
@@ -54,6 +60,14 @@ impl KeyStore for DeploymentKeys {
 
     async fn usage(&self, id: &str) -> Result<KeyUsage, KeyStoreError> {
         on_backend!(self, store => store.usage(id).await)
+    }
+
+    async fn upsert(&self, record: KeyRecord, now: Timestamp) -> Result<Upserted, KeyStoreError> {
+        on_backend!(self, store => store.upsert(record, now).await)
+    }
+
+    async fn owned_records(&self, owner: RecordOwner) -> Result<Vec<KeyRecord>, KeyStoreError> {
+        on_backend!(self, store => store.owned_records(owner).await)
     }
 }
 
@@ -135,5 +149,36 @@ impl TombstoneStore for DeploymentTombstones {
 
     async fn purge_expired(&self, now: Timestamp) -> Result<usize, StoreError> {
         on_backend!(self, store => store.purge_expired(now).await)
+    }
+}
+
+/// Where a deployment keeps the config file it last reconciled, and the reconciliation lease:
+/// beside the key records, so that both are as durable and as shared as they are.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum DeploymentConfigVersions {
+    /// `store.backend = "memory"`: kept by the deployment.
+    Memory(MemoryConfigVersions),
+    /// `store.backend = "redis"`: shared by every instance.
+    #[cfg(feature = "redis")]
+    Redis(RedisConfigVersions),
+}
+
+impl ConfigVersionStore for DeploymentConfigVersions {
+    async fn claim(
+        &self,
+        file: AppliedConfig,
+        holder: &str,
+        lease: std::time::Duration,
+    ) -> Result<ConfigClaim, StoreError> {
+        on_backend!(self, store => store.claim(file, holder, lease).await)
+    }
+
+    async fn release(&self, holder: &str) -> Result<(), StoreError> {
+        on_backend!(self, store => store.release(holder).await)
+    }
+
+    async fn applied(&self) -> Result<Option<AppliedConfig>, StoreError> {
+        on_backend!(self, store => store.applied().await)
     }
 }

@@ -7,8 +7,10 @@
 //!   gets 503: no policy admits a key that cannot be checked.
 //! - `deny`: every look-up is 503 `store_unavailable`.
 //!
-//! Inserts, revocations and usage reads go to the shared store as they are and report its
-//! errors: an administrator learns that a change did not land, rather than a stale answer.
+//! Inserts, upserts, revocations and usage reads go to the shared store as they are and report
+//! its errors: an administrator learns that a change did not land, rather than a stale answer.
+//! A change that lands also replaces what this process remembers of the key, so that an old
+//! hash or an unrevoked record never answers for it during a later outage.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -16,9 +18,9 @@ use std::sync::Arc;
 
 use dashmap::DashMap;
 
-use super::{KeyEntry, KeyHash, KeyRecord, KeyStore, KeyStoreError, KeyUsage};
+use super::{KeyEntry, KeyHash, KeyRecord, KeyStore, KeyStoreError, KeyUsage, Upserted};
 use crate::clock::Timestamp;
-use crate::store::{StoreError, StoreErrorPolicy, WithFallback};
+use crate::store::{RecordOwner, StoreError, StoreErrorPolicy, WithFallback};
 
 /// The entry the shared key store last gave for each hash this process has seen: what
 /// [`WithFallback`] answers from during an outage.
@@ -35,6 +37,21 @@ impl LastKnownKeys {
             return;
         }
         self.entries.insert(hash, Arc::clone(entry));
+    }
+
+    /// The hashes remembered for the key `id`.
+    fn hashes_of(&self, id: &str) -> Vec<KeyHash> {
+        self.entries
+            .iter()
+            .filter(|entry| &*entry.value().record().id == id)
+            .map(|entry| *entry.key())
+            .collect()
+    }
+
+    /// Forgets the key `id` under every hash but `keep`. A scan, on administrative writes only.
+    fn forget_other_hashes(&self, id: &str, keep: Option<KeyHash>) {
+        self.entries
+            .retain(|hash, entry| &*entry.record().id != id || Some(*hash) == keep);
     }
 
     /// Notes what the shared store found for `hash`; nothing is kept under `deny`, which never
@@ -127,11 +144,57 @@ impl<S: KeyStore> KeyStore for WithFallback<S, LastKnownKeys> {
         id: &str,
         at: Timestamp,
     ) -> impl Future<Output = Result<(), KeyStoreError>> + Send {
-        self.primary.revoke(id, at)
+        let (primary, known, policy) = (
+            Arc::clone(&self.primary),
+            Arc::clone(&self.local),
+            self.policy,
+        );
+        let id: Arc<str> = Arc::from(id);
+        async move {
+            primary.revoke(&id, at).await?;
+            // The revoked record replaces the live one remembered for an outage.
+            for hash in known.hashes_of(&id) {
+                if let Ok(found) = primary.find_by_hash(&hash).await {
+                    known.note(hash, found.as_ref(), policy);
+                }
+            }
+            Ok(())
+        }
     }
 
     fn usage(&self, id: &str) -> impl Future<Output = Result<KeyUsage, KeyStoreError>> + Send {
         self.primary.usage(id)
+    }
+
+    fn upsert(
+        &self,
+        record: KeyRecord,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Upserted, KeyStoreError>> + Send {
+        let (primary, known, policy) = (
+            Arc::clone(&self.primary),
+            Arc::clone(&self.local),
+            self.policy,
+        );
+        async move {
+            let (id, hash) = (Arc::clone(&record.id), record.sha256);
+            let upserted = primary.upsert(record, now).await?;
+            // A key given a new hash must not answer under the old one during an outage.
+            known.forget_other_hashes(&id, Some(hash));
+            if policy != StoreErrorPolicy::Deny
+                && let Ok(found) = primary.find_by_hash(&hash).await
+            {
+                known.note(hash, found.as_ref(), policy);
+            }
+            Ok(upserted)
+        }
+    }
+
+    fn owned_records(
+        &self,
+        owner: RecordOwner,
+    ) -> impl Future<Output = Result<Vec<KeyRecord>, KeyStoreError>> + Send {
+        self.primary.owned_records(owner)
     }
 }
 

@@ -1,12 +1,12 @@
 use std::future::{Future, Ready, ready};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use dashmap::DashMap;
 use dashmap::mapref::entry::Entry;
 
-use super::{KeyEntry, KeyHash, KeyRecord, KeyStore, KeyStoreError, KeyUsage};
+use super::{KeyEntry, KeyHash, KeyRecord, KeyStore, KeyStoreError, KeyUsage, Upserted};
 use crate::clock::Timestamp;
-use crate::store::StoreError;
+use crate::store::{RecordOwner, StoreError};
 use crate::tombstone::{MemoryTombstones, TombstoneKind};
 
 /// Key records in process memory, the default store. Clones share one set.
@@ -20,6 +20,9 @@ struct Inner {
     entry_by_hash: DashMap<KeyHash, Arc<KeyEntry>>,
     hash_by_id: DashMap<Arc<str>, KeyHash>,
     tombstones: MemoryTombstones,
+    /// One write (insert, upsert, revoke) at a time, so that each one's checks and changes to
+    /// the two maps are one step; look-ups never take it.
+    writes: Mutex<()>,
 }
 
 impl MemoryKeyStore {
@@ -36,6 +39,7 @@ impl MemoryKeyStore {
                 entry_by_hash: DashMap::new(),
                 hash_by_id: DashMap::new(),
                 tombstones,
+                writes: Mutex::new(()),
             }),
         }
     }
@@ -55,14 +59,28 @@ impl MemoryKeyStore {
         self.inner.entry_by_hash.is_empty()
     }
 
-    fn insert_now(&self, record: KeyRecord, now: Timestamp) -> Result<(), KeyStoreError> {
+    fn writing(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.inner
+            .writes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn is_tombstoned(&self, record: &KeyRecord, now: Timestamp) -> bool {
         let tombstones = &self.inner.tombstones;
-        if tombstones.contains_now(TombstoneKind::ApiKeyId, &record.id, now)
+        tombstones.contains_now(TombstoneKind::ApiKeyId, &record.id, now)
             || tombstones.contains_now(TombstoneKind::ApiKeyHash, &record.sha256.to_hex(), now)
-        {
+    }
+
+    fn insert_now(&self, record: KeyRecord, now: Timestamp) -> Result<(), KeyStoreError> {
+        let _writing = self.writing();
+        self.insert_while_writing(record, now)
+    }
+
+    fn insert_while_writing(&self, record: KeyRecord, now: Timestamp) -> Result<(), KeyStoreError> {
+        if self.is_tombstoned(&record, now) {
             return Err(KeyStoreError::Tombstoned(record.id));
         }
-        // Claim the id first; the entry guard makes the check and the claim one step.
         match self.inner.hash_by_id.entry(record.id.clone()) {
             Entry::Occupied(_) => return Err(KeyStoreError::DuplicateId(record.id)),
             Entry::Vacant(slot) => {
@@ -91,7 +109,75 @@ impl MemoryKeyStore {
         }
     }
 
+    fn upsert_now(&self, record: KeyRecord, now: Timestamp) -> Result<Upserted, KeyStoreError> {
+        let _writing = self.writing();
+        if self.is_tombstoned(&record, now) {
+            return Err(KeyStoreError::Tombstoned(record.id));
+        }
+        let current = self.inner.hash_by_id.get(&record.id).map(|hash| *hash);
+        let Some(old_hash) = current else {
+            return self
+                .insert_while_writing(record, now)
+                .map(|()| Upserted::Added);
+        };
+        let old = self
+            .inner
+            .entry_by_hash
+            .get(&old_hash)
+            .map(|entry| Arc::clone(&entry))
+            .ok_or_else(|| StoreError::new("key store: an id indexes no record"))?;
+        let stored = old.record();
+        if stored.owner != record.owner {
+            return Err(KeyStoreError::OwnedBy {
+                id: record.id,
+                owner: stored.owner,
+            });
+        }
+        // Revocation is one-way, even once the tombstones have expired.
+        if stored.revoked_at.is_some() {
+            return Err(KeyStoreError::Tombstoned(record.id));
+        }
+        if *stored == record {
+            return Ok(Upserted::Unchanged);
+        }
+        let new_hash = record.sha256;
+        if new_hash != old_hash
+            && let Some(holder) = self.inner.entry_by_hash.get(&new_hash)
+        {
+            let existing = holder.record().id.clone();
+            return Err(KeyStoreError::DuplicateHash {
+                id: record.id,
+                existing,
+            });
+        }
+        let (id, revoked_at) = (record.id.clone(), record.revoked_at);
+        let entry = Arc::new(KeyEntry::with_usage(record, old.usage()));
+        // The new entry goes in before the old one leaves: a look-up finds one or the other.
+        self.inner.entry_by_hash.insert(new_hash, entry);
+        if new_hash != old_hash {
+            self.inner.hash_by_id.insert(id.clone(), new_hash);
+            self.inner.entry_by_hash.remove(&old_hash);
+            // The old key must never work again, not even from a backup.
+            let tombstones = &self.inner.tombstones;
+            tombstones.leave_now(TombstoneKind::ApiKeyHash, &old_hash.to_hex(), now);
+        }
+        if let Some(at) = revoked_at {
+            self.leave_tombstones(&id, &new_hash, at);
+        }
+        Ok(Upserted::Changed)
+    }
+
+    fn owned_now(&self, owner: RecordOwner) -> Vec<KeyRecord> {
+        self.inner
+            .entry_by_hash
+            .iter()
+            .filter(|entry| entry.record().owner == owner)
+            .map(|entry| entry.record().clone())
+            .collect()
+    }
+
     fn revoke_now(&self, id: &str, at: Timestamp) -> Result<(), KeyStoreError> {
+        let _writing = self.writing();
         let hash = *self
             .inner
             .hash_by_id
@@ -157,5 +243,20 @@ impl KeyStore for MemoryKeyStore {
 
     fn usage(&self, id: &str) -> impl Future<Output = Result<KeyUsage, KeyStoreError>> + Send {
         ready(self.usage_now(id))
+    }
+
+    fn upsert(
+        &self,
+        record: KeyRecord,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Upserted, KeyStoreError>> + Send {
+        ready(self.upsert_now(record, now))
+    }
+
+    fn owned_records(
+        &self,
+        owner: RecordOwner,
+    ) -> impl Future<Output = Result<Vec<KeyRecord>, KeyStoreError>> + Send {
+        ready(Ok(self.owned_now(owner)))
     }
 }

@@ -28,7 +28,7 @@ mod memory;
 mod record;
 mod store;
 
-pub use crate::store::WithFallback;
+pub use crate::store::{RecordOwner, WithFallback};
 pub use admin_token::{
     ADMIN_TOKEN_LEN, AdminRole, AdminToken, AdminTokenFormatError, AdminTokenRecord,
     UnknownAdminRole,
@@ -38,4 +38,4 @@ pub use format::{ApiKey, KEY_LEN, KeyFormatError};
 pub use hash::{InvalidKeyHash, KeyHash};
 pub use memory::MemoryKeyStore;
 pub use record::{KeyEntry, KeyRecord, KeyUsage};
-pub use store::{KeyStore, KeyStoreError};
+pub use store::{KeyStore, KeyStoreError, Upserted};

@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use super::KeyHash;
 use crate::clock::Timestamp;
 use crate::environment::Environment;
+use crate::store::RecordOwner;
 
 /// A key's stored record. It holds the key's hash, never the key.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -25,10 +26,13 @@ pub struct KeyRecord {
     pub expires_at: Option<Timestamp>,
     /// The key was revoked at this instant.
     pub revoked_at: Option<Timestamp>,
+    /// Who manages the record: the config file or the admin API.
+    pub owner: RecordOwner,
 }
 
 impl KeyRecord {
-    /// A record with no limits, expiry or revocation.
+    /// A record with no limits, expiry or revocation, owned by the API (the file's records are
+    /// [`RecordOwner::Config`]).
     pub fn new(
         id: impl Into<Arc<str>>,
         sha256: KeyHash,
@@ -44,7 +48,15 @@ impl KeyRecord {
             rpm: None,
             expires_at: None,
             revoked_at: None,
+            owner: RecordOwner::Api,
         }
+    }
+
+    /// Sets who manages the record.
+    #[must_use]
+    pub fn with_owner(mut self, owner: RecordOwner) -> Self {
+        self.owner = owner;
+        self
     }
 
     /// Sets the per-second and per-minute limits.

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use super::{KeyEntry, KeyHash, KeyRecord, KeyUsage};
 use crate::clock::Timestamp;
-use crate::store::StoreError;
+use crate::store::{RecordOwner, StoreError};
 
 /// Where key records live. Look-ups go by hash; the key itself is never given to a store.
 ///
@@ -42,6 +42,40 @@ pub trait KeyStore: Send + Sync + 'static {
 
     /// The usage of the key with this id.
     fn usage(&self, id: &str) -> impl Future<Output = Result<KeyUsage, KeyStoreError>> + Send;
+
+    /// Adds the record, or replaces the record with its id: a new hash, limits, expiry,
+    /// environment or project, in one atomic step. The usage counted so far stays with the id.
+    ///
+    /// - A changed hash leaves a tombstone for the old hash, so the old key never works again.
+    /// - Refused with [`KeyStoreError::Tombstoned`] when the id or the new hash is tombstoned,
+    ///   or when the stored record is revoked: revocation is one-way.
+    /// - Refused with [`KeyStoreError::OwnedBy`] when the stored record has another owner: the
+    ///   file changes only its own records, the API only its own.
+    /// - Refused with [`KeyStoreError::DuplicateHash`] when another id holds the new hash.
+    /// - A record with `revoked_at` is stored revoked and tombstoned, like [`KeyStore::insert`].
+    fn upsert(
+        &self,
+        record: KeyRecord,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Upserted, KeyStoreError>> + Send;
+
+    /// Every record `owner` manages, revoked ones included, in no particular order: what
+    /// reconciling the config file compares the file with.
+    fn owned_records(
+        &self,
+        owner: RecordOwner,
+    ) -> impl Future<Output = Result<Vec<KeyRecord>, KeyStoreError>> + Send;
+}
+
+/// What [`KeyStore::upsert`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Upserted {
+    /// No record had the id: it was added.
+    Added,
+    /// The record with the id was replaced.
+    Changed,
+    /// The record with the id was already this one: nothing was written.
+    Unchanged,
 }
 
 /// Why an administrative key-store call failed.
@@ -61,6 +95,13 @@ pub enum KeyStoreError {
     Tombstoned(Arc<str>),
     /// No record has this id.
     UnknownKey(Arc<str>),
+    /// The record with this id has another owner, who alone may change it.
+    OwnedBy {
+        /// The record's id.
+        id: Arc<str>,
+        /// Who manages it.
+        owner: RecordOwner,
+    },
     /// The store did not answer.
     Store(StoreError),
 }
@@ -77,6 +118,16 @@ impl fmt::Display for KeyStoreError {
                 "key `{id}` was revoked and its tombstone refuses restoring it"
             ),
             KeyStoreError::UnknownKey(id) => write!(f, "no key with id `{id}`"),
+            KeyStoreError::OwnedBy { id, owner } => {
+                let who = match owner {
+                    RecordOwner::Config => "the config file",
+                    RecordOwner::Api => "the admin API",
+                };
+                write!(
+                    f,
+                    "key `{id}` is managed by {who}, which alone may change it"
+                )
+            }
             KeyStoreError::Store(e) => e.fmt(f),
         }
     }

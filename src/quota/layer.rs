@@ -1,6 +1,7 @@
 use std::fmt;
 use std::sync::Arc;
 
+use arc_swap::ArcSwap;
 use bytes::Bytes;
 use http::HeaderName;
 use tower_layer::Layer;
@@ -33,7 +34,9 @@ pub struct QuotaDegradeLayer<Q = MemoryQuotaStore, C = DefaultClassifier> {
 pub(super) struct Shared<Q, C> {
     pub(super) store: Arc<Q>,
     pub(super) classifier: Arc<C>,
-    pub(super) plans: Arc<QuotaPlans>,
+    /// Replaced whole at run time ([`QuotaDegradeLayer::set_plans`]); a request reads the
+    /// current plans without a lock and without touching a reference count.
+    pub(super) plans: Arc<ArcSwap<QuotaPlans>>,
     pub(super) alerts: Option<AlertSink>,
     pub(super) answer: Arc<DegradedAnswer>,
     pub(super) clock: SharedClock,
@@ -54,7 +57,7 @@ impl<Q: QuotaStore> QuotaDegradeLayer<Q> {
             shared: Shared {
                 store: Arc::new(store),
                 classifier: Arc::new(DefaultClassifier),
-                plans: Arc::new(plans),
+                plans: Arc::new(ArcSwap::from_pointee(plans)),
                 alerts: None,
                 answer: Arc::new(DegradedAnswer::default()),
                 clock: system_clock(),
@@ -136,7 +139,13 @@ impl<Q: QuotaStore, C: Classify> QuotaDegradeLayer<Q, C> {
         operation: Operation,
         month: Month,
     ) -> Result<Option<QuotaUsage>, StoreError> {
-        let Some(plan) = self.shared.plans.get(project) else {
+        let Some(limit) = self
+            .shared
+            .plans
+            .load()
+            .get(project)
+            .map(|p| p.limit(operation))
+        else {
             return Ok(None);
         };
         let key = QuotaKey {
@@ -145,15 +154,18 @@ impl<Q: QuotaStore, C: Classify> QuotaDegradeLayer<Q, C> {
             month,
         };
         let used = self.shared.store.used(&key).await?;
-        Ok(Some(QuotaUsage {
-            used,
-            limit: plan.limit(operation),
-        }))
+        Ok(Some(QuotaUsage { used, limit }))
     }
 
-    /// The plans.
-    pub fn plans(&self) -> &QuotaPlans {
-        &self.shared.plans
+    /// The plans in force now.
+    pub fn plans(&self) -> Arc<QuotaPlans> {
+        self.shared.plans.load_full()
+    }
+
+    /// Puts `plans` in force at once, for every service this layer and its clones made: the
+    /// next request reads them. A request already past the plan look-up keeps the limit it read.
+    pub fn set_plans(&self, plans: QuotaPlans) {
+        self.shared.plans.store(Arc::new(plans));
     }
 }
 

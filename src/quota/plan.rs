@@ -2,6 +2,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::Operation;
+use crate::store::RecordOwner;
 
 /// A project's plan: units per month for each operation, and where usage alerts fire.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -101,10 +102,10 @@ impl AlertThresholds {
     }
 }
 
-/// The plans of every project, by project id.
-#[derive(Clone, Debug, Default)]
+/// The plans of every project, by project id, each with who manages it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct QuotaPlans {
-    by_project: HashMap<Arc<str>, Plan>,
+    by_project: HashMap<Arc<str>, (Plan, RecordOwner)>,
 }
 
 impl QuotaPlans {
@@ -113,16 +114,50 @@ impl QuotaPlans {
         Self::default()
     }
 
-    /// Adds or replaces a project's plan.
+    /// Adds or replaces a project's plan, managed by the API (the application's code).
     #[must_use]
-    pub fn with_plan(mut self, project: impl Into<Arc<str>>, plan: Plan) -> Self {
-        self.by_project.insert(project.into(), plan);
+    pub fn with_plan(self, project: impl Into<Arc<str>>, plan: Plan) -> Self {
+        self.with_owned_plan(project, plan, RecordOwner::Api)
+    }
+
+    /// Adds or replaces a project's plan, managed by `owner`: the config file's plans are
+    /// [`RecordOwner::Config`], and reconciling the file replaces only those.
+    #[must_use]
+    pub fn with_owned_plan(
+        mut self,
+        project: impl Into<Arc<str>>,
+        plan: Plan,
+        owner: RecordOwner,
+    ) -> Self {
+        self.by_project.insert(project.into(), (plan, owner));
         self
     }
 
     /// The plan of `project`.
     pub fn get(&self, project: &str) -> Option<&Plan> {
-        self.by_project.get(project)
+        self.by_project.get(project).map(|(plan, _)| plan)
+    }
+
+    /// Who manages the plan of `project`.
+    pub fn owner(&self, project: &str) -> Option<RecordOwner> {
+        self.by_project.get(project).map(|(_, owner)| *owner)
+    }
+
+    /// Every project's plan and owner, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Plan, RecordOwner)> {
+        self.by_project
+            .iter()
+            .map(|(project, (plan, owner))| (&**project, plan, *owner))
+    }
+
+    /// How many projects have a plan.
+    pub fn len(&self) -> usize {
+        self.by_project.len()
+    }
+
+    /// Whether no project has a plan.
+    pub fn is_empty(&self) -> bool {
+        self.by_project.is_empty()
     }
 }
 

@@ -112,7 +112,13 @@ where
             );
             return ResponseFuture::new(Admission::rejected(rejection, grpc, span.clone()));
         };
-        let Some(plan) = shared.plans.get(scope.project()) else {
+        // The guard is dropped at once: nothing holds the plans across an await.
+        let planned = shared
+            .plans
+            .load()
+            .get(scope.project())
+            .map(|plan| (plan.limit(operation), plan.alert_thresholds));
+        let Some((limit, thresholds)) = planned else {
             shared.unplanned.seen(scope.project_shared());
             return self.unmetered(request, span.clone());
         };
@@ -121,11 +127,10 @@ where
             operation,
             month: Month::of(shared.clock.now()),
         };
-        let limit = plan.limit(operation);
         let answer = Reserving::new(
             &shared.store,
             key.clone(),
-            shared.store.reserve(&key, limit, plan.alert_thresholds),
+            shared.store.reserve(&key, limit, thresholds),
         );
         let charge = Charge {
             key,

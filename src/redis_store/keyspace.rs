@@ -6,6 +6,9 @@
 //! - `quota:<project>:<operation>:<YYYY-MM>`: a quota counter;
 //! - `alert:<project>:<operation>:<YYYY-MM>:<percent>`: the mark of an alert that fired;
 //! - `key:hash:<hex sha256>`: a key record; `key:id:<id>`: the hash of the record with that id;
+//!   `key:owner:<config|api>`: the set of the ids of the records that owner manages;
+//! - `config:applied`, `config:reconciling`: the config file last reconciled (version and
+//!   digest), and the lease of the reconciliation under way;
 //! - `tomb:<kind>:<id>`: a tombstone;
 //! - `webhook:deliveries`, `webhook:waiting`, `webhook:claimed`, `webhook:dead`: the webhook
 //!   queue, whose members are `<delivery id>|<url>`;
@@ -29,6 +32,7 @@ use std::sync::Arc;
 
 use crate::key::KeyHash;
 use crate::quota::QuotaKey;
+use crate::store::RecordOwner;
 use crate::tombstone::TombstoneKind;
 
 /// The key names of one prefix. Cheap to clone.
@@ -98,6 +102,21 @@ impl Keyspace {
     /// The hex hash of the record with this id.
     pub(crate) fn key_id_index(&self, id: &str) -> String {
         self.join(&["key", "id", &part(id)])
+    }
+
+    /// The ids of the key records `owner` manages.
+    pub(crate) fn key_owner_index(&self, owner: RecordOwner) -> String {
+        self.join(&["key", "owner", owner.as_str()])
+    }
+
+    /// The version and digest of the config file last reconciled.
+    pub(crate) fn config_applied(&self) -> String {
+        self.join(&["config", "applied"])
+    }
+
+    /// The lease of the reconciliation under way.
+    pub(crate) fn config_reconciling(&self) -> String {
+        self.join(&["config", "reconciling"])
     }
 
     /// The tombstone of `id`.

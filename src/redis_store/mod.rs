@@ -3,8 +3,8 @@
 //!
 //! Every store talks to Redis through one multiplexed `ConnectionManager` (it reconnects by
 //! itself), with a timeout on every call. Each check-and-write that must be atomic (a
-//! rate-limit decision, a quota reservation with its alert marks, a key insert, a webhook
-//! claim) is one Lua script, kept in a `.lua` file beside its store with its `KEYS` and `ARGV`
+//! rate-limit decision, a quota reservation with its alert marks, a key insert or upsert, a
+//! webhook claim, a config reconciliation's claim) is one Lua script, kept in a `.lua` file beside its store with its `KEYS` and `ARGV`
 //! described at the top; scripts that need the time read the server's `TIME`, so instances
 //! with skewed clocks still agree.
 //!
@@ -24,6 +24,7 @@ macro_rules! lua_script {
 
 mod audit;
 mod audit_lease;
+mod config_version;
 mod connection;
 mod epoch;
 mod keys;
@@ -36,6 +37,7 @@ mod webhook_queue;
 
 pub use audit::RedisAuditSink;
 pub use audit_lease::AUDIT_LEASE;
+pub use config_version::RedisConfigVersions;
 pub use connection::{RedisConnection, RedisOptions};
 pub use epoch::{Epoch, EpochMarker, EpochOrigin, EpochStart};
 pub use keys::RedisKeyStore;

@@ -46,9 +46,15 @@ impl fmt::Display for StoreError {
 impl std::error::Error for StoreError {}
 
 pub(crate) mod breaker;
+mod config_version;
 pub(crate) mod fallback;
+mod owner;
 mod policy;
 pub(crate) mod refusals;
 
+pub use config_version::{
+    AppliedConfig, ConfigClaim, ConfigDigest, ConfigVersionStore, MemoryConfigVersions,
+};
 pub use fallback::WithFallback;
+pub use owner::RecordOwner;
 pub use policy::StoreErrorPolicy;

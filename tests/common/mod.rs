@@ -4,6 +4,7 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 pub(crate) mod captured;
+pub(crate) mod reconcile;
 #[cfg(feature = "redis")]
 pub(crate) mod redis;
 pub(crate) mod stack;

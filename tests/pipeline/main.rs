@@ -25,6 +25,7 @@ mod scope;
 mod composition;
 mod deployment;
 mod one_call;
+mod reconcile;
 
 // 3. Rejections.
 mod grpc_rejections;

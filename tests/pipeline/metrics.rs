@@ -110,8 +110,9 @@ fn every_stage_counts_each_of_its_decisions_by_outcome() {
             format!("{QUOTA_LIMIT}{{project={PROJECT},operation=query}}"),
             100.0,
         ),
-        // Every API call is audited (probes are not): 11 events, none left waiting.
-        (format!("{AUDIT_WRITTEN_TOTAL}{{}}"), 11.0),
+        // Every API call is audited (probes are not), and so is the start's reconciliation of
+        // the config: 12 events, none left waiting.
+        (format!("{AUDIT_WRITTEN_TOTAL}{{}}"), 12.0),
         (format!("{AUDIT_QUEUE_DEPTH}{{}}"), 0.0),
     ];
     for (name, value) in expected {
@@ -150,7 +151,7 @@ fn a_prometheus_recorder_renders_the_counters_with_their_descriptions() {
         "# TYPE memorysync_quota_used gauge",
         r#"memorysync_quota_used{project="proj_tele",operation="query"} 1"#,
         r#"memorysync_quota_limit{project="proj_tele",operation="query"} 100"#,
-        "memorysync_audit_written_total 11",
+        "memorysync_audit_written_total 12",
     ] {
         assert!(text.lines().any(|l| l == line), "no `{line}` in\n{text}");
     }

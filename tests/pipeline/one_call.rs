@@ -139,18 +139,24 @@ async fn every_field_of_the_config_reaches_its_stage() {
     let revoked = send(app.clone(), keyed("GET", "/tombstones", &key)).await;
     assert_problem(&revoked, 401, "revoked_api_key");
 
-    // The audit log: this process's chain in the configured directory, every call in it, the
-    // client address read through the trusted proxy.
+    // The audit log: this process's chain in the configured directory, the start's
+    // reconciliation of the config first, then every call, the client address read through
+    // the trusted proxy.
     let instance = deployment.instance().to_owned();
     let kept = std::fs::read_to_string(audit_dir.join(INSTANCE_FILE)).unwrap();
     assert_eq!(kept.trim(), instance);
     let report = deployment.shutdown(Duration::from_secs(5)).await.unwrap();
-    assert_eq!(report.audit.written, 5, "{report:?}");
+    assert_eq!(report.audit.written, 6, "{report:?}");
     assert_eq!(report.unwritten, None);
-    let lines = audit_lines(&audit_dir);
-    assert_eq!(lines.len(), 5, "{lines:?}");
+    let mut lines = audit_lines(&audit_dir);
+    assert_eq!(lines.len(), 6, "{lines:?}");
+    lines.sort_by_key(|line| {
+        serde_json::from_str::<serde_json::Value>(line).unwrap()["seq"].as_u64()
+    });
+    assert!(lines[0].contains(r#""method":"RECONCILE""#), "{}", lines[0]);
+    let calls = &lines[1..];
     assert!(
-        lines.iter().all(|line| line.contains("203.0.113.9")),
+        calls.iter().all(|line| line.contains("203.0.113.9")),
         "the audit stage did not get the trusted proxies: {lines:?}"
     );
 }

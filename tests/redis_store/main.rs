@@ -22,9 +22,11 @@ mod audit_webhooks;
 mod data_lost;
 mod deployment;
 mod key_store;
+mod key_upsert;
 mod outage;
 mod quota_store;
 mod rate_limit;
+mod reconcile;
 mod tombstones;
 
 fn secs(s: u64) -> Duration {

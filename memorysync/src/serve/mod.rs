@@ -3,9 +3,11 @@
 //! `GET /metrics` on an admin listener of its own; HTTPS on both with `[server.tls]`.
 //!
 //! Each listener enforces `[server]` (header-read and idle timeouts, a connection cap, the body
-//! limit). On SIGINT or SIGTERM both stop accepting, open connections get half of
-//! `shutdown_grace_ms` to finish, and the deployment (webhook deliveries, the audit log) the
-//! rest; audit events that could be kept nowhere make the exit non-zero.
+//! limit). On SIGHUP the config file is read again and its keys and plans reconciled with the
+//! stores, without a restart (`reload`). On SIGINT or SIGTERM both stop accepting, open
+//! connections get half of `shutdown_grace_ms` to finish, and the deployment (webhook
+//! deliveries, the audit log) the rest; audit events that could be kept nowhere make the exit
+//! non-zero.
 
 mod activity;
 mod admin;
@@ -16,6 +18,7 @@ mod listener;
 #[cfg(feature = "metrics")]
 mod metrics;
 mod problem;
+mod reload;
 mod serving;
 mod tls;
 
@@ -83,7 +86,8 @@ fn instance_name(name: &str) -> Result<String, String> {
     }
 }
 
-/// Serves until SIGINT or SIGTERM, then stops within the config's shutdown grace.
+/// Serves until SIGINT or SIGTERM, then stops within the config's shutdown grace; reconciles
+/// the config file again on SIGHUP.
 pub(crate) fn run(args: ServeArgs) -> Result<(), String> {
     // Logs go to standard error; standard output carries the lines an operator (or a test)
     // reads: the addresses, the shutdown report.
@@ -146,7 +150,8 @@ async fn start(args: ServeArgs) -> Result<(), String> {
         );
     }
     let listeners = Listeners { public, admin, tls };
-    serving::serve_until(listeners, app, &config, serving::shutdown_signal()).await?;
+    let reload = Some(args.config.as_path());
+    serving::serve_until(listeners, app, &config, serving::shutdown_signal(), reload).await?;
     println!("memorysync stopped");
     Ok(())
 }

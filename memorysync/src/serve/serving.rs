@@ -2,6 +2,7 @@
 //! shutdown within what is left of the grace, and the report.
 
 use std::future::Future;
+use std::path::Path;
 
 use axum::Router;
 use memorysync_pipeline::config::Config;
@@ -26,12 +27,14 @@ pub(crate) struct Listeners {
 
 /// Serves `app` until `shutdown` resolves, then stops within `[server] shutdown_grace_ms`:
 /// connections on both listeners get half of it to finish, then the deployment (webhooks,
-/// audit log) the rest. The report is printed; audit events lost are the error.
+/// audit log) the rest. The report is printed; audit events lost are the error. With
+/// `reload`, the file there is reconciled again on every SIGHUP until then.
 pub(crate) async fn serve_until(
     listeners: Listeners,
     app: App,
     config: &Config,
     shutdown: impl Future<Output = ()>,
+    reload: Option<&Path>,
 ) -> Result<(), String> {
     let grace = config.server.shutdown_grace;
     let (stop, stopped) = watch::channel(false);
@@ -68,7 +71,13 @@ pub(crate) async fn serve_until(
             .await;
         }
     };
-    let ((), signalled, ()) = tokio::join!(signal, public, admin);
+    let deployment = &app.deployment;
+    let reloads = async {
+        if let Some(path) = reload {
+            super::reload::on_hangup(deployment, path, config, until_stopped()).await;
+        }
+    };
+    let ((), signalled, (), ()) = tokio::join!(signal, public, admin, reloads);
     let left = (signalled + grace).saturating_duration_since(tokio::time::Instant::now());
     match app.deployment.shutdown(left).await {
         Ok(report) => {

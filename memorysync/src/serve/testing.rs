@@ -55,7 +55,7 @@ pub(crate) async fn serve(app: App, config: Config, admin: Option<Router>) -> Se
         let shutdown = async {
             let _ = stopped.await;
         };
-        serve_until(listeners, app, &config, shutdown).await
+        serve_until(listeners, app, &config, shutdown, None).await
     });
     Served {
         addr,

@@ -78,10 +78,20 @@ mod report {
         let _ = writeln!(out, "before: {before}");
         let _ = writeln!(
             out,
-            "keys: {} written back, {} already there, {} revoked as the file says, \
-             {} kept out by a tombstone",
-            reseeded.written, reseeded.present, reseeded.revoked, reseeded.tombstoned
+            "keys (config_version {}): {} written back, {} replaced, {} revoked, {} refused",
+            reseeded.config_version,
+            reseeded.added,
+            reseeded.changed,
+            reseeded.revoked,
+            reseeded.refused.len()
         );
+        for refused in &reseeded.refused {
+            let _ = writeln!(
+                out,
+                "refused {} {}: {}",
+                refused.kind, refused.id, refused.reason
+            );
+        }
         let _ = writeln!(out, "{NOT_RESTORED}");
         out
     }

@@ -122,7 +122,8 @@ async fn a_flushed_redis_is_reported_and_refused_until_store_reseed_brings_the_k
         "{stdout}"
     );
     assert!(
-        stdout.contains("keys: 2 written back, 0 already there"),
+        stdout
+            .contains("keys (config_version 0): 2 written back, 0 replaced, 0 revoked, 0 refused"),
         "{stdout}"
     );
     assert!(

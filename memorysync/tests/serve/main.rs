@@ -1,6 +1,6 @@
 //! `memorysync serve` as a process, the way an operator runs it: the startup lines, HTTPS on
-//! both listeners, startup errors, SIGTERM and SIGKILL, restarts, two instances sharing one
-//! Redis, and the reverse proxy in front of a Python service.
+//! both listeners, startup errors, SIGTERM and SIGKILL, restarts, SIGHUP reloading the config,
+//! two instances sharing one Redis, and the reverse proxy in front of a Python service.
 
 #[path = "../common/tls.rs"]
 mod cert;
@@ -14,6 +14,7 @@ mod process;
 mod python_upstream;
 #[cfg(all(feature = "redis", feature = "webhook-client"))]
 mod receiver;
+mod reload;
 mod shutdown;
 #[cfg(feature = "redis")]
 #[path = "../../../tests/common/redis.rs"]

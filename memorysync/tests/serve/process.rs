@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 /// The binary under test, built by cargo for this test target.
@@ -28,6 +29,8 @@ pub(crate) struct ServerProcess {
     child: Child,
     /// Standard output after the startup lines, read to the end.
     rest: JoinHandle<Vec<String>>,
+    /// The same lines as they come, for [`ServerProcess::next_line_with`].
+    live: mpsc::UnboundedReceiver<String>,
 }
 
 /// The scheme and address of a startup line `<prefix>http(s)://ADDR ...`.
@@ -86,9 +89,11 @@ impl ServerProcess {
         .await
         .expect("the server process listens within a minute");
         // Keep reading so the child never blocks on a full pipe.
+        let (forward, live) = mpsc::unbounded_channel();
         let rest = tokio::spawn(async move {
             let mut rest = Vec::new();
             while let Ok(Some(line)) = lines.next_line().await {
+                let _ = forward.send(line.clone());
                 rest.push(line);
             }
             rest
@@ -99,7 +104,33 @@ impl ServerProcess {
             https,
             child,
             rest,
+            live,
         }
+    }
+
+    /// SIGHUP: the server reads its config file again.
+    pub(crate) async fn hangup(&self) {
+        let pid = self.child.id().expect("still running").to_string();
+        let sent = Command::new("kill")
+            .args(["-HUP", &pid])
+            .status()
+            .await
+            .unwrap();
+        assert!(sent.success(), "kill -HUP {pid}");
+    }
+
+    /// The next line printed from now on that contains `needle`, waited for at most a minute.
+    pub(crate) async fn next_line_with(&mut self, needle: &str) -> String {
+        tokio::time::timeout(PATIENCE, async {
+            loop {
+                let line = self.live.recv().await.expect("the server process ended");
+                if line.contains(needle) {
+                    return line;
+                }
+            }
+        })
+        .await
+        .unwrap_or_else(|_| panic!("no line with `{needle}` within a minute"))
     }
 
     /// SIGKILL: the process gets no chance to hand anything over.

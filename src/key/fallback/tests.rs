@@ -41,6 +41,21 @@ impl KeyStore for Arc<Flaky> {
     fn usage(&self, id: &str) -> impl Future<Output = Result<KeyUsage, KeyStoreError>> + Send {
         self.keys.usage(id)
     }
+
+    fn upsert(
+        &self,
+        record: KeyRecord,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Upserted, KeyStoreError>> + Send {
+        self.keys.upsert(record, now)
+    }
+
+    fn owned_records(
+        &self,
+        owner: RecordOwner,
+    ) -> impl Future<Output = Result<Vec<KeyRecord>, KeyStoreError>> + Send {
+        self.keys.owned_records(owner)
+    }
 }
 
 fn hash(n: u8) -> KeyHash {
@@ -128,4 +143,35 @@ fn a_key_the_shared_store_no_longer_has_is_forgotten() {
     assert!(matches!(known.answer(hash(4), down(), local), Ok(Some(_))));
     assert!(matches!(known.answer(hash(4), Ok(None), local), Ok(None)));
     assert!(known.answer(hash(4), down(), local).is_err());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_rehashed_or_revoked_key_never_answers_from_its_old_record_during_an_outage() {
+    let (shared, store) = down_after_seeing(StoreErrorPolicy::Local).await;
+    shared.up.store(true, Ordering::Relaxed);
+    tokio::time::advance(crate::store::breaker::PROBE_EVERY).await;
+    let _ = store.find_by_hash(&hash(1)).await;
+    tokio::task::yield_now().await;
+    assert!(!store.is_failing());
+
+    // Key 1 gets a new hash, key 2 is revoked; then the shared store goes down again.
+    let rehashed = KeyRecord {
+        sha256: hash(11),
+        ..record(1)
+    };
+    assert_eq!(store.upsert(rehashed, NOW).await, Ok(Upserted::Changed));
+    store.revoke("key_2", NOW).await.unwrap();
+    shared.up.store(false, Ordering::Relaxed);
+
+    assert!(
+        store.find_by_hash(&hash(1)).await.is_err(),
+        "the old hash is forgotten, not admitted from memory"
+    );
+    let new = store.find_by_hash(&hash(11)).await.unwrap().unwrap();
+    assert_eq!(new.record().id.as_ref(), "key_1");
+    let revoked = store.find_by_hash(&hash(2)).await.unwrap().unwrap();
+    assert!(
+        revoked.record().is_revoked(NOW),
+        "the revoked record is remembered"
+    );
 }

@@ -1,7 +1,9 @@
 -- Adds a key record unless a tombstone, its id or its hash is in the way: all checks and both
 -- writes in one step, so nothing needs rolling back.
--- KEYS[1]: the id index; KEYS[2]: the record hash; KEYS[3], KEYS[4]: the id and hash tombstones.
--- ARGV[1]: the hex hash; ARGV[2]: the record as JSON; ARGV[3]: revoked_at, or empty.
+-- KEYS[1]: the id index; KEYS[2]: the record hash; KEYS[3], KEYS[4]: the id and hash tombstones;
+-- KEYS[5]: the index of the record's owner.
+-- ARGV[1]: the hex hash; ARGV[2]: the record as JSON; ARGV[3]: revoked_at, or empty;
+-- ARGV[4]: the id.
 -- Returns {'ok'}, {'tombstoned'}, {'duplicate_id'} or
 -- {'duplicate_hash', <JSON of the record holding the hash>}.
 if redis.call('EXISTS', KEYS[3]) == 1 or redis.call('EXISTS', KEYS[4]) == 1 then
@@ -17,4 +19,5 @@ end
 if ARGV[3] ~= '' then
   redis.call('HSET', KEYS[2], 'revoked_at', ARGV[3])
 end
+redis.call('SADD', KEYS[5], ARGV[4])
 return {'ok'}

@@ -6,6 +6,9 @@
 //!   revocation), `revoked_at` (unix milliseconds, absent while live), `count` (requests counted)
 //!   and `last_used` (unix milliseconds);
 //! - `key:id:<id>`: the hex sha256 of the record with that id;
+//! - `key:owner:config`, `key:owner:api`: the ids of the records each owner manages, for
+//!   reconciling the config file (records stored before owners existed are in neither, and
+//!   read as config-owned);
 //! - tombstones for revoked ids and hashes, through [`RedisTombstones`].
 //!
 //! A look-up is one `HMGET` (pipelined with the epoch marker's `HGET` on a connection that
@@ -29,6 +32,7 @@ use dashmap::mapref::entry::Entry;
 
 mod scripts;
 mod stored;
+mod upsert;
 mod usage;
 
 use scripts::{INSERT, REVOKE};
@@ -37,9 +41,12 @@ use usage::{Tracked, start_flusher};
 
 use super::{RedisConnection, RedisTombstones};
 use crate::clock::Timestamp;
-use crate::key::{KeyEntry, KeyHash, KeyRecord, KeyStore, KeyStoreError, KeyUsage};
-use crate::store::StoreError;
+use crate::key::{KeyEntry, KeyHash, KeyRecord, KeyStore, KeyStoreError, KeyUsage, Upserted};
+use crate::store::{RecordOwner, StoreError};
 use crate::tombstone::{TombstoneKind, TombstoneStore};
+
+/// The fields of a record's hash that a look-up reads, in the order of [`StoredFields`].
+const RECORD_FIELDS: [&str; 4] = ["record", "revoked_at", "count", "last_used"];
 
 /// The future of [`RedisKeyStore::find_by_hash`](KeyStore::find_by_hash): one `HMGET`.
 type LookupFuture = Pin<Box<dyn Future<Output = Result<Option<Arc<KeyEntry>>, StoreError>> + Send>>;
@@ -140,9 +147,7 @@ impl Inner {
     /// (an emptied Redis must not answer "no such key" for a key it lost).
     async fn fields(&self, hash: &KeyHash) -> Result<StoredFields, StoreError> {
         let mut lookup = redis::cmd("HMGET");
-        lookup
-            .arg(self.hash_key(hash))
-            .arg(&["record", "revoked_at", "count", "last_used"]);
+        lookup.arg(self.hash_key(hash)).arg(&RECORD_FIELDS);
         self.connection.timed_on_epoch(lookup).await
     }
 }
@@ -178,6 +183,7 @@ impl KeyStore for RedisKeyStore {
                 inner.hash_key(&record.sha256),
                 tombstones.key(TombstoneKind::ApiKeyId, &record.id),
                 tombstones.key(TombstoneKind::ApiKeyHash, &hex),
+                inner.connection.keyspace().key_owner_index(record.owner),
             ];
             let json = encode(&record)?;
             let revoked_at = record
@@ -192,6 +198,7 @@ impl KeyStore for RedisKeyStore {
                         .arg(&hex)
                         .arg(&json)
                         .arg(&revoked_at)
+                        .arg(&*record.id)
                         .invoke_async(&mut manager),
                 )
                 .await?;
@@ -271,6 +278,23 @@ impl KeyStore for RedisKeyStore {
                 last_used: last,
             })
         }
+    }
+
+    fn upsert(
+        &self,
+        record: KeyRecord,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Upserted, KeyStoreError>> + Send {
+        let inner = Arc::clone(&self.inner);
+        async move { inner.upsert(record, now).await }
+    }
+
+    fn owned_records(
+        &self,
+        owner: RecordOwner,
+    ) -> impl Future<Output = Result<Vec<KeyRecord>, KeyStoreError>> + Send {
+        let inner = Arc::clone(&self.inner);
+        async move { Ok(inner.owned_records(owner).await?) }
     }
 }
 

@@ -8,6 +8,9 @@ use redis::Script;
 /// Adds a record unless a tombstone, its id or its hash is in the way (`insert.lua`).
 pub(super) static INSERT: LazyLock<Script> = lua_script!("insert.lua");
 
+/// Adds a record or replaces the record with its id (`upsert.lua`).
+pub(super) static UPSERT: LazyLock<Script> = lua_script!("upsert.lua");
+
 /// Sets `revoked_at` unless an earlier instant is there (`revoke.lua`).
 pub(super) static REVOKE: LazyLock<Script> = lua_script!("revoke.lua");
 

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::clock::Timestamp;
 use crate::environment::Environment;
 use crate::key::{KeyHash, KeyRecord, KeyUsage};
-use crate::store::StoreError;
+use crate::store::{RecordOwner, StoreError};
 
 /// A record as stored in the `record` field; the hash is the key, revocation its own field.
 #[derive(Serialize, Deserialize)]
@@ -21,6 +21,13 @@ pub(super) struct StoredRecord {
     rpm: Option<u32>,
     #[serde(default)]
     expires_at: Option<i64>,
+    /// Records stored before owners existed were all loaded from the config file.
+    #[serde(default = "config_owned")]
+    owner: RecordOwner,
+}
+
+fn config_owned() -> RecordOwner {
+    RecordOwner::Config
 }
 
 /// `record`, `revoked_at`, `count` and `last_used` of a record's hash.
@@ -34,6 +41,7 @@ pub(super) fn encode(record: &KeyRecord) -> Result<String, StoreError> {
         rps: record.rps,
         rpm: record.rpm,
         expires_at: record.expires_at.map(Timestamp::unix_millis),
+        owner: record.owner,
     })
     .map_err(|_| StoreError::new("key record not encodable"))
 }
@@ -56,6 +64,7 @@ pub(super) fn decode(
         rpm: stored.rpm,
         expires_at: stored.expires_at.map(Timestamp::from_unix_millis),
         revoked_at: revoked_at.map(Timestamp::from_unix_millis),
+        owner: stored.owner,
     };
     let usage = KeyUsage {
         request_count: count.unwrap_or(0),

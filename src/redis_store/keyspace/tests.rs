@@ -36,6 +36,10 @@ enum Name {
     Webhook {
         list: usize,
     },
+    /// The names without a variable part: the owner indexes and the reconciliation's keys.
+    Fixed {
+        which: usize,
+    },
 }
 
 fn built(keyspace: &Keyspace, name: &Name) -> String {
@@ -73,6 +77,13 @@ fn built(keyspace: &Keyspace, name: &Name) -> String {
             let keys = keyspace.webhook_queue();
             [keys.deliveries, keys.waiting, keys.claimed, keys.dead][*list].clone()
         }
+        Name::Fixed { which } => [
+            keyspace.key_owner_index(RecordOwner::Config),
+            keyspace.key_owner_index(RecordOwner::Api),
+            keyspace.config_applied(),
+            keyspace.config_reconciling(),
+        ][*which]
+            .clone(),
     }
 }
 
@@ -102,6 +113,7 @@ fn name() -> impl Strategy<Value = Name> {
         id().prop_map(|id| Name::KeyIdIndex { id }),
         (0..3usize, id()).prop_map(|(kind, id)| Name::Tombstone { kind, id }),
         (0..4usize).prop_map(|list| Name::Webhook { list }),
+        (0..4usize).prop_map(|which| Name::Fixed { which }),
     ]
 }
 

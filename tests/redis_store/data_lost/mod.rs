@@ -11,9 +11,12 @@ use std::time::{Duration, Instant};
 use http::Request;
 use memorysync_pipeline::Environment;
 use memorysync_pipeline::audit::MemoryAuditSink;
+use memorysync_pipeline::clock::{Clock, SystemClock};
 use memorysync_pipeline::config::Config;
-use memorysync_pipeline::deployment::{Deployment, DeploymentOptions, reseed};
-use memorysync_pipeline::key::ApiKey;
+use memorysync_pipeline::deployment::{
+    Deployment, DeploymentOptions, ReconcileError, ReseedError, reseed,
+};
+use memorysync_pipeline::key::{ApiKey, KeyStore};
 use tower::ServiceExt;
 
 use crate::common::redis::RedisServer;
@@ -29,6 +32,10 @@ struct Keys {
 }
 
 fn config(url: &str, policy: &str, keys: &Keys) -> Config {
+    config_versioned(url, policy, keys, 3)
+}
+
+fn config_versioned(url: &str, policy: &str, keys: &Keys, version: u64) -> Config {
     let key = |id: &str, key: &ApiKey, extra: &str| {
         format!(
             "[[keys]]\nid = \"{id}\"\nsha256 = \"{}\"\nproject = \"proj_a\"\nenvironment = \"development\"\nrps = 100\n{extra}",
@@ -37,7 +44,7 @@ fn config(url: &str, policy: &str, keys: &Keys) -> Config {
     };
     let text = [
         format!(
-            "environment = \"development\"\n[store]\nbackend = \"redis\"\nredis_url = \"{url}\"\non_store_error = \"{policy}\"\n"
+            "config_version = {version}\nenvironment = \"development\"\n[store]\nbackend = \"redis\"\nredis_url = \"{url}\"\non_store_error = \"{policy}\"\n"
         ),
         "[[projects]]\nid = \"proj_a\"\nadds_per_month = 100\nqueries_per_month = 100\n".into(),
         key("key_seen", &keys.seen, "rpm = 3\n"),
@@ -157,15 +164,13 @@ async fn a_flushall_is_noticed_each_policy_applies_and_a_reseed_brings_every_fil
         statuses.push(call(&local, &keys.seen).await.0);
     }
     assert_eq!(statuses, [200, 200, 200, 429], "local limits apply");
-    // The first deployment wrote the file's keys into Redis at its start: it has seen them all.
+    // Reconciling the file at start, each deployment saw every key of it.
     assert_eq!(call(&local, &keys.unseen).await.0, 200);
-    // allow: admitted and uncounted, past the rate limit; a key never seen is not checked, so
-    // it is not admitted (the others found the file's keys in Redis already and saw none).
+    // allow: admitted and uncounted, past the rate limit.
     for _ in 0..5 {
         assert_eq!(call(&allow, &keys.seen).await.0, 200);
     }
     let refused = (503, "store_unavailable".to_owned());
-    assert_eq!(call(&allow, &keys.unseen).await, refused);
     assert_eq!(call(&deny, &keys.seen).await, refused);
     for deployment in [&local, &allow, &deny] {
         assert_eq!(redis_health(deployment).await, "data_lost");
@@ -190,28 +195,51 @@ async fn a_flushall_is_noticed_each_policy_applies_and_a_reseed_brings_every_fil
 
     let reseeded = reseed(&config(&url, "local", &keys)).await.unwrap();
     assert_eq!(
-        (reseeded.written, reseeded.present, reseeded.revoked),
-        (3, 0, 1)
+        (reseeded.added, reseeded.changed, reseeded.revoked),
+        (2, 0, 1)
+    );
+    assert!(reseeded.refused.is_empty(), "{:?}", reseeded.refused);
+    assert_eq!(reseeded.config_version, 3);
+    // The version is remembered again: an older file cannot reseed over it.
+    let older = reseed(&config_versioned(&url, "local", &keys, 2)).await;
+    assert!(
+        matches!(
+            older,
+            Err(ReseedError::Reconcile(ReconcileError::Older {
+                applied: 3,
+                ..
+            }))
+        ),
+        "{older:?}"
     );
     assert_eq!(reseeded.before.epoch, None);
     assert!(reseeded.before.loss_reported_at.is_some());
 
     // Each adopts the new epoch at its next look; its stages' breakers close at their next
-    // probe. The local deployment spent its local limit of `key_seen` (3 a minute): a 200 now
-    // comes from Redis. The others never saw `key_unseen`: a 200 comes from Redis too.
+    // probe. Each answer below can only come from Redis: the local deployment spent its local
+    // limit of `key_seen` (3 a minute); deny never answers otherwise; the late deployment never
+    // saw a key.
     let ok = (200, "");
-    until_answers("local", (200, "ok"), async || {
-        (200, redis_health(&local).await)
-    })
-    .await;
-    until_answers("local", ok, async || call(&local, &keys.seen).await).await;
-    for (name, deployment) in [("allow", &allow), ("deny", &deny), ("late", &late)] {
+    for (name, deployment) in [
+        ("local", &local),
+        ("allow", &allow),
+        ("deny", &deny),
+        ("late", &late),
+    ] {
         until_answers(name, (200, "ok"), async || {
             (200, redis_health(deployment).await)
         })
         .await;
-        until_answers(name, ok, async || call(deployment, &keys.unseen).await).await;
     }
+    until_answers("local", ok, async || call(&local, &keys.seen).await).await;
+    until_answers("deny", ok, async || call(&deny, &keys.unseen).await).await;
+    until_answers("late", ok, async || call(&late, &keys.unseen).await).await;
+    // allow admits a key it has seen on its last known record meanwhile: a revocation written
+    // to Redis now shows once it reads Redis again.
+    let now = SystemClock.now();
+    allow.keys().revoke("key_seen", now).await.unwrap();
+    let revoked = (401, "revoked_api_key");
+    until_answers("allow", revoked, async || call(&allow, &keys.seen).await).await;
     for deployment in [&local, &allow, &deny, &late] {
         assert_eq!(call(deployment, &keys.revoked).await.1, "revoked_api_key");
     }

@@ -1,0 +1,135 @@
+//! SIGHUP: the config file read again and reconciled with the stores, without a restart.
+//!
+//! Only what [`Deployment::reconcile`] reconciles applies: the keys (added, changed, revoked)
+//! and the projects' plans. Every other field of the file takes a restart: `environment`,
+//! `[store]`, `[server]` and `[server.tls]` (listeners, limits, certificates), `[audit]`,
+//! `[health]`, `[[webhooks]]` and `[webhooks_retry]`, `[[quota.routes]]`, `[upstream]` and
+//! `[[admin_tokens]]`; a reload that finds one of them changed says so and leaves it as it
+//! was. A file that does not load, or that the store refuses (an older `config_version`, or
+//! another file with the applied one), changes nothing; the server keeps serving either way.
+//! Each outcome is logged, and printed as one line on standard output.
+
+use std::future::Future;
+use std::path::Path;
+
+use memorysync_pipeline::config::Config;
+use memorysync_pipeline::deployment::Deployment;
+
+/// Reloads the file at `path` on every SIGHUP until `until` resolves. `started` is the config
+/// the process started with: what the fields that take a restart are compared against.
+pub(crate) async fn on_hangup(
+    deployment: &Deployment,
+    path: &Path,
+    started: &Config,
+    until: impl Future<Output = ()>,
+) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut hangups = match signal(SignalKind::hangup()) {
+            Ok(hangups) => hangups,
+            Err(error) => {
+                tracing::warn!(%error, "SIGHUP not handled: config edits take a restart");
+                return;
+            }
+        };
+        tokio::pin!(until);
+        loop {
+            tokio::select! {
+                () = &mut until => return,
+                received = hangups.recv() => {
+                    if received.is_none() {
+                        return;
+                    }
+                    println!("{}", reload(deployment, path, started).await);
+                }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (deployment, path, started);
+        until.await;
+    }
+}
+
+/// Reads the file at `path` and reconciles it; the line that says what happened.
+pub(crate) async fn reload(deployment: &Deployment, path: &Path, started: &Config) -> String {
+    let config = match Config::load(path) {
+        Ok(config) => config,
+        Err(error) => {
+            tracing::error!(%error, "config reload: the file did not load; nothing changed");
+            return format!("config reload failed: {error}; nothing changed");
+        }
+    };
+    for field in needing_restart(started, &config) {
+        tracing::warn!(
+            field,
+            "config reload: this changed but takes a restart; it stays as the process started"
+        );
+    }
+    match deployment.reconcile(&config).await {
+        Ok(summary) => format!(
+            "config reconciled: config_version {}, {} added, {} changed, {} revoked, {} plans changed, {} refused",
+            summary.config_version,
+            summary.added,
+            summary.changed,
+            summary.revoked,
+            summary.plans_changed,
+            summary.refused.len()
+        ),
+        Err(error) if error.is_refusal() => format!("config refused: {error}"),
+        Err(error) => format!("config reload failed: {error}"),
+    }
+}
+
+/// The fields of `reloaded` that differ from `started` and that a reload does not apply.
+pub(crate) fn needing_restart(started: &Config, reloaded: &Config) -> Vec<&'static str> {
+    let fields = [
+        ("environment", started.environment == reloaded.environment),
+        ("[store]", started.store == reloaded.store),
+        ("[server]", started.server == reloaded.server),
+        ("[audit]", started.audit == reloaded.audit),
+        ("[health]", started.health == reloaded.health),
+        ("[[webhooks]]", started.webhooks == reloaded.webhooks),
+        (
+            "[webhooks_retry]",
+            started.webhooks_retry == reloaded.webhooks_retry,
+        ),
+        ("[[quota.routes]]", started.quota == reloaded.quota),
+        ("[upstream]", started.upstream == reloaded.upstream),
+        (
+            "[[admin_tokens]]",
+            started.admin_tokens == reloaded.admin_tokens,
+        ),
+    ];
+    fields
+        .into_iter()
+        .filter(|(_, same)| !same)
+        .map(|(field, _)| field)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_fields_a_reload_does_not_apply_are_named() {
+        let started = Config::from_toml("environment = \"development\"\n").unwrap();
+        let keys_and_plans = Config::from_toml(
+            "environment = \"development\"\nconfig_version = 4\n\
+             [[projects]]\nid = \"p\"\nadds_per_month = 1\nqueries_per_month = 1\n",
+        )
+        .unwrap();
+        assert!(needing_restart(&started, &keys_and_plans).is_empty());
+        let listeners = Config::from_toml(
+            "environment = \"production\"\n[server]\nmax_connections = 7\n[health]\nper_ip_rps = 2\n",
+        )
+        .unwrap();
+        assert_eq!(
+            needing_restart(&started, &listeners),
+            ["environment", "[server]", "[health]"]
+        );
+    }
+}

@@ -1,0 +1,67 @@
+//! The file's keys reconciled with a key store directly, under the config version's claim,
+//! when no deployment runs around them: what a reseed writes back into a Redis that lost its
+//! data. The same rules as [`Deployment::reconcile`](super::super::Deployment::reconcile) for
+//! keys; plans are each process's own and not written, and there is no audit log to record it.
+
+use std::time::Duration;
+
+use super::{LEASE, LEASE_RETRY, ReconcileError, ReconcileSummary, digest, keys};
+use crate::clock::Timestamp;
+use crate::config::Config;
+use crate::key::KeyStore;
+use crate::store::{AppliedConfig, ConfigClaim, ConfigVersionStore};
+
+/// Claims `versions` for `config` as `holder`, reconciles its keys with `keys`, and gives the
+/// lease back. A file older than, or conflicting with, the one applied is refused with nothing
+/// written; another reconciliation holding the lease is waited for, at most one lease.
+pub(in crate::deployment) async fn reconcile_keys<K, V>(
+    keys: &K,
+    versions: &V,
+    config: &Config,
+    holder: &str,
+    now: Timestamp,
+) -> Result<ReconcileSummary, ReconcileError>
+where
+    K: KeyStore,
+    V: ConfigVersionStore,
+{
+    let file = AppliedConfig {
+        version: config.config_version,
+        digest: digest::of(config),
+    };
+    let deadline = tokio::time::Instant::now() + LEASE + Duration::from_secs(1);
+    loop {
+        match versions.claim(file, holder, LEASE).await? {
+            ConfigClaim::Newer | ConfigClaim::Same => break,
+            ConfigClaim::Older { applied } => {
+                return Err(ReconcileError::Older {
+                    version: file.version,
+                    applied: applied.version,
+                });
+            }
+            ConfigClaim::Conflicting { .. } => {
+                return Err(ReconcileError::Conflicting {
+                    version: file.version,
+                });
+            }
+            ConfigClaim::Busy if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(LEASE_RETRY).await;
+            }
+            ConfigClaim::Busy => return Err(ReconcileError::Busy),
+        }
+    }
+    let changes = keys::reconcile(keys, &config.keys, now).await;
+    if let Err(error) = versions.release(holder).await {
+        // The lease expires by itself; the next reconciliation waits for it at most.
+        tracing::warn!(%error, "the reconciliation's lease was not given back");
+    }
+    let changes = changes?;
+    Ok(ReconcileSummary {
+        config_version: file.version,
+        added: changes.added,
+        changed: changes.changed,
+        revoked: changes.revoked,
+        plans_changed: 0,
+        refused: changes.refused,
+    })
+}

@@ -1,0 +1,177 @@
+//! [`KeyStore::upsert`](crate::key::KeyStore::upsert) and
+//! [`KeyStore::owned_records`](crate::key::KeyStore::owned_records) on Redis.
+
+use std::sync::Arc;
+
+use super::scripts::UPSERT;
+use super::stored::{StoredFields, StoredRecord, decode, encode};
+use super::{Inner, RECORD_FIELDS};
+use crate::clock::Timestamp;
+use crate::key::{KeyHash, KeyRecord, KeyStoreError, KeyUsage, Upserted};
+use crate::store::{RecordOwner, StoreError};
+use crate::tombstone::TombstoneKind;
+
+/// How often an upsert reads the id index again when another write moved it in between.
+const ATTEMPTS: usize = 4;
+
+impl Inner {
+    /// One `upsert.lua`, read again while another writer moves the id between the read of the
+    /// id index and the script.
+    pub(super) async fn upsert(
+        &self,
+        record: KeyRecord,
+        now: Timestamp,
+    ) -> Result<Upserted, KeyStoreError> {
+        // Usage counted here goes to Redis first, so that a new hash takes all of it along.
+        self.flush().await?;
+        for _ in 0..ATTEMPTS {
+            let before = self
+                .hash_of(&record.id)
+                .await
+                .map(Some)
+                .or_else(|e| match e {
+                    KeyStoreError::UnknownKey(_) => Ok(None),
+                    other => Err(other),
+                })?;
+            match self.upsert_once(&record, before, now).await? {
+                Some(upserted) => {
+                    self.forget_replaced(&record, before);
+                    return Ok(upserted);
+                }
+                None => continue,
+            }
+        }
+        Err(StoreError::new("redis: the key's id kept moving during an upsert").into())
+    }
+
+    /// `None` when the id index no longer held `before`.
+    async fn upsert_once(
+        &self,
+        record: &KeyRecord,
+        before: Option<KeyHash>,
+        now: Timestamp,
+    ) -> Result<Option<Upserted>, KeyStoreError> {
+        let tombstones = &self.tombstones;
+        let (hex, old) = (record.sha256.to_hex(), before.unwrap_or(record.sha256));
+        let keys = [
+            self.id_key(&record.id),
+            self.hash_key(&record.sha256),
+            tombstones.key(TombstoneKind::ApiKeyId, &record.id),
+            tombstones.key(TombstoneKind::ApiKeyHash, &hex),
+            self.hash_key(&old),
+            tombstones.key(TombstoneKind::ApiKeyHash, &old.to_hex()),
+            self.connection.keyspace().key_owner_index(record.owner),
+        ];
+        let keep_for = tombstones.keep_for();
+        let millis =
+            |at: Option<Timestamp>| at.map_or_else(String::new, |at| at.unix_millis().to_string());
+        let mut manager = self.connection.manager();
+        let answer: Vec<String> = self
+            .connection
+            .timed(
+                UPSERT
+                    .key(&keys)
+                    .arg(&hex)
+                    .arg(encode(record)?)
+                    .arg(millis(record.revoked_at))
+                    .arg(before.map_or_else(String::new, |hash| hash.to_hex()))
+                    .arg(record.owner.as_str())
+                    .arg(&*record.id)
+                    .arg(now.saturating_add(keep_for).unix_millis())
+                    .arg(millis(
+                        record.revoked_at.map(|at| at.saturating_add(keep_for)),
+                    ))
+                    .invoke_async(&mut manager),
+            )
+            .await?;
+        let id = || Arc::clone(&record.id);
+        match answer.first().map(String::as_str) {
+            Some("added") => Ok(Some(Upserted::Added)),
+            Some("changed") => Ok(Some(Upserted::Changed)),
+            Some("unchanged") => Ok(Some(Upserted::Unchanged)),
+            Some("moved") => Ok(None),
+            Some("tombstoned") => Err(KeyStoreError::Tombstoned(id())),
+            Some("owned_by") => {
+                let owner = match answer.get(1).map(String::as_str) {
+                    Some("api") => RecordOwner::Api,
+                    _ => RecordOwner::Config,
+                };
+                Err(KeyStoreError::OwnedBy { id: id(), owner })
+            }
+            Some("duplicate_hash") => {
+                let existing = answer
+                    .get(1)
+                    .and_then(|json| serde_json::from_str::<StoredRecord>(json).ok())
+                    .map(|stored| stored.id)
+                    .ok_or_else(|| StoreError::new("redis: unreadable key record"))?;
+                Err(KeyStoreError::DuplicateHash { id: id(), existing })
+            }
+            _ => Err(StoreError::new("redis: unexpected answer to a key upsert").into()),
+        }
+    }
+
+    /// This process stops counting on the entry of a hash the record left; a changed record
+    /// under the same hash is refreshed by its next look-up.
+    fn forget_replaced(&self, record: &KeyRecord, before: Option<KeyHash>) {
+        match before {
+            Some(old) if old != record.sha256 => {
+                if let Some((_, gone)) = self.cache.remove(&old) {
+                    self.retire(gone);
+                }
+            }
+            Some(_) => {}
+            None => {
+                self.entry_for(record.sha256, record.clone(), KeyUsage::default());
+            }
+        }
+    }
+
+    /// Every record in `owner`'s index: three round trips (the index, the ids' hashes, the
+    /// records), however many records.
+    pub(super) async fn owned_records(
+        &self,
+        owner: RecordOwner,
+    ) -> Result<Vec<KeyRecord>, StoreError> {
+        let mut manager = self.connection.manager();
+        let index = self.connection.keyspace().key_owner_index(owner);
+        let ids: Vec<String> = self
+            .connection
+            .timed(redis::cmd("SMEMBERS").arg(&index).query_async(&mut manager))
+            .await?;
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut by_id = redis::pipe();
+        for id in &ids {
+            by_id.cmd("GET").arg(self.id_key(id));
+        }
+        let hexes: Vec<Option<String>> = self
+            .connection
+            .timed(by_id.query_async(&mut manager))
+            .await?;
+        let hashes: Vec<KeyHash> = hexes
+            .iter()
+            .flatten()
+            .map(|hex| KeyHash::from_hex(hex))
+            .collect::<Result<_, _>>()
+            .map_err(|_| StoreError::new("redis: unreadable key index"))?;
+        let mut fields = redis::pipe();
+        for hash in &hashes {
+            fields
+                .cmd("HMGET")
+                .arg(self.hash_key(hash))
+                .arg(&RECORD_FIELDS);
+        }
+        let answers: Vec<StoredFields> = self
+            .connection
+            .timed(fields.query_async(&mut manager))
+            .await?;
+        let mut records = Vec::with_capacity(answers.len());
+        for (hash, fields) in hashes.into_iter().zip(answers) {
+            if let Some((record, _)) = decode(hash, fields)? {
+                records.push(record);
+            }
+        }
+        Ok(records)
+    }
+}
