@@ -2,7 +2,7 @@
 //! whether Redis lost its data, and the task that looks at the marker once a second.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard, Weak};
 use std::time::Duration;
 
 use redis::aio::ConnectionManager;
@@ -56,7 +56,8 @@ pub(crate) struct EpochWatch {
     pub(super) key: String,
     /// Whether calls should fail at once: read by every call, so an atomic beside the state.
     lost: AtomicBool,
-    state: Mutex<State>,
+    /// Read by every checked request, written only when the epoch changes.
+    state: RwLock<State>,
     /// Asks the watcher task to look now rather than at its next tick.
     wake: Notify,
 }
@@ -66,7 +67,7 @@ impl EpochWatch {
         EpochWatch {
             key,
             lost: AtomicBool::new(false),
-            state: Mutex::new(State::Unwatched),
+            state: RwLock::new(State::Unwatched),
             wake: Notify::new(),
         }
     }
@@ -78,7 +79,7 @@ impl EpochWatch {
 
     /// Whether this connection checks an epoch at all.
     pub(crate) fn is_watched(&self) -> bool {
-        !matches!(*self.state(), State::Unwatched)
+        !matches!(*self.read(), State::Unwatched)
     }
 
     /// The error of a call not sent because Redis lost its data.
@@ -92,7 +93,7 @@ impl EpochWatch {
     /// The epoch id a request checks the marker against: `None` when unwatched; the refusal
     /// while the data is lost.
     pub(crate) fn expected(&self) -> Result<Option<Arc<str>>, StoreError> {
-        match &*self.state() {
+        match &*self.read() {
             State::Unwatched => Ok(None),
             State::On(epoch) => Ok(Some(Arc::clone(&epoch.id))),
             State::Suspect(_) | State::Lost(_) => Err(Self::refusal()),
@@ -107,7 +108,7 @@ impl EpochWatch {
             return Ok(());
         }
         {
-            let mut state = self.state();
+            let mut state = self.write();
             if let State::On(epoch) = &*state
                 && *epoch.id == *expected
             {
@@ -129,13 +130,13 @@ impl EpochWatch {
         };
         self.lost
             .store(matches!(state, State::Lost(_)), Ordering::Release);
-        *self.state() = state;
+        *self.write() = state;
     }
 
     /// The arguments of `observe.lua`: the epoch id and its seeding time (or empty), and
     /// whether the loss is confirmed already.
     pub(super) fn observe_args(&self) -> (String, String, &'static str) {
-        let (epoch, confirmed) = match &*self.state() {
+        let (epoch, confirmed) = match &*self.read() {
             State::Unwatched | State::Lost(None) => (None, "1"),
             State::On(epoch) | State::Suspect(epoch) => (Some(epoch.clone()), "0"),
             State::Lost(Some(epoch)) => (Some(epoch.clone()), "1"),
@@ -153,7 +154,7 @@ impl EpochWatch {
     /// Notes what a look at the marker found; logs when the data is found lost and when a
     /// reseed is adopted. Returns whether the data is lost now.
     pub(super) fn apply(&self, verdict: Verdict) -> bool {
-        let mut state = self.state();
+        let mut state = self.write();
         let next = match (verdict, &*state) {
             (_, State::Unwatched) => return false,
             (Verdict::Same, State::On(epoch) | State::Suspect(epoch)) => State::On(epoch.clone()),
@@ -182,9 +183,13 @@ impl EpochWatch {
         lost
     }
 
-    fn state(&self) -> std::sync::MutexGuard<'_, State> {
-        // The state is whole after every assignment: a panic elsewhere cannot leave it torn.
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    // The state is whole after every assignment: a panic elsewhere cannot leave it torn.
+    fn read(&self) -> RwLockReadGuard<'_, State> {
+        self.state.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, State> {
+        self.state.write().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
