@@ -23,15 +23,15 @@ use crate::tombstone::MemoryTombstones;
 use crate::webhook::MemoryWebhookQueue;
 
 /// The stores of one backend, before the stages are built over them.
-struct Stores {
-    keys: DeploymentKeys,
-    limits: DeploymentLimits,
-    quotas: DeploymentQuotas,
-    tombstones: DeploymentTombstones,
-    queue: DeploymentQueue,
-    audit: AuditLog,
+pub(super) struct Stores {
+    pub(super) keys: DeploymentKeys,
+    pub(super) limits: DeploymentLimits,
+    pub(super) quotas: DeploymentQuotas,
+    pub(super) tombstones: DeploymentTombstones,
+    pub(super) queue: DeploymentQueue,
+    pub(super) audit: AuditLog,
     /// The shared store's own check on `/health`.
-    health: HealthRouteLayer,
+    pub(super) health: HealthRouteLayer,
 }
 
 pub(super) async fn start(
@@ -44,6 +44,7 @@ pub(super) async fn start(
     let sink = options.audit_sink;
     let stores = match config.store.backend {
         StoreBackend::Memory => memory_stores(config, &clock, health, sink)?,
+        StoreBackend::Embedded => super::embedded::stores(config, &clock, health, sink)?,
         StoreBackend::Redis => shared_stores(config, &clock, health, &instance, sink).await?,
     };
     load_keys(&stores.keys, config, clock.now()).await?;
