@@ -273,6 +273,11 @@ impl EmbeddedStore {
     pub async fn close(&self) {
         let shared = &self.shared;
         shared.closed.store(true, Ordering::Release);
+        // Every block commit queued before this point ends first (the queue is in order), so
+        // none lands after the settled counts.
+        if let Err(error) = shared.writer.commit(Vec::new()).await {
+            tracing::warn!(%error, "the embedded store's writer did not answer at shutdown");
+        }
         let ops: Vec<Op> = shared
             .quotas
             .iter()

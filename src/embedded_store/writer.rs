@@ -148,6 +148,23 @@ impl Writer {
     }
 }
 
+impl Drop for Writer {
+    /// Ends the thread after a last tick and waits for it, so that the database is closed
+    /// before the directory's lock (dropped after the writer) is released.
+    fn drop(&mut self) {
+        let thread = self
+            .thread
+            .get_mut()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        if let Some(thread) = thread {
+            let (done, _told) = oneshot::channel();
+            let _ = self.sender.send(Command::Close { done });
+            let _ = thread.join();
+        }
+    }
+}
+
 fn closed() -> StoreError {
     StoreError::new("the embedded store is closed")
 }
