@@ -15,6 +15,7 @@ mod keygen;
 mod preflight;
 mod proxy;
 mod serve;
+mod store;
 /// The Redis harness of the workspace's tests, shared by this binary's unit tests.
 #[cfg(test)]
 #[path = "../../tests/common/redis.rs"]
@@ -43,6 +44,9 @@ enum Command {
     /// The audit log, offline.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// The durable store: backup and restore of the embedded store.
+    #[command(subcommand)]
+    Store(store::StoreCommand),
 }
 
 fn main() -> ExitCode {
@@ -52,6 +56,7 @@ fn main() -> ExitCode {
         Command::WebhookSecret(args) => webhook_secret::run(args),
         Command::Keygen(args) => keygen::run(args),
         Command::AdminToken(args) => admin_token::run(args),
+        Command::Store(command) => store::run(command),
         // Exit codes of their own: 1 for a failed item or a broken chain, 2 for an error.
         Command::Preflight(args) => return preflight::run(args),
         Command::Audit(command) => return audit::run(command),

@@ -136,6 +136,11 @@ async fn start(args: ServeArgs) -> Result<(), String> {
     };
     let serves = backend.describe();
     let app = app::build(&config, backend, options).await?;
+    // `memorysync store backup` asks this process for a snapshot of the embedded store.
+    #[cfg(feature = "embedded")]
+    if let Some(store) = app.deployment.embedded_store() {
+        crate::store::backup::answer_requests(store.clone())?;
+    }
     if config.environment == Environment::Development {
         print_key_help(&config, &args.config);
     }
