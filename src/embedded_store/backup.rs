@@ -6,8 +6,8 @@
 //! store's lock is taken, so no server runs on it) and merges the current store into the copy
 //! before it replaces the database: every tombstone of the current store is kept, a key whose
 //! id or hash is tombstoned comes back revoked, a key revoked since the backup stays revoked,
-//! and quota counters, alert marks and usage never go back (a restore does not hand back units
-//! a customer spent).
+//! quota counters, alert marks and usage never go back (a restore does not hand back units a
+//! customer spent), and no waiting webhook message or dead letter of the current store is lost.
 
 use std::collections::HashMap;
 use std::fs;
@@ -101,6 +101,9 @@ struct Current {
     ceilings: HashMap<(String, String, String), u64>,
     alerts: HashMap<(String, String, String), u128>,
     usage: HashMap<String, (u64, i64)>,
+    /// Webhook messages waiting and dead letters, as stored.
+    webhooks: Vec<Vec<u8>>,
+    dead_letters: Vec<Vec<u8>>,
 }
 
 /// Replaces the database under `dir` with the backup at `from`, keeping what the current
@@ -170,6 +173,12 @@ fn read_current(db: &Database) -> Result<Current, redb::Error> {
     for row in read.open_table(USAGE)?.iter()? {
         let (id, usage) = row?;
         current.usage.insert(id.value().to_owned(), usage.value());
+    }
+    for row in read.open_table(WEBHOOKS)?.iter()? {
+        current.webhooks.push(row?.1.value().to_vec());
+    }
+    for row in read.open_table(DEAD_LETTERS)?.iter()? {
+        current.dead_letters.push(row?.1.value().to_vec());
     }
     Ok(current)
 }
@@ -254,5 +263,44 @@ fn merge(
             usage.insert(id.as_str(), merged).map_err(EmbeddedError::database)?;
         }
     }
+    merge_queue(write, current)?;
     Ok(report)
+}
+
+/// Keeps every waiting message and dead letter of the current store that the backup lacks
+/// (by message id and endpoint), under new row numbers: a restore loses no message, and one
+/// delivered since the backup may be delivered again (receivers drop duplicates by id).
+fn merge_queue(write: &WriteTransaction, current: &Current) -> Result<(), EmbeddedError> {
+    use super::codec::{decode_dead_letter, decode_delivery};
+    let mut webhooks = write.open_table(WEBHOOKS).map_err(EmbeddedError::database)?;
+    let mut dead = write.open_table(DEAD_LETTERS).map_err(EmbeddedError::database)?;
+    let mut known = std::collections::HashSet::new();
+    let mut next = 0u64;
+    for row in webhooks.iter().map_err(EmbeddedError::database)? {
+        let (seq, bytes) = row.map_err(EmbeddedError::database)?;
+        let delivery = decode_delivery(bytes.value())?;
+        known.insert(("w", delivery.id.to_string(), delivery.url.to_string()));
+        next = next.max(seq.value());
+    }
+    for row in dead.iter().map_err(EmbeddedError::database)? {
+        let (seq, bytes) = row.map_err(EmbeddedError::database)?;
+        let letter = decode_dead_letter(bytes.value())?;
+        known.insert(("d", letter.delivery.id.to_string(), letter.delivery.url.to_string()));
+        next = next.max(seq.value());
+    }
+    for bytes in &current.webhooks {
+        let delivery = decode_delivery(bytes)?;
+        if known.insert(("w", delivery.id.to_string(), delivery.url.to_string())) {
+            next += 1;
+            webhooks.insert(next, bytes.as_slice()).map_err(EmbeddedError::database)?;
+        }
+    }
+    for bytes in &current.dead_letters {
+        let letter = decode_dead_letter(bytes)?;
+        if known.insert(("d", letter.delivery.id.to_string(), letter.delivery.url.to_string())) {
+            next += 1;
+            dead.insert(next, bytes.as_slice()).map_err(EmbeddedError::database)?;
+        }
+    }
+    Ok(())
 }

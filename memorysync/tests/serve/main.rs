@@ -6,6 +6,8 @@
 mod cert;
 #[path = "../common/client.rs"]
 mod client;
+#[cfg(all(feature = "embedded", feature = "webhook-client"))]
+mod embedded;
 mod instance;
 mod process;
 #[path = "../common/python_upstream.rs"]
