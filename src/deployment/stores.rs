@@ -6,13 +6,13 @@ use std::sync::Arc;
 use super::BackendFuture;
 use super::backend::{BoxedStoreFuture, backend_future, on_backend};
 use crate::clock::Timestamp;
+#[cfg(feature = "embedded")]
+use crate::embedded_store::{EmbeddedKeyStore, EmbeddedQuotaStore, EmbeddedTombstones};
 use crate::key::{KeyEntry, KeyHash, KeyRecord, KeyStore, KeyStoreError, KeyUsage, MemoryKeyStore};
 use crate::limit::{Decision, Limits, RateLimitStore, SlidingWindowLimiter};
 use crate::quota::{AlertThresholds, MemoryQuotaStore, QuotaKey, QuotaStore, Reservation};
 use crate::store::StoreError;
 use crate::tombstone::{MemoryTombstones, TombstoneKind, TombstoneStore};
-#[cfg(feature = "embedded")]
-use crate::embedded_store::{EmbeddedKeyStore, EmbeddedQuotaStore, EmbeddedTombstones};
 #[cfg(feature = "redis")]
 use crate::{
     key::LastKnownKeys,

@@ -19,9 +19,7 @@ use redb::{
 
 use super::codec::{decode_key, encode_key};
 use super::lock::DirLock;
-use super::schema::{
-    self, ALERTS, DEAD_LETTERS, KEYS, META, QUOTA, TOMBSTONES, USAGE, WEBHOOKS,
-};
+use super::schema::{self, ALERTS, DEAD_LETTERS, KEYS, META, QUOTA, TOMBSTONES, USAGE, WEBHOOKS};
 use super::{DATABASE_FILE, EmbeddedError};
 use crate::clock::Timestamp;
 use crate::key::KeyRecord;
@@ -190,10 +188,15 @@ fn merge(
 ) -> Result<RestoreReport, EmbeddedError> {
     let mut report = RestoreReport::default();
     {
-        let mut tombstones = write.open_table(TOMBSTONES).map_err(EmbeddedError::database)?;
+        let mut tombstones = write
+            .open_table(TOMBSTONES)
+            .map_err(EmbeddedError::database)?;
         for ((kind, id), expires) in &current.tombstones {
             let key = (kind.as_str(), id.as_str());
-            let stored = tombstones.get(key).map_err(EmbeddedError::database)?.map(|v| v.value());
+            let stored = tombstones
+                .get(key)
+                .map_err(EmbeddedError::database)?
+                .map(|v| v.value());
             tombstones
                 .insert(key, stored.map_or(*expires, |s| s.max(*expires)))
                 .map_err(EmbeddedError::database)?;
@@ -217,8 +220,8 @@ fn merge(
             records.iter().map(|r| r.id.to_string()).collect();
         for mut record in records {
             let revoked_since = current.revoked.get(&*record.id).and_then(|r| r.revoked_at);
-            let tombstoned = standing("key_id", &record.id)
-                || standing("key_hash", &record.sha256.to_hex());
+            let tombstoned =
+                standing("key_id", &record.id) || standing("key_hash", &record.sha256.to_hex());
             let revoked_at = match (record.revoked_at, revoked_since) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
@@ -247,20 +250,35 @@ fn merge(
         let mut quota = write.open_table(QUOTA).map_err(EmbeddedError::database)?;
         for ((project, operation, month), ceiling) in &current.ceilings {
             let key = (project.as_str(), operation.as_str(), month.as_str());
-            let stored = quota.get(key).map_err(EmbeddedError::database)?.map_or(0, |v| v.value());
-            quota.insert(key, stored.max(*ceiling)).map_err(EmbeddedError::database)?;
+            let stored = quota
+                .get(key)
+                .map_err(EmbeddedError::database)?
+                .map_or(0, |v| v.value());
+            quota
+                .insert(key, stored.max(*ceiling))
+                .map_err(EmbeddedError::database)?;
         }
         let mut alerts = write.open_table(ALERTS).map_err(EmbeddedError::database)?;
         for ((project, operation, month), bits) in &current.alerts {
             let key = (project.as_str(), operation.as_str(), month.as_str());
-            let stored = alerts.get(key).map_err(EmbeddedError::database)?.map_or(0, |v| v.value());
-            alerts.insert(key, stored | bits).map_err(EmbeddedError::database)?;
+            let stored = alerts
+                .get(key)
+                .map_err(EmbeddedError::database)?
+                .map_or(0, |v| v.value());
+            alerts
+                .insert(key, stored | bits)
+                .map_err(EmbeddedError::database)?;
         }
         let mut usage = write.open_table(USAGE).map_err(EmbeddedError::database)?;
         for (id, (count, last)) in &current.usage {
-            let stored = usage.get(id.as_str()).map_err(EmbeddedError::database)?.map(|v| v.value());
+            let stored = usage
+                .get(id.as_str())
+                .map_err(EmbeddedError::database)?
+                .map(|v| v.value());
             let merged = stored.map_or((*count, *last), |(c, l)| (c.max(*count), l.max(*last)));
-            usage.insert(id.as_str(), merged).map_err(EmbeddedError::database)?;
+            usage
+                .insert(id.as_str(), merged)
+                .map_err(EmbeddedError::database)?;
         }
     }
     merge_queue(write, current)?;
@@ -272,8 +290,12 @@ fn merge(
 /// delivered since the backup may be delivered again (receivers drop duplicates by id).
 fn merge_queue(write: &WriteTransaction, current: &Current) -> Result<(), EmbeddedError> {
     use super::codec::{decode_dead_letter, decode_delivery};
-    let mut webhooks = write.open_table(WEBHOOKS).map_err(EmbeddedError::database)?;
-    let mut dead = write.open_table(DEAD_LETTERS).map_err(EmbeddedError::database)?;
+    let mut webhooks = write
+        .open_table(WEBHOOKS)
+        .map_err(EmbeddedError::database)?;
+    let mut dead = write
+        .open_table(DEAD_LETTERS)
+        .map_err(EmbeddedError::database)?;
     let mut known = std::collections::HashSet::new();
     let mut next = 0u64;
     for row in webhooks.iter().map_err(EmbeddedError::database)? {
@@ -285,21 +307,32 @@ fn merge_queue(write: &WriteTransaction, current: &Current) -> Result<(), Embedd
     for row in dead.iter().map_err(EmbeddedError::database)? {
         let (seq, bytes) = row.map_err(EmbeddedError::database)?;
         let letter = decode_dead_letter(bytes.value())?;
-        known.insert(("d", letter.delivery.id.to_string(), letter.delivery.url.to_string()));
+        known.insert((
+            "d",
+            letter.delivery.id.to_string(),
+            letter.delivery.url.to_string(),
+        ));
         next = next.max(seq.value());
     }
     for bytes in &current.webhooks {
         let delivery = decode_delivery(bytes)?;
         if known.insert(("w", delivery.id.to_string(), delivery.url.to_string())) {
             next += 1;
-            webhooks.insert(next, bytes.as_slice()).map_err(EmbeddedError::database)?;
+            webhooks
+                .insert(next, bytes.as_slice())
+                .map_err(EmbeddedError::database)?;
         }
     }
     for bytes in &current.dead_letters {
         let letter = decode_dead_letter(bytes)?;
-        if known.insert(("d", letter.delivery.id.to_string(), letter.delivery.url.to_string())) {
+        if known.insert((
+            "d",
+            letter.delivery.id.to_string(),
+            letter.delivery.url.to_string(),
+        )) {
             next += 1;
-            dead.insert(next, bytes.as_slice()).map_err(EmbeddedError::database)?;
+            dead.insert(next, bytes.as_slice())
+                .map_err(EmbeddedError::database)?;
         }
     }
     Ok(())

@@ -45,9 +45,8 @@ pub(super) fn encode_key(record: &KeyRecord) -> Vec<u8> {
 pub(super) fn decode_key(bytes: &[u8]) -> Result<KeyRecord, EmbeddedError> {
     let stored: StoredKey = serde_json::from_slice(bytes)
         .map_err(|e| EmbeddedError::Database(format!("an unreadable key record: {e}")))?;
-    let sha256 = KeyHash::from_hex(&stored.sha256).map_err(|e| {
-        EmbeddedError::Database(format!("key record `{}`: {e}", stored.id))
-    })?;
+    let sha256 = KeyHash::from_hex(&stored.sha256)
+        .map_err(|e| EmbeddedError::Database(format!("key record `{}`: {e}", stored.id)))?;
     let mut record = KeyRecord::new(stored.id, sha256, stored.project, stored.environment)
         .with_limits(stored.rps, stored.rpm);
     record.expires_at = stored.expires_at.map(Timestamp::from_unix_millis);

@@ -128,4 +128,3 @@ pub(super) fn usage_tick(keys: crate::key::MemoryKeyStore) -> super::writer::Tic
         ops
     })
 }
-

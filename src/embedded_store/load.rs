@@ -8,7 +8,9 @@ use redb::{Database, ReadableDatabase, ReadableTable};
 
 use super::EmbeddedError;
 use super::block::QuotaCell;
-use super::codec::{NEVER_USED, decode_dead_letter, decode_delivery, decode_key, parse_month, parse_operation};
+use super::codec::{
+    NEVER_USED, decode_dead_letter, decode_delivery, decode_key, parse_month, parse_operation,
+};
 use super::schema::{ALERTS, DEAD_LETTERS, KEYS, QUOTA, TOMBSTONES, USAGE, WEBHOOKS};
 use super::tombstones::kind_of;
 use super::webhook_queue::QueueState;
@@ -33,7 +35,12 @@ pub(super) fn everything(
 ) -> Result<Loaded, EmbeddedError> {
     let read = db.begin_read().map_err(EmbeddedError::database)?;
     let mut expired_tombstones = Vec::new();
-    for row in read.open_table(TOMBSTONES).map_err(EmbeddedError::database)?.iter().map_err(EmbeddedError::database)? {
+    for row in read
+        .open_table(TOMBSTONES)
+        .map_err(EmbeddedError::database)?
+        .iter()
+        .map_err(EmbeddedError::database)?
+    {
         let (key, expires) = row.map_err(EmbeddedError::database)?;
         let (kind, id) = key.value();
         let Some(kind) = kind_of(kind) else {
@@ -48,7 +55,12 @@ pub(super) fn everything(
         }
     }
     let mut usage: HashMap<String, KeyUsage> = HashMap::new();
-    for row in read.open_table(USAGE).map_err(EmbeddedError::database)?.iter().map_err(EmbeddedError::database)? {
+    for row in read
+        .open_table(USAGE)
+        .map_err(EmbeddedError::database)?
+        .iter()
+        .map_err(EmbeddedError::database)?
+    {
         let (id, stored) = row.map_err(EmbeddedError::database)?;
         let (count, last) = stored.value();
         usage.insert(
@@ -59,7 +71,12 @@ pub(super) fn everything(
             },
         );
     }
-    for row in read.open_table(KEYS).map_err(EmbeddedError::database)?.iter().map_err(EmbeddedError::database)? {
+    for row in read
+        .open_table(KEYS)
+        .map_err(EmbeddedError::database)?
+        .iter()
+        .map_err(EmbeddedError::database)?
+    {
         let (_, bytes) = row.map_err(EmbeddedError::database)?;
         let mut record = decode_key(bytes.value())?;
         // A record the tombstones refuse is revoked, whatever it says: a restored copy of a
@@ -75,13 +92,23 @@ pub(super) fn everything(
     }
     let quotas: DashMap<QuotaKey, Arc<QuotaCell>> = DashMap::new();
     let mut marks: HashMap<QuotaKey, u128> = HashMap::new();
-    for row in read.open_table(ALERTS).map_err(EmbeddedError::database)?.iter().map_err(EmbeddedError::database)? {
+    for row in read
+        .open_table(ALERTS)
+        .map_err(EmbeddedError::database)?
+        .iter()
+        .map_err(EmbeddedError::database)?
+    {
         let (key, bits) = row.map_err(EmbeddedError::database)?;
         if let Some(key) = quota_key(key.value()) {
             marks.insert(key, bits.value());
         }
     }
-    for row in read.open_table(QUOTA).map_err(EmbeddedError::database)?.iter().map_err(EmbeddedError::database)? {
+    for row in read
+        .open_table(QUOTA)
+        .map_err(EmbeddedError::database)?
+        .iter()
+        .map_err(EmbeddedError::database)?
+    {
         let (key, ceiling) = row.map_err(EmbeddedError::database)?;
         if let Some(key) = quota_key(key.value()) {
             let bits = marks.remove(&key).unwrap_or(0);
@@ -92,16 +119,30 @@ pub(super) fn everything(
         quotas.insert(key, Arc::new(QuotaCell::restored(0, bits)));
     }
     let mut queue = QueueState::default();
-    for row in read.open_table(WEBHOOKS).map_err(EmbeddedError::database)?.iter().map_err(EmbeddedError::database)? {
+    for row in read
+        .open_table(WEBHOOKS)
+        .map_err(EmbeddedError::database)?
+        .iter()
+        .map_err(EmbeddedError::database)?
+    {
         let (seq, bytes) = row.map_err(EmbeddedError::database)?;
         let delivery = decode_delivery(bytes.value())?;
         queue.next_seq = queue.next_seq.max(seq.value());
-        queue.waiting.insert((delivery.due_at, seq.value()), delivery);
+        queue
+            .waiting
+            .insert((delivery.due_at, seq.value()), delivery);
     }
-    for row in read.open_table(DEAD_LETTERS).map_err(EmbeddedError::database)?.iter().map_err(EmbeddedError::database)? {
+    for row in read
+        .open_table(DEAD_LETTERS)
+        .map_err(EmbeddedError::database)?
+        .iter()
+        .map_err(EmbeddedError::database)?
+    {
         let (seq, bytes) = row.map_err(EmbeddedError::database)?;
         queue.next_seq = queue.next_seq.max(seq.value());
-        queue.dead.insert(seq.value(), decode_dead_letter(bytes.value())?);
+        queue
+            .dead
+            .insert(seq.value(), decode_dead_letter(bytes.value())?);
     }
     Ok(Loaded {
         quotas,
@@ -113,7 +154,12 @@ pub(super) fn everything(
 fn quota_key((project, operation, month): (&str, &str, &str)) -> Option<QuotaKey> {
     let parsed = parse_operation(operation).zip(parse_month(month));
     if parsed.is_none() {
-        tracing::warn!(project, operation, month, "an unreadable quota counter is ignored");
+        tracing::warn!(
+            project,
+            operation,
+            month,
+            "an unreadable quota counter is ignored"
+        );
     }
     parsed.map(|(operation, month)| QuotaKey {
         project: Arc::from(project),

@@ -195,7 +195,12 @@ impl EmbeddedStore {
                     pid: None,
                 });
             }
-            Err(error) => return Err(EmbeddedError::Database(format!("{}: {error}", file.display()))),
+            Err(error) => {
+                return Err(EmbeddedError::Database(format!(
+                    "{}: {error}",
+                    file.display()
+                )));
+            }
         };
         schema::prepare(&db, &file)?;
         let keys = MemoryKeyStore::with_tombstones(MemoryTombstones::new(options.tombstone_period));

@@ -74,11 +74,7 @@ pub(super) fn prepare(db: &Database, file: &Path) -> Result<(), EmbeddedError> {
                     .get(index)
                     .ok_or_else(|| EmbeddedError::Database(format!("no migration from {step}")))?;
                 migrate(&transaction).map_err(EmbeddedError::database)?;
-                tracing::info!(
-                    from = step,
-                    to = step + 1,
-                    "embedded store schema migrated"
-                );
+                tracing::info!(from = step, to = step + 1, "embedded store schema migrated");
             }
         }
         // A new database.

@@ -70,7 +70,9 @@ impl WebhookQueue for EmbeddedWebhookQueue {
         };
         // On disk before a worker can claim it.
         self.commit(vec![op]).await?;
-        self.locked().waiting.insert((delivery.due_at, seq), delivery);
+        self.locked()
+            .waiting
+            .insert((delivery.due_at, seq), delivery);
         Ok(())
     }
 

@@ -67,12 +67,17 @@ pub(super) type Done = Box<dyn FnOnce(&Result<(), StoreError>) + Send>;
 pub(super) type Tick = Box<dyn FnMut() -> Vec<Op> + Send>;
 
 enum Command {
-    Write { ops: Vec<Op>, done: Option<Done> },
+    Write {
+        ops: Vec<Op>,
+        done: Option<Done>,
+    },
     Snapshot {
         to: PathBuf,
         done: oneshot::Sender<Result<(), EmbeddedError>>,
     },
-    Close { done: oneshot::Sender<()> },
+    Close {
+        done: oneshot::Sender<()>,
+    },
 }
 
 /// The handle of the writer thread. Dropping the last one ends the thread after a last tick.
@@ -186,7 +191,8 @@ fn run(db: &Database, receiver: &Receiver<Command>, mut tick: Tick, every: Durat
                 Err(TryRecvError::Disconnected) => ending = true,
             }
         }
-        let (mut ops, mut dones, mut snapshots, mut close) = (Vec::new(), Vec::new(), Vec::new(), None);
+        let (mut ops, mut dones, mut snapshots, mut close) =
+            (Vec::new(), Vec::new(), Vec::new(), None);
         for command in commands {
             match command {
                 Command::Write { ops: more, done } => {
@@ -251,7 +257,8 @@ fn apply(db: &Database, ops: &[Op]) -> Result<(), redb::Error> {
                 Op::PutTombstone { kind, id, expires } => {
                     let key = (kind.as_str(), &**id);
                     let stored = tombstones.get(key)?.map(|v| v.value());
-                    let expires = stored.map_or(expires.unix_millis(), |s| s.max(expires.unix_millis()));
+                    let expires =
+                        stored.map_or(expires.unix_millis(), |s| s.max(expires.unix_millis()));
                     tombstones.insert(key, expires)?;
                 }
                 Op::DeleteTombstone { kind, id } => {
@@ -265,7 +272,10 @@ fn apply(db: &Database, ops: &[Op]) -> Result<(), redb::Error> {
                 }
                 Op::SetCeiling { key, ceiling } => {
                     let month = month_text(key.month);
-                    quota.insert((&*key.project, key.operation.as_str(), month.as_str()), *ceiling)?;
+                    quota.insert(
+                        (&*key.project, key.operation.as_str(), month.as_str()),
+                        *ceiling,
+                    )?;
                 }
                 Op::MarkAlerts { key, bits } => {
                     let month = month_text(key.month);

@@ -59,7 +59,9 @@ impl MemoryKeyStore {
     /// say: the store decides what its records are.
     #[cfg_attr(not(feature = "embedded"), allow(dead_code))]
     pub(crate) fn restore(&self, record: KeyRecord, usage: KeyUsage) {
-        self.inner.hash_by_id.insert(record.id.clone(), record.sha256);
+        self.inner
+            .hash_by_id
+            .insert(record.id.clone(), record.sha256);
         self.inner
             .entry_by_hash
             .insert(record.sha256, Arc::new(KeyEntry::with_usage(record, usage)));

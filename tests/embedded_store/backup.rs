@@ -30,11 +30,18 @@ async fn a_key_revoked_after_the_backup_stays_revoked_after_the_restore() {
         keys.insert(record("key_c", 3), now()).await.unwrap();
         keys.revoke("key_c", now()).await.unwrap();
         for _ in 0..5 {
-            store.quotas().reserve(&quota, 100, AlertThresholds::NONE).await.unwrap();
+            store
+                .quotas()
+                .reserve(&quota, 100, AlertThresholds::NONE)
+                .await
+                .unwrap();
         }
         // A restore needs the store closed.
         let refused = restore(dir.path(), &copy, now()).unwrap_err();
-        assert!(matches!(refused, EmbeddedError::InUse { .. }), "{refused:?}");
+        assert!(
+            matches!(refused, EmbeddedError::InUse { .. }),
+            "{refused:?}"
+        );
         store.close().await;
     }
     let report = restore(dir.path(), &copy, now()).unwrap();
@@ -44,14 +51,29 @@ async fn a_key_revoked_after_the_backup_stays_revoked_after_the_restore() {
     let store = open(dir.path());
     let keys = store.keys();
     for n in [1, 3] {
-        let entry = keys.find_by_hash(&KeyHash::from_bytes([n; 32])).await.unwrap().unwrap();
-        assert!(entry.record().is_revoked(now()), "key {n} works again after the restore");
+        let entry = keys
+            .find_by_hash(&KeyHash::from_bytes([n; 32]))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            entry.record().is_revoked(now()),
+            "key {n} works again after the restore"
+        );
     }
-    let b = keys.find_by_hash(&KeyHash::from_bytes([2; 32])).await.unwrap().unwrap();
+    let b = keys
+        .find_by_hash(&KeyHash::from_bytes([2; 32]))
+        .await
+        .unwrap()
+        .unwrap();
     assert!(!b.record().is_revoked(now()));
     assert_eq!(
         keys.insert(record("key_again", 1), now()).await,
         Err(KeyStoreError::Tombstoned(Arc::from("key_again")))
     );
-    assert_eq!(store.quotas().used(&quota).await.unwrap(), 5, "spent units stay spent");
+    assert_eq!(
+        store.quotas().used(&quota).await.unwrap(),
+        5,
+        "spent units stay spent"
+    );
 }

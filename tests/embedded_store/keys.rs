@@ -32,12 +32,25 @@ async fn records_revocations_and_tombstones_survive_a_drop_without_close() {
     let keys = store.keys();
     let live = keys.find_by_hash(&KeyHash::from_bytes([1; 32])).await;
     let live = live.unwrap().unwrap();
-    assert_eq!(live.record(), &record("key_live", 1).with_limits(Some(5), None));
+    assert_eq!(
+        live.record(),
+        &record("key_live", 1).with_limits(Some(5), None)
+    );
     let gone = keys.find_by_hash(&KeyHash::from_bytes([2; 32])).await;
     assert!(gone.unwrap().unwrap().record().is_revoked(now()));
     let tombstones = store.tombstones();
-    assert!(tombstones.contains(TombstoneKind::Memory, "mem_1", now()).await.unwrap());
-    assert!(tombstones.contains(TombstoneKind::ApiKeyId, "key_gone", now()).await.unwrap());
+    assert!(
+        tombstones
+            .contains(TombstoneKind::Memory, "mem_1", now())
+            .await
+            .unwrap()
+    );
+    assert!(
+        tombstones
+            .contains(TombstoneKind::ApiKeyId, "key_gone", now())
+            .await
+            .unwrap()
+    );
     // The revoked key restored under its id or under a new id with its hash stays out.
     assert_eq!(
         keys.insert(record("key_gone", 9), now()).await,
@@ -62,7 +75,11 @@ async fn usage_is_written_at_close_and_within_a_second_without_it() {
     let hash = KeyHash::from_bytes([1; 32]);
     {
         let store = open(dir.path());
-        store.keys().insert(record("key_a", 1), now()).await.unwrap();
+        store
+            .keys()
+            .insert(record("key_a", 1), now())
+            .await
+            .unwrap();
         let entry = store.keys().find_by_hash(&hash).await.unwrap().unwrap();
         for _ in 0..3 {
             store.keys().record_use(&entry, now());
@@ -85,7 +102,10 @@ async fn usage_is_written_at_close_and_within_a_second_without_it() {
             if committed_count(&copy, "key_a") == 4 {
                 break;
             }
-            assert!(std::time::Instant::now() < deadline, "usage not written within 5 s");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "usage not written within 5 s"
+            );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
@@ -111,14 +131,21 @@ async fn a_second_store_on_the_same_directory_is_refused_naming_the_holder() {
         "{error:?}"
     );
     let message = error.to_string();
-    assert!(message.contains("in use by another process") && message.contains("one process per store.path"), "{message}");
+    assert!(
+        message.contains("in use by another process")
+            && message.contains("one process per store.path"),
+        "{message}"
+    );
     assert_eq!(
         memorysync_pipeline::embedded_store::lock_holder(dir.path()).unwrap(),
         Some(std::process::id())
     );
     store.close().await;
     drop(store);
-    assert_eq!(memorysync_pipeline::embedded_store::lock_holder(dir.path()).unwrap(), None);
+    assert_eq!(
+        memorysync_pipeline::embedded_store::lock_holder(dir.path()).unwrap(),
+        None
+    );
     drop(open(dir.path()));
 }
 
@@ -130,12 +157,28 @@ async fn expired_tombstones_are_dropped_when_the_store_opens() {
         let store = EmbeddedStore::open(dir.path(), options()).unwrap();
         let tombstones = store.tombstones();
         let old = Timestamp::from_unix_secs(0);
-        tombstones.leave(TombstoneKind::Memory, "old", old).await.unwrap();
-        tombstones.leave(TombstoneKind::Memory, "new", now()).await.unwrap();
+        tombstones
+            .leave(TombstoneKind::Memory, "old", old)
+            .await
+            .unwrap();
+        tombstones
+            .leave(TombstoneKind::Memory, "new", now())
+            .await
+            .unwrap();
     }
     let store = EmbeddedStore::open(dir.path(), options()).unwrap();
     let tombstones = store.tombstones();
-    assert!(!tombstones.contains(TombstoneKind::Memory, "old", now()).await.unwrap());
-    assert!(tombstones.contains(TombstoneKind::Memory, "new", now()).await.unwrap());
+    assert!(
+        !tombstones
+            .contains(TombstoneKind::Memory, "old", now())
+            .await
+            .unwrap()
+    );
+    assert!(
+        tombstones
+            .contains(TombstoneKind::Memory, "new", now())
+            .await
+            .unwrap()
+    );
     assert_eq!(tombstones.in_memory().len(), 1);
 }

@@ -27,5 +27,10 @@ fn open(dir: &Path) -> EmbeddedStore {
 }
 
 fn record(id: &str, n: u8) -> KeyRecord {
-    KeyRecord::new(id, KeyHash::from_bytes([n; 32]), "proj_a", Environment::Production)
+    KeyRecord::new(
+        id,
+        KeyHash::from_bytes([n; 32]),
+        "proj_a",
+        Environment::Production,
+    )
 }

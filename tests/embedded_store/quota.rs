@@ -5,7 +5,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use memorysync_pipeline::embedded_store::block::block_size;
-use memorysync_pipeline::quota::{AlertThresholds, Month, Operation, QuotaKey, QuotaStore, Reservation};
+use memorysync_pipeline::quota::{
+    AlertThresholds, Month, Operation, QuotaKey, QuotaStore, Reservation,
+};
 
 use crate::{now, open};
 
@@ -18,7 +20,10 @@ fn key() -> QuotaKey {
 }
 
 async fn take(store: &impl QuotaStore, limit: u64) -> Reservation {
-    store.reserve(&key(), limit, AlertThresholds::standard()).await.unwrap()
+    store
+        .reserve(&key(), limit, AlertThresholds::standard())
+        .await
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -67,7 +72,9 @@ async fn a_clean_close_forfeits_nothing_and_the_plan_holds_at_its_end() {
     {
         let store = open(dir.path());
         for used in 1..=7 {
-            assert!(matches!(take(&store.quotas(), plan).await, Reservation::Reserved { used: u, .. } if u == used));
+            assert!(
+                matches!(take(&store.quotas(), plan).await, Reservation::Reserved { used: u, .. } if u == used)
+            );
         }
         store.close().await;
     }
@@ -81,7 +88,9 @@ async fn a_clean_close_forfeits_nothing_and_the_plan_holds_at_its_end() {
     assert_eq!(served, plan);
     assert_eq!(take(&quotas, plan).await, Reservation::Exhausted);
     quotas.refund(&key());
-    assert!(matches!(take(&quotas, plan).await, Reservation::Reserved { used, .. } if used == plan));
+    assert!(
+        matches!(take(&quotas, plan).await, Reservation::Reserved { used, .. } if used == plan)
+    );
 }
 
 #[tokio::test]
@@ -102,7 +111,11 @@ async fn each_alert_fires_once_across_restarts_even_when_a_crash_skips_its_unit(
         let restored = store.quotas().used(&key()).await.unwrap();
         assert!((298..=302).contains(&restored), "{restored}");
         note(&mut fired, take(&store.quotas(), plan).await);
-        assert_eq!(fired, [75], "the 75 % alert fires although its unit was skipped");
+        assert_eq!(
+            fired,
+            [75],
+            "the 75 % alert fires although its unit was skipped"
+        );
         for _ in 0..70 {
             note(&mut fired, take(&store.quotas(), plan).await);
         }
@@ -110,7 +123,11 @@ async fn each_alert_fires_once_across_restarts_even_when_a_crash_skips_its_unit(
     }
     let store = open(dir.path());
     while let Reservation::Reserved { .. } = take(&store.quotas(), plan).await {}
-    assert_eq!(fired, [75, 90], "no alert fired twice; 100 % is the store below");
+    assert_eq!(
+        fired,
+        [75, 90],
+        "no alert fired twice; 100 % is the store below"
+    );
     // The loop above crossed 100 % on this store; its mark is written and survives too.
     store.close().await;
     drop(store);

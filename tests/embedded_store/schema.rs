@@ -16,19 +16,32 @@ const KEYS: TableDefinition<&str, &[u8]> = TableDefinition::new("keys");
 fn write_version(dir: &std::path::Path, version: u64) {
     let db = redb::Database::create(dir.join(DATABASE_FILE)).unwrap();
     let write = db.begin_write().unwrap();
-    write.open_table(META).unwrap().insert("schema_version", version).unwrap();
+    write
+        .open_table(META)
+        .unwrap()
+        .insert("schema_version", version)
+        .unwrap();
     let record = format!(
         r#"{{"id":"key_old","sha256":"{}","project":"proj_a","environment":"production","rps":3,"rpm":null,"expires_at":null,"revoked_at":null}}"#,
         "ab".repeat(32)
     );
-    write.open_table(KEYS).unwrap().insert("key_old", record.as_bytes()).unwrap();
+    write
+        .open_table(KEYS)
+        .unwrap()
+        .insert("key_old", record.as_bytes())
+        .unwrap();
     write.commit().unwrap();
 }
 
 fn stored_version(dir: &std::path::Path) -> u64 {
     let db = redb::Database::open(dir.join(DATABASE_FILE)).unwrap();
     let read = db.begin_read().unwrap();
-    read.open_table(META).unwrap().get("schema_version").unwrap().unwrap().value()
+    read.open_table(META)
+        .unwrap()
+        .get("schema_version")
+        .unwrap()
+        .unwrap()
+        .value()
 }
 
 #[tokio::test]
@@ -56,6 +69,9 @@ fn a_newer_database_is_refused_and_left_as_it_is() {
         matches!(error, EmbeddedError::NewerSchema { found, supported, .. } if found == SCHEMA_VERSION + 1 && supported == SCHEMA_VERSION),
         "{error:?}"
     );
-    assert!(error.to_string().contains("newer than this build reads"), "{error}");
+    assert!(
+        error.to_string().contains("newer than this build reads"),
+        "{error}"
+    );
     assert_eq!(stored_version(dir.path()), SCHEMA_VERSION + 1);
 }

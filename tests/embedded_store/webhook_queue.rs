@@ -41,10 +41,17 @@ async fn waiting_claimed_and_dead_messages_survive_a_drop_without_close() {
     }
     let store = open(dir.path());
     let queue = store.webhook_queue();
-    assert_eq!(queue.pending().await.unwrap(), 2, "msg_3 is delivered again");
+    assert_eq!(
+        queue.pending().await.unwrap(),
+        2,
+        "msg_3 is delivered again"
+    );
     let dead = queue.dead_letters().await.unwrap();
     assert_eq!(dead.len(), 1);
-    assert_eq!((&*dead[0].delivery.id, dead[0].reason.as_str()), ("msg_2", "410 Gone"));
+    assert_eq!(
+        (&*dead[0].delivery.id, dead[0].reason.as_str()),
+        ("msg_2", "410 Gone")
+    );
     let ids: Vec<String> = queue
         .claim_due(now(), 10)
         .await
@@ -53,11 +60,20 @@ async fn waiting_claimed_and_dead_messages_survive_a_drop_without_close() {
         .map(|d| d.id.to_string())
         .collect();
     assert_eq!(ids, ["msg_3", "msg_4"]);
-    assert!(queue.replay("msg_2", "https://hooks.example.com/in", now()).await.unwrap());
+    assert!(
+        queue
+            .replay("msg_2", "https://hooks.example.com/in", now())
+            .await
+            .unwrap()
+    );
     drop(queue);
     drop(store);
     let store = open(dir.path());
     let queue = store.webhook_queue();
     assert!(queue.dead_letters().await.unwrap().is_empty());
-    assert_eq!(queue.pending().await.unwrap(), 3, "the replayed message is waiting");
+    assert_eq!(
+        queue.pending().await.unwrap(),
+        3,
+        "the replayed message is waiting"
+    );
 }

@@ -68,7 +68,9 @@ fn redb_figures(dir: &std::path::Path) -> Figures {
             let mut table = tx.open_table(TABLE).expect("the table");
             for i in 0..BATCH {
                 let (key, value) = record(b * BATCH + i);
-                table.insert(key.as_str(), value.as_slice()).expect("insert");
+                table
+                    .insert(key.as_str(), value.as_slice())
+                    .expect("insert");
             }
         }
         tx.commit().expect("commit");
@@ -81,7 +83,9 @@ fn redb_figures(dir: &std::path::Path) -> Figures {
         let tx = db.begin_write().expect("a write transaction");
         {
             let mut table = tx.open_table(TABLE).expect("the table");
-            table.insert(key.as_str(), value.as_slice()).expect("insert");
+            table
+                .insert(key.as_str(), value.as_slice())
+                .expect("insert");
         }
         tx.commit().expect("commit");
         single_commits.push(started.elapsed());

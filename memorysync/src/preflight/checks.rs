@@ -254,10 +254,12 @@ pub(crate) fn audit_not_in_memory(config: &Config) -> Outcome {
 /// alert marks, usage and the webhook queue.
 pub(crate) fn durable_state(config: &Config) -> Outcome {
     match (config.environment, config.store.backend) {
-        (Environment::Production, StoreBackend::Memory) => Outcome::Fail(
-            crate::serve::VOLATILE_STATE_REFUSAL.to_owned(),
-        ),
-        (_, StoreBackend::Memory) => Outcome::Skipped("development on the memory backend".to_owned()),
+        (Environment::Production, StoreBackend::Memory) => {
+            Outcome::Fail(crate::serve::VOLATILE_STATE_REFUSAL.to_owned())
+        }
+        (_, StoreBackend::Memory) => {
+            Outcome::Skipped("development on the memory backend".to_owned())
+        }
         _ => Outcome::Pass,
     }
 }

@@ -48,6 +48,10 @@ environment = "production"
 rps = 10
 rpm = 300
 
+[store]
+backend = "embedded"
+path = "state"
+
 [audit]
 dir = "audit"
 retention_days = 365
@@ -131,9 +135,9 @@ async fn a_good_production_config_passes_every_item_and_never_prints_the_secret(
     let secret = webhook_secret();
     let (items, report) = run(&good_file(), &[], &[(SECRET_VAR, &secret)]).await;
     assert_eq!(exit_code(&items), 0, "{report}");
-    assert_eq!(report.lines().count(), 13, "one line per item:\n{report}");
+    assert_eq!(report.lines().count(), 14, "one line per item:\n{report}");
     assert!(report.lines().all(|l| l.starts_with("pass ")), "{report}");
-    assert!(report.contains("pass redis-reachable (skipped: memory backend)\n"));
+    assert!(report.contains("pass redis-reachable (skipped: embedded backend)\n"));
     assert!(report.contains("pass health-ok (skipped: no --url given)\n"));
     assert!(!report.contains(&secret));
 }
@@ -165,6 +169,21 @@ async fn a_missing_file_fails_the_load_and_the_scan() {
     assert!(report.contains("fail config-loads: /nonexistent/preflight.toml:cannot read"));
     assert!(report.contains("fail no-plaintext-secrets: not checked: cannot read the file"));
     assert_eq!(exit_code(&items), 1);
+}
+
+#[tokio::test]
+async fn a_production_config_on_the_memory_backend_fails_durable_state_saying_why() {
+    let text = edit(
+        &good_file(),
+        "[store]\nbackend = \"embedded\"\npath = \"state\"\n",
+        "",
+    );
+    let (items, _) = run(&text, &[], &[(SECRET_VAR, &webhook_secret())]).await;
+    let line = assert_only_failure(&items, "durable-state");
+    assert!(
+        line.contains("a restart would undo") && line.contains("store.backend = \"embedded\""),
+        "{line}"
+    );
 }
 
 #[tokio::test]

@@ -171,7 +171,9 @@ fn refuse_volatile_state(config: &Config, allowed: bool) -> Result<(), String> {
     match (volatile, allowed) {
         (true, false) => Err(VOLATILE_STATE_REFUSAL.to_owned()),
         (true, true) => {
-            tracing::warn!("--allow-volatile-state: production state is kept in memory only; a restart loses it");
+            tracing::warn!(
+                "--allow-volatile-state: production state is kept in memory only; a restart loses it"
+            );
             Ok(())
         }
         (false, _) => Ok(()),

@@ -55,8 +55,8 @@ pub(crate) fn run(args: &BackupArgs) -> Result<(), String> {
         match lock_holder(&dir).map_err(|e| format!("{}: {e}", dir.display()))? {
             Some(pid) => ask_server(&dir, pid, &to).await?,
             None => {
-                let store = EmbeddedStore::open(&dir, EmbeddedOptions::new())
-                    .map_err(|e| e.to_string())?;
+                let store =
+                    EmbeddedStore::open(&dir, EmbeddedOptions::new()).map_err(|e| e.to_string())?;
                 let copied = store.backup(&to).await.map_err(|e| e.to_string());
                 store.close().await;
                 copied?;
@@ -72,14 +72,19 @@ async fn ask_server(dir: &Path, pid: u32, to: &Path) -> Result<(), String> {
     let nonce = format!("{}-{}", std::process::id(), now_millis());
     let result = dir.join(RESULT_FILE);
     let _ = std::fs::remove_file(&result);
-    write_atomically(&dir.join(REQUEST_FILE), &format!("{nonce}\n{}\n", to.display()))
-        .map_err(|e| format!("{}: {e}", dir.display()))?;
+    write_atomically(
+        &dir.join(REQUEST_FILE),
+        &format!("{nonce}\n{}\n", to.display()),
+    )
+    .map_err(|e| format!("{}: {e}", dir.display()))?;
     let sent = std::process::Command::new("kill")
         .args(["-USR1", &pid.to_string()])
         .status()
         .map_err(|e| format!("cannot signal the server (pid {pid}): {e}"))?;
     if !sent.success() {
-        return Err(format!("cannot signal the server (pid {pid}): kill -USR1 failed"));
+        return Err(format!(
+            "cannot signal the server (pid {pid}): kill -USR1 failed"
+        ));
     }
     let deadline = tokio::time::Instant::now() + PATIENCE;
     loop {
@@ -89,7 +94,9 @@ async fn ask_server(dir: &Path, pid: u32, to: &Path) -> Result<(), String> {
             let _ = std::fs::remove_file(&result);
             return match answer.trim_end().strip_prefix("ok") {
                 Some(_) => Ok(()),
-                None => Err(format!("the server (pid {pid}) could not back up: {answer}")),
+                None => Err(format!(
+                    "the server (pid {pid}) could not back up: {answer}"
+                )),
             };
         }
         if tokio::time::Instant::now() >= deadline {
@@ -129,7 +136,9 @@ pub(crate) fn answer_requests(store: EmbeddedStore) -> Result<(), String> {
                     format!("error: {error}")
                 }
             };
-            if let Err(error) = write_atomically(&dir.join(RESULT_FILE), &format!("{nonce} {answer}\n")) {
+            if let Err(error) =
+                write_atomically(&dir.join(RESULT_FILE), &format!("{nonce} {answer}\n"))
+            {
                 tracing::warn!(%error, "the backup's answer could not be written");
             }
         }

@@ -24,7 +24,9 @@ pub(crate) fn run(args: &RestoreArgs) -> Result<(), String> {
         return Err(format!("--from {}: no such file", args.from.display()));
     }
     let report = restore(&dir, &args.from, SystemClock.now()).map_err(|error| match error {
-        EmbeddedError::InUse { .. } => format!("{error}\n(a restore is offline: stop the server first)"),
+        EmbeddedError::InUse { .. } => {
+            format!("{error}\n(a restore is offline: stop the server first)")
+        }
         other => other.to_string(),
     })?;
     println!(

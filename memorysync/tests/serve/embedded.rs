@@ -138,7 +138,11 @@ struct Tally {
 
 /// Four clients adding until told to stop; an add is acknowledged when a 200 carries its
 /// `ADD` event (a degraded add is a 200 with no results).
-fn load(addr: std::net::SocketAddr, key: &ApiKey, tally: &Arc<Tally>) -> Vec<tokio::task::JoinHandle<()>> {
+fn load(
+    addr: std::net::SocketAddr,
+    key: &ApiKey,
+    tally: &Arc<Tally>,
+) -> Vec<tokio::task::JoinHandle<()>> {
     (0..4)
         .map(|_| {
             let (tally, bearer) = (Arc::clone(tally), format!("Bearer {}", key.expose_secret()));
@@ -190,7 +194,10 @@ async fn store_command(args: &[&str]) -> String {
         .await
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "memorysync store {args:?}: {stderr}");
+    assert!(
+        output.status.success(),
+        "memorysync store {args:?}: {stderr}"
+    );
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
@@ -214,11 +221,15 @@ fn dead_letters(tx: &redb::ReadTransaction) -> u64 {
 /// The code of a problem+json answer.
 async fn code(client: &Running, key: &ApiKey) -> (u16, String) {
     let bearer = format!("Bearer {}", key.expose_secret());
-    let headers = [("authorization", bearer.as_str()), ("x-project-id", "proj_a")];
+    let headers = [
+        ("authorization", bearer.as_str()),
+        ("x-project-id", "proj_a"),
+    ];
     let (status, body) = client.send("GET", "/v1/memories", &headers, "").await;
     (status, body["code"].as_str().unwrap_or("").to_owned())
 }
 
+#[cfg(feature = "webhook-client")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn kill_and_restart_under_load_keeps_the_plan_revocations_tombstones_and_dead_letters() {
     let setup = setup();
@@ -229,13 +240,27 @@ async fn kill_and_restart_under_load_keeps_the_plan_revocations_tombstones_and_d
     let mut server = setup.start().await;
     let client = Running::at(server.addr);
     let bearer = format!("Bearer {}", setup.adds.expose_secret());
-    let headers = [("authorization", bearer.as_str()), ("x-project-id", "proj_a")];
-    let (status, body) = client.send("POST", "/v1/memories", &headers, r#"{"text":"gone"}"#).await;
+    let headers = [
+        ("authorization", bearer.as_str()),
+        ("x-project-id", "proj_a"),
+    ];
+    let (status, body) = client
+        .send("POST", "/v1/memories", &headers, r#"{"text":"gone"}"#)
+        .await;
     assert_eq!(status, 200, "{body}");
     let memory = body["results"][0]["id"].as_str().unwrap().to_owned();
-    let (status, _) = client.send("DELETE", &format!("/v1/memories/{memory}"), &headers, "").await;
+    let (status, _) = client
+        .send("DELETE", &format!("/v1/memories/{memory}"), &headers, "")
+        .await;
     assert_eq!(status, 200);
-    store_command(&["backup", "--config", &config, "--to", backup.to_str().unwrap()]).await;
+    store_command(&[
+        "backup",
+        "--config",
+        &config,
+        "--to",
+        backup.to_str().unwrap(),
+    ])
+    .await;
     assert_eq!(code(&client, &setup.revoked).await.0, 200);
 
     // A second server on the same store.path is refused.
@@ -269,7 +294,9 @@ async fn kill_and_restart_under_load_keeps_the_plan_revocations_tombstones_and_d
         // Counted on disk and never acknowledged: the forfeit, plus the adds whose answer the
         // kill cut (served or not, nobody knows).
         let forfeit = ceiling.saturating_sub(counted + acked);
-        eprintln!("round {round}: ceiling {ceiling}, forfeit {forfeit}, {acked} acknowledged, {unanswered} unanswered");
+        eprintln!(
+            "round {round}: ceiling {ceiling}, forfeit {forfeit}, {acked} acknowledged, {unanswered} unanswered"
+        );
         let allowed = if kill { BLOCK } else { 0 } + unanswered;
         assert!(
             ceiling >= counted + acked && forfeit <= allowed,
@@ -285,12 +312,20 @@ async fn kill_and_restart_under_load_keeps_the_plan_revocations_tombstones_and_d
         if round == 0 {
             // Revoked while no server runs, through the store itself.
             let store = EmbeddedStore::open(&setup.store, EmbeddedOptions::new()).unwrap();
-            store.keys().revoke("key_revoked", SystemClock.now()).await.unwrap();
+            store
+                .keys()
+                .revoke("key_revoked", SystemClock.now())
+                .await
+                .unwrap();
             store.close().await;
         }
         server = setup.start().await;
         let (status, code) = code(&Running::at(server.addr), &setup.revoked).await;
-        assert_eq!((status, code.as_str()), (401, "revoked_api_key"), "round {round}");
+        assert_eq!(
+            (status, code.as_str()),
+            (401, "revoked_api_key"),
+            "round {round}"
+        );
     }
 
     // The plan used up: alerts at 75, 90 and 100 % fail to reach the endpoint and are dead
@@ -300,11 +335,20 @@ async fn kill_and_restart_under_load_keeps_the_plan_revocations_tombstones_and_d
         client.await.unwrap();
     }
     acknowledged += tally.acknowledged.load(Ordering::Relaxed);
-    assert!(acknowledged <= PLAN, "{acknowledged} adds acknowledged on a plan of {PLAN}");
-    assert!(acknowledged + 2 * BLOCK >= PLAN, "more forfeited than two blocks: {acknowledged}");
+    assert!(
+        acknowledged <= PLAN,
+        "{acknowledged} adds acknowledged on a plan of {PLAN}"
+    );
+    assert!(
+        acknowledged + 2 * BLOCK >= PLAN,
+        "more forfeited than two blocks: {acknowledged}"
+    );
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     while backed_up(&setup, dead_letters).await < 1 {
-        assert!(tokio::time::Instant::now() < deadline, "no dead letter within 20 s");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no dead letter within 20 s"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     // Usage: five requests are on disk within the tick.
@@ -315,7 +359,10 @@ async fn kill_and_restart_under_load_keeps_the_plan_revocations_tombstones_and_d
     }
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     while backed_up(&setup, |tx| usage_of(tx, "key_adds")).await < before + 5 {
-        assert!(tokio::time::Instant::now() < deadline, "usage not written within 5 s");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "usage not written within 5 s"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     server.kill().await;
@@ -324,15 +371,68 @@ async fn kill_and_restart_under_load_keeps_the_plan_revocations_tombstones_and_d
 
     // Restored from the backup taken before the revocation: the key stays refused, the memory's
     // tombstone stays, the spent adds stay spent.
-    let printed = store_command(&["restore", "--config", &config, "--from", backup.to_str().unwrap()]).await;
-    assert!(printed.contains("revoked by the current store"), "{printed}");
+    let printed = store_command(&[
+        "restore",
+        "--config",
+        &config,
+        "--from",
+        backup.to_str().unwrap(),
+    ])
+    .await;
+    assert!(
+        printed.contains("revoked by the current store"),
+        "{printed}"
+    );
     let server = setup.start().await;
     let client = Running::at(server.addr);
-    assert_eq!(code(&client, &setup.revoked).await, (401, "revoked_api_key".to_owned()));
-    let (status, body) = client.send("POST", "/v1/memories", &headers, r#"{"text":"more"}"#).await;
-    assert_eq!((status, body["results"].as_array().map(Vec::len)), (200, Some(0)), "degraded: {body}");
+    assert_eq!(
+        code(&client, &setup.revoked).await,
+        (401, "revoked_api_key".to_owned())
+    );
+    let (status, body) = client
+        .send("POST", "/v1/memories", &headers, r#"{"text":"more"}"#)
+        .await;
+    assert_eq!(
+        (status, body["results"].as_array().map(Vec::len)),
+        (200, Some(0)),
+        "degraded: {body}"
+    );
     let (status, _) = server.terminate().await;
     assert!(status.success());
-    assert!(setup.read(|tx| tx.open_table(TOMBSTONES).unwrap().get(("memory", memory.as_str())).unwrap().is_some()));
-    assert!(setup.read(dead_letters) >= 1, "the restore keeps the current dead letters");
+    assert!(setup.read(|tx| {
+        tx.open_table(TOMBSTONES)
+            .unwrap()
+            .get(("memory", memory.as_str()))
+            .unwrap()
+            .is_some()
+    }));
+    assert!(
+        setup.read(dead_letters) >= 1,
+        "the restore keeps the current dead letters"
+    );
+}
+
+/// Production on the memory backend is refused, saying why and what to use, unless the
+/// operator accepts the loss with `--allow-volatile-state`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn production_on_the_memory_backend_needs_allow_volatile_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("memorysync.toml");
+    std::fs::write(&config, "environment = \"production\"\n").unwrap();
+    let (status, error) = run_to_exit(&config, &["--instance", "volatile"]).await;
+    assert!(!status.success());
+    assert!(
+        error.contains("a restart would undo")
+            && error.contains("store.backend = \"embedded\"")
+            && error.contains("--allow-volatile-state"),
+        "{error}"
+    );
+    let server = ServerProcess::start_with(
+        &config,
+        &["--instance", "volatile", "--allow-volatile-state"],
+        &[],
+    )
+    .await;
+    let (status, printed) = server.terminate().await;
+    assert!(status.success(), "{printed:?}");
 }

@@ -6,7 +6,7 @@
 mod cert;
 #[path = "../common/client.rs"]
 mod client;
-#[cfg(all(feature = "embedded", feature = "webhook-client"))]
+#[cfg(feature = "embedded")]
 mod embedded;
 mod instance;
 mod process;

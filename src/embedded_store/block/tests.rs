@@ -50,7 +50,11 @@ impl Model {
         match self.cell.try_take(self.limit) {
             Take::Reserved(used) => {
                 self.served += 1;
-                assert!(used <= self.disk, "unit {used} admitted above the disk's {}", self.disk);
+                assert!(
+                    used <= self.disk,
+                    "unit {used} admitted above the disk's {}",
+                    self.disk
+                );
             }
             Take::Exhausted => assert!(self.cell.used() >= self.limit),
             Take::NeedBlock => {}
@@ -112,7 +116,11 @@ proptest! {
 fn a_request_waits_for_the_disk_only_when_the_headroom_is_gone() {
     // A plan of 1000: blocks of 10, the next one due with 5 units of headroom left.
     let cell = QuotaCell::default();
-    assert_eq!(cell.try_take(1000), Take::NeedBlock, "nothing committed yet");
+    assert_eq!(
+        cell.try_take(1000),
+        Take::NeedBlock,
+        "nothing committed yet"
+    );
     assert_eq!(cell.block_due(1000), Some(10));
     assert_eq!(cell.block_due(1000), None, "one commit at a time");
     cell.block_ended(Some(10));
