@@ -106,6 +106,21 @@ mod tests {
     }
 
     #[test]
+    fn without_an_audit_dir_the_embedded_store_path_keeps_the_name() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let text = format!(
+            "environment = \"development\"\n[store]\nbackend = \"embedded\"\npath = \"{}\"\n",
+            dir.path().display()
+        );
+        let kept = instance_name(&config(&text), None).expect("a generated name");
+        assert_eq!(
+            instance_name(&config(&text), None).expect("the kept name"),
+            kept
+        );
+        assert!(dir.path().join(crate::audit::INSTANCE_FILE).exists());
+    }
+
+    #[test]
     fn an_audit_log_on_redis_without_an_instance_is_a_startup_error_not_the_bound_address() {
         let text = "environment = \"development\"\n[store]\nbackend = \"redis\"\nredis_url = \"redis://127.0.0.1:6379\"\n";
         let error = instance_name(&config(text), None).expect_err("no name, no local place");

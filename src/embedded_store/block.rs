@@ -124,7 +124,8 @@ impl QuotaCell {
         let halves = [bits as u64, (bits >> 64) as u64];
         let mut claimed = 0u128;
         for (index, (half, mark)) in halves.iter().zip(&self.marks).enumerate() {
-            if *half == 0 {
+            // A load first: past a threshold every request finds its mark already set.
+            if *half == 0 || mark.load(Ordering::Acquire) & half == *half {
                 continue;
             }
             let before = mark.fetch_or(*half, Ordering::AcqRel);

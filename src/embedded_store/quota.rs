@@ -55,9 +55,10 @@ impl Shared {
         let answer = match cell.try_take(limit) {
             Take::Reserved(used) => {
                 let reached = thresholds.reached_by(used, limit);
-                let alerts = match reached.is_empty() {
-                    true => AlertThresholds::NONE,
-                    false => self.mark_alerts(cell, key, reached),
+                let alerts = if reached.is_empty() {
+                    AlertThresholds::NONE
+                } else {
+                    self.mark_alerts(cell, key, reached)
                 };
                 Some(Reservation::Reserved { used, alerts })
             }
