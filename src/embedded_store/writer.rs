@@ -103,13 +103,11 @@ impl Writer {
 
     /// Queues `ops` without waiting for their commit; `done` is told how it went.
     pub(super) fn send(&self, ops: Vec<Op>, done: Option<Done>) {
-        if let Err(mpsc::SendError(command)) = self.sender.send(Command::Write { ops, done }) {
-            if let Command::Write {
-                done: Some(done), ..
-            } = command
-            {
-                done(&Err(closed()));
-            }
+        if let Err(mpsc::SendError(Command::Write {
+            done: Some(done), ..
+        })) = self.sender.send(Command::Write { ops, done })
+        {
+            done(&Err(closed()));
         }
     }
 

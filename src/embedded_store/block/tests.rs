@@ -74,10 +74,8 @@ impl Model {
     }
 
     fn crash(&mut self, landed: bool) {
-        if landed {
-            if let Some(ceiling) = self.pending {
-                self.disk = self.disk.max(ceiling);
-            }
+        if landed && let Some(ceiling) = self.pending {
+            self.disk = self.disk.max(ceiling);
         }
         self.pending = None;
         let forfeit = self.disk - self.served;
