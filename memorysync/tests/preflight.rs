@@ -25,10 +25,6 @@ environment = "production"
 rps = 10
 rpm = 300
 
-[store]
-backend = "embedded"
-path = "state"
-
 [audit]
 dir = "audit"
 retention_days = 365
@@ -37,6 +33,10 @@ retention_days = 365
 url = "https://hooks.example.com/memorysync"
 secret_env = "{SECRET_VAR}"
 events = ["quota.threshold"]
+
+[store]
+backend = "embedded"
+path = "state"
 "#,
         "a".repeat(64)
     )

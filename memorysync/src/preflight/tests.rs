@@ -48,10 +48,6 @@ environment = "production"
 rps = 10
 rpm = 300
 
-[store]
-backend = "embedded"
-path = "state"
-
 [audit]
 dir = "audit"
 retention_days = 365
@@ -60,6 +56,10 @@ retention_days = 365
 url = "https://hooks.example.com/memorysync"
 secret_env = "{SECRET_VAR}"   # the whsec_ secret comes from this variable, never the file
 events = ["quota.threshold", "quota.exhausted"]
+
+[store]
+backend = "embedded"
+path = "state"
 "#,
         "a".repeat(64)
     )
@@ -155,10 +155,10 @@ async fn a_file_that_does_not_load_fails_with_the_loader_line_and_skips_what_nee
     let not_checked = report
         .lines()
         .filter(|l| l.ends_with("not checked: the config did not load"));
-    assert_eq!(not_checked.count(), 10, "{report}");
+    assert_eq!(not_checked.count(), 11, "{report}");
     assert!(report.contains("pass no-plaintext-secrets\n"));
     assert!(report.contains("pass health-ok (skipped"));
-    assert_eq!(report.lines().count(), 13);
+    assert_eq!(report.lines().count(), 14);
 }
 
 #[tokio::test]
