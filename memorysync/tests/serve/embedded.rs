@@ -434,7 +434,9 @@ async fn production_on_the_memory_backend_needs_allow_volatile_state() {
     )
     .await;
     // Serving (its signal handler in place) once it answers.
-    let (status, _) = Running::at(server.addr).send("GET", "/health", &[], "").await;
+    let (status, _) = Running::at(server.addr)
+        .send("GET", "/health", &[], "")
+        .await;
     assert_eq!(status, 200);
     let (status, printed) = server.terminate().await;
     assert!(status.success(), "{printed:?}");
