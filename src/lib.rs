@@ -92,6 +92,9 @@
 //! None is on by default.
 //! - `axum`: read the client address from axum's `ConnectInfo<SocketAddr>` as well as from
 //!   [`ClientAddr`].
+//! - `embedded`: the durable store of [`embedded_store`] (redb) under `store.path`: keys,
+//!   tombstones, usage, quota counters and alert marks, the webhook queue, for one production
+//!   instance.
 //! - `redis`: the shared stores of `redis_store`: keys, tombstones, rate-limit windows,
 //!   quotas, the audit stream and the webhook queue, for several instances behind one load
 //!   balancer.
@@ -114,6 +117,9 @@ pub mod client_ip;
 pub mod clock;
 pub mod config;
 pub mod deployment;
+#[cfg(feature = "embedded")]
+#[cfg_attr(docsrs, doc(cfg(feature = "embedded")))]
+pub mod embedded_store;
 mod environment;
 pub mod future;
 pub mod health;

@@ -44,7 +44,8 @@ enum Command {
     /// The audit log, offline.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
-    /// The shared state behind the stages: reseed a Redis that lost its data.
+    /// The state behind the stages: reseed a Redis that lost its data; back up and restore
+    /// the embedded store.
     #[command(subcommand)]
     Store(store::StoreCommand),
 }

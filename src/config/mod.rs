@@ -103,10 +103,13 @@ pub struct Config {
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct StoreConfig {
-    /// `memory` (default) or `redis`.
+    /// `memory` (default), `embedded` or `redis`.
     pub backend: StoreBackend,
     /// The Redis URL, required with `backend = "redis"`.
     pub redis_url: Option<String>,
+    /// The embedded database's directory, required with `backend = "embedded"` and refused
+    /// with any other backend.
+    pub path: Option<PathBuf>,
     /// What to do when the store does not answer.
     pub on_store_error: StoreErrorPolicy,
 }
@@ -115,9 +118,11 @@ pub struct StoreConfig {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum StoreBackend {
-    /// In process memory: one instance.
+    /// In process memory: one instance, for development and tests; lost on restart.
     #[default]
     Memory,
+    /// A durable embedded database under `store.path`: one production instance.
+    Embedded,
     /// Redis: state shared by every instance.
     Redis,
 }

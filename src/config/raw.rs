@@ -43,6 +43,7 @@ pub(super) struct RawStore {
     #[serde(default)]
     pub(super) backend: Option<Spanned<StoreBackend>>,
     pub(super) redis_url: Option<Spanned<String>>,
+    pub(super) path: Option<Spanned<String>>,
     #[serde(default)]
     pub(super) on_store_error: StoreErrorPolicy,
 }

@@ -115,6 +115,23 @@ fn store(lines: &Lines<'_>, raw: RawStore) -> Result<StoreConfig, ConfigError> {
     {
         return Err(lines.error(at, "backend = \"redis\" needs redis_url"));
     }
+    match (backend, &raw.path) {
+        (StoreBackend::Embedded, None) => {
+            if let Some(at) = &raw.backend {
+                return Err(lines.error(at, "backend = \"embedded\" needs path (a directory)"));
+            }
+        }
+        (StoreBackend::Embedded, Some(path)) if path.get_ref().trim().is_empty() => {
+            return Err(lines.error(path, "path must name a directory"));
+        }
+        (StoreBackend::Memory | StoreBackend::Redis, Some(path)) => {
+            return Err(lines.error(
+                path,
+                "path is the embedded database's directory: only with backend = \"embedded\"",
+            ));
+        }
+        _ => {}
+    }
     if let Some(url) = &raw.redis_url
         && !(url.get_ref().starts_with("redis://") || url.get_ref().starts_with("rediss://"))
     {
@@ -123,6 +140,7 @@ fn store(lines: &Lines<'_>, raw: RawStore) -> Result<StoreConfig, ConfigError> {
     Ok(StoreConfig {
         backend,
         redis_url: raw.redis_url.map(Spanned::into_inner),
+        path: raw.path.map(|path| PathBuf::from(path.into_inner())),
         on_store_error: raw.on_store_error,
     })
 }

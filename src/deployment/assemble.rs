@@ -24,18 +24,18 @@ use crate::tombstone::MemoryTombstones;
 use crate::webhook::MemoryWebhookQueue;
 
 /// The stores of one backend, before the stages are built over them.
-struct Stores {
-    keys: DeploymentKeys,
-    limits: DeploymentLimits,
-    quotas: DeploymentQuotas,
-    tombstones: DeploymentTombstones,
-    queue: DeploymentQueue,
-    versions: DeploymentConfigVersions,
-    audit: AuditLog,
+pub(super) struct Stores {
+    pub(super) keys: DeploymentKeys,
+    pub(super) limits: DeploymentLimits,
+    pub(super) quotas: DeploymentQuotas,
+    pub(super) tombstones: DeploymentTombstones,
+    pub(super) queue: DeploymentQueue,
+    pub(super) versions: DeploymentConfigVersions,
+    pub(super) audit: AuditLog,
     /// The shared store's own check on `/health`.
-    health: HealthRouteLayer,
+    pub(super) health: HealthRouteLayer,
     /// Redis lost its data before this start: the config waits for a reseed.
-    data_lost: bool,
+    pub(super) data_lost: bool,
 }
 
 pub(super) async fn start(
@@ -48,6 +48,7 @@ pub(super) async fn start(
     let sink = options.audit_sink;
     let stores = match config.store.backend {
         StoreBackend::Memory => memory_stores(config, &clock, health, sink)?,
+        StoreBackend::Embedded => super::embedded::stores(config, &clock, health, sink)?,
         StoreBackend::Redis => shared_stores(config, &clock, health, &instance, sink).await?,
     };
     let data_lost = stores.data_lost;

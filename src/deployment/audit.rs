@@ -2,7 +2,7 @@
 //!
 //! One chain per process, continued across restarts: the name is the option's, else the
 //! config's `[server] instance`, else the one generated at the first start and kept in the audit
-//! directory. With the audit log on Redis and no name given there is no local place to keep one,
+//! directory (or, without one, in the embedded store's `store.path`). With the audit log on Redis and no name given there is no local place to keep one,
 //! and a name made up per start would open a new chain at every restart, so that is an error.
 
 use crate::audit::{
@@ -27,6 +27,12 @@ pub(super) fn instance_name(config: &Config, given: Option<&str>) -> Result<Stri
     match (&config.audit.dir, config.store.backend) {
         (Some(dir), _) => instance_in_dir(dir)
             .map_err(|e| StartError::Instance(format!("audit dir {}: {e}", dir.display()))),
+        // The store's directory keeps it, so a restart continues the chain.
+        (None, StoreBackend::Embedded) => match &config.store.path {
+            Some(path) => instance_in_dir(path)
+                .map_err(|e| StartError::Instance(format!("store.path {}: {e}", path.display()))),
+            None => generate_instance_name().map_err(|e| StartError::Instance(e.to_string())),
+        },
         (None, StoreBackend::Redis) => Err(StartError::Instance(format!(
             "the audit log is on Redis: name this process (--instance NAME or [server] instance; {INSTANCE_NAME_RULE})"
         ))),
@@ -59,7 +65,9 @@ pub(super) fn start_local(
 ) -> Option<Result<AuditLog, StartError>> {
     let started = match (&config.audit.dir, config.store.backend) {
         (Some(dir), _) => JsonLinesSink::new(dir).and_then(|sink| AuditLog::start(sink, settings)),
-        (None, StoreBackend::Memory) => AuditLog::start(MemoryAuditSink::new(), settings),
+        (None, StoreBackend::Memory | StoreBackend::Embedded) => {
+            AuditLog::start(MemoryAuditSink::new(), settings)
+        }
         (None, StoreBackend::Redis) => return None,
     };
     Some(started.map_err(StartError::Audit))
@@ -95,6 +103,21 @@ mod tests {
         );
         let refused = instance_name(&named, Some("0.0.0.0:8080")).expect_err("not a name");
         assert!(refused.to_string().contains("1 to 64"), "{refused}");
+    }
+
+    #[test]
+    fn without_an_audit_dir_the_embedded_store_path_keeps_the_name() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let text = format!(
+            "environment = \"development\"\n[store]\nbackend = \"embedded\"\npath = \"{}\"\n",
+            dir.path().display()
+        );
+        let kept = instance_name(&config(&text), None).expect("a generated name");
+        assert_eq!(
+            instance_name(&config(&text), None).expect("the kept name"),
+            kept
+        );
+        assert!(dir.path().join(crate::audit::INSTANCE_FILE).exists());
     }
 
     #[test]

@@ -24,6 +24,10 @@ pub enum StartError {
     Keys(KeyStoreError),
     /// A webhook endpoint or its secret is not usable.
     Webhooks(String),
+    /// The embedded store under `store.path` could not open (in use by another process, a
+    /// newer schema, an unreadable file).
+    #[cfg(feature = "embedded")]
+    Embedded(crate::embedded_store::EmbeddedError),
 }
 
 impl fmt::Display for StartError {
@@ -35,6 +39,8 @@ impl fmt::Display for StartError {
             StartError::Store(error) => write!(f, "store: {error}"),
             StartError::Keys(error) => write!(f, "keys: {error}"),
             StartError::Webhooks(what) => write!(f, "webhooks: {what}"),
+            #[cfg(feature = "embedded")]
+            StartError::Embedded(error) => write!(f, "store: {error}"),
         }
     }
 }
@@ -45,6 +51,8 @@ impl std::error::Error for StartError {
             StartError::Audit(error) => Some(error),
             StartError::Store(error) => Some(error),
             StartError::Keys(error) => Some(error),
+            #[cfg(feature = "embedded")]
+            StartError::Embedded(error) => Some(error),
             _ => None,
         }
     }

@@ -48,6 +48,7 @@
 mod assemble;
 mod audit;
 mod backend;
+mod embedded;
 mod error;
 mod options;
 mod queue;
@@ -253,13 +254,24 @@ impl Deployment {
         &self.tombstones
     }
 
+    /// The embedded store, on `store.backend = "embedded"`: for an online backup
+    /// ([`EmbeddedStore::backup`](crate::embedded_store::EmbeddedStore::backup)).
+    #[cfg(feature = "embedded")]
+    pub fn embedded_store(&self) -> Option<&crate::embedded_store::EmbeddedStore> {
+        match &*self.keys {
+            DeploymentKeys::Embedded(keys) => Some(keys.store()),
+            _ => None,
+        }
+    }
+
     /// This process's audit chain name.
     pub fn instance(&self) -> &str {
         &self.instance
     }
 
     /// Stops within `grace`: webhook deliveries in flight get half of it (at most 10 s; the rest
-    /// stay queued), then what the shared stores still hold is written, then the audit log is
+    /// stay queued), then what the shared stores still hold is written (the embedded store
+    /// writes its exact quota counts and the last usage, and closes), then the audit log is
     /// flushed and closed with what is left. Call it once requests have stopped.
     ///
     /// # Errors
@@ -281,6 +293,14 @@ impl Deployment {
             (&*self.keys, &**self.stages.quota.store())
         {
             redis::settle(keys, quotas, deadline).await;
+        }
+        #[cfg(feature = "embedded")]
+        if let Some(store) = self.embedded_store() {
+            // The exact quota counts and the last usage, so a clean stop forfeits nothing.
+            let left = deadline.saturating_duration_since(Instant::now());
+            if tokio::time::timeout(left, store.close()).await.is_err() {
+                tracing::warn!("the embedded store did not close before the shutdown deadline");
+            }
         }
         let unwritten = self
             .audit

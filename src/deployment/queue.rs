@@ -2,6 +2,8 @@
 
 use super::backend::on_backend;
 use crate::clock::Timestamp;
+#[cfg(feature = "embedded")]
+use crate::embedded_store::EmbeddedWebhookQueue;
 #[cfg(feature = "redis")]
 use crate::redis_store::RedisWebhookQueue;
 use crate::store::StoreError;
@@ -20,6 +22,9 @@ pub enum DeploymentQueue {
     /// `store.backend = "redis"`.
     #[cfg(feature = "redis")]
     Redis(RedisWebhookQueue),
+    /// `store.backend = "embedded"`: every change on disk before the call returns.
+    #[cfg(feature = "embedded")]
+    Embedded(EmbeddedWebhookQueue),
 }
 
 impl WebhookQueue for DeploymentQueue {

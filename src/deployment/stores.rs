@@ -6,6 +6,8 @@ use std::sync::Arc;
 use super::BackendFuture;
 use super::backend::{BoxedStoreFuture, backend_future, on_backend};
 use crate::clock::Timestamp;
+#[cfg(feature = "embedded")]
+use crate::embedded_store::{EmbeddedKeyStore, EmbeddedQuotaStore, EmbeddedTombstones};
 use crate::key::{
     KeyEntry, KeyHash, KeyRecord, KeyStore, KeyStoreError, KeyUsage, MemoryKeyStore, Upserted,
 };
@@ -34,6 +36,9 @@ pub enum DeploymentKeys {
     /// `store.backend = "redis"`.
     #[cfg(feature = "redis")]
     Redis(WithFallback<RedisKeyStore, LastKnownKeys>),
+    /// `store.backend = "embedded"`: answered from memory, every change on disk first.
+    #[cfg(feature = "embedded")]
+    Embedded(EmbeddedKeyStore),
 }
 
 impl KeyStore for DeploymentKeys {
@@ -71,7 +76,8 @@ impl KeyStore for DeploymentKeys {
     }
 }
 
-/// The rate-limit windows of a deployment.
+/// The rate-limit windows of a deployment. The embedded backend keeps them in memory
+/// (`Memory`): they are seconds long, and a restart costs a key at most one window.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum DeploymentLimits {
@@ -87,7 +93,16 @@ impl RateLimitStore for DeploymentLimits {
         BackendFuture<<SlidingWindowLimiter as RateLimitStore>::Check, BoxedStoreFuture<Decision>>;
 
     fn check(&self, key_id: &str, limits: Limits, now: Timestamp) -> Self::Check {
-        backend_future!(self, store => RateLimitStore::check(store, key_id, limits, now))
+        // By hand: there is no embedded variant for `backend_future!` to name.
+        match self {
+            Self::Memory(store) => BackendFuture::Memory {
+                future: RateLimitStore::check(store, key_id, limits, now),
+            },
+            #[cfg(feature = "redis")]
+            Self::Redis(store) => BackendFuture::Shared {
+                future: RateLimitStore::check(store, key_id, limits, now),
+            },
+        }
     }
 }
 
@@ -100,6 +115,9 @@ pub enum DeploymentQuotas {
     /// `store.backend = "redis"`: counters every instance shares.
     #[cfg(feature = "redis")]
     Redis(WithFallback<RedisQuotaStore, MemoryQuotaStore>),
+    /// `store.backend = "embedded"`: counted in memory, units reserved on disk in blocks.
+    #[cfg(feature = "embedded")]
+    Embedded(EmbeddedQuotaStore),
 }
 
 impl QuotaStore for DeploymentQuotas {
@@ -131,6 +149,9 @@ pub enum DeploymentTombstones {
     /// `store.backend = "redis"`: expired by Redis itself.
     #[cfg(feature = "redis")]
     Redis(RedisTombstones),
+    /// `store.backend = "embedded"`: each committed to disk before `leave` returns.
+    #[cfg(feature = "embedded")]
+    Embedded(EmbeddedTombstones),
 }
 
 impl TombstoneStore for DeploymentTombstones {
@@ -162,6 +183,9 @@ pub enum DeploymentConfigVersions {
     /// `store.backend = "redis"`: shared by every instance.
     #[cfg(feature = "redis")]
     Redis(RedisConfigVersions),
+    /// `store.backend = "embedded"`: in the store's database.
+    #[cfg(feature = "embedded")]
+    Embedded(crate::embedded_store::EmbeddedConfigVersions),
 }
 
 impl ConfigVersionStore for DeploymentConfigVersions {

@@ -59,6 +59,36 @@ impl MemoryKeyStore {
         self.inner.entry_by_hash.is_empty()
     }
 
+    /// Puts back a record read from a durable store, with its usage, whatever the tombstones
+    /// say: the store decides what its records are.
+    #[cfg_attr(not(feature = "embedded"), allow(dead_code))]
+    pub(crate) fn restore(&self, record: KeyRecord, usage: KeyUsage) {
+        self.inner
+            .hash_by_id
+            .insert(record.id.clone(), record.sha256);
+        self.inner
+            .entry_by_hash
+            .insert(record.sha256, Arc::new(KeyEntry::with_usage(record, usage)));
+    }
+
+    /// Calls `each` with every entry held.
+    #[cfg_attr(not(feature = "embedded"), allow(dead_code))]
+    pub(crate) fn for_each_entry(&self, mut each: impl FnMut(&Arc<KeyEntry>)) {
+        for entry in &self.inner.entry_by_hash {
+            each(entry.value());
+        }
+    }
+
+    /// The record with this id.
+    #[cfg_attr(not(feature = "embedded"), allow(dead_code))]
+    pub(crate) fn record_by_id(&self, id: &str) -> Option<KeyRecord> {
+        let hash = *self.inner.hash_by_id.get(id)?;
+        self.inner
+            .entry_by_hash
+            .get(&hash)
+            .map(|entry| entry.record().clone())
+    }
+
     fn writing(&self) -> std::sync::MutexGuard<'_, ()> {
         self.inner
             .writes

@@ -100,6 +100,30 @@ impl AlertThresholds {
     pub fn is_empty(self) -> bool {
         self.0 == 0
     }
+
+    /// Every threshold that `used` out of `limit` has reached, crossed by this unit or before:
+    /// what a store that may skip units (one restored after a crash) checks its marks against.
+    #[cfg_attr(not(feature = "embedded"), allow(dead_code))]
+    pub(crate) fn reached_by(self, used: u64, limit: u64) -> AlertThresholds {
+        if used == 0 || limit == 0 {
+            return AlertThresholds::NONE;
+        }
+        let reached = (u128::from(used) * 100 / u128::from(limit)).min(100);
+        AlertThresholds(self.0 & ((1u128 << (reached + 1)) - 1))
+    }
+
+    /// The set as bits: bit `p` stands for `p` percent.
+    #[cfg_attr(not(feature = "embedded"), allow(dead_code))]
+    pub(crate) fn bits(self) -> u128 {
+        self.0
+    }
+
+    /// The set of these bits (bit `p` for `p` percent; others are dropped).
+    #[cfg_attr(not(feature = "embedded"), allow(dead_code))]
+    pub(crate) fn from_bits(bits: u128) -> AlertThresholds {
+        // Bits 1..=100 only.
+        AlertThresholds(bits & (((1u128 << 101) - 1) & !1))
+    }
 }
 
 /// The plans of every project, by project id, each with who manages it.

@@ -119,6 +119,16 @@ impl MemoryConfigVersions {
         Self::default()
     }
 
+    /// `applied` as the last file applied: what a durable store read back when it opened.
+    pub fn with_applied(applied: Option<AppliedConfig>) -> Self {
+        MemoryConfigVersions {
+            state: Mutex::new(State {
+                applied,
+                lease: None,
+            }),
+        }
+    }
+
     fn claim_now(&self, file: AppliedConfig, holder: &str, lease: Duration) -> ConfigClaim {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         let now = Instant::now();

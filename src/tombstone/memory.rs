@@ -43,6 +43,35 @@ impl MemoryTombstones {
             .is_some_and(|expires| now < *expires)
     }
 
+    /// The tombstone's expiry, kept for `keep_for` from `at`.
+    #[cfg_attr(not(feature = "embedded"), allow(dead_code))]
+    pub(crate) fn expiry_from(&self, at: Timestamp) -> Timestamp {
+        at.saturating_add(self.keep_for)
+    }
+
+    /// Puts back a tombstone read from a durable store, expiring at `expires`.
+    #[cfg_attr(not(feature = "embedded"), allow(dead_code))]
+    pub(crate) fn restore(&self, kind: TombstoneKind, id: &str, expires: Timestamp) {
+        self.expiry_by_id
+            .entry((kind, Box::from(id)))
+            .and_modify(|e| *e = (*e).max(expires))
+            .or_insert(expires);
+    }
+
+    /// Removes the tombstones expired at `now` and names them.
+    #[cfg_attr(not(feature = "embedded"), allow(dead_code))]
+    pub(crate) fn take_expired(&self, now: Timestamp) -> Vec<(TombstoneKind, Box<str>)> {
+        let mut expired = Vec::new();
+        self.expiry_by_id.retain(|(kind, id), expires| {
+            let keep = now < *expires;
+            if !keep {
+                expired.push((*kind, id.clone()));
+            }
+            keep
+        });
+        expired
+    }
+
     pub(crate) fn leave_now(&self, kind: TombstoneKind, id: &str, at: Timestamp) {
         let expires = at.saturating_add(self.keep_for);
         self.expiry_by_id

@@ -104,6 +104,43 @@ fn defaults_fill_the_optional_tables() {
 }
 
 #[test]
+fn the_embedded_backend_needs_a_path_and_only_it_takes_one() {
+    let config = Config::from_toml(
+        "environment = \"production\"\n[store]\nbackend = \"embedded\"\npath = \"state\"\n",
+    )
+    .unwrap();
+    assert_eq!(config.store.backend, StoreBackend::Embedded);
+    assert_eq!(
+        config.store.path.as_deref(),
+        Some(std::path::Path::new("state"))
+    );
+    let cases = [
+        ("[store]\nbackend = \"embedded\"\n", 3, "needs path"),
+        (
+            "[store]\nbackend = \"embedded\"\npath = \" \"\n",
+            4,
+            "must name a directory",
+        ),
+        (
+            "[store]\npath = \"state\"\n",
+            3,
+            "only with backend = \"embedded\"",
+        ),
+        (
+            "[store]\nbackend = \"redis\"\nredis_url = \"redis://127.0.0.1\"\npath = \"state\"\n",
+            5,
+            "only with backend = \"embedded\"",
+        ),
+    ];
+    for (table, line, message) in cases {
+        let error =
+            Config::from_toml(&format!("environment = \"production\"\n{table}")).unwrap_err();
+        assert_eq!(error.line(), Some(line), "{table}: {error}");
+        assert!(error.to_string().contains(message), "{table}: {error}");
+    }
+}
+
+#[test]
 fn a_project_without_thresholds_gets_75_90_100() {
     let file = full_with("alert_thresholds = [50, 75, 100]\n", "");
     let config = Config::from_toml(&file).unwrap();

@@ -248,3 +248,18 @@ pub(crate) fn audit_not_in_memory(config: &Config) -> Outcome {
         )
     }
 }
+
+/// A production deployment on the memory backend loses, at every restart, what operators
+/// changed and customers spent: keys revoked at run time, tombstones, quota counters and
+/// alert marks, usage and the webhook queue.
+pub(crate) fn durable_state(config: &Config) -> Outcome {
+    match (config.environment, config.store.backend) {
+        (Environment::Production, StoreBackend::Memory) => {
+            Outcome::Fail(crate::serve::VOLATILE_STATE_REFUSAL.to_owned())
+        }
+        (_, StoreBackend::Memory) => {
+            Outcome::Skipped("development on the memory backend".to_owned())
+        }
+        _ => Outcome::Pass,
+    }
+}

@@ -127,6 +127,7 @@ pub(crate) async fn preflight(
             "audit-not-in-memory",
             on_config(&checks::audit_not_in_memory),
         ),
+        item("durable-state", on_config(&checks::durable_state)),
     ];
     let redis = match &loaded {
         Ok(config) => probes::redis_reachable(&config.store, probes::REDIS_TIMEOUT).await,

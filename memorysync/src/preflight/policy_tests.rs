@@ -100,6 +100,7 @@ async fn a_production_config_passed_with_its_audit_log_in_memory() {
         [
             "audit-retention",
             "audit-not-in-memory",
+            "durable-state",
             "redis-reachable",
             "redis-appendonly",
             "redis-noeviction",

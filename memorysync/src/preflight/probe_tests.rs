@@ -21,8 +21,12 @@ pub(crate) fn closed_port() -> u16 {
 
 /// The good file with `[store]` on Redis at `url`.
 pub(crate) fn on_redis(url: &str) -> String {
-    let store = format!("[store]\nbackend = \"redis\"\nredis_url = \"{url}\"\n\n[[projects]]");
-    edit(&good_file(), "[[projects]]", &store)
+    let store = format!("[store]\nbackend = \"redis\"\nredis_url = \"{url}\"\n");
+    edit(
+        &good_file(),
+        "[store]\nbackend = \"embedded\"\npath = \"state\"\n",
+        &store,
+    )
 }
 
 #[cfg(feature = "redis")]

@@ -43,6 +43,7 @@ fn describe(error: &dyn Error) -> String {
 pub(crate) async fn redis_reachable(store: &StoreConfig, timeout: Duration) -> Outcome {
     let url = match (store.backend, &store.redis_url) {
         (StoreBackend::Memory, _) => return Outcome::Skipped("memory backend".to_owned()),
+        (StoreBackend::Embedded, _) => return Outcome::Skipped("embedded backend".to_owned()),
         (StoreBackend::Redis, None) => return Outcome::Fail("no redis_url".to_owned()),
         (StoreBackend::Redis, Some(url)) => url,
     };

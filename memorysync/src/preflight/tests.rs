@@ -56,6 +56,10 @@ retention_days = 365
 url = "https://hooks.example.com/memorysync"
 secret_env = "{SECRET_VAR}"   # the whsec_ secret comes from this variable, never the file
 events = ["quota.threshold", "quota.exhausted"]
+
+[store]
+backend = "embedded"
+path = "state"
 "#,
         "a".repeat(64)
     )
@@ -131,11 +135,11 @@ async fn a_good_production_config_passes_every_item_and_never_prints_the_secret(
     let secret = webhook_secret();
     let (items, report) = run(&good_file(), &[], &[(SECRET_VAR, &secret)]).await;
     assert_eq!(exit_code(&items), 0, "{report}");
-    assert_eq!(report.lines().count(), 15, "one line per item:\n{report}");
+    assert_eq!(report.lines().count(), 16, "one line per item:\n{report}");
     assert!(report.lines().all(|l| l.starts_with("pass ")), "{report}");
-    assert!(report.contains("pass redis-reachable (skipped: memory backend)\n"));
-    assert!(report.contains("pass redis-appendonly (skipped: memory backend)\n"));
-    assert!(report.contains("pass redis-noeviction (skipped: memory backend)\n"));
+    assert!(report.contains("pass redis-reachable (skipped: embedded backend)\n"));
+    assert!(report.contains("pass redis-appendonly (skipped: embedded backend)\n"));
+    assert!(report.contains("pass redis-noeviction (skipped: embedded backend)\n"));
     assert!(report.contains("pass health-ok (skipped: no --url given)\n"));
     assert!(!report.contains(&secret));
 }
@@ -153,10 +157,10 @@ async fn a_file_that_does_not_load_fails_with_the_loader_line_and_skips_what_nee
     let not_checked = report
         .lines()
         .filter(|l| l.ends_with("not checked: the config did not load"));
-    assert_eq!(not_checked.count(), 12, "{report}");
+    assert_eq!(not_checked.count(), 13, "{report}");
     assert!(report.contains("pass no-plaintext-secrets\n"));
     assert!(report.contains("pass health-ok (skipped"));
-    assert_eq!(report.lines().count(), 15);
+    assert_eq!(report.lines().count(), 16);
 }
 
 #[tokio::test]
@@ -167,6 +171,21 @@ async fn a_missing_file_fails_the_load_and_the_scan() {
     assert!(report.contains("fail config-loads: /nonexistent/preflight.toml:cannot read"));
     assert!(report.contains("fail no-plaintext-secrets: not checked: cannot read the file"));
     assert_eq!(exit_code(&items), 1);
+}
+
+#[tokio::test]
+async fn a_production_config_on_the_memory_backend_fails_durable_state_saying_why() {
+    let text = edit(
+        &good_file(),
+        "[store]\nbackend = \"embedded\"\npath = \"state\"\n",
+        "",
+    );
+    let (items, _) = run(&text, &[], &[(SECRET_VAR, &webhook_secret())]).await;
+    let line = assert_only_failure(&items, "durable-state");
+    assert!(
+        line.contains("a restart would undo") && line.contains("store.backend = \"embedded\""),
+        "{line}"
+    );
 }
 
 #[tokio::test]

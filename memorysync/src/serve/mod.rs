@@ -44,7 +44,7 @@ use std::path::{Path, PathBuf};
 
 use memorysync_pipeline::Environment;
 use memorysync_pipeline::audit::{INSTANCE_NAME_RULE, is_instance_name};
-use memorysync_pipeline::config::Config;
+use memorysync_pipeline::config::{Config, StoreBackend};
 use memorysync_pipeline::deployment::DeploymentOptions;
 use memorysync_pipeline::quota::QuotaAlert;
 use tokio::net::TcpListener;
@@ -76,7 +76,14 @@ pub(crate) struct ServeArgs {
     /// `[server] instance` and the name kept in the audit directory.
     #[arg(long, value_name = "NAME", value_parser = instance_name)]
     instance: Option<String>,
+    /// Serves `environment = "production"` on `store.backend = "memory"` although a restart
+    /// then undoes revocations, tombstones, quota counters, usage and the webhook queue.
+    #[arg(long)]
+    allow_volatile_state: bool,
 }
+
+/// Why a production config on the memory backend is refused (and fails preflight).
+pub(crate) const VOLATILE_STATE_REFUSAL: &str = "environment = \"production\" on store.backend = \"memory\": a restart would undo keys revoked at run time, tombstones, quota counters and alert marks, usage and the webhook queue; use store.backend = \"embedded\" with store.path (one instance) or \"redis\" (several), or start with --allow-volatile-state to accept the loss";
 
 fn instance_name(name: &str) -> Result<String, String> {
     if is_instance_name(name) {
@@ -106,6 +113,7 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), String> {
 
 async fn start(args: ServeArgs) -> Result<(), String> {
     let config = Config::load(&args.config).map_err(|e| e.to_string())?;
+    refuse_volatile_state(&config, args.allow_volatile_state)?;
     // Before anything listens: a certificate that does not load is a startup error, not a
     // handshake failing for every client.
     let tls = config.server.tls.as_ref().map(tls::acceptor).transpose()?;
@@ -132,6 +140,11 @@ async fn start(args: ServeArgs) -> Result<(), String> {
     };
     let serves = backend.describe();
     let app = app::build(&config, backend, options).await?;
+    // `memorysync store backup` asks this process for a snapshot of the embedded store.
+    #[cfg(feature = "embedded")]
+    if let Some(store) = app.deployment.embedded_store() {
+        crate::store::backup::answer_requests(store.clone())?;
+    }
     if config.environment == Environment::Development {
         print_key_help(&config, &args.config);
     }
@@ -154,6 +167,22 @@ async fn start(args: ServeArgs) -> Result<(), String> {
     serving::serve_until(listeners, app, &config, serving::shutdown_signal(), reload).await?;
     println!("memorysync stopped");
     Ok(())
+}
+
+/// A production deployment on the memory backend starts only when the operator said so.
+fn refuse_volatile_state(config: &Config, allowed: bool) -> Result<(), String> {
+    let volatile = config.environment == Environment::Production
+        && config.store.backend == StoreBackend::Memory;
+    match (volatile, allowed) {
+        (true, false) => Err(VOLATILE_STATE_REFUSAL.to_owned()),
+        (true, true) => {
+            tracing::warn!(
+                "--allow-volatile-state: production state is kept in memory only; a restart loses it"
+            );
+            Ok(())
+        }
+        (false, _) => Ok(()),
+    }
 }
 
 async fn bind(addr: SocketAddr, flag: &str) -> Result<TcpListener, String> {

@@ -8,6 +8,8 @@ mod cert;
 mod client;
 #[cfg(feature = "redis")]
 mod data_lost;
+#[cfg(feature = "embedded")]
+mod embedded;
 mod instance;
 mod process;
 #[path = "../common/python_upstream.rs"]

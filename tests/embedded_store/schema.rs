@@ -1,0 +1,77 @@
+//! The schema version: an older database is migrated at open, a newer one refused.
+
+use redb::{ReadableDatabase, TableDefinition};
+
+use memorysync_pipeline::embedded_store::{
+    DATABASE_FILE, EmbeddedError, EmbeddedOptions, EmbeddedStore, SCHEMA_VERSION,
+};
+use memorysync_pipeline::key::{KeyHash, KeyStore};
+
+use crate::now;
+
+const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+const KEYS: TableDefinition<&str, &[u8]> = TableDefinition::new("keys");
+
+/// A database as version 1 wrote it: its meta table and one key record.
+fn write_version(dir: &std::path::Path, version: u64) {
+    let db = redb::Database::create(dir.join(DATABASE_FILE)).unwrap();
+    let write = db.begin_write().unwrap();
+    write
+        .open_table(META)
+        .unwrap()
+        .insert("schema_version", version)
+        .unwrap();
+    let record = format!(
+        r#"{{"id":"key_old","sha256":"{}","project":"proj_a","environment":"production","rps":3,"rpm":null,"expires_at":null,"revoked_at":null}}"#,
+        "ab".repeat(32)
+    );
+    write
+        .open_table(KEYS)
+        .unwrap()
+        .insert("key_old", record.as_bytes())
+        .unwrap();
+    write.commit().unwrap();
+}
+
+fn stored_version(dir: &std::path::Path) -> u64 {
+    let db = redb::Database::open(dir.join(DATABASE_FILE)).unwrap();
+    let read = db.begin_read().unwrap();
+    read.open_table(META)
+        .unwrap()
+        .get("schema_version")
+        .unwrap()
+        .unwrap()
+        .value()
+}
+
+#[tokio::test]
+async fn a_version_1_database_is_migrated_and_keeps_its_records() {
+    assert_eq!(SCHEMA_VERSION, 2);
+    let dir = tempfile::tempdir().unwrap();
+    write_version(dir.path(), 1);
+    {
+        let store = EmbeddedStore::open(dir.path(), EmbeddedOptions::new()).unwrap();
+        let hash = KeyHash::from_hex(&"ab".repeat(32)).unwrap();
+        let entry = store.keys().find_by_hash(&hash).await.unwrap().unwrap();
+        assert_eq!(entry.record().rps, Some(3));
+        assert!(!entry.record().is_revoked(now()));
+        store.close().await;
+    }
+    assert_eq!(stored_version(dir.path()), SCHEMA_VERSION);
+}
+
+#[test]
+fn a_newer_database_is_refused_and_left_as_it_is() {
+    let dir = tempfile::tempdir().unwrap();
+    write_version(dir.path(), SCHEMA_VERSION + 1);
+    let error = EmbeddedStore::open(dir.path(), EmbeddedOptions::new()).unwrap_err();
+    assert!(
+        matches!(error, EmbeddedError::NewerSchema { found, supported, .. } if found == SCHEMA_VERSION + 1 && supported == SCHEMA_VERSION),
+        "{error:?}"
+    );
+    assert!(
+        error.to_string().contains("newer than this build reads"),
+        "{error}"
+    );
+    assert_eq!(stored_version(dir.path()), SCHEMA_VERSION + 1);
+}
