@@ -145,6 +145,10 @@ async fn start(args: ServeArgs) -> Result<(), String> {
     if let Some(store) = app.deployment.embedded_store() {
         crate::store::backup::answer_requests(store.clone())?;
     }
+    // Caught before the lines that say the server listens: a signal sent as soon as they are
+    // read must find its handler.
+    let shutdown = serving::shutdown_signal()?;
+    let hangups = reload::catch_hangups();
     if config.environment == Environment::Development {
         print_key_help(&config, &args.config);
     }
@@ -163,8 +167,8 @@ async fn start(args: ServeArgs) -> Result<(), String> {
         );
     }
     let listeners = Listeners { public, admin, tls };
-    let reload = Some(args.config.as_path());
-    serving::serve_until(listeners, app, &config, serving::shutdown_signal(), reload).await?;
+    let reload = Some((args.config.as_path(), hangups));
+    serving::serve_until(listeners, app, &config, shutdown, reload).await?;
     println!("memorysync stopped");
     Ok(())
 }

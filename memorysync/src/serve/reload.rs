@@ -15,24 +15,43 @@ use std::path::Path;
 use memorysync_pipeline::config::Config;
 use memorysync_pipeline::deployment::Deployment;
 
-/// Reloads the file at `path` on every SIGHUP until `until` resolves. `started` is the config
-/// the process started with: what the fields that take a restart are compared against.
+/// SIGHUP as caught since [`catch_hangups`]; `None` where it cannot be caught.
+#[cfg(unix)]
+pub(crate) type Hangups = Option<tokio::signal::unix::Signal>;
+/// SIGHUP as caught since [`catch_hangups`]; `None` where it cannot be caught.
+#[cfg(not(unix))]
+pub(crate) type Hangups = Option<()>;
+
+/// Catches SIGHUP from now on: called before the server says it listens, so that a SIGHUP sent
+/// at once reloads the file instead of ending the process (its default action).
+pub(crate) fn catch_hangups() -> Hangups {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::hangup()) {
+            Ok(hangups) => Some(hangups),
+            Err(error) => {
+                tracing::warn!(%error, "SIGHUP not handled: config edits take a restart");
+                None
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    None
+}
+
+/// Reloads the file at `path` on every SIGHUP in `hangups` until `until` resolves. `started` is
+/// the config the process started with: what the fields that take a restart are compared
+/// against.
 pub(crate) async fn on_hangup(
     deployment: &Deployment,
     path: &Path,
     started: &Config,
+    hangups: Hangups,
     until: impl Future<Output = ()>,
 ) {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut hangups = match signal(SignalKind::hangup()) {
-            Ok(hangups) => hangups,
-            Err(error) => {
-                tracing::warn!(%error, "SIGHUP not handled: config edits take a restart");
-                return;
-            }
-        };
+    if let Some(mut hangups) = hangups {
         tokio::pin!(until);
         loop {
             tokio::select! {
@@ -46,11 +65,8 @@ pub(crate) async fn on_hangup(
             }
         }
     }
-    #[cfg(not(unix))]
-    {
-        let _ = (deployment, path, started);
-        until.await;
-    }
+    let _ = (deployment, path, started, hangups);
+    until.await;
 }
 
 /// Reads the file at `path` and reconciles it; the line that says what happened.

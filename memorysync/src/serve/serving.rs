@@ -34,7 +34,7 @@ pub(crate) async fn serve_until(
     app: App,
     config: &Config,
     shutdown: impl Future<Output = ()>,
-    reload: Option<&Path>,
+    reload: Option<(&Path, super::reload::Hangups)>,
 ) -> Result<(), String> {
     let grace = config.server.shutdown_grace;
     let (stop, stopped) = watch::channel(false);
@@ -73,8 +73,8 @@ pub(crate) async fn serve_until(
     };
     let deployment = &app.deployment;
     let reloads = async {
-        if let Some(path) = reload {
-            super::reload::on_hangup(deployment, path, config, until_stopped()).await;
+        if let Some((path, hangups)) = reload {
+            super::reload::on_hangup(deployment, path, config, hangups, until_stopped()).await;
         }
     };
     let ((), signalled, (), ()) = tokio::join!(signal, public, admin, reloads);
@@ -109,25 +109,30 @@ fn print_report(report: &ShutdownReport) {
     }
 }
 
-/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
-pub(crate) async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM. The signals are caught from this call on, so that
+/// one sent as soon as the server says it listens stops it gracefully instead of killing it:
+/// call it before the startup lines.
+pub(crate) fn shutdown_signal() -> Result<impl Future<Output = ()>, String> {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
+    let stopped = {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut terminate =
+            signal(SignalKind::terminate()).map_err(|e| format!("cannot catch SIGTERM: {e}"))?;
+        let mut interrupt =
+            signal(SignalKind::interrupt()).map_err(|e| format!("cannot catch SIGINT: {e}"))?;
+        async move {
+            tokio::select! {
+                _ = terminate.recv() => {},
+                _ = interrupt.recv() => {},
             }
-            Err(_) => std::future::pending().await,
         }
     };
     #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
-    }
-    println!("shutting down: finishing in-flight requests");
+    let stopped = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    Ok(async move {
+        stopped.await;
+        println!("shutting down: finishing in-flight requests");
+    })
 }
