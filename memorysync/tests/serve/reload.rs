@@ -206,3 +206,20 @@ async fn redis_sighup_applies_a_config_edit_without_a_restart() {
     sighup_applies_an_edit_and_a_restart_applies_it_too(&store, "reload-redis", "revoked_api_key")
         .await;
 }
+
+#[cfg(feature = "embedded")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn embedded_sighup_applies_a_config_edit_without_a_restart() {
+    let state = tempfile::tempdir().unwrap();
+    let store = format!(
+        "[store]\nbackend = \"embedded\"\npath = \"{}\"\n",
+        state.path().display()
+    );
+    // The store's database remembers the revocation, and the version, across the restart.
+    sighup_applies_an_edit_and_a_restart_applies_it_too(
+        &store,
+        "reload-embedded",
+        "revoked_api_key",
+    )
+    .await;
+}
