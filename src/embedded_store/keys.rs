@@ -32,6 +32,31 @@ impl EmbeddedKeyStore {
         &self.store
     }
 
+    /// Whether the record's id or hash has a tombstone standing at `now`.
+    fn is_tombstoned(&self, record: &KeyRecord, now: Timestamp) -> bool {
+        let tombstones = &self.store.shared.tombstones;
+        tombstones.contains_now(TombstoneKind::ApiKeyId, &record.id, now)
+            || tombstones.contains_now(TombstoneKind::ApiKeyHash, &record.sha256.to_hex(), now)
+    }
+
+    /// Adds a record whose id is free, unless its hash is taken: committed, then in memory.
+    /// The caller holds the admin lock.
+    async fn add(&self, record: KeyRecord, now: Timestamp) -> Result<(), KeyStoreError> {
+        let shared = &self.store.shared;
+        if let Some(existing) = shared.keys.find_by_hash(&record.sha256).await? {
+            return Err(KeyStoreError::DuplicateHash {
+                id: record.id,
+                existing: existing.record().id.clone(),
+            });
+        }
+        let mut ops = vec![Op::PutKey(record.clone())];
+        if let Some(at) = record.revoked_at {
+            ops.extend(self.tombstone_ops(&record, at));
+        }
+        shared.writer.commit(ops).await?;
+        shared.keys.insert(record, now).await
+    }
+
     /// The tombstone writes of revoking `record` at `at`.
     fn tombstone_ops(&self, record: &KeyRecord, at: Timestamp) -> [Op; 2] {
         let expires = self.store.shared.tombstones.expiry_from(at);
@@ -63,27 +88,13 @@ impl KeyStore for EmbeddedKeyStore {
         let shared = &self.store.shared;
         // One change at a time: the checks below stay true until the record is in memory.
         let _one = shared.admin.lock().await;
-        let tombstones = &shared.tombstones;
-        if tombstones.contains_now(TombstoneKind::ApiKeyId, &record.id, now)
-            || tombstones.contains_now(TombstoneKind::ApiKeyHash, &record.sha256.to_hex(), now)
-        {
+        if self.is_tombstoned(&record, now) {
             return Err(KeyStoreError::Tombstoned(record.id));
         }
         if shared.keys.record_by_id(&record.id).is_some() {
             return Err(KeyStoreError::DuplicateId(record.id));
         }
-        if let Some(existing) = shared.keys.find_by_hash(&record.sha256).await? {
-            return Err(KeyStoreError::DuplicateHash {
-                id: record.id,
-                existing: existing.record().id.clone(),
-            });
-        }
-        let mut ops = vec![Op::PutKey(record.clone())];
-        if let Some(at) = record.revoked_at {
-            ops.extend(self.tombstone_ops(&record, at));
-        }
-        shared.writer.commit(ops).await?;
-        shared.keys.insert(record, now).await
+        self.add(record, now).await
     }
 
     async fn revoke(&self, id: &str, at: Timestamp) -> Result<(), KeyStoreError> {
@@ -111,25 +122,11 @@ impl KeyStore for EmbeddedKeyStore {
         let shared = &self.store.shared;
         // One change at a time: the checks below stay true until the record is in memory.
         let _one = shared.admin.lock().await;
-        let tombstones = &shared.tombstones;
-        if tombstones.contains_now(TombstoneKind::ApiKeyId, &record.id, now)
-            || tombstones.contains_now(TombstoneKind::ApiKeyHash, &record.sha256.to_hex(), now)
-        {
+        if self.is_tombstoned(&record, now) {
             return Err(KeyStoreError::Tombstoned(record.id));
         }
         let Some(stored) = shared.keys.record_by_id(&record.id) else {
-            if let Some(existing) = shared.keys.find_by_hash(&record.sha256).await? {
-                return Err(KeyStoreError::DuplicateHash {
-                    id: record.id,
-                    existing: existing.record().id.clone(),
-                });
-            }
-            let mut ops = vec![Op::PutKey(record.clone())];
-            if let Some(at) = record.revoked_at {
-                ops.extend(self.tombstone_ops(&record, at));
-            }
-            shared.writer.commit(ops).await?;
-            return shared.keys.upsert(record, now).await;
+            return self.add(record, now).await.map(|()| Upserted::Added);
         };
         if stored.owner != record.owner {
             return Err(KeyStoreError::OwnedBy {
@@ -158,7 +155,7 @@ impl KeyStore for EmbeddedKeyStore {
             ops.push(Op::PutTombstone {
                 kind: TombstoneKind::ApiKeyHash,
                 id: stored.sha256.to_hex().into_boxed_str(),
-                expires: tombstones.expiry_from(now),
+                expires: shared.tombstones.expiry_from(now),
             });
         }
         if let Some(at) = record.revoked_at {
