@@ -124,6 +124,14 @@ async fn start(args: ServeArgs) -> Result<(), String> {
         Some(addr) => Some((bind(addr, "--admin-listen").await?, admin::router()?)),
         None => None,
     };
+    // Before the store is opened: its lock file names this process to `memorysync store backup`.
+    #[cfg(feature = "embedded")]
+    let backup_requests = match config.store.backend {
+        memorysync_pipeline::config::StoreBackend::Embedded => {
+            Some(crate::store::backup::catch_requests()?)
+        }
+        _ => None,
+    };
     let mut options = DeploymentOptions::new().with_alerts(log_alert);
     if let Some(name) = &args.instance {
         options = options.with_instance(name.clone());
@@ -142,8 +150,8 @@ async fn start(args: ServeArgs) -> Result<(), String> {
     let app = app::build(&config, backend, options).await?;
     // `memorysync store backup` asks this process for a snapshot of the embedded store.
     #[cfg(feature = "embedded")]
-    if let Some(store) = app.deployment.embedded_store() {
-        crate::store::backup::answer_requests(store.clone())?;
+    if let (Some(store), Some(requests)) = (app.deployment.embedded_store(), backup_requests) {
+        crate::store::backup::answer_requests(store.clone(), requests);
     }
     // Caught before the lines that say the server listens: a signal sent as soon as they are
     // read must find its handler.

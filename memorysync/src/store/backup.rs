@@ -108,11 +108,17 @@ async fn ask_server(dir: &Path, pid: u32, to: &Path) -> Result<(), String> {
     }
 }
 
-/// In the server: answers each SIGUSR1 by copying the store to the target of the request file.
-pub(crate) fn answer_requests(store: EmbeddedStore) -> Result<(), String> {
+/// SIGUSR1, caught from this call on: the server calls it before it opens the store (whose
+/// lock file names its pid), since SIGUSR1's default action would end a process that a backup
+/// signals before it listens for it.
+pub(crate) fn catch_requests() -> Result<tokio::signal::unix::Signal, String> {
     use tokio::signal::unix::{SignalKind, signal};
-    let mut requests =
-        signal(SignalKind::user_defined1()).map_err(|e| format!("cannot catch SIGUSR1: {e}"))?;
+    signal(SignalKind::user_defined1()).map_err(|e| format!("cannot catch SIGUSR1: {e}"))
+}
+
+/// In the server: answers each SIGUSR1 in `requests` by copying the store to the target of the
+/// request file.
+pub(crate) fn answer_requests(store: EmbeddedStore, mut requests: tokio::signal::unix::Signal) {
     tokio::spawn(async move {
         while requests.recv().await.is_some() {
             let dir = store.dir().to_owned();
@@ -143,7 +149,6 @@ pub(crate) fn answer_requests(store: EmbeddedStore) -> Result<(), String> {
             }
         }
     });
-    Ok(())
 }
 
 fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
