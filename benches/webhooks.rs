@@ -60,7 +60,10 @@ fn main() {
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
             let elapsed = start.elapsed();
-            webhooks.shutdown(Duration::from_secs(1)).await;
+            assert!(
+                webhooks.shutdown(Duration::from_secs(1)).await.is_empty(),
+                "the queue took every event"
+            );
             let stats = webhooks.stats();
             assert_eq!(received.load(Ordering::Relaxed), DELIVERIES, "the receiver got every delivery");
             assert_eq!((stats.failures, stats.dead_lettered), (0, 0));

@@ -79,7 +79,10 @@ async fn webhooks_signed_with(secret: &WebhookSecret) {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert_eq!(webhooks.stats().dead_lettered, 1);
-    webhooks.shutdown(Duration::from_secs(1)).await;
+    assert!(
+        webhooks.shutdown(Duration::from_secs(1)).await.is_empty(),
+        "the queue took every event"
+    );
 }
 
 #[test]

@@ -59,6 +59,7 @@ mod redis;
 mod reseed;
 mod shutdown;
 mod stores;
+mod unqueued;
 mod webhooks;
 
 use std::path::PathBuf;
@@ -269,24 +270,29 @@ impl Deployment {
         &self.instance
     }
 
-    /// Stops within `grace`: webhook deliveries in flight get half of it (at most 10 s; the rest
-    /// stay queued), then what the shared stores still hold is written (the embedded store
-    /// writes its exact quota counts and the last usage, and closes), then the audit log is
-    /// flushed and closed with what is left. Call it once requests have stopped.
+    /// Stops within `grace`: webhook events still in the process go into the queue and
+    /// deliveries in flight finish, within half of it (at most 10 s; the rest stay queued), and
+    /// events the queue did not take by then are written to a fallback file
+    /// (`webhooks-unqueued-<millis>-<pid>.jsonl` beside the audit directory, else in the
+    /// temporary directory; its path is logged and in the report). Then what the shared stores
+    /// still hold is written (the embedded store writes its exact quota counts and the last
+    /// usage, and closes), then the audit log is flushed and closed with what is left. Call it
+    /// once requests have stopped.
     ///
     /// # Errors
     /// [`AuditLoss`] when audit events could be kept neither in the log nor in a fallback file.
     pub async fn shutdown(self, grace: Duration) -> Result<ShutdownReport, AuditLoss> {
         let deadline = Instant::now() + grace;
-        let webhooks = match &self.webhooks {
+        let (webhooks, (unqueued_webhooks, lost_webhooks)) = match &self.webhooks {
             Some(webhooks) => {
                 let left = deadline.saturating_duration_since(Instant::now());
-                webhooks
+                let unqueued = webhooks
                     .shutdown((left / 2).min(shutdown::WEBHOOK_GRACE))
                     .await;
-                Some(webhooks.stats())
+                let kept = unqueued::keep_unqueued(&unqueued, &self.fallback_dirs);
+                (Some(webhooks.stats()), kept)
             }
-            None => None,
+            None => (None, (None, 0)),
         };
         #[cfg(feature = "redis")]
         if let (DeploymentKeys::Redis(keys), DeploymentQuotas::Redis(quotas)) =
@@ -310,6 +316,8 @@ impl Deployment {
             webhooks,
             audit: self.audit.stats(),
             unwritten: None,
+            unqueued_webhooks,
+            lost_webhooks,
         };
         shutdown::keep_unwritten(&unwritten, &self.fallback_dirs, report)
     }

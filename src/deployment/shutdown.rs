@@ -1,7 +1,7 @@
 //! The end of a deployment, bounded by a grace period: webhook deliveries in flight, then what
-//! the shared stores still hold, then the audit log. Audit events the log cannot take in time go
-//! to a fallback file; if none can be written, the loss is an error. Never a silent loss, never
-//! a hang.
+//! the shared stores still hold, then the audit log. Webhook events the queue did not take and
+//! audit events the log cannot take in time go to fallback files; if none can be written, the
+//! loss is reported. Never a silent loss, never a hang.
 
 use std::fmt;
 use std::io::Write;
@@ -25,6 +25,12 @@ pub struct ShutdownReport {
     pub audit: AuditStats,
     /// Audit events the log could not take before the deadline, and the file that keeps them.
     pub unwritten: Option<(usize, PathBuf)>,
+    /// Webhook deliveries the queue did not take before the deadline, and the file that keeps
+    /// them (see [`Deployment::shutdown`](super::Deployment::shutdown)).
+    pub unqueued_webhooks: Option<(usize, PathBuf)>,
+    /// Webhook deliveries the queue did not take and no fallback file could keep: lost, and
+    /// logged. Any is a reason to exit non-zero.
+    pub lost_webhooks: usize,
 }
 
 /// Audit events that are gone: no fallback file could be written, or a sink write did not
@@ -72,16 +78,7 @@ pub(super) fn keep_unwritten(
 ) -> Result<ShutdownReport, AuditLoss> {
     if !unwritten.lines.is_empty() {
         let mut failures = Vec::new();
-        let kept = dirs
-            .iter()
-            .find_map(|dir| match write_fallback(dir, &unwritten.lines) {
-                Ok(path) => Some(path),
-                Err(error) => {
-                    failures.push(format!("{}: {error}", dir.display()));
-                    None
-                }
-            });
-        match kept {
+        match keep_lines(dirs, AUDIT_FALLBACK, &unwritten.lines, &mut failures) {
             Some(path) => {
                 tracing::error!(
                     path = %path.display(),
@@ -115,15 +112,33 @@ pub(super) fn keep_unwritten(
     Ok(report)
 }
 
-/// A new file `audit-unwritten-<unix millis>-<pid>.jsonl` in `dir` holding `lines`.
-fn write_fallback(dir: &Path, lines: &[String]) -> std::io::Result<PathBuf> {
+/// The name of the file that keeps unwritten audit events: `audit-unwritten-<millis>-<pid>`.
+const AUDIT_FALLBACK: &str = "audit-unwritten";
+
+/// Writes `lines` to a new file named after `stem` in the first of `dirs` that takes it; each
+/// directory that did not is noted in `failures`.
+pub(super) fn keep_lines(
+    dirs: &[PathBuf],
+    stem: &str,
+    lines: &[String],
+    failures: &mut Vec<String>,
+) -> Option<PathBuf> {
+    dirs.iter()
+        .find_map(|dir| match write_fallback(dir, stem, lines) {
+            Ok(path) => Some(path),
+            Err(error) => {
+                failures.push(format!("{}: {error}", dir.display()));
+                None
+            }
+        })
+}
+
+/// A new file `<stem>-<unix millis>-<pid>.jsonl` in `dir` holding `lines`, synced.
+fn write_fallback(dir: &Path, stem: &str, lines: &[String]) -> std::io::Result<PathBuf> {
     let millis = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis());
-    let path = dir.join(format!(
-        "audit-unwritten-{millis}-{}.jsonl",
-        std::process::id()
-    ));
+    let path = dir.join(format!("{stem}-{millis}-{}.jsonl", std::process::id()));
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -144,6 +159,8 @@ mod tests {
             webhooks: None,
             audit: AuditStats::default(),
             unwritten: None,
+            unqueued_webhooks: None,
+            lost_webhooks: 0,
         }
     }
 

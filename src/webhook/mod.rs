@@ -50,6 +50,7 @@
 
 mod address;
 mod attempt;
+mod backlog;
 mod endpoint;
 mod memory_queue;
 mod queue;

@@ -16,12 +16,14 @@ pub struct WebhookSettings {
     pub(super) policy: RetryPolicy,
     pub(super) concurrency: usize,
     pub(super) poll_every: Duration,
+    pub(super) channel_capacity: usize,
     pub(super) clock: SharedClock,
 }
 
 impl WebhookSettings {
     /// Delivers to `endpoints` from a `deployment`: in production, only `https://` to globally
-    /// routable addresses. 32 deliveries at a time, the default retry schedule.
+    /// routable addresses. 32 deliveries at a time, the default retry schedule, room for 1,024
+    /// deliveries between the publishers and the worker.
     pub fn new(endpoints: Vec<Endpoint>, deployment: Environment) -> Self {
         WebhookSettings {
             endpoints: endpoints.into(),
@@ -29,6 +31,7 @@ impl WebhookSettings {
             policy: RetryPolicy::default(),
             concurrency: 32,
             poll_every: Duration::from_millis(250),
+            channel_capacity: 1024,
             clock: system_clock(),
         }
     }
@@ -42,6 +45,14 @@ impl WebhookSettings {
     /// At most `n` deliveries in flight.
     pub fn with_concurrency(mut self, n: usize) -> Self {
         self.concurrency = n.max(1);
+        self
+    }
+
+    /// Room for `n` deliveries in the channel between the publishers and the worker. A
+    /// delivery that finds it full is not dropped and its publisher does not wait: it is kept
+    /// aside for the worker, and `/health` reports the backlog until the queue has it.
+    pub fn with_channel_capacity(mut self, n: usize) -> Self {
+        self.channel_capacity = n.max(1);
         self
     }
 
@@ -61,6 +72,7 @@ impl std::fmt::Debug for WebhookSettings {
             .field("deployment", &self.deployment)
             .field("policy", &self.policy)
             .field("concurrency", &self.concurrency)
+            .field("channel_capacity", &self.channel_capacity)
             .finish_non_exhaustive()
     }
 }

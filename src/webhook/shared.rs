@@ -1,9 +1,9 @@
 //! What the handle, `Webhooks`, and its worker share: the messages the handle sends, the
-//! counters, the endpoints disabled by a 410 and the shutdown signal. Both import this module;
-//! neither imports the other's.
+//! deliveries that found no room in the channel, the counters, the endpoints disabled by a 410
+//! and the shutdown signal. Both import this module; neither imports the other's.
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::sync::{Notify, watch};
@@ -17,7 +17,15 @@ pub(super) enum Command {
 }
 
 pub(super) struct Shared {
+    /// Deliveries the queue took.
     pub(super) published: AtomicU64,
+    /// Deliveries created and not yet taken by the queue (in the channel, the overflow or the
+    /// worker's backlog); handed back by a shutdown when the queue never took them.
+    pub(super) unqueued: AtomicU64,
+    /// Offers the queue refused.
+    pub(super) refused: AtomicU64,
+    /// Set by the worker while the queue refuses deliveries, cleared when it took them all.
+    pub(super) refusing: AtomicBool,
     pub(super) attempts: AtomicU64,
     pub(super) delivered: AtomicU64,
     pub(super) failures: AtomicU64,
@@ -28,6 +36,11 @@ pub(super) struct Shared {
     pub(super) stopped: AtomicBool,
     /// Woken when the worker has stopped.
     pub(super) stopped_signal: Notify,
+    /// Deliveries that found the channel full or the worker stopped, and those a stopping
+    /// worker could not put into the queue: never dropped, never waited for by a publisher.
+    overflow: Mutex<Vec<Delivery>>,
+    /// Woken when a delivery goes into the overflow.
+    pub(super) overflowed: Notify,
     disabled: Mutex<HashSet<Arc<str>>>,
 }
 
@@ -35,6 +48,9 @@ impl Shared {
     pub(super) fn new() -> Self {
         Shared {
             published: AtomicU64::new(0),
+            unqueued: AtomicU64::new(0),
+            refused: AtomicU64::new(0),
+            refusing: AtomicBool::new(false),
             attempts: AtomicU64::new(0),
             delivered: AtomicU64::new(0),
             failures: AtomicU64::new(0),
@@ -43,8 +59,39 @@ impl Shared {
             shutdown: watch::Sender::new(None),
             stopped: AtomicBool::new(false),
             stopped_signal: Notify::new(),
+            overflow: Mutex::default(),
+            overflowed: Notify::new(),
             disabled: Mutex::default(),
         }
+    }
+
+    /// Keeps deliveries the channel could not take, and wakes the worker to take them.
+    pub(super) fn overflow(&self, deliveries: impl IntoIterator<Item = Delivery>) {
+        self.overflow
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend(deliveries);
+        self.overflowed.notify_one();
+    }
+
+    /// Everything in the overflow, oldest first.
+    pub(super) fn take_overflow(&self) -> Vec<Delivery> {
+        std::mem::take(&mut *self.overflow.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Whether deliveries wait in the overflow.
+    pub(super) fn has_overflow(&self) -> bool {
+        !self
+            .overflow
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_empty()
+    }
+
+    /// The queue took one delivery.
+    pub(super) fn queued(&self) {
+        self.published.fetch_add(1, Ordering::Relaxed);
+        self.unqueued.fetch_sub(1, Ordering::Relaxed);
     }
 
     pub(super) fn is_disabled(&self, url: &str) -> bool {

@@ -23,8 +23,14 @@ use crate::store::StoreError;
 /// Counters of the delivery worker.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct WebhookStats {
-    /// Deliveries created (one per event and subscribed endpoint).
+    /// Deliveries the queue took (one per event and subscribed endpoint): from then on a
+    /// delivery is the queue's, and survives what the queue survives.
     pub published: u64,
+    /// Deliveries created and not yet taken by the queue: waiting in the process for it (a
+    /// gauge). While the queue refuses them, `/health` reports this backlog.
+    pub backlog: u64,
+    /// Offers the queue refused; each refused delivery is offered again with back-off.
+    pub refused: u64,
     /// Attempts sent.
     pub attempts: u64,
     /// Deliveries that arrived.
@@ -41,7 +47,7 @@ pub struct WebhookStats {
 /// [`Webhooks::start`]. Cheap to clone.
 pub struct Webhooks<Q = MemoryWebhookQueue> {
     queue: Arc<Q>,
-    commands: mpsc::UnboundedSender<Command>,
+    commands: mpsc::Sender<Command>,
     shared: Arc<Shared>,
     settings: WebhookSettings,
 }
@@ -72,6 +78,8 @@ impl<Q> Webhooks<Q> {
         let s = &self.shared;
         WebhookStats {
             published: s.published.load(Ordering::Relaxed),
+            backlog: s.unqueued.load(Ordering::Relaxed),
+            refused: s.refused.load(Ordering::Relaxed),
             attempts: s.attempts.load(Ordering::Relaxed),
             delivered: s.delivered.load(Ordering::Relaxed),
             failures: s.failures.load(Ordering::Relaxed),
@@ -97,7 +105,7 @@ impl<Q: WebhookQueue> Webhooks<Q> {
             check_url(&endpoint.url, settings.deployment)?;
         }
         let queue = Arc::new(queue);
-        let (commands, receiver) = mpsc::unbounded_channel();
+        let (commands, receiver) = mpsc::channel(settings.channel_capacity);
         let shared = Arc::new(Shared::new());
         let worker = WebhookWorker::new(
             Arc::clone(&queue),
@@ -160,13 +168,28 @@ impl<Q: WebhookQueue> Webhooks<Q> {
                 attempts: 0,
                 due_at: now,
             };
-            if self.commands.send(Command::Push(delivery)).is_ok() {
-                self.shared.published.fetch_add(1, Ordering::Relaxed);
-            } else {
-                tracing::error!("webhook worker stopped; event not queued");
-            }
+            self.hand_over(delivery);
         }
         id
+    }
+
+    /// Gives a delivery to the worker without ever waiting: through the channel, or, when it is
+    /// full or the worker has stopped, through the overflow.
+    fn hand_over(&self, delivery: Delivery) {
+        self.shared.unqueued.fetch_add(1, Ordering::Relaxed);
+        match self.commands.try_send(Command::Push(delivery)) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(Command::Push(delivery))) => {
+                self.shared.overflow([delivery]);
+            }
+            Err(mpsc::error::TrySendError::Closed(Command::Push(delivery))) => {
+                tracing::warn!(
+                    "webhook event published after the worker stopped; kept for the shutdown \
+                     to hand back"
+                );
+                self.shared.overflow([delivery]);
+            }
+        }
     }
 
     /// Sends a `webhook.test` event to every operator-wide endpoint subscribed to it.
@@ -219,33 +242,44 @@ impl<Q: WebhookQueue> Webhooks<Q> {
         self.queue.pending().await
     }
 
-    /// Stops sending: deliveries in flight get until `grace` to finish, the rest stay queued
-    /// for the next start. Resolves when the worker has stopped.
-    pub async fn shutdown(&self, grace: Duration) {
+    /// Stops within `grace`: what was published goes into the queue (offered again with
+    /// back-off while the queue refuses it), deliveries in flight get until `grace` to finish,
+    /// the rest stay queued for the next start. Resolves when the worker has stopped, with the
+    /// deliveries the queue did not take before the deadline, oldest first: they exist nowhere
+    /// else, so the caller keeps them (the deployment writes them to a file).
+    #[must_use = "deliveries the queue did not take exist only in the returned list"]
+    pub async fn shutdown(&self, grace: Duration) -> Vec<Delivery> {
         let deadline = tokio::time::Instant::now() + grace;
         let _ = self.shared.shutdown.send(Some(deadline));
         loop {
             // Registered before the check, so a stop between the two is not missed.
             let mut stopped = std::pin::pin!(self.shared.stopped_signal.notified());
             stopped.as_mut().enable();
-            if self.shared.stopped.load(Ordering::Acquire) || self.commands.is_closed() {
-                return;
+            if self.shared.stopped.load(Ordering::Acquire) {
+                break;
             }
             stopped.await;
         }
+        let left = self.shared.take_overflow();
+        self.shared
+            .unqueued
+            .fetch_sub(left.len() as u64, Ordering::Relaxed);
+        left
     }
 
-    /// A `/health` check named `webhooks`: degraded while any dead letter is waiting, with the
-    /// count.
+    /// A `/health` check named `webhooks`: degraded while the queue refuses events (with the
+    /// backlog waiting in the process) and while any dead letter is waiting (with the count).
     pub fn health_check(&self) -> impl HealthCheck {
         WebhookHealth {
             queue: Arc::clone(&self.queue),
+            shared: Arc::clone(&self.shared),
         }
     }
 }
 
 struct WebhookHealth<Q> {
     queue: Arc<Q>,
+    shared: Arc<Shared>,
 }
 
 impl<Q: WebhookQueue> HealthCheck for WebhookHealth<Q> {
@@ -255,12 +289,23 @@ impl<Q: WebhookQueue> HealthCheck for WebhookHealth<Q> {
 
     fn check(&self) -> Pin<Box<dyn Future<Output = CheckStatus> + Send + '_>> {
         Box::pin(async move {
+            let mut problems = Vec::new();
+            let shared = &self.shared;
+            // A full channel with a queue that takes everything is a burst, reported too: the
+            // events wait in the process until the worker has queued them.
+            if shared.refusing.load(Ordering::Acquire) || shared.has_overflow() {
+                let backlog = shared.unqueued.load(Ordering::Relaxed);
+                problems.push(format!("{backlog} events waiting for the queue"));
+            }
             match self.queue.dead_letters().await {
-                Ok(letters) if letters.is_empty() => CheckStatus::Ok,
-                Ok(letters) => {
-                    CheckStatus::Degraded(format!("{} dead letters", letters.len()).into())
-                }
-                Err(_) => CheckStatus::Degraded("queue unavailable".into()),
+                Ok(letters) if letters.is_empty() => {}
+                Ok(letters) => problems.push(format!("{} dead letters", letters.len())),
+                Err(_) => problems.push("queue unavailable".to_owned()),
+            }
+            if problems.is_empty() {
+                CheckStatus::Ok
+            } else {
+                CheckStatus::Degraded(problems.join("; ").into())
             }
         })
     }

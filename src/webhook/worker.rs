@@ -1,5 +1,6 @@
-//! The delivery worker: claims due deliveries, sends them concurrently, and decides what
-//! happens after each attempt.
+//! The delivery worker: puts published deliveries into the queue (holding them, offered again
+//! with back-off, while it refuses them), claims due deliveries, sends them concurrently, and
+//! decides what happens after each attempt.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -12,6 +13,7 @@ use tokio::time::Instant;
 use tower::Service;
 
 use super::attempt::{Attempt, BoxError, signed_request};
+use super::backlog::Backlog;
 use super::settings::WebhookSettings;
 use super::shared::{Command, Shared};
 use super::{DeadLetter, Delivery, WebhookQueue};
@@ -29,9 +31,10 @@ pub(super) struct WebhookWorker<Q, T> {
     transport: T,
     settings: WebhookSettings,
     shared: Arc<Shared>,
-    commands: mpsc::UnboundedReceiver<Command>,
+    commands: mpsc::Receiver<Command>,
     shutdown: watch::Receiver<Option<Instant>>,
     inflight: JoinSet<(Delivery, Attempt)>,
+    backlog: Backlog,
 }
 
 impl<Q, T> WebhookWorker<Q, T>
@@ -47,7 +50,7 @@ where
         transport: T,
         settings: WebhookSettings,
         shared: Arc<Shared>,
-        commands: mpsc::UnboundedReceiver<Command>,
+        commands: mpsc::Receiver<Command>,
     ) -> Self {
         WebhookWorker {
             queue,
@@ -57,6 +60,7 @@ where
             shared,
             commands,
             inflight: JoinSet::new(),
+            backlog: Backlog::new(),
         }
     }
 
@@ -76,11 +80,14 @@ where
             }
             let stop_at = *self.shutdown.borrow();
             if let Some(deadline) = stop_at {
-                // Events published before the stop are in the channel, not yet in the queue:
-                // move them there so they wait for the next start.
-                self.push_published().await;
-                self.drain(deadline).await;
+                self.stop(deadline).await;
                 return;
+            }
+            // Everything published so far goes into the queue before anything is sent: an
+            // event is durable once it is there, and only then.
+            self.take_published();
+            if self.backlog.is_due(Instant::now()) {
+                self.offer_backlog().await;
             }
             self.deliver_due().await;
             // With every slot busy, a finished attempt wakes the loop; otherwise the next due time.
@@ -89,18 +96,27 @@ where
             } else {
                 self.idle_for().await
             };
+            let mut wake_at = Instant::now() + idle;
+            if let Some(retry_at) = self.backlog.retry_at() {
+                wake_at = wake_at.min(retry_at);
+            }
             tokio::select! {
                 command = self.commands.recv() => match command {
-                    Some(Command::Push(delivery)) => {
-                        // Everything published so far goes into the queue before anything is
-                        // sent: an event is durable once it is there, and only then.
-                        self.push(delivery).await;
-                        self.push_published().await;
-                    }
+                    Some(Command::Push(delivery)) => self.backlog.add(delivery),
                     None => {
-                        // Every handle is gone: finish what is in flight, keep the rest queued.
+                        // Every handle is gone: nobody can take back what the queue refuses.
                         let deadline = Instant::now() + self.settings.policy.request_timeout;
+                        self.offer_until(deadline).await;
                         self.drain(deadline).await;
+                        let lost = self.backlog.take_all().len();
+                        if lost > 0 {
+                            tracing::error!(
+                                lost,
+                                "webhook events lost: the queue refused them and every handle \
+                                 of the dispatcher is gone"
+                            );
+                        }
+                        self.stopped();
                         return;
                     }
                 },
@@ -109,8 +125,92 @@ where
                         self.settle(delivery, attempt).await;
                     }
                 }
-                _ = tokio::time::sleep(idle) => {}
+                _ = tokio::time::sleep_until(wake_at) => {}
+                _ = self.shared.overflowed.notified() => {}
                 _ = self.shutdown.changed() => {}
+            }
+        }
+    }
+
+    /// Shutdown: what was published goes into the queue, offered again with back-off until
+    /// `deadline` while the queue refuses; attempts in flight get until `deadline`; what the
+    /// queue never took is handed to [`Webhooks::shutdown`](super::Webhooks::shutdown) through
+    /// the overflow.
+    async fn stop(&mut self, deadline: Instant) {
+        self.take_published();
+        self.offer_until(deadline).await;
+        self.drain(deadline).await;
+        // From here a publish finds the channel closed and goes to the overflow, which the
+        // handle reads once the worker has stopped: nothing is left in a dropped channel.
+        self.commands.close();
+        self.take_published();
+        if !self.backlog.is_refused() {
+            self.offer_backlog().await;
+        }
+        let left = self.backlog.take_all();
+        if !left.is_empty() {
+            tracing::warn!(
+                events = left.len(),
+                "the webhook queue did not take these events before the shutdown deadline"
+            );
+        }
+        self.shared.overflow(left);
+        self.stopped();
+    }
+
+    fn stopped(&self) {
+        announce_stop(&self.shared);
+    }
+
+    /// Moves every delivery published so far (in the channel or, when it was full, in the
+    /// overflow) into the backlog, without waiting for more.
+    fn take_published(&mut self) {
+        while let Ok(Command::Push(delivery)) = self.commands.try_recv() {
+            self.backlog.add(delivery);
+        }
+        self.backlog.extend(self.shared.take_overflow());
+    }
+
+    /// Offers the backlog to the queue, oldest first, until it is empty or the queue refuses
+    /// one; a refusal schedules the next offer (back-off) and shows on `/health`.
+    async fn offer_backlog(&mut self) {
+        while let Some(delivery) = self.backlog.front() {
+            let delivery = delivery.clone();
+            match self.queue.push(delivery).await {
+                Ok(()) => {
+                    self.backlog.taken();
+                    self.shared.queued();
+                }
+                Err(error) => {
+                    self.shared.refused.fetch_add(1, Ordering::Relaxed);
+                    if !self.backlog.is_refused() {
+                        tracing::warn!(
+                            %error,
+                            backlog = self.backlog.len(),
+                            "the webhook queue refused an event; events wait in the process \
+                             and are offered again"
+                        );
+                    }
+                    self.backlog.refused(Instant::now());
+                    self.shared.refusing.store(true, Ordering::Release);
+                    return;
+                }
+            }
+        }
+        if self.backlog.is_refused() {
+            tracing::info!("the webhook queue takes events again; the backlog is queued");
+        }
+        self.backlog.accepted();
+        self.shared.refusing.store(false, Ordering::Release);
+    }
+
+    /// Offers the backlog, and again at each back-off step that falls before `deadline`.
+    async fn offer_until(&mut self, deadline: Instant) {
+        loop {
+            self.offer_backlog().await;
+            match self.backlog.retry_at() {
+                Some(at) if at < deadline => tokio::time::sleep_until(at).await,
+                _ => return,
             }
         }
     }
@@ -136,19 +236,6 @@ where
                 tracing::warn!(released, "webhook claims older than the lease taken over");
             }
             Err(error) => tracing::warn!(%error, "stale webhook claims not checked"),
-        }
-    }
-
-    async fn push(&mut self, delivery: Delivery) {
-        if let Err(error) = self.queue.push(delivery).await {
-            tracing::error!(%error, "webhook not queued");
-        }
-    }
-
-    /// Moves every delivery already published into the queue, without waiting for more.
-    async fn push_published(&mut self) {
-        while let Ok(Command::Push(delivery)) = self.commands.try_recv() {
-            self.push(delivery).await;
         }
     }
 
@@ -294,7 +381,19 @@ where
         }
         // Whatever was claimed and not settled is still the queue's.
         let _ = self.queue.release_claimed(self.settings.clock.now()).await;
-        self.shared.stopped.store(true, Ordering::Release);
-        self.shared.stopped_signal.notify_waiters();
+    }
+}
+
+/// Tells the handle that the worker has stopped: what it left in the overflow is final.
+fn announce_stop(shared: &Shared) {
+    shared.stopped.store(true, Ordering::Release);
+    shared.stopped_signal.notify_waiters();
+}
+
+impl<Q, T> Drop for WebhookWorker<Q, T> {
+    /// Also when the task panics or its runtime is dropped, so a shutdown never waits for a
+    /// worker that is gone.
+    fn drop(&mut self) {
+        announce_stop(&self.shared);
     }
 }

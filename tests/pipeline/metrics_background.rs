@@ -73,7 +73,10 @@ fn the_delivery_worker_counts_attempts_by_outcome_retries_and_dead_letters() {
                 }
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
-            webhooks.shutdown(Duration::from_secs(1)).await;
+            assert!(
+                webhooks.shutdown(Duration::from_secs(1)).await.is_empty(),
+                "the queue took every event"
+            );
         });
     });
     for line in [

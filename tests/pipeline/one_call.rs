@@ -289,12 +289,15 @@ async fn a_webhook_secret_that_is_not_set_is_a_startup_error_naming_the_variable
         send(app.clone(), keyed("POST", "/v1/memories", &key)).await;
     }
     // The plan's exhaustion went out as a webhook event, with no alert option given.
-    let webhooks = deployment.webhooks().unwrap();
-    assert_eq!(webhooks.stats().published, 1, "{:?}", webhooks.stats());
-    deployment
+    let stats = deployment.webhooks().unwrap().stats();
+    assert_eq!(stats.published + stats.backlog, 1, "{stats:?}");
+    let report = deployment
         .shutdown(Duration::from_millis(200))
         .await
         .unwrap();
+    let stats = report.webhooks.unwrap();
+    assert_eq!((stats.published, stats.backlog), (1, 0), "{stats:?}");
+    assert_eq!(report.unqueued_webhooks, None);
 }
 
 #[tokio::test]

@@ -110,7 +110,10 @@ events = ["quota.threshold"]
             .unwrap();
         received.push((url, body["data"]["project"].as_str().unwrap().to_owned()));
     }
-    hooks.shutdown(Duration::from_secs(1)).await;
+    assert!(
+        hooks.shutdown(Duration::from_secs(1)).await.is_empty(),
+        "the queue took every event"
+    );
     assert!(arrivals.try_recv().is_err(), "a fifth delivery");
     received.sort();
     let pairs: Vec<(&str, &str)> = received

@@ -82,6 +82,13 @@ pub(crate) async fn serve_until(
     match app.deployment.shutdown(left).await {
         Ok(report) => {
             print_report(&report);
+            if report.lost_webhooks > 0 {
+                return Err(format!(
+                    "{} webhook events lost: the queue did not take them and no fallback file \
+                     could be written",
+                    report.lost_webhooks
+                ));
+            }
             Ok(())
         }
         Err(loss) => {
@@ -101,6 +108,12 @@ fn print_report(report: &ShutdownReport) {
         "audit log closed: {} events written, {} waited for room, {} lost",
         audit.written, audit.waited_for_room, audit.dropped
     );
+    if let Some((count, path)) = &report.unqueued_webhooks {
+        println!(
+            "webhook events the queue did not take: {count} kept in {}",
+            path.display()
+        );
+    }
     if let Some((count, path)) = &report.unwritten {
         println!(
             "audit events not written to the log: {count} kept in {}",

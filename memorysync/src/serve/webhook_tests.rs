@@ -127,7 +127,13 @@ async fn quota_alerts_arrive_signed_and_standardwebhooks_accepts_them() {
         let tampered = [&body[..], b" "].concat();
         assert_eq!(python_verifies(&secret, &received, &tampered), Some(false));
     }
-    webhooks.shutdown(std::time::Duration::from_secs(1)).await;
+    assert!(
+        webhooks
+            .shutdown(std::time::Duration::from_secs(1))
+            .await
+            .is_empty(),
+        "the queue took every event"
+    );
     assert_eq!(webhooks.stats().delivered, 1);
 }
 
@@ -194,7 +200,13 @@ async fn a_rotating_endpoint_signs_with_every_configured_secret_and_standardwebh
     }
     let other = WebhookSecret::generate().unwrap();
     assert_ne!(python_verifies(&other, &received, &body), Some(true));
-    hooks.shutdown(std::time::Duration::from_secs(1)).await;
+    assert!(
+        hooks
+            .shutdown(std::time::Duration::from_secs(1))
+            .await
+            .is_empty(),
+        "the queue took every event"
+    );
     assert_eq!(hooks.stats().published, 1);
     assert!(
         arrivals.try_recv().is_err(),
@@ -225,7 +237,13 @@ async fn a_configured_retry_schedule_dead_letters_in_milliseconds_not_28_hours()
         assert!(std::time::Instant::now() < deadline, "{:?}", hooks.stats());
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
-    hooks.shutdown(std::time::Duration::from_secs(1)).await;
+    assert!(
+        hooks
+            .shutdown(std::time::Duration::from_secs(1))
+            .await
+            .is_empty(),
+        "the queue took every event"
+    );
     assert_eq!(
         (hooks.stats().attempts, hooks.stats().dead_lettered),
         (3, 1)

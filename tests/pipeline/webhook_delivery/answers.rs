@@ -40,6 +40,8 @@ async fn a_receiver_failing_twice_gets_the_event_once_under_one_id() {
         hooks.stats(),
         WebhookStats {
             published: 1,
+            backlog: 0,
+            refused: 0,
             attempts: 3,
             delivered: 1,
             failures: 2,

@@ -87,7 +87,10 @@ async fn shutdown_mid_delivery_loses_nothing_and_a_restart_delivers_the_rest() {
     // Two of the four in flight answer within the grace period; the other two never do.
     receiver.release(2);
     let began = Instant::now();
-    first.shutdown(Duration::from_millis(100)).await;
+    assert!(
+        first.shutdown(Duration::from_millis(100)).await.is_empty(),
+        "the queue took every event"
+    );
     let took = began.elapsed();
     assert!(took < Duration::from_secs(2), "shutdown took {took:?}");
 
@@ -151,7 +154,10 @@ async fn events_published_just_before_shutdown_stay_queued() {
     for n in 0..5 {
         hooks.publish("memory.added", json!({ "n": n }));
     }
-    hooks.shutdown(Duration::from_millis(100)).await;
+    assert!(
+        hooks.shutdown(Duration::from_millis(100)).await.is_empty(),
+        "the queue took every event"
+    );
     let stats = hooks.stats();
     assert_eq!(stats.published, 5);
     let pending = u64::try_from(queue_pending(&queue).await).unwrap();

@@ -73,7 +73,10 @@ fn first_process(
             })
             .await;
             if !crash {
-                webhooks.shutdown(Duration::ZERO).await;
+                assert!(
+                    webhooks.shutdown(Duration::ZERO).await.is_empty(),
+                    "the queue took every event"
+                );
             }
             id.to_string()
         });
@@ -127,7 +130,10 @@ async fn next_process_delivers(crash: bool) {
         async move { queue.pending().await.unwrap() == 0 }
     })
     .await;
-    webhooks.shutdown(Duration::from_secs(1)).await;
+    assert!(
+        webhooks.shutdown(Duration::from_secs(1)).await.is_empty(),
+        "the queue took every event"
+    );
     assert!(arrivals.try_recv().is_err(), "delivered once");
     assert!(webhooks.dead_letters().await.unwrap().is_empty());
 }
