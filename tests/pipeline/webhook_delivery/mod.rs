@@ -4,13 +4,15 @@
 //! redirects not followed, `Retry-After` within `[delay, 2 × delay]`, dead letters with health and
 //! replay, a graceful shutdown that loses nothing and a restart on the same queue, TLS with a
 //! private root (and without it), the production target rules on URLs and on resolved
-//! addresses, quota alerts and test events with subscriptions. Every request a receiver gets is
-//! checked with the crate's own `Verifier`.
+//! addresses, quota alerts and test events with subscriptions, and a queue that refuses events
+//! or a full channel (nothing dropped, the back-off measured, what a shutdown hands back). Every
+//! request a receiver gets is checked with the crate's own `Verifier`.
 //!
 //! Tests wait for arrivals on a channel the receiver signals, never for a fixed time; where only
 //! the worker's bookkeeping is left (counters, the queue), they poll it under a deadline.
 
 mod answers;
+mod backlog;
 mod events;
 mod lifecycle;
 mod targets;
