@@ -3,14 +3,16 @@
 //! stream and verified against the log's head, ids that stay valid when event times repeat or go
 //! back, retention by `XTRIM MINID` to the millisecond (directly and from the writer), the chain
 //! continued by a second `AuditLog`; the webhook queue suite run over both `MemoryWebhookQueue`
-//! and `RedisWebhookQueue`; and a webhook left behind by a crashed or stopped process delivered
-//! by the next one to a loopback receiver.
+//! and `RedisWebhookQueue`; a webhook left behind by a crashed or stopped process delivered
+//! by the next one to a loopback receiver; and quota alerts published while Redis is down, every
+//! one delivered once it is back.
 //!
 //! Each case uses its own `TestPrefix` and so deletes its keys when it ends (even by a panic). Event
 //! times come from a `ManualClock`; arrivals are awaited on a channel, with a generous timeout
 //! only as a safety net; worker bookkeeping is polled under a deadline.
 
 mod audit_stream;
+mod backlog;
 mod next_process;
 mod webhook_queue;
 

@@ -4,7 +4,7 @@
 use super::*;
 
 /// A loopback receiver that sends every request's headers and body to a channel.
-async fn receiver() -> (Uri, mpsc::UnboundedReceiver<(HeaderMap, Bytes)>) {
+pub(super) async fn receiver() -> (Uri, mpsc::UnboundedReceiver<(HeaderMap, Bytes)>) {
     let (sender, arrivals) = mpsc::unbounded_channel();
     let app = Router::new().route(
         "/hook",
@@ -22,7 +22,7 @@ async fn receiver() -> (Uri, mpsc::UnboundedReceiver<(HeaderMap, Bytes)>) {
     (format!("http://{addr}/hook").parse().unwrap(), arrivals)
 }
 
-fn settings(url: &Uri, secret: &WebhookSecret) -> WebhookSettings {
+pub(super) fn settings(url: &Uri, secret: &WebhookSecret) -> WebhookSettings {
     let endpoint = Endpoint::new(url.clone(), secret.clone(), Vec::<String>::new());
     WebhookSettings::new(vec![endpoint], Environment::Development)
 }
