@@ -15,8 +15,13 @@
 //! 2 h, 5 h, 10 h, 10 h with ±20% jitter; `Retry-After` is honoured within
 //! `[delay, 2 × delay]`; each attempt has 15 s; 3xx is a failure (redirects are not followed);
 //! 410 disables the endpoint; after the last attempt the delivery is a dead letter (counted,
-//! shown by the health check, replayable). [`Webhooks::shutdown`] lets in-flight deliveries
-//! finish within a deadline and leaves the rest queued. In a production deployment only
+//! shown by the health check, replayable). Publishing never waits and never drops an event: it
+//! reaches the worker through a bounded channel (or, when that is full, kept aside), and an
+//! event the queue refuses waits in the process and is offered again with back-off (50 ms
+//! doubling to 1 s) while the health check reports the backlog; [`WebhookStats::published`]
+//! counts only what the queue took. [`Webhooks::shutdown`] offers the backlog once more, lets
+//! in-flight deliveries finish within a deadline, leaves the rest queued, and returns what the
+//! queue never took. In a production deployment only
 //! `https://` URLs to globally routable addresses are accepted, checked on the URL and on every
 //! resolved address.
 //!
@@ -47,6 +52,9 @@
 //!   replay sends them again.
 //! - A name with any non-global address among its answers is refused in production, not just
 //!   the bad answers skipped.
+//! - The backlog of events the queue refuses is held in memory without a limit: the other
+//!   choices are dropping events or making requests wait. A SIGKILL loses it; a shutdown hands
+//!   it back.
 
 mod address;
 mod attempt;
