@@ -132,6 +132,14 @@ pub(crate) fn webhook_dead_letter() {
     counter!(WEBHOOK_DEAD_LETTERS_TOTAL).increment(1);
 }
 
+pub(crate) fn webhook_backlog(deliveries: u64) {
+    gauge!(WEBHOOK_BACKLOG).set(deliveries as f64);
+}
+
+pub(crate) fn webhook_refused() {
+    counter!(WEBHOOK_REFUSED_TOTAL).increment(1);
+}
+
 /// `store` is a store's name, or the type name of one (shortened to its last segment).
 pub(crate) fn store_unavailable(store: &'static str, unavailable: bool) {
     let store = store.split('<').next().unwrap_or(store);
@@ -167,6 +175,14 @@ pub fn describe_metrics() {
     describe_counter!(
         WEBHOOK_DEAD_LETTERS_TOTAL,
         "Webhook deliveries dead-lettered"
+    );
+    describe_gauge!(
+        WEBHOOK_BACKLOG,
+        "Webhook deliveries published and not yet taken by the queue"
+    );
+    describe_counter!(
+        WEBHOOK_REFUSED_TOTAL,
+        "Offers of a webhook delivery the queue refused"
     );
     describe_gauge!(AUDIT_QUEUE_DEPTH, "Audit events waiting for the writer");
     describe_counter!(AUDIT_WRITTEN_TOTAL, "Audit events written");

@@ -52,6 +52,8 @@
 //! | `memorysync_webhook_attempts_total` | counter | `outcome` (`delivered`, `failed`, `gone`) | delivery attempts that came to an end |
 //! | `memorysync_webhook_retries_total` | counter | | retries scheduled |
 //! | `memorysync_webhook_dead_letters_total` | counter | | deliveries moved to the dead letters |
+//! | `memorysync_webhook_backlog` | gauge | | webhook deliveries published and not yet taken by the queue |
+//! | `memorysync_webhook_refused_total` | counter | | offers of a delivery the queue refused (each offered again) |
 //! | `memorysync_audit_queue_depth` | gauge | | events waiting for the audit writer |
 //! | `memorysync_audit_written_total` | counter | | events the audit sink has written |
 //! | `memorysync_audit_dropped_total` | counter | | events lost (any is a fault; `/health` says so) |
@@ -128,6 +130,10 @@ pub const WEBHOOK_ATTEMPTS_TOTAL: &str = "memorysync_webhook_attempts_total";
 pub const WEBHOOK_RETRIES_TOTAL: &str = "memorysync_webhook_retries_total";
 /// Counter: webhook deliveries dead-lettered.
 pub const WEBHOOK_DEAD_LETTERS_TOTAL: &str = "memorysync_webhook_dead_letters_total";
+/// Gauge: webhook deliveries published and not yet taken by the queue.
+pub const WEBHOOK_BACKLOG: &str = "memorysync_webhook_backlog";
+/// Counter: offers of a webhook delivery the queue refused.
+pub const WEBHOOK_REFUSED_TOTAL: &str = "memorysync_webhook_refused_total";
 /// Gauge: audit events waiting for the writer.
 pub const AUDIT_QUEUE_DEPTH: &str = "memorysync_audit_queue_depth";
 /// Counter: audit events written.

@@ -55,6 +55,12 @@ pub(crate) fn webhook_retry() {}
 pub(crate) fn webhook_dead_letter() {}
 
 #[inline(always)]
+pub(crate) fn webhook_backlog(_deliveries: u64) {}
+
+#[inline(always)]
+pub(crate) fn webhook_refused() {}
+
+#[inline(always)]
 pub(crate) fn store_unavailable(_store: &'static str, _unavailable: bool) {}
 
 #[inline(always)]

@@ -19,6 +19,7 @@ use super::{DeadLetter, Delivery, MemoryWebhookQueue, TargetError, WebhookQueue,
 use crate::health::{CheckStatus, HealthCheck};
 use crate::quota::QuotaAlert;
 use crate::store::StoreError;
+use crate::telemetry;
 
 /// Counters of the delivery worker.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -261,9 +262,11 @@ impl<Q: WebhookQueue> Webhooks<Q> {
             stopped.await;
         }
         let left = self.shared.take_overflow();
-        self.shared
+        let unqueued = self
+            .shared
             .unqueued
             .fetch_sub(left.len() as u64, Ordering::Relaxed);
+        telemetry::webhook_backlog(unqueued.saturating_sub(left.len() as u64));
         left
     }
 

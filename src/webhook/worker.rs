@@ -183,6 +183,8 @@ where
                 }
                 Err(error) => {
                     self.shared.refused.fetch_add(1, Ordering::Relaxed);
+                    telemetry::webhook_refused();
+                    telemetry::webhook_backlog(self.shared.unqueued.load(Ordering::Relaxed));
                     if !self.backlog.is_refused() {
                         tracing::warn!(
                             %error,
@@ -197,6 +199,7 @@ where
                 }
             }
         }
+        telemetry::webhook_backlog(self.shared.unqueued.load(Ordering::Relaxed));
         if self.backlog.is_refused() {
             tracing::info!("the webhook queue takes events again; the backlog is queued");
         }

@@ -287,3 +287,41 @@ async fn a_queue_that_takes_events_again_before_the_deadline_gets_them_at_shutdo
         "queued for the next start"
     );
 }
+
+#[cfg(feature = "metrics")]
+#[test]
+fn the_backlog_and_the_refused_offers_are_on_the_metrics() {
+    use metrics_exporter_prometheus::PrometheusBuilder;
+
+    let recorder = PrometheusBuilder::new().build_recorder();
+    let handle = recorder.handle();
+    let (queue, transport) = (Refusing::default(), Noted::default());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    let lines = || -> Vec<String> { handle.render().lines().map(str::to_owned).collect() };
+    metrics::with_local_recorder(&recorder, || {
+        runtime.block_on(async {
+            queue.refuse(true);
+            let hooks = start_on(&queue, &transport, 1024);
+            publish_alerts(&hooks, 4);
+            run_for(200).await;
+            let during = lines();
+            assert!(
+                during.contains(&"memorysync_webhook_backlog 4".to_owned())
+                    && during.contains(&"memorysync_webhook_refused_total 3".to_owned()),
+                "{during:#?}"
+            );
+            queue.refuse(false);
+            run_for(1_000).await;
+            assert!(hooks.shutdown(Duration::from_secs(1)).await.is_empty());
+        });
+    });
+    let after = lines();
+    assert!(
+        after.contains(&"memorysync_webhook_backlog 0".to_owned()),
+        "{after:#?}"
+    );
+}
