@@ -14,6 +14,10 @@ pub(super) const FIRST_RETRY: Duration = Duration::from_millis(50);
 /// return is noticed within a second.
 pub(super) const LONGEST_RETRY: Duration = Duration::from_secs(1);
 
+/// The longest the worker spends offering the backlog before it looks at its other work (a
+/// large backlog after an outage, a slow queue), and comes back at once.
+pub(super) const OFFER_SLICE: Duration = Duration::from_millis(100);
+
 /// The deliveries the worker still has to put into the queue, oldest first, with the back-off
 /// that spaces the offers while the queue refuses them.
 #[derive(Debug)]

@@ -24,8 +24,9 @@ pub(super) struct Shared {
     pub(super) unqueued: AtomicU64,
     /// Offers the queue refused.
     pub(super) refused: AtomicU64,
-    /// Set by the worker while the queue refuses deliveries, cleared when it took them all.
-    pub(super) refusing: AtomicBool,
+    /// Set by the worker when the queue refuses a delivery, cleared once it has taken the whole
+    /// backlog: the health check is degraded meanwhile.
+    pub(super) backlogged: AtomicBool,
     pub(super) attempts: AtomicU64,
     pub(super) delivered: AtomicU64,
     pub(super) failures: AtomicU64,
@@ -50,7 +51,7 @@ impl Shared {
             published: AtomicU64::new(0),
             unqueued: AtomicU64::new(0),
             refused: AtomicU64::new(0),
-            refusing: AtomicBool::new(false),
+            backlogged: AtomicBool::new(false),
             attempts: AtomicU64::new(0),
             delivered: AtomicU64::new(0),
             failures: AtomicU64::new(0),

@@ -296,7 +296,7 @@ impl<Q: WebhookQueue> HealthCheck for WebhookHealth<Q> {
             let shared = &self.shared;
             // A full channel with a queue that takes everything is a burst, reported too: the
             // events wait in the process until the worker has queued them.
-            if shared.refusing.load(Ordering::Acquire) || shared.has_overflow() {
+            if shared.backlogged.load(Ordering::Acquire) || shared.has_overflow() {
                 let backlog = shared.unqueued.load(Ordering::Relaxed);
                 problems.push(format!("{backlog} events waiting for the queue"));
             }

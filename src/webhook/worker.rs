@@ -13,7 +13,7 @@ use tokio::time::Instant;
 use tower::Service;
 
 use super::attempt::{Attempt, BoxError, signed_request};
-use super::backlog::Backlog;
+use super::backlog::{Backlog, OFFER_SLICE};
 use super::settings::WebhookSettings;
 use super::shared::{Command, Shared};
 use super::{DeadLetter, Delivery, WebhookQueue};
@@ -35,6 +35,8 @@ pub(super) struct WebhookWorker<Q, T> {
     shutdown: watch::Receiver<Option<Instant>>,
     inflight: JoinSet<(Delivery, Attempt)>,
     backlog: Backlog,
+    /// Whether the last claim failed, so that an outage is logged when it starts and ends.
+    claims_failing: bool,
 }
 
 impl<Q, T> WebhookWorker<Q, T>
@@ -61,6 +63,7 @@ where
             commands,
             inflight: JoinSet::new(),
             backlog: Backlog::new(),
+            claims_failing: false,
         }
     }
 
@@ -87,7 +90,7 @@ where
             // event is durable once it is there, and only then.
             self.take_published();
             if self.backlog.is_due(Instant::now()) {
-                self.offer_backlog().await;
+                self.offer_backlog(Instant::now() + OFFER_SLICE).await;
             }
             self.deliver_due().await;
             // With every slot busy, a finished attempt wakes the loop; otherwise the next due time.
@@ -99,6 +102,10 @@ where
             let mut wake_at = Instant::now() + idle;
             if let Some(retry_at) = self.backlog.retry_at() {
                 wake_at = wake_at.min(retry_at);
+            }
+            if self.backlog.is_due(Instant::now()) {
+                // A pass that used up its slice left deliveries the queue would take now.
+                wake_at = Instant::now();
             }
             tokio::select! {
                 command = self.commands.recv() => match command {
@@ -140,12 +147,13 @@ where
         self.take_published();
         self.offer_until(deadline).await;
         self.drain(deadline).await;
+
         // From here a publish finds the channel closed and goes to the overflow, which the
         // handle reads once the worker has stopped: nothing is left in a dropped channel.
         self.commands.close();
         self.take_published();
         if !self.backlog.is_refused() {
-            self.offer_backlog().await;
+            self.offer_backlog(deadline).await;
         }
         let left = self.backlog.take_all();
         if !left.is_empty() {
@@ -171,15 +179,28 @@ where
         self.backlog.extend(self.shared.take_overflow());
     }
 
-    /// Offers the backlog to the queue, oldest first, until it is empty or the queue refuses
-    /// one; a refusal schedules the next offer (back-off) and shows on `/health`.
-    async fn offer_backlog(&mut self) {
+    /// Offers the backlog to the queue, oldest first, until it is empty, the queue refuses one
+    /// or `until` has passed (after one offer at least); a refusal schedules the next offer
+    /// (back-off) and shows on `/health`.
+    async fn offer_backlog(&mut self, until: Instant) {
+        let mut offered = false;
         while let Some(delivery) = self.backlog.front() {
+            if offered && Instant::now() >= until {
+                return;
+            }
+            offered = true;
             let delivery = delivery.clone();
             match self.queue.push(delivery).await {
                 Ok(()) => {
                     self.backlog.taken();
                     self.shared.queued();
+                    if self.backlog.is_refused() {
+                        tracing::info!(
+                            backlog = self.backlog.len(),
+                            "the webhook queue takes events again"
+                        );
+                        self.backlog.accepted();
+                    }
                 }
                 Err(error) => {
                     self.shared.refused.fetch_add(1, Ordering::Relaxed);
@@ -194,23 +215,19 @@ where
                         );
                     }
                     self.backlog.refused(Instant::now());
-                    self.shared.refusing.store(true, Ordering::Release);
+                    self.shared.backlogged.store(true, Ordering::Release);
                     return;
                 }
             }
         }
         telemetry::webhook_backlog(self.shared.unqueued.load(Ordering::Relaxed));
-        if self.backlog.is_refused() {
-            tracing::info!("the webhook queue takes events again; the backlog is queued");
-        }
-        self.backlog.accepted();
-        self.shared.refusing.store(false, Ordering::Release);
+        self.shared.backlogged.store(false, Ordering::Release);
     }
 
     /// Offers the backlog, and again at each back-off step that falls before `deadline`.
     async fn offer_until(&mut self, deadline: Instant) {
         loop {
-            self.offer_backlog().await;
+            self.offer_backlog(deadline).await;
             match self.backlog.retry_at() {
                 Some(at) if at < deadline => tokio::time::sleep_until(at).await,
                 _ => return,
@@ -268,11 +285,19 @@ where
         }
         match self.queue.claim_due(self.settings.clock.now(), free).await {
             Ok(due) => {
+                if std::mem::take(&mut self.claims_failing) {
+                    tracing::info!("webhook queue available again");
+                }
                 for delivery in due {
                     self.attempt(delivery).await;
                 }
             }
-            Err(error) => tracing::warn!(%error, "webhook queue unavailable"),
+            // Once per outage: the loop asks again at every poll.
+            Err(error) if !self.claims_failing => {
+                self.claims_failing = true;
+                tracing::warn!(%error, "webhook queue unavailable");
+            }
+            Err(_) => {}
         }
     }
 

@@ -11,11 +11,13 @@ use tokio::time::Instant as TokioInstant;
 
 use super::*;
 
-/// The in-memory queue, refusing pushes while `refusing` is set; every offer's time is noted.
+/// The in-memory queue, refusing pushes while `refusing` is set, each push taking `push_ms`;
+/// every offer's time is noted.
 #[derive(Clone, Default)]
 struct Refusing {
     inner: MemoryWebhookQueue,
     refusing: Arc<AtomicBool>,
+    push_ms: Arc<std::sync::atomic::AtomicU64>,
     offers: Arc<Mutex<Vec<TokioInstant>>>,
 }
 
@@ -41,6 +43,7 @@ impl Refusing {
 impl WebhookQueue for Refusing {
     async fn push(&self, delivery: Delivery) -> Result<(), StoreError> {
         self.offers.lock().unwrap().push(TokioInstant::now());
+        run_for(self.push_ms.load(Ordering::SeqCst)).await;
         if self.refusing.load(Ordering::SeqCst) {
             return Err(StoreError::new("connection refused"));
         }
@@ -324,4 +327,44 @@ fn the_backlog_and_the_refused_offers_are_on_the_metrics() {
         after.contains(&"memorysync_webhook_backlog 0".to_owned()),
         "{after:#?}"
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_slow_queue_catching_up_on_a_large_backlog_does_not_hold_up_the_shutdown() {
+    let (queue, transport) = (Refusing::default(), Noted::default());
+    queue.refuse(true);
+    let hooks = start_on(&queue, &transport, 1024);
+    publish_alerts(&hooks, 100);
+    run_for(10).await;
+    // Back, but slow: the hundred would take 5 s.
+    queue.push_ms.store(50, Ordering::SeqCst);
+    queue.refuse(false);
+    run_for(1_000).await;
+    let taken = hooks.stats().published;
+    assert!(
+        (15..=25).contains(&taken),
+        "{taken} taken in the first second"
+    );
+    assert_eq!(
+        health(&hooks).await,
+        CheckStatus::Degraded(format!("{} events waiting for the queue", 100 - taken).into()),
+        "degraded until the queue has the whole backlog"
+    );
+
+    let began = TokioInstant::now();
+    let left = hooks.shutdown(Duration::from_secs(1)).await;
+    let took = began.elapsed();
+    assert!(
+        took <= Duration::from_millis(1_100),
+        "shutdown took {took:?}"
+    );
+    let stats = hooks.stats();
+    assert_eq!(
+        stats.published + left.len() as u64,
+        100,
+        "each event taken by the queue or handed back: {stats:?}, {} left",
+        left.len()
+    );
+    assert_eq!(stats.backlog, 0);
+    assert!(!left.is_empty(), "the queue was too slow to take them all");
 }
