@@ -12,6 +12,8 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tower::Service;
 
+mod offering;
+
 use super::attempt::{Attempt, BoxError, signed_request};
 use super::backlog::{Backlog, OFFER_SLICE};
 use super::settings::WebhookSettings;
@@ -139,100 +141,8 @@ where
         }
     }
 
-    /// Shutdown: what was published goes into the queue, offered again with back-off until
-    /// `deadline` while the queue refuses; attempts in flight get until `deadline`; what the
-    /// queue never took is handed to [`Webhooks::shutdown`](super::Webhooks::shutdown) through
-    /// the overflow.
-    async fn stop(&mut self, deadline: Instant) {
-        self.take_published();
-        self.offer_until(deadline).await;
-        self.drain(deadline).await;
-
-        // From here a publish finds the channel closed and goes to the overflow, which the
-        // handle reads once the worker has stopped: nothing is left in a dropped channel.
-        self.commands.close();
-        self.take_published();
-        if !self.backlog.is_refused() {
-            self.offer_backlog(deadline).await;
-        }
-        let left = self.backlog.take_all();
-        if !left.is_empty() {
-            tracing::warn!(
-                events = left.len(),
-                "the webhook queue did not take these events before the shutdown deadline"
-            );
-        }
-        self.shared.overflow(left);
-        self.stopped();
-    }
-
     fn stopped(&self) {
         announce_stop(&self.shared);
-    }
-
-    /// Moves every delivery published so far (in the channel or, when it was full, in the
-    /// overflow) into the backlog, without waiting for more.
-    fn take_published(&mut self) {
-        while let Ok(Command::Push(delivery)) = self.commands.try_recv() {
-            self.backlog.add(delivery);
-        }
-        self.backlog.extend(self.shared.take_overflow());
-    }
-
-    /// Offers the backlog to the queue, oldest first, until it is empty, the queue refuses one
-    /// or `until` has passed (after one offer at least); a refusal schedules the next offer
-    /// (back-off) and shows on `/health`.
-    async fn offer_backlog(&mut self, until: Instant) {
-        let mut offered = false;
-        while let Some(delivery) = self.backlog.front() {
-            if offered && Instant::now() >= until {
-                return;
-            }
-            offered = true;
-            let delivery = delivery.clone();
-            match self.queue.push(delivery).await {
-                Ok(()) => {
-                    self.backlog.taken();
-                    self.shared.queued();
-                    if self.backlog.is_refused() {
-                        tracing::info!(
-                            backlog = self.backlog.len(),
-                            "the webhook queue takes events again"
-                        );
-                        self.backlog.accepted();
-                    }
-                }
-                Err(error) => {
-                    self.shared.refused.fetch_add(1, Ordering::Relaxed);
-                    telemetry::webhook_refused();
-                    telemetry::webhook_backlog(self.shared.unqueued.load(Ordering::Relaxed));
-                    if !self.backlog.is_refused() {
-                        tracing::warn!(
-                            %error,
-                            backlog = self.backlog.len(),
-                            "the webhook queue refused an event; events wait in the process \
-                             and are offered again"
-                        );
-                    }
-                    self.backlog.refused(Instant::now());
-                    self.shared.backlogged.store(true, Ordering::Release);
-                    return;
-                }
-            }
-        }
-        telemetry::webhook_backlog(self.shared.unqueued.load(Ordering::Relaxed));
-        self.shared.backlogged.store(false, Ordering::Release);
-    }
-
-    /// Offers the backlog, and again at each back-off step that falls before `deadline`.
-    async fn offer_until(&mut self, deadline: Instant) {
-        loop {
-            self.offer_backlog(deadline).await;
-            match self.backlog.retry_at() {
-                Some(at) if at < deadline => tokio::time::sleep_until(at).await,
-                _ => return,
-            }
-        }
     }
 
     /// How old a claim must be before another worker takes it over: twice the longest an
