@@ -67,6 +67,7 @@
 //!   `<dir>/instance` ([`instance_in_dir`]), so a restart continues the same chain.
 
 mod chain;
+pub(crate) mod checkpoint;
 mod config;
 mod event;
 mod future;
@@ -74,12 +75,14 @@ mod instance;
 mod jsonl;
 mod layer;
 mod log;
+mod recovery;
 mod request_id;
 mod service;
 mod sink;
 mod writer;
 
 pub use chain::{BreakKind, ChainBreak, ChainHead, ChainedLine, verify};
+pub use checkpoint::ENDS_BEFORE_CHECKPOINT;
 pub use config::AuditLogConfig;
 pub use event::{AuditEvent, MAX_PATH, MAX_USER_AGENT, Outcome};
 pub use future::ResponseFuture;
@@ -87,9 +90,10 @@ pub use instance::{
     INSTANCE_FILE, INSTANCE_NAME_RULE, MAX_INSTANCE_NAME, generate_instance_name, instance_in_dir,
     is_instance_name,
 };
-pub use jsonl::{JsonLinesSink, LOCK_FILE};
+pub use jsonl::{Fsync, HEAD_FILE, JsonLinesSink, LOCK_FILE};
 pub use layer::AuditRecordLayer;
 pub use log::{AuditLog, AuditStats, Unwritten};
+pub use recovery::{RECOVERY_METHOD, RECOVERY_PATH};
 pub use request_id::X_REQUEST_ID;
 pub use service::AuditRecord;
-pub use sink::{AuditSink, MemoryAuditSink};
+pub use sink::{AuditSink, MemoryAuditSink, Resumed};

@@ -1,0 +1,139 @@
+//! The JSON Lines chain through time and failure: a request in flight across midnight, a torn
+//! last line, an empty newest segment, a cut tail, each followed by a restart (the scenarios of
+//! `common::audit_crash`, which the Redis stream runs too), and what only files have: segments
+//! filed by the chain's time, a torn line moved aside and kept.
+
+use super::*;
+use crate::common::audit_crash::{
+    self, BEFORE_MIDNIGHT, CrashLog, assert_verifies, parsed, seqs, write_events,
+};
+use memorysync_pipeline::audit::{HEAD_FILE, RECOVERY_METHOD};
+
+/// A directory of segments.
+struct Files(TempDir);
+
+impl Files {
+    fn new(case: &str) -> Self {
+        Files(TempDir::new(case))
+    }
+
+    fn reader(&self) -> JsonLinesSink {
+        JsonLinesSink::reader(self.0.path())
+    }
+
+    fn segment_names(&self) -> Vec<String> {
+        let segments = self.reader().segments().unwrap();
+        segments
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect()
+    }
+
+    fn newest_segment(&self) -> PathBuf {
+        self.reader().segments().unwrap().pop().unwrap()
+    }
+}
+
+impl CrashLog for Files {
+    type Sink = JsonLinesSink;
+
+    fn open(&self) -> JsonLinesSink {
+        JsonLinesSink::new(self.0.path()).unwrap()
+    }
+
+    fn lines(&self) -> Vec<String> {
+        self.reader().read_lines().unwrap()
+    }
+
+    fn checkpoint(&self) -> Option<ChainHead> {
+        self.reader().checkpoint().unwrap()
+    }
+
+    fn cut_last(&self, n: usize) {
+        let segment = self.newest_segment();
+        let text = fs::read_to_string(&segment).unwrap();
+        let kept: Vec<&str> = text.lines().collect();
+        assert!(kept.len() >= n, "the scenarios cut within one segment");
+        let mut kept = kept[..kept.len() - n].join("\n");
+        kept.push('\n');
+        fs::write(&segment, kept).unwrap();
+    }
+
+    fn empty_the_end(&self) {
+        let newest = self.newest_segment();
+        let name = newest.file_name().unwrap().to_str().unwrap();
+        let day = Timestamp::parse_rfc3339(&format!("{}T00:00:00Z", &name[6..16])).unwrap();
+        let next = segment_name(day.saturating_add(DAY));
+        fs::write(self.0.path().join(next), "").unwrap();
+    }
+}
+
+#[test]
+fn a_request_in_flight_at_midnight_is_filed_after_the_one_it_follows_and_a_restart_goes_on_from_it()
+{
+    let files = Files::new("midnight");
+    let lines = audit_crash::a_request_in_flight_at_midnight_then_a_restart(&files);
+    // Filed by the chain's time: nothing in the day the spanning request arrived on.
+    let next_day = segment_name(BEFORE_MIDNIGHT.saturating_add(Duration::from_secs(1)));
+    assert_eq!(files.segment_names(), [next_day]);
+    assert_eq!(lines.len(), 3);
+}
+
+#[test]
+fn a_cut_tail_is_found_against_the_head_file_and_declared_by_the_restart() {
+    let files = Files::new("cut");
+    audit_crash::a_cut_tail_is_found_then_declared_by_the_restart(&files);
+    assert!(files.0.path().join(HEAD_FILE).is_file());
+}
+
+#[test]
+fn an_empty_newest_segment_does_not_restart_the_chain() {
+    let files = Files::new("empty-newest");
+    audit_crash::an_emptied_end_does_not_restart_the_chain(&files);
+}
+
+/// A write cut short (by a crash, or a full disk) leaves part of a line at the end of the
+/// newest segment. Readers leave it out; the next start moves it into a file beside the
+/// segment, keeps it, and records a `RECOVERY` event naming that file and its byte count; the
+/// chain goes on from the last whole line.
+#[test]
+fn a_torn_last_line_is_moved_aside_and_recorded_and_the_chain_goes_on() {
+    let files = Files::new("torn");
+    let clock = ManualClock::new(T0);
+    let head = write_events(&files, &clock, 3);
+    let segment = files.newest_segment();
+    let whole = fs::read(&segment).unwrap();
+    let torn = br#"{"seq":4,"ts":"2027-01-15T08:00:03Z","request_id":"req_"#;
+    let mut text = whole.clone();
+    text.extend_from_slice(torn);
+    fs::write(&segment, &text).unwrap();
+    assert_eq!(files.lines().len(), 3, "a reader leaves the torn line out");
+    assert_eq!(files.reader().head().unwrap(), head);
+
+    let head = write_events(&files, &clock, 1);
+    let aside = segment.with_file_name(format!(
+        "{}.torn-{}",
+        segment.file_name().unwrap().to_str().unwrap(),
+        whole.len()
+    ));
+    assert_eq!(fs::read(&aside).unwrap(), torn, "the torn bytes are kept");
+    let lines = files.lines();
+    assert_eq!(seqs(&lines), [1, 2, 3, 4, 5]);
+    assert_verifies(&lines, files.checkpoint());
+    assert_eq!(files.checkpoint(), Some(head));
+    let recovery = parsed(&lines[3]);
+    assert_eq!(recovery["method"], RECOVERY_METHOD);
+    assert_eq!(
+        recovery["detail"],
+        format!(
+            "torn_tail_bytes={} moved_to={} resumed_after_seq=3",
+            torn.len(),
+            aside.file_name().unwrap().to_str().unwrap()
+        )
+    );
+    assert_eq!(
+        files.segment_names().len(),
+        1,
+        "the moved-aside file is no segment"
+    );
+}
