@@ -2,16 +2,22 @@
 //! across processes (JSON Lines files, a Redis stream): a request in flight across midnight, a
 //! tail cut off, a log emptied at its end, each followed by a restart. Each process is a
 //! current-thread runtime of its own that ends (dropping the writer and its sink) when the
-//! phase does; the event times come from a `ManualClock`.
+//! phase does; the event times come from a `ManualClock`. [`Files`] is the JSON Lines log;
+//! the Redis stream's is beside its tests. Shared by the crate's tests and the `memorysync`
+//! binary's (which includes this file by path), so it needs nothing else of `tests/common`.
+
+#![allow(clippy::unwrap_used)]
 
 use std::convert::Infallible;
+use std::fs;
 use std::future::Future;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use http::{Request, Response};
 use memorysync_pipeline::audit::{
     AuditLog, AuditLogConfig, AuditRecordLayer, AuditSink, ChainHead, ENDS_BEFORE_CHECKPOINT,
-    RECOVERY_METHOD, verify,
+    JsonLinesSink, RECOVERY_METHOD, verify,
 };
 use memorysync_pipeline::clock::{ManualClock, Timestamp};
 use serde_json::Value;
@@ -33,8 +39,100 @@ pub(crate) trait CrashLog {
     fn empty_the_end(&self);
 }
 
+/// 2027-01-15T08:00:00Z.
+pub(crate) const T0: Timestamp = Timestamp::from_unix_secs(1_800_000_000);
+
 /// 2027-01-15T23:59:59.500Z: half a second before midnight.
 pub(crate) const BEFORE_MIDNIGHT: Timestamp = Timestamp::from_unix_millis(1_800_057_599_500);
+
+/// A directory of JSON Lines segments, removed at the end.
+pub(crate) struct Files(tempfile::TempDir);
+
+impl Files {
+    pub(crate) fn new() -> Self {
+        Files(tempfile::tempdir().unwrap())
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        self.0.path()
+    }
+
+    pub(crate) fn reader(&self) -> JsonLinesSink {
+        JsonLinesSink::reader(self.path())
+    }
+
+    pub(crate) fn segment_names(&self) -> Vec<String> {
+        let segments = self.reader().segments().unwrap();
+        segments
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect()
+    }
+
+    pub(crate) fn newest_segment(&self) -> PathBuf {
+        self.reader().segments().unwrap().pop().unwrap()
+    }
+
+    /// Appends `bytes` to the newest segment, as a write cut short leaves them.
+    pub(crate) fn tear(&self, bytes: &[u8]) {
+        let segment = self.newest_segment();
+        let mut text = fs::read(&segment).unwrap();
+        text.extend_from_slice(bytes);
+        fs::write(&segment, text).unwrap();
+    }
+}
+
+impl CrashLog for Files {
+    type Sink = JsonLinesSink;
+
+    fn open(&self) -> JsonLinesSink {
+        // A process another test spawns meanwhile holds a copy of the lock's descriptor from its
+        // fork until its exec closes it: the lock of a process that ended is then released a
+        // moment late.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            match JsonLinesSink::new(self.path()) {
+                Ok(sink) => return sink,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    assert!(std::time::Instant::now() < deadline, "{e}");
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+    }
+
+    fn lines(&self) -> Vec<String> {
+        self.reader().read_lines().unwrap()
+    }
+
+    fn checkpoint(&self) -> Option<ChainHead> {
+        self.reader().checkpoint().unwrap()
+    }
+
+    fn cut_last(&self, n: usize) {
+        let segment = self.newest_segment();
+        let text = fs::read_to_string(&segment).unwrap();
+        let kept: Vec<&str> = text.lines().collect();
+        assert!(kept.len() >= n, "the scenarios cut within one segment");
+        let mut kept = kept[..kept.len() - n].join("\n");
+        kept.push('\n');
+        fs::write(&segment, kept).unwrap();
+    }
+
+    fn empty_the_end(&self) {
+        let newest = self.newest_segment();
+        let name = newest.file_name().unwrap().to_str().unwrap();
+        let day = Timestamp::parse_rfc3339(&format!("{}T00:00:00Z", &name[6..16])).unwrap();
+        let next = segment_name(day.saturating_add(Duration::from_secs(86_400)));
+        fs::write(self.path().join(next), "").unwrap();
+    }
+}
+
+/// The segment file name of `ts`'s UTC day.
+pub(crate) fn segment_name(ts: Timestamp) -> String {
+    format!("audit-{}.jsonl", &ts.to_rfc3339()[..10])
+}
 
 /// One process's audit log, and a way to send it requests.
 pub(crate) struct Process {
@@ -180,7 +278,7 @@ pub(crate) fn a_request_in_flight_at_midnight_then_a_restart<L: CrashLog>(log: &
 pub(crate) fn a_cut_tail_is_found_then_declared_by_the_restart<L: CrashLog>(
     log: &L,
 ) -> Vec<String> {
-    let clock = ManualClock::new(crate::common::T0);
+    let clock = ManualClock::new(T0);
     let head = write_events(log, &clock, 5);
     assert_eq!(log.checkpoint(), Some(head));
     log.cut_last(2);
@@ -222,7 +320,7 @@ pub(crate) fn a_cut_tail_is_found_then_declared_by_the_restart<L: CrashLog>(
 /// Three events, then the log's end emptied behind the writer's back: the next process goes on
 /// at seq 4, not 1, and records nothing (nothing was lost).
 pub(crate) fn an_emptied_end_does_not_restart_the_chain<L: CrashLog>(log: &L) {
-    let clock = ManualClock::new(crate::common::T0);
+    let clock = ManualClock::new(T0);
     let first = write_events(log, &clock, 3);
     log.empty_the_end();
     clock.advance(Duration::from_secs(86_400));

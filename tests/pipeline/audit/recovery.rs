@@ -5,73 +5,14 @@
 
 use super::*;
 use crate::common::audit_crash::{
-    self, BEFORE_MIDNIGHT, CrashLog, assert_verifies, parsed, seqs, write_events,
+    self, BEFORE_MIDNIGHT, CrashLog, Files, assert_verifies, parsed, seqs, write_events,
 };
 use memorysync_pipeline::audit::{HEAD_FILE, RECOVERY_METHOD};
-
-/// A directory of segments.
-struct Files(TempDir);
-
-impl Files {
-    fn new(case: &str) -> Self {
-        Files(TempDir::new(case))
-    }
-
-    fn reader(&self) -> JsonLinesSink {
-        JsonLinesSink::reader(self.0.path())
-    }
-
-    fn segment_names(&self) -> Vec<String> {
-        let segments = self.reader().segments().unwrap();
-        segments
-            .iter()
-            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
-            .collect()
-    }
-
-    fn newest_segment(&self) -> PathBuf {
-        self.reader().segments().unwrap().pop().unwrap()
-    }
-}
-
-impl CrashLog for Files {
-    type Sink = JsonLinesSink;
-
-    fn open(&self) -> JsonLinesSink {
-        JsonLinesSink::new(self.0.path()).unwrap()
-    }
-
-    fn lines(&self) -> Vec<String> {
-        self.reader().read_lines().unwrap()
-    }
-
-    fn checkpoint(&self) -> Option<ChainHead> {
-        self.reader().checkpoint().unwrap()
-    }
-
-    fn cut_last(&self, n: usize) {
-        let segment = self.newest_segment();
-        let text = fs::read_to_string(&segment).unwrap();
-        let kept: Vec<&str> = text.lines().collect();
-        assert!(kept.len() >= n, "the scenarios cut within one segment");
-        let mut kept = kept[..kept.len() - n].join("\n");
-        kept.push('\n');
-        fs::write(&segment, kept).unwrap();
-    }
-
-    fn empty_the_end(&self) {
-        let newest = self.newest_segment();
-        let name = newest.file_name().unwrap().to_str().unwrap();
-        let day = Timestamp::parse_rfc3339(&format!("{}T00:00:00Z", &name[6..16])).unwrap();
-        let next = segment_name(day.saturating_add(DAY));
-        fs::write(self.0.path().join(next), "").unwrap();
-    }
-}
 
 #[test]
 fn a_request_in_flight_at_midnight_is_filed_after_the_one_it_follows_and_a_restart_goes_on_from_it()
 {
-    let files = Files::new("midnight");
+    let files = Files::new();
     let lines = audit_crash::a_request_in_flight_at_midnight_then_a_restart(&files);
     // Filed by the chain's time: nothing in the day the spanning request arrived on.
     let next_day = segment_name(BEFORE_MIDNIGHT.saturating_add(Duration::from_secs(1)));
@@ -81,14 +22,14 @@ fn a_request_in_flight_at_midnight_is_filed_after_the_one_it_follows_and_a_resta
 
 #[test]
 fn a_cut_tail_is_found_against_the_head_file_and_declared_by_the_restart() {
-    let files = Files::new("cut");
+    let files = Files::new();
     audit_crash::a_cut_tail_is_found_then_declared_by_the_restart(&files);
-    assert!(files.0.path().join(HEAD_FILE).is_file());
+    assert!(files.path().join(HEAD_FILE).is_file());
 }
 
 #[test]
 fn an_empty_newest_segment_does_not_restart_the_chain() {
-    let files = Files::new("empty-newest");
+    let files = Files::new();
     audit_crash::an_emptied_end_does_not_restart_the_chain(&files);
 }
 
@@ -98,15 +39,13 @@ fn an_empty_newest_segment_does_not_restart_the_chain() {
 /// chain goes on from the last whole line.
 #[test]
 fn a_torn_last_line_is_moved_aside_and_recorded_and_the_chain_goes_on() {
-    let files = Files::new("torn");
+    let files = Files::new();
     let clock = ManualClock::new(T0);
     let head = write_events(&files, &clock, 3);
     let segment = files.newest_segment();
     let whole = fs::read(&segment).unwrap();
     let torn = br#"{"seq":4,"ts":"2027-01-15T08:00:03Z","request_id":"req_"#;
-    let mut text = whole.clone();
-    text.extend_from_slice(torn);
-    fs::write(&segment, &text).unwrap();
+    files.tear(torn);
     assert_eq!(files.lines().len(), 3, "a reader leaves the torn line out");
     assert_eq!(files.reader().head().unwrap(), head);
 
