@@ -76,3 +76,45 @@ fn a_torn_last_line_is_moved_aside_and_recorded_and_the_chain_goes_on() {
         "the moved-aside file is no segment"
     );
 }
+
+/// A batch that fails after its lines reached the segment (here: its checkpoint cannot be
+/// written; a full disk fails the same way) is cut back off the segment, so the writer's retry
+/// writes each line once and the segment never holds a torn line in its middle.
+#[tokio::test(start_paused = true)]
+async fn a_batch_that_fails_part_way_is_cut_back_off_and_written_once_by_the_retry() {
+    let files = Files::new();
+    let clock = ManualClock::new(T0);
+    let log = log_on(&files.open(), &clock);
+    let service = AuditRecordLayer::new(log.clone())
+        .with_clock(clock.clone())
+        .layer(ok_service());
+    service
+        .clone()
+        .oneshot(get("/v1/memories/1"))
+        .await
+        .unwrap();
+    log.flush().await;
+    // The checkpoint's temporary file cannot be created: a directory has its name.
+    let blocker = files.path().join(".head.tmp");
+    fs::create_dir(&blocker).unwrap();
+    service
+        .clone()
+        .oneshot(get("/v1/memories/2"))
+        .await
+        .unwrap();
+    for _ in 0..100 {
+        if log.stats().sink_failures > 1 {
+            break;
+        }
+        elapse(Duration::from_millis(50)).await;
+    }
+    assert!(log.stats().sink_failures > 1, "{:?}", log.stats());
+    assert_eq!(files.lines().len(), 1, "the failed batch was cut back off");
+
+    fs::remove_dir(&blocker).unwrap();
+    log.flush().await;
+    let lines = files.lines();
+    assert_eq!(seqs(&lines), [1, 2], "each line once");
+    assert_verifies(&lines, Some(log.head()));
+    assert_eq!(files.checkpoint(), Some(log.head()));
+}
