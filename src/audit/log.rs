@@ -145,7 +145,12 @@ impl AuditLog {
         tracing::error!("an audit event was lost: no runtime to queue it from");
     }
 
-    /// Waits until every event queued before this call is written to the sink.
+    /// Waits until every event queued before this call is written to the sink: for
+    /// [`JsonLinesSink`](super::JsonLinesSink), synced to disk with [`Fsync::Batch`](super::Fsync::Batch)
+    /// (the default) or only handed to the operating system with [`Fsync::Off`](super::Fsync::Off);
+    /// for the Redis stream, acknowledged by Redis, as durable as its `appendfsync`. While the
+    /// sink fails, it waits for the retries to succeed: bound it with a timeout, or use
+    /// [`close`](Self::close).
     pub async fn flush(&self) {
         let (done, written) = oneshot::channel();
         if self.sender.send(Message::Flush(done)).await.is_ok() {
