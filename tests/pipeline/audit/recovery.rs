@@ -1,7 +1,8 @@
 //! The JSON Lines chain through time and failure: a request in flight across midnight, a torn
 //! last line, an empty newest segment, a cut tail, each followed by a restart (the scenarios of
 //! `common::audit_crash`, which the Redis stream runs too), and what only files have: segments
-//! filed by the chain's time, a torn line moved aside and kept.
+//! filed by the chain's time, a torn line moved aside and kept, a batch that fails part-way cut
+//! back off, and a deployment that starts on a torn directory.
 
 use super::*;
 use crate::common::audit_crash::{
@@ -117,4 +118,44 @@ async fn a_batch_that_fails_part_way_is_cut_back_off_and_written_once_by_the_ret
     assert_eq!(seqs(&lines), [1, 2], "each line once");
     assert_verifies(&lines, Some(log.head()));
     assert_eq!(files.checkpoint(), Some(log.head()));
+}
+
+/// The server's way in: a deployment on an audit directory whose last line is torn starts, and
+/// its audit log opens with the recovery (here with `fsync = "off"`, which changes nothing of it).
+#[tokio::test]
+async fn a_deployment_on_an_audit_dir_with_a_torn_last_line_starts_and_records_the_recovery() {
+    use memorysync_pipeline::config::Config;
+    use memorysync_pipeline::deployment::{Deployment, DeploymentOptions};
+
+    let files = Files::new();
+    let text = format!(
+        "environment = \"development\"\n[audit]\ndir = \"{}\"\nfsync = \"off\"\n",
+        files.path().display()
+    );
+    let config = Config::from_toml(&text).unwrap();
+    let first = Deployment::start(&config, DeploymentOptions::new())
+        .await
+        .unwrap();
+    first.shutdown(Duration::from_secs(5)).await.unwrap();
+    // Each start reconciles the config file: a `RECONCILE` event.
+    assert_eq!(files.lines().len(), 1);
+    files.tear(b"{\"seq\":");
+
+    let again = Deployment::start(&config, DeploymentOptions::new())
+        .await
+        .unwrap();
+    again.audit().flush().await;
+    let lines = files.lines();
+    let methods: Vec<Value> = lines.iter().map(|l| parsed(l)["method"].clone()).collect();
+    assert_eq!(methods, ["RECONCILE", RECOVERY_METHOD, "RECONCILE"]);
+    let detail = parsed(&lines[1])["detail"].clone();
+    assert!(
+        detail
+            .as_str()
+            .unwrap()
+            .starts_with("torn_tail_bytes=7 moved_to=audit-"),
+        "{detail}"
+    );
+    assert_verifies(&lines, None);
+    again.shutdown(Duration::from_secs(5)).await.unwrap();
 }
