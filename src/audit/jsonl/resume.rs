@@ -2,7 +2,7 @@
 //! empty newest segment passed over, and the head checkpoint compared.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use super::JsonLinesSink;
@@ -80,12 +80,8 @@ pub(super) fn resume(sink: &JsonLinesSink) -> io::Result<Resumed> {
 /// then cuts them off the segment: they are kept, never deleted. Returns the file and how many
 /// bytes it holds.
 fn move_aside(segment: &Path, end: &SegmentEnd) -> io::Result<(PathBuf, u64)> {
-    let mut torn = Vec::new();
     let mut file = OpenOptions::new().read(true).write(true).open(segment)?;
     file.seek(SeekFrom::Start(end.tail_at))?;
-    (&mut file)
-        .take(end.len - end.tail_at)
-        .read_to_end(&mut torn)?;
     let mut name = segment.as_os_str().to_owned();
     name.push(format!(".torn-{}", end.tail_at));
     let base = PathBuf::from(name);
@@ -107,7 +103,8 @@ fn move_aside(segment: &Path, end: &SegmentEnd) -> io::Result<(PathBuf, u64)> {
             Err(error) => return Err(error),
         }
     };
-    aside.write_all(&torn)?;
+    // Copied, not read whole: after an operating system crash the tail can be megabytes of zeros.
+    let copied = io::copy(&mut (&mut file).take(end.len - end.tail_at), &mut aside)?;
     // The bytes are safe before they leave the segment.
     aside.sync_all()?;
     let dir = segment
@@ -117,7 +114,7 @@ fn move_aside(segment: &Path, end: &SegmentEnd) -> io::Result<(PathBuf, u64)> {
     File::open(dir)?.sync_all()?;
     file.set_len(end.tail_at)?;
     file.sync_all()?;
-    Ok((moved_to, torn.len() as u64))
+    Ok((moved_to, copied))
 }
 
 /// An error that names the file it is about.
