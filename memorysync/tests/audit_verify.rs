@@ -1,6 +1,11 @@
 //! `memorysync audit verify` as a process, over chains written by the audit stage: a JSON Lines
-//! directory (intact, edited, empty, missing, through a config) and a Redis stream.
+//! directory (intact, edited, empty, missing, through a config, a request across midnight, a
+//! torn last line before and after the restart that moves it aside, a cut tail before and after
+//! the restart that declares it) and a Redis stream (intact, cut).
 
+#[path = "../../tests/common/audit_crash.rs"]
+#[allow(dead_code)] // the scenarios the crate's own tests run besides these
+mod audit_crash;
 mod common;
 
 #[path = "../../tests/common/redis.rs"]
@@ -46,7 +51,8 @@ async fn an_intact_dir_reports_its_lines_and_head_and_exits_0() {
     assert_eq!(
         run.stdout,
         format!(
-            "audit dir {}\nlines: 5\nhead: seq 5, sha256 {}\nfirst break: none\n",
+            "audit dir {}\nlines: 5\nhead: seq 5, sha256 {}\ncheckpoint: seq 5, reached\n\
+             recoveries: none\nfirst break: none\n",
             dir.path().display(),
             hex(&head.hash)
         )
@@ -93,10 +99,9 @@ async fn an_empty_dir_is_an_intact_empty_log_and_a_missing_one_exits_2() {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let run = verify_dir(dir.path());
     assert_eq!(run.code, Some(0), "{run:?}");
-    assert!(
-        run.stdout
-            .ends_with("lines: 0\nhead: none (no lines)\nfirst break: none\n")
-    );
+    assert!(run.stdout.ends_with(
+        "lines: 0\nhead: none (no lines)\ncheckpoint: none\nrecoveries: none\nfirst break: none\n"
+    ));
 
     let missing = dir.path().join("nowhere");
     let run = verify_dir(&missing);
@@ -177,6 +182,103 @@ fn configs_without_a_log_to_read_exit_2_saying_why() {
     assert_eq!(both.code, Some(2), "{both:?}");
 }
 
+#[test]
+fn a_request_answered_after_midnight_is_no_tamper_alarm() {
+    let files = audit_crash::Files::new();
+    audit_crash::a_request_in_flight_at_midnight_then_a_restart(&files);
+    let run = verify_dir(files.path());
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert!(
+        run.stdout.contains("lines: 3\n")
+            && run.stdout.contains("checkpoint: seq 3, reached\n")
+            && run
+                .stdout
+                .ends_with("recoveries: none\nfirst break: none\n"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn a_torn_last_line_is_no_break_and_after_the_restart_a_declared_recovery() {
+    let files = audit_crash::Files::new();
+    let clock = memorysync_pipeline::clock::ManualClock::new(audit_crash::T0);
+    audit_crash::write_events(&files, &clock, 3);
+    let torn = br#"{"seq":4,"ts":"2027-01-15T08:00:03Z","req"#;
+    files.tear(torn);
+    let segment = files.segment_names().pop().expect("a segment");
+    let run = verify_dir(files.path());
+    assert_eq!(run.code, Some(0), "{run:?}");
+    let said = format!(
+        "torn tail: {} bytes after the last line of {segment} (a write in progress, or cut \
+         short by a crash: the next start moves them aside)\n",
+        torn.len()
+    );
+    assert!(run.stdout.contains(&said), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("checkpoint: seq 3, reached\n"),
+        "{}",
+        run.stdout
+    );
+
+    audit_crash::write_events(&files, &clock, 1);
+    let run = verify_dir(files.path());
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert!(!run.stdout.contains("torn tail"), "{}", run.stdout);
+    let declared = format!(
+        "recoveries: 1\n  line 4 ({segment} line 4): torn_tail_bytes={} moved_to={segment}.torn-",
+        torn.len()
+    );
+    assert!(run.stdout.contains(&declared), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("checkpoint: seq 5, reached\n"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn a_cut_tail_fails_the_check_before_the_restart_and_after_it() {
+    use audit_crash::CrashLog;
+
+    let files = audit_crash::Files::new();
+    let clock = memorysync_pipeline::clock::ManualClock::new(audit_crash::T0);
+    audit_crash::write_events(&files, &clock, 5);
+    files.cut_last(2);
+    let run = verify_dir(files.path());
+    assert_eq!(run.code, Some(1), "{run:?}");
+    assert!(
+        run.stdout.contains(
+            "checkpoint: seq 5, not reached: the log ends at seq 3: lines were cut off\n"
+        ),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.ends_with("first break: none\n"),
+        "{}",
+        run.stdout
+    );
+
+    // The restart declares the cut; the check still fails on it, and says where.
+    audit_crash::write_events(&files, &clock, 1);
+    let run = verify_dir(files.path());
+    assert_eq!(run.code, Some(1), "{run:?}");
+    assert!(
+        run.stdout.contains("checkpoint: seq 5, reached\n"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("recoveries: 1\n  line 4 (")
+            && run
+                .stdout
+                .contains(": log_ends_before_checkpoint checkpoint_seq=5 "),
+        "{}",
+        run.stdout
+    );
+}
+
 /// A stream name no other run uses, under the server's own prefix (`memorysync:`), which the
 /// binary reads.
 #[cfg(feature = "redis")]
@@ -205,6 +307,10 @@ async fn a_redis_stream_named_by_the_config_and_instance_verifies() {
     let sink = RedisAuditSink::open(&url, "memorysync:", Duration::from_secs(2))
         .expect("Redis answers")
         .with_stream(&format!("audit:{instance}"));
+    let _cleanup_head = redis_harness::TestPrefix {
+        url: url.clone(),
+        prefix: sink.head_key(),
+    };
     assert_eq!(sink.stream(), format!("memorysync:audit:{instance}"));
     write_audit_events(sink, 4).await;
 
@@ -234,6 +340,11 @@ async fn a_redis_stream_named_by_the_config_and_instance_verifies() {
             run.stdout
         );
         assert!(
+            run.stdout.contains("\ncheckpoint: seq 4, reached\n"),
+            "{}",
+            run.stdout
+        );
+        assert!(
             run.stdout.ends_with("first break: none\n"),
             "{}",
             run.stdout
@@ -257,6 +368,32 @@ async fn a_redis_stream_named_by_the_config_and_instance_verifies() {
     );
     assert_eq!(run.code, Some(2), "{run:?}");
     assert!(run.stderr.contains("no audit stream"), "{run:?}");
+
+    // The last entry deleted: the stream ends before its head key.
+    let client = redis::Client::open(url.as_str()).expect("a client");
+    let mut connection = client.get_connection().expect("a connection");
+    let stream = format!("memorysync:audit:{instance}");
+    let last: Vec<(String, Vec<String>)> = redis::cmd("XREVRANGE")
+        .arg(&stream)
+        .arg("+")
+        .arg("-")
+        .arg("COUNT")
+        .arg(1)
+        .query(&mut connection)
+        .expect("the last entry");
+    let _: usize = redis::cmd("XDEL")
+        .arg(&stream)
+        .arg(&last[0].0)
+        .query(&mut connection)
+        .expect("deleted");
+    let run = memorysync_in(Some(dir.path()), &by_table, &[]);
+    assert_eq!(run.code, Some(1), "{run:?}");
+    assert!(
+        run.stdout
+            .contains("checkpoint: seq 4, not reached: the log ends at seq 3: lines were cut off"),
+        "{}",
+        run.stdout
+    );
 }
 
 #[cfg(not(feature = "redis"))]

@@ -15,7 +15,9 @@ use crate::clock::Timestamp;
 pub struct ChainedLine {
     /// 1 for the first event ever written, then one more per event.
     pub seq: u64,
-    /// The event's time, for segmenting and retention.
+    /// The time the chain filed the line at, for segmenting and retention: the event's time, or
+    /// the line before's when that is later (a request that started before the one chained
+    /// before it), so that lines are filed in the order of the chain, across midnight too.
     pub ts: Timestamp,
     /// The JSON text: the event's fields plus `seq` and `prev`.
     pub line: String,
@@ -68,6 +70,33 @@ impl ChainHead {
             line,
             hash,
         }
+    }
+}
+
+/// The writer's end of a chain: its head, and the time its last line was filed at.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Chain {
+    pub(crate) head: ChainHead,
+    filed: Timestamp,
+}
+
+impl Chain {
+    /// A chain that goes on after `head`, filing no line before `filed_from`.
+    pub(crate) fn resume(head: ChainHead, filed_from: Timestamp) -> Self {
+        Chain {
+            head,
+            filed: filed_from,
+        }
+    }
+
+    /// Chains `event` after the head and files it at its own time, or at the last line's when
+    /// that is later: events are chained in the order they finish but stamped with the time
+    /// they started, so filing by the stamp alone would put a line before the one it follows.
+    pub(crate) fn append(&mut self, event: &AuditEvent) -> ChainedLine {
+        let mut line = self.head.append(event);
+        self.filed = self.filed.max(line.ts);
+        line.ts = self.filed;
+        line
     }
 }
 
@@ -197,7 +226,7 @@ pub fn verify<'a>(
     Ok(count)
 }
 
-fn seq_and_prev(line: &str) -> Option<(u64, String)> {
+pub(crate) fn seq_and_prev(line: &str) -> Option<(u64, String)> {
     #[derive(serde::Deserialize)]
     struct Link {
         seq: u64,

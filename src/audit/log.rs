@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
+use super::recovery::recovery_event;
 use super::writer::{AuditWriter, Message, Shared};
 use super::{AuditEvent, AuditLogConfig, AuditSink, ChainHead};
 use crate::health::{CheckStatus, HealthCheck};
@@ -59,7 +60,10 @@ pub struct AuditLog {
 
 impl AuditLog {
     /// Starts the writer on the current tokio runtime and returns the handle. The chain goes on
-    /// from the sink's last line.
+    /// from the sink's last whole line ([`AuditSink::resume`]); when the sink repaired something
+    /// to get there (a torn last line moved aside, a log that ends before its checkpoint), the
+    /// first event of the resumed chain is a [`RECOVERY`](super::RECOVERY_METHOD) event saying
+    /// what, and a warning is logged.
     ///
     /// # Errors
     /// When the sink cannot say where its chain ends, or when called outside a tokio runtime
@@ -68,9 +72,25 @@ impl AuditLog {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
             io::Error::other("AuditLog::start needs a tokio runtime to run its writer")
         })?;
-        let shared = Arc::new(Shared::new(sink.head()?));
+        let resumed = sink.resume()?;
+        let shared = Arc::new(Shared::new(resumed.head));
         let (sender, receiver) = mpsc::channel(config.queue_capacity);
-        runtime.spawn(AuditWriter::new(sink, receiver, Arc::clone(&shared), config).run());
+        if let Some(detail) = resumed.recovery {
+            tracing::warn!(%detail, "audit log: recovered at start; recorded as a RECOVERY event");
+            // The queue is new and empty, so there is room: the event is the resumed chain's first.
+            let event = recovery_event(detail, config.clock.now());
+            if sender.try_send(Message::Event(Box::new(event))).is_ok() {
+                shared.queued.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        let writer = AuditWriter::new(
+            sink,
+            receiver,
+            Arc::clone(&shared),
+            config,
+            resumed.filed_from,
+        );
+        runtime.spawn(writer.run());
         Ok(AuditLog { sender, shared })
     }
 
@@ -125,7 +145,12 @@ impl AuditLog {
         tracing::error!("an audit event was lost: no runtime to queue it from");
     }
 
-    /// Waits until every event queued before this call is written to the sink.
+    /// Waits until every event queued before this call is written to the sink: for
+    /// [`JsonLinesSink`](super::JsonLinesSink), synced to disk with [`Fsync::Batch`](super::Fsync::Batch)
+    /// (the default) or only handed to the operating system with [`Fsync::Off`](super::Fsync::Off);
+    /// for the Redis stream, acknowledged by Redis, as durable as its `appendfsync`. While the
+    /// sink fails, it waits for the retries to succeed: bound it with a timeout, or use
+    /// [`close`](Self::close).
     pub async fn flush(&self) {
         let (done, written) = oneshot::channel();
         if self.sender.send(Message::Flush(done)).await.is_ok() {

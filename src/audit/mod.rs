@@ -56,8 +56,38 @@
 //! - `/health` probes are answered outside this stage and are not recorded.
 //! - The user agent is cut at [`MAX_USER_AGENT`] bytes (marked `…`), the path at [`MAX_PATH`];
 //!   invalid UTF-8 is written `\xNN`, control characters `\u{NN}`.
-//! - JSON Lines segments are flushed to the operating system after every batch and synced to
-//!   disk when their day ends.
+//! - Lines are filed by their place in the chain: a line's filing time
+//!   ([`ChainedLine::ts`]) is its event's time, or the line before's when that is later. Events
+//!   are chained in the order their calls finish but carry the time their calls arrived, so a
+//!   call that spans midnight UTC goes into the new day's segment, after the line it follows;
+//!   its `ts` field still says when it arrived. Segments read in name order are the chain in
+//!   order, and a restart goes on from the newest segment's last line, the true head.
+//! - JSON Lines segments are synced to disk (`fdatasync`) after every batch by default
+//!   ([`Fsync::Batch`], `[audit] fsync = "batch"`): [`AuditLog::flush`] returns once the lines
+//!   are on disk. With [`Fsync::Off`] they are handed to the operating system after every batch
+//!   and synced when their day ends; a process crash loses nothing written, an operating system
+//!   crash or a power cut what the system had not yet written. The cost is in BENCHMARKS.md.
+//! - A batch that fails part-way (a full disk) is cut back off its segments, so the retry
+//!   writes each line once.
+//! - At start, the bytes after the newest segment's last whole line (a write cut short by a
+//!   crash, or zeros an operating system crash left) are moved into `<segment>.torn-<offset>`
+//!   beside it, kept and never deleted (retention removes segments only), and the chain goes on
+//!   from the last whole line; an empty newest segment (made by log rotation) is passed over.
+//!   What was repaired is the resumed chain's first event, method [`RECOVERY_METHOD`], path
+//!   [`RECOVERY_PATH`], outcome `error`, with a `detail` such as
+//!   `torn_tail_bytes=27 moved_to=audit-2027-01-16.jsonl.torn-5210 resumed_after_seq=41`.
+//!   `memorysync audit verify` lists these events as declared recoveries.
+//! - The head (last `seq` and hash) is checkpointed after every batch, outside the lines:
+//!   `<dir>/head` ([`HEAD_FILE`], renamed into place after the segments are synced), and on
+//!   Redis a key beside the stream set in the batch's own transaction. A log that ends before
+//!   its checkpoint had lines cut off: `memorysync audit verify` fails it, and the next start
+//!   goes on from the last line left with a `RECOVERY` event whose detail opens with
+//!   [`ENDS_BEFORE_CHECKPOINT`] (verify keeps failing on that declared loss). This protects
+//!   against accidents and a careless operator. It does not protect against someone who can
+//!   rewrite both the log and the checkpoint: for that, ship the head ([`AuditLog::head`],
+//!   [`ChainHead::to_checkpoint`]) as it moves to a place that writer cannot reach. Lines cut
+//!   within the last batch before its checkpoint moved, or a log of which every line was
+//!   removed while its checkpoint was too, are not found.
 //! - A chain has one live writer. [`JsonLinesSink::new`] holds an exclusive lock on
 //!   `<dir>/.lock` ([`LOCK_FILE`]) for the sink's life, released by the operating system when
 //!   the process dies; a second writer gets [`std::io::ErrorKind::WouldBlock`] naming the
@@ -67,6 +97,7 @@
 //!   `<dir>/instance` ([`instance_in_dir`]), so a restart continues the same chain.
 
 mod chain;
+pub(crate) mod checkpoint;
 mod config;
 mod event;
 mod future;
@@ -74,12 +105,14 @@ mod instance;
 mod jsonl;
 mod layer;
 mod log;
+mod recovery;
 mod request_id;
 mod service;
 mod sink;
 mod writer;
 
 pub use chain::{BreakKind, ChainBreak, ChainHead, ChainedLine, verify};
+pub use checkpoint::ENDS_BEFORE_CHECKPOINT;
 pub use config::AuditLogConfig;
 pub use event::{AuditEvent, MAX_PATH, MAX_USER_AGENT, Outcome};
 pub use future::ResponseFuture;
@@ -87,9 +120,10 @@ pub use instance::{
     INSTANCE_FILE, INSTANCE_NAME_RULE, MAX_INSTANCE_NAME, generate_instance_name, instance_in_dir,
     is_instance_name,
 };
-pub use jsonl::{JsonLinesSink, LOCK_FILE};
+pub use jsonl::{Fsync, HEAD_FILE, JsonLinesSink, LOCK_FILE};
 pub use layer::AuditRecordLayer;
 pub use log::{AuditLog, AuditStats, Unwritten};
+pub use recovery::{RECOVERY_METHOD, RECOVERY_PATH};
 pub use request_id::X_REQUEST_ID;
 pub use service::AuditRecord;
-pub use sink::{AuditSink, MemoryAuditSink};
+pub use sink::{AuditSink, MemoryAuditSink, Resumed};

@@ -19,14 +19,61 @@ pub trait AuditSink: Send + Sync + 'static {
     /// Removes events older than `cutoff`; returns how many.
     fn purge_before(&self, cutoff: Timestamp) -> io::Result<usize>;
 
-    /// The last line written, to continue the chain after a restart.
+    /// The last whole line written, to continue the chain after a restart. Read-only: a reader
+    /// beside the writer may call it.
     fn head(&self) -> io::Result<ChainHead>;
+
+    /// Called once by the writer when it starts, before its first write: repairs what a crash
+    /// left behind (a torn last line), and says where the chain goes on and what was repaired,
+    /// which the writer records as the first event of the resumed chain. The default is
+    /// [`head`](Self::head), nothing repaired.
+    fn resume(&self) -> io::Result<Resumed> {
+        Ok(Resumed::at(self.head()?))
+    }
 
     /// How many lines the sink has removed to stay within a bound of its own, before retention
     /// would have; read after each write. Any is a loss: the audit log's health check reports
     /// `degraded` with the count. A sink without a bound keeps the default, 0.
     fn evicted(&self) -> u64 {
         0
+    }
+}
+
+/// Where a sink's chain goes on when a writer starts ([`AuditSink::resume`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Resumed {
+    /// The last whole line: the chain goes on after it.
+    pub head: ChainHead,
+    /// No new line is filed before this time: the head's filing time, or any time after it that
+    /// still files new lines after the head (for daily segments, the start of the head's day).
+    pub filed_from: Timestamp,
+    /// What the sink repaired or found amiss, as the `detail` of a `RECOVERY` event that the
+    /// writer chains first; `None` when nothing was.
+    pub recovery: Option<String>,
+}
+
+impl Resumed {
+    /// The chain goes on after `head`, nothing repaired.
+    pub fn at(head: ChainHead) -> Self {
+        Resumed {
+            head,
+            ..Resumed::default()
+        }
+    }
+
+    /// No new line is filed before `filed_from`.
+    #[must_use]
+    pub fn filed_from(mut self, filed_from: Timestamp) -> Self {
+        self.filed_from = filed_from;
+        self
+    }
+
+    /// The writer records `detail` as a `RECOVERY` event before anything else.
+    #[must_use]
+    pub fn with_recovery(mut self, detail: String) -> Self {
+        self.recovery = Some(detail);
+        self
     }
 }
 
@@ -142,6 +189,18 @@ impl AuditSink for MemoryAuditSink {
                 seq: l.seq,
                 hash: l.hash,
             }))
+    }
+
+    fn resume(&self) -> io::Result<Resumed> {
+        let lines = self.locked();
+        Ok(match lines.back() {
+            Some(last) => Resumed::at(ChainHead {
+                seq: last.seq,
+                hash: last.hash,
+            })
+            .filed_from(last.ts),
+            None => Resumed::default(),
+        })
     }
 
     fn evicted(&self) -> u64 {

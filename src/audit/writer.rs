@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use tokio::sync::{Notify, mpsc, oneshot};
 
+use super::chain::Chain;
 use super::{AuditEvent, AuditLogConfig, AuditSink, ChainHead, ChainedLine};
+use crate::clock::Timestamp;
 use crate::telemetry;
 use crate::tombstone::TombstoneStore;
 
@@ -72,22 +74,24 @@ pub(super) struct AuditWriter<S> {
     receiver: mpsc::Receiver<Message>,
     shared: Arc<Shared>,
     /// The end of the chain including events not yet written.
-    head: ChainHead,
+    chain: Chain,
     config: AuditLogConfig,
 }
 
 impl<S: AuditSink> AuditWriter<S> {
-    /// A writer that goes on with the chain from `shared`'s head.
+    /// A writer that goes on with the chain from `shared`'s head, filing no line before
+    /// `filed_from`.
     pub(super) fn new(
         sink: S,
         receiver: mpsc::Receiver<Message>,
         shared: Arc<Shared>,
         config: AuditLogConfig,
+        filed_from: Timestamp,
     ) -> Self {
         AuditWriter {
             sink: Arc::new(sink),
             receiver,
-            head: shared.head(),
+            chain: Chain::resume(shared.head(), filed_from),
             shared,
             config,
         }
@@ -118,7 +122,7 @@ impl<S: AuditSink> AuditWriter<S> {
         self.receiver.close();
         while let Ok(message) = self.receiver.try_recv() {
             if let Message::Event(event) = message {
-                held.push(self.head.append(&event));
+                held.push(self.chain.append(&event));
             }
         }
         let reply = self
@@ -138,7 +142,7 @@ impl<S: AuditSink> AuditWriter<S> {
         let mut acks = Vec::new();
         for message in messages.drain(..) {
             match message {
-                Message::Event(event) => lines.push(self.head.append(&event)),
+                Message::Event(event) => lines.push(self.chain.append(&event)),
                 Message::Flush(ack) => acks.push(ack),
             }
         }
@@ -189,7 +193,7 @@ impl<S: AuditSink> AuditWriter<S> {
                     shared.written.fetch_add(count, Ordering::Relaxed);
                     shared.evicted.store(self.sink.evicted(), Ordering::Relaxed);
                     telemetry::audit_written(count);
-                    *shared.head.lock().unwrap_or_else(PoisonError::into_inner) = self.head;
+                    *shared.head.lock().unwrap_or_else(PoisonError::into_inner) = self.chain.head;
                     return Ok(());
                 }
                 Err(error) => {

@@ -173,6 +173,9 @@ pub struct AuditConfig {
     pub tombstone_period: Duration,
     /// The directory of the JSON Lines segments; `None` keeps events in memory.
     pub dir: Option<PathBuf>,
+    /// When the JSON Lines segments are synced to disk (`fsync = "batch"`, the default, or
+    /// `"off"`).
+    pub fsync: crate::audit::Fsync,
 }
 
 impl Default for AuditConfig {
@@ -181,6 +184,7 @@ impl Default for AuditConfig {
             retention: days(90),
             tombstone_period: days(90),
             dir: None,
+            fsync: crate::audit::Fsync::Batch,
         }
     }
 }

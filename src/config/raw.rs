@@ -86,6 +86,8 @@ pub(super) struct RawAudit {
     pub(super) retention_days: Option<Spanned<u64>>,
     pub(super) tombstone_days: Option<Spanned<u64>>,
     pub(super) dir: Option<String>,
+    #[serde(default)]
+    pub(super) fsync: crate::audit::Fsync,
 }
 
 #[derive(Deserialize)]

@@ -303,5 +303,6 @@ fn audit(lines: &Lines<'_>, raw: RawAudit) -> Result<AuditConfig, ConfigError> {
         retention: period(raw.retention_days, "retention_days")?,
         tombstone_period: period(raw.tombstone_days, "tombstone_days")?,
         dir: raw.dir.map(PathBuf::from),
+        fsync: raw.fsync,
     })
 }

@@ -64,7 +64,8 @@ pub(super) fn start_local(
     settings: AuditLogConfig,
 ) -> Option<Result<AuditLog, StartError>> {
     let started = match (&config.audit.dir, config.store.backend) {
-        (Some(dir), _) => JsonLinesSink::new(dir).and_then(|sink| AuditLog::start(sink, settings)),
+        (Some(dir), _) => JsonLinesSink::new(dir)
+            .and_then(|sink| AuditLog::start(sink.with_fsync(config.audit.fsync), settings)),
         (None, StoreBackend::Memory | StoreBackend::Embedded) => {
             AuditLog::start(MemoryAuditSink::new(), settings)
         }

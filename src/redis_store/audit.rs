@@ -3,7 +3,11 @@
 //! Stored: one stream, `<prefix>audit` by default, one entry per chained line with a single
 //! field `line` holding the JSON text. Entry ids follow the event times, `<ms>-<seq>` with the
 //! line's chain `seq`, so `XRANGE` by time works and retention is `XTRIM MINID` (Redis 6.2 or
-//! later).
+//! later). Beside it, `<prefix>audit-head:<name>` holds the head checkpoint
+//! (`{"seq":N,"sha256":"<hex>"}`), set in the same transaction as each batch, so that entries
+//! trimmed or deleted off the stream's end are found: the stream then ends before it.
+//! How durable both are is the Redis server's own setting (`appendfsync`); `[audit] fsync`
+//! is for JSON Lines files.
 //!
 //! The [`AuditSink`] trait is synchronous (the writer calls it on a blocking thread, one call at
 //! a time), so this sink holds a synchronous connection of its own rather than the shared
@@ -19,7 +23,8 @@ use sha2::{Digest, Sha256};
 use super::audit_lease::Lease;
 use super::connection::redis_error;
 use super::keyspace::Keyspace;
-use crate::audit::{AuditSink, ChainHead, ChainedLine};
+use crate::audit::checkpoint::short_of;
+use crate::audit::{AuditSink, ChainHead, ChainedLine, Resumed};
 use crate::clock::Timestamp;
 
 /// How many entries one `XRANGE` page of [`RedisAuditSink::read_lines`] holds.
@@ -30,9 +35,13 @@ type EntryId = (u64, u64);
 
 /// Audit lines in a Redis stream.
 ///
-/// Each batch is one `MULTI`/`EXEC` of `XADD`s, so a batch is written whole or not at all; a
-/// batch retried after its reply was lost is recognised by its last line and not written twice.
-/// Retention removes the entries whose id time is before the cutoff.
+/// Each batch is one `MULTI`/`EXEC` of `XADD`s and the `SET` of the head checkpoint, so a batch
+/// is written whole or not at all and the checkpoint always names its last line; a batch
+/// retried after its reply was lost is recognised by its last line and not written twice.
+/// Retention removes the entries whose id time is before the cutoff. At start
+/// ([`AuditSink::resume`]), a stream that ends before its checkpoint (entries cut off the end)
+/// goes on from its last entry with a `RECOVERY` event saying so; a stream emptied by retention
+/// goes on from the checkpoint rather than from seq 1.
 ///
 /// Entry ids must grow; an event stamped at or before the last entry's millisecond (a clock that
 /// went back, or several events in one millisecond) is filed under the last entry's millisecond
@@ -130,6 +139,28 @@ impl RedisAuditSink {
             ttl,
         )?);
         Ok(self)
+    }
+
+    /// The key of the stream's head checkpoint.
+    pub fn head_key(&self) -> String {
+        self.keyspace.audit_head(&self.name)
+    }
+
+    /// The head checkpoint: the last line written, or `None` before the first batch. A stream
+    /// that ends before it had entries cut off.
+    ///
+    /// # Errors
+    /// When Redis does not answer, or ([`io::ErrorKind::InvalidData`]) the key holds no
+    /// checkpoint.
+    pub fn checkpoint(&self) -> io::Result<Option<ChainHead>> {
+        let text: Option<String> = self.with_connection(|connection, _| {
+            redis::cmd("GET").arg(self.head_key()).query(connection)
+        })?;
+        text.map(|text| {
+            ChainHead::from_checkpoint(&text)
+                .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", self.head_key())))
+        })
+        .transpose()
     }
 
     /// The key of the stream's writer lease.
@@ -280,6 +311,16 @@ impl AuditSink for RedisAuditSink {
             };
             let mut pipe = redis::pipe();
             pipe.atomic();
+            if let Some(newest) = rest.last() {
+                let head = ChainHead {
+                    seq: newest.seq,
+                    hash: newest.hash,
+                };
+                pipe.cmd("SET")
+                    .arg(self.head_key())
+                    .arg(head.to_checkpoint())
+                    .ignore();
+            }
             for line in rest {
                 let millis = u64::try_from(line.ts.unix_millis()).unwrap_or(0);
                 last = next_id(last, (millis, line.seq));
@@ -311,10 +352,43 @@ impl AuditSink for RedisAuditSink {
 
     fn head(&self) -> io::Result<ChainHead> {
         let (_, line) = self.with_connection(|connection, _| self.last_written(connection))?;
-        let Some(line) = line else {
-            return Ok(ChainHead::default());
+        match line {
+            Some(line) => ChainHead::of_line(&line),
+            // Emptied by retention: the chain goes on from where it was.
+            None => Ok(self.checkpoint()?.unwrap_or_default()),
+        }
+    }
+
+    fn resume(&self) -> io::Result<Resumed> {
+        let (last_id, line) =
+            self.with_connection(|connection, _| self.last_written(connection))?;
+        let filed_from = Timestamp::from_unix_millis(i64::try_from(last_id.0).unwrap_or(i64::MAX));
+        let (checkpoint, mut found) = match self.checkpoint() {
+            Ok(checkpoint) => (checkpoint, None),
+            Err(error) if error.kind() == io::ErrorKind::InvalidData => {
+                tracing::warn!(%error, "audit: the head checkpoint is unreadable; it is rewritten by the next batch");
+                (None, Some("checkpoint_unreadable".to_owned()))
+            }
+            Err(error) => return Err(error),
         };
-        ChainHead::of_line(&line)
+        let head = match (line, checkpoint) {
+            (Some(line), checkpoint) => {
+                let head = ChainHead::of_line(&line)?;
+                if let Some(short) = checkpoint.and_then(|c| short_of(head, c)) {
+                    found = Some(match found {
+                        Some(before) => format!("{before} {short}"),
+                        None => short,
+                    });
+                }
+                head
+            }
+            (None, checkpoint) => checkpoint.unwrap_or_default(),
+        };
+        let resumed = Resumed::at(head).filed_from(filed_from);
+        Ok(match found {
+            Some(found) => resumed.with_recovery(format!("{found} resumed_after_seq={}", head.seq)),
+            None => resumed,
+        })
     }
 }
 

@@ -15,6 +15,7 @@
 //! - `audit`, or the name given to [`RedisAuditSink::with_stream`](super::RedisAuditSink::with_stream):
 //!   an audit stream;
 //! - `audit-lease:<stream name>`: the lease of the audit stream's one live writer;
+//! - `audit-head:<stream name>`: the audit stream's head checkpoint, its last `seq` and hash;
 //! - `epoch`: the epoch marker, which seeding of Redis the stores trust.
 //!
 //! Every id goes through [`part`], which is one-to-one and never writes `:`, `{`, `}`, `|` or a
@@ -134,6 +135,11 @@ impl Keyspace {
     /// The lease of the one live writer of the audit stream called `name`.
     pub(crate) fn audit_lease(&self, name: &str) -> String {
         self.join(&["audit-lease", &part(name)])
+    }
+
+    /// The head checkpoint of the audit stream called `name`.
+    pub(crate) fn audit_head(&self, name: &str) -> String {
+        self.join(&["audit-head", &part(name)])
     }
 
     /// The epoch marker.

@@ -3,6 +3,7 @@
 //! `stack`, the Redis harness, and the reference implementation of Standard Webhooks.
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub(crate) mod audit_crash;
 pub(crate) mod captured;
 pub(crate) mod reconcile;
 #[cfg(feature = "redis")]

@@ -104,6 +104,19 @@ fn defaults_fill_the_optional_tables() {
 }
 
 #[test]
+fn audit_fsync_is_per_batch_unless_turned_off_and_nothing_else_is_taken() {
+    use memorysync_pipeline::audit::Fsync;
+
+    let default = Config::from_toml("environment = \"production\"\n").unwrap();
+    assert_eq!(default.audit.fsync, Fsync::Batch);
+    let off = "environment = \"production\"\n[audit]\nfsync = \"off\"\n";
+    assert_eq!(Config::from_toml(off).unwrap().audit.fsync, Fsync::Off);
+    let (line, message) = error_line(&off.replace("\"off\"", "\"always\""));
+    assert_eq!(line, 3, "{message}");
+    assert!(message.contains("`batch`"), "{message}");
+}
+
+#[test]
 fn the_embedded_backend_needs_a_path_and_only_it_takes_one() {
     let config = Config::from_toml(
         "environment = \"production\"\n[store]\nbackend = \"embedded\"\npath = \"state\"\n",

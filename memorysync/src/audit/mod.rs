@@ -1,6 +1,7 @@
 //! `memorysync audit`: the audit log, read offline.
 
 mod source;
+mod tally;
 mod verify;
 
 use std::process::ExitCode;

@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 use memorysync_pipeline::audit::{INSTANCE_NAME_RULE, JsonLinesSink, is_instance_name};
 use memorysync_pipeline::config::{Config, StoreBackend};
 
-use super::verify::{Tally, VerifyArgs};
+use super::tally::Tally;
+use super::verify::VerifyArgs;
 
 /// An audit log to verify.
 #[derive(Debug)]
@@ -89,17 +90,35 @@ impl Source {
 fn read_dir(dir: &Path, tally: &mut Tally) -> Result<(), String> {
     let cannot = |e: std::io::Error| format!("audit dir {}: {e}", dir.display());
     // A reader takes no lock: the server may be writing beside it.
-    let segments = JsonLinesSink::reader(dir).segments().map_err(cannot)?;
-    for segment in segments {
+    let sink = JsonLinesSink::reader(dir);
+    let segments = sink.segments().map_err(cannot)?;
+    // Before the lines: the writer moves the checkpoint after writing them.
+    tally.checkpoint(
+        sink.checkpoint()
+            .transpose()
+            .map(|read| read.map_err(|e| e.to_string())),
+    );
+    let newest = segments.len().saturating_sub(1);
+    for (index, segment) in segments.iter().enumerate() {
         let name = segment
             .file_name()
             .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
         let cannot = |e: std::io::Error| format!("{}: {e}", segment.display());
         tally.segment(name);
-        let reader = BufReader::new(File::open(&segment).map_err(cannot)?);
-        for line in reader.split(b'\n') {
+        let mut reader = BufReader::new(File::open(segment).map_err(cannot)?);
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            if reader.read_until(b'\n', &mut line).map_err(cannot)? == 0 {
+                break;
+            }
+            if line.pop_if(|b| *b == b'\n').is_none() && index == newest {
+                // No newline yet: a line being written, or torn by a crash.
+                tally.torn_tail(line.len());
+                break;
+            }
             // Bytes that are not UTF-8 are not an audit line: an empty one says so to `verify`.
-            tally.line(String::from_utf8(line.map_err(cannot)?).unwrap_or_default());
+            tally.line(String::from_utf8(std::mem::take(&mut line)).unwrap_or_default());
         }
     }
     Ok(())
@@ -128,6 +147,9 @@ mod stream {
                 sink.stream()
             ));
         }
+        // Before the lines: each batch moves it with them, in one transaction.
+        let checkpoint = sink.checkpoint().transpose();
+        tally.checkpoint(checkpoint.map(|read| read.map_err(|e| format!("Redis: {e}"))));
         let lines = sink.read_lines().map_err(|e| format!("Redis: {e}"))?;
         for line in lines {
             tally.line(line);

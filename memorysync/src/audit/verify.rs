@@ -1,20 +1,21 @@
 //! `memorysync audit verify`: the hash chain of an audit log checked offline with
-//! [`audit::verify`], a piece at a time, and the report: the number of lines, the head, and
-//! the first break with its line.
+//! [`audit::verify`](memorysync_pipeline::audit::verify), a piece at a time, and the report:
+//! the number of lines, the head, the head checkpoint and whether the log reaches it, a torn
+//! tail, the recoveries the writer declared, and the first break with its line.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use memorysync_pipeline::audit::{self, BreakKind, ChainBreak, ChainHead};
+use memorysync_pipeline::audit::{BreakKind, ChainBreak, ChainHead};
 
 use super::source::Source;
+use super::tally::{Recovery, Tally};
 
-/// How many lines are checked at once: memory stays this many lines, not the whole log.
-const PIECE: usize = 10_000;
-
-/// Checks the hash chain of an audit log: every line follows the one before it. Prints the
-/// number of lines, the head (last seq and hash) and the first break with its line.
+/// Checks the hash chain of an audit log: every line follows the one before it, and the log
+/// reaches its head checkpoint. Prints the number of lines, the head (last seq and hash), the
+/// checkpoint, a torn tail, the recoveries the server declared at its starts, and the first
+/// break with its line.
 #[derive(Debug, clap::Args)]
 #[command(group(clap::ArgGroup::new("log").required(true).args(["dir", "config"])))]
 pub(crate) struct VerifyArgs {
@@ -31,7 +32,8 @@ pub(crate) struct VerifyArgs {
     pub(crate) instance: Option<String>,
 }
 
-/// 0 when the chain is intact, 1 at a break, 2 when the log cannot be found or read.
+/// 0 when the chain is intact and reaches its checkpoint, 1 at a break, a log short of its
+/// checkpoint or a recovery that declared lines lost, 2 when the log cannot be found or read.
 pub(crate) fn run(args: VerifyArgs) -> ExitCode {
     let checked = Source::of(&args).and_then(|source| {
         let mut tally = Tally::default();
@@ -40,7 +42,7 @@ pub(crate) fn run(args: VerifyArgs) -> ExitCode {
     });
     match checked {
         Ok((source, tally)) => {
-            let (report, broken) = tally.report(&source.describe());
+            let (report, broken) = report(tally, &source.describe());
             print!("{report}");
             ExitCode::from(u8::from(broken))
         }
@@ -51,110 +53,95 @@ pub(crate) fn run(args: VerifyArgs) -> ExitCode {
     }
 }
 
-/// A JSON Lines segment: its file name and the 1-based position of its first line in the log.
-#[derive(Debug)]
-struct Segment {
-    name: String,
-    first_line: usize,
+/// The report, once every line was given, and whether the log fails the check: a break in the
+/// chain, a log that does not reach its checkpoint, or a recovery that declared lines lost.
+pub(super) fn report(mut tally: Tally, source: &str) -> (String, bool) {
+    tally.check_pending();
+    let mut out = format!("{source}\nlines: {}\n", tally.lines);
+    let last = tally.last.as_deref().map(ChainHead::of_line);
+    let head = match &last {
+        None => "none (no lines)".to_owned(),
+        Some(Ok(head)) => format!("seq {}, sha256 {}", head.seq, hex(&head.hash)),
+        Some(Err(_)) => "unknown: the last line is not an audit line".to_owned(),
+    };
+    let _ = writeln!(out, "head: {head}");
+    let last_seq = last.and_then(Result::ok).map(|head| head.seq);
+    let (checkpoint, short) = checkpoint(&tally, last_seq);
+    let _ = writeln!(out, "checkpoint: {checkpoint}");
+    if let Some((segment, bytes)) = &tally.torn_tail {
+        let _ = writeln!(
+            out,
+            "torn tail: {bytes} bytes after the last line of {segment} (a write in progress, or \
+             cut short by a crash: the next start moves them aside)"
+        );
+    }
+    let _ = match tally.recoveries.len() {
+        0 => writeln!(out, "recoveries: none"),
+        n => writeln!(out, "recoveries: {n}"),
+    };
+    for recovery in &tally.recoveries {
+        let _ = writeln!(out, "  {}: {}", tally.at(recovery.line), recovery.detail);
+    }
+    let _ = match &tally.first_break {
+        None => writeln!(out, "first break: none"),
+        Some(broken) => writeln!(out, "first break: {}", describe(&tally, broken)),
+    };
+    let lost = tally.recoveries.iter().any(Recovery::lost_lines);
+    (out, tally.first_break.is_some() || short || lost)
 }
 
-/// The lines read so far: counted, checked in pieces, the last one kept for the head.
-#[derive(Debug, Default)]
-pub(super) struct Tally {
-    lines: usize,
-    last: Option<String>,
-    segments: Vec<Segment>,
-    /// Lines not checked yet.
-    pending: Vec<String>,
-    /// The last checked line, checked again at the head of the next piece so that the link
-    /// across pieces is checked too.
-    carry: Option<String>,
-    first_break: Option<ChainBreak>,
+/// What the checkpoint says of the log, and whether the log falls short of it.
+fn checkpoint(tally: &Tally, last_seq: Option<u64>) -> (String, bool) {
+    let checkpoint = match &tally.checkpoint {
+        None => return ("none".to_owned(), false),
+        Some(Err(error)) => return (format!("unreadable: {error}"), true),
+        Some(Ok(checkpoint)) => *checkpoint,
+    };
+    let seq = checkpoint.seq;
+    if tally.first_break.is_some() {
+        return (
+            format!("seq {seq}, not checked: the chain is broken"),
+            false,
+        );
+    }
+    match (tally.at_checkpoint, tally.first_seq, last_seq) {
+        (Some((_, true)), ..) => (format!("seq {seq}, reached"), false),
+        (Some((line, false)), ..) => (
+            format!(
+                "seq {seq}, but {} is not the line it names: edited or replaced",
+                tally.at(line)
+            ),
+            true,
+        ),
+        (None, Some(first), _) if seq < first => (
+            format!("seq {seq}, before the oldest line (purged by retention): not checked"),
+            false,
+        ),
+        (None, _, Some(last)) => (
+            format!("seq {seq}, not reached: the log ends at seq {last}: lines were cut off"),
+            true,
+        ),
+        (None, _, None) => (
+            format!("seq {seq}, but the log has no lines: they were removed"),
+            true,
+        ),
+    }
 }
 
-impl Tally {
-    /// The lines after this call come from the segment file `name`.
-    pub(super) fn segment(&mut self, name: String) {
-        self.segments.push(Segment {
-            name,
-            first_line: self.lines + 1,
-        });
-    }
-
-    /// The next line of the log. After a break, lines are only counted.
-    pub(super) fn line(&mut self, text: String) {
-        self.lines += 1;
-        if self.first_break.is_none() {
-            self.pending.push(text.clone());
-            if self.pending.len() == PIECE {
-                self.check_pending();
-            }
-        }
-        self.last = Some(text);
-    }
-
-    fn check_pending(&mut self) {
-        let checked_before = self.lines - self.pending.len();
-        let carried = self.carry.iter().map(String::as_str);
-        let piece = carried.chain(self.pending.iter().map(String::as_str));
-        if let Err(mut broken) = audit::verify(piece, None) {
-            // Back to positions in the whole log. The carried line cannot break: it passed as
-            // the last line of the piece before.
-            broken.line = checked_before + broken.line - usize::from(self.carry.is_some());
-            self.first_break = Some(broken);
-        }
-        self.carry = self.pending.pop();
-        self.pending.clear();
-    }
-
-    /// The report, once every line was given, and whether the chain is broken.
-    pub(super) fn report(mut self, source: &str) -> (String, bool) {
-        if !self.pending.is_empty() && self.first_break.is_none() {
-            self.check_pending();
-        }
-        let mut out = format!("{source}\nlines: {}\n", self.lines);
-        let head = match self.last.as_deref().map(ChainHead::of_line) {
-            None => "none (no lines)".to_owned(),
-            Some(Ok(head)) => format!("seq {}, sha256 {}", head.seq, hex(&head.hash)),
-            Some(Err(_)) => "unknown: the last line is not an audit line".to_owned(),
-        };
-        let _ = writeln!(out, "head: {head}");
-        let _ = match &self.first_break {
-            None => writeln!(out, "first break: none"),
-            Some(broken) => writeln!(out, "first break: {}", self.describe(broken)),
-        };
-        (out, self.first_break.is_some())
-    }
-
-    /// A break told by the line at fault: for an edit, the line whose hash the next line does
-    /// not carry.
-    fn describe(&self, broken: &ChainBreak) -> String {
-        let at = |line: usize| match self.place(line) {
-            Some((segment, in_segment)) => format!("line {line} ({segment} line {in_segment})"),
-            None => format!("line {line}"),
-        };
-        match broken.problem {
-            BreakKind::Edited => format!(
-                "{} was edited: the line after it does not carry its hash",
-                at(broken.line - 1)
-            ),
-            BreakKind::Gap => format!(
-                "{} does not follow the line before it: a line is missing or was added",
-                at(broken.line)
-            ),
-            BreakKind::Unreadable => format!("{} is not an audit line", at(broken.line)),
-            BreakKind::HeadMismatch => format!("{}: {broken}", at(broken.line)),
-        }
-    }
-
-    /// The segment of the log's line `line` and its position there.
-    fn place(&self, line: usize) -> Option<(&str, usize)> {
-        let segment = self
-            .segments
-            .iter()
-            .rev()
-            .find(|segment| segment.first_line <= line)?;
-        Some((&segment.name, line - segment.first_line + 1))
+/// A break told by the line at fault: for an edit, the line whose hash the next line does not
+/// carry.
+fn describe(tally: &Tally, broken: &ChainBreak) -> String {
+    match broken.problem {
+        BreakKind::Edited => format!(
+            "{} was edited: the line after it does not carry its hash",
+            tally.at(broken.line - 1)
+        ),
+        BreakKind::Gap => format!(
+            "{} does not follow the line before it: a line is missing or was added",
+            tally.at(broken.line)
+        ),
+        BreakKind::Unreadable => format!("{} is not an audit line", tally.at(broken.line)),
+        BreakKind::HeadMismatch => format!("{}: {broken}", tally.at(broken.line)),
     }
 }
 
@@ -169,7 +156,8 @@ fn hex(bytes: &[u8]) -> String {
 mod tests {
     use memorysync_pipeline::audit::ChainHead;
 
-    use super::{PIECE, Tally, hex};
+    use super::super::tally::PIECE;
+    use super::{Tally, hex, report as report_of};
 
     /// Chained lines without the audit stage: `seq` and `prev` are all `verify` reads.
     fn chain(n: usize) -> Vec<String> {
@@ -201,11 +189,11 @@ mod tests {
     fn an_intact_chain_across_segments_and_pieces_reports_its_head() {
         let lines = chain(PIECE * 2 + 7);
         let (a, b) = lines.split_at(PIECE + 3);
-        let (report, broken) = tally(&[a, b]).report("audit dir x");
+        let (report, broken) = report_of(tally(&[a, b]), "audit dir x");
         assert!(!broken);
         let head = ChainHead::of_line(&lines[lines.len() - 1]);
         let expected = format!(
-            "audit dir x\nlines: {}\nhead: seq {}, sha256 {}\nfirst break: none\n",
+            "audit dir x\nlines: {}\nhead: seq {}, sha256 {}\ncheckpoint: none\nrecoveries: none\nfirst break: none\n",
             lines.len(),
             lines.len(),
             hex(&head.expect("a head").hash)
@@ -219,7 +207,7 @@ mod tests {
         let mut lines = chain(PIECE + 20);
         lines[PIECE - 1] = lines[PIECE - 1].replace("/p", "/q");
         let (a, b) = lines.split_at(5);
-        let (report, broken) = tally(&[a, b]).report("x");
+        let (report, broken) = report_of(tally(&[a, b]), "x");
         assert!(broken);
         let edited = format!(
             "first break: line {PIECE} (audit-2030-01-02.jsonl line {}) was edited",
@@ -233,7 +221,7 @@ mod tests {
 
         let mut lines = chain(30);
         lines.remove(11);
-        let (report, _) = tally(&[&lines]).report("x");
+        let (report, _) = report_of(tally(&[&lines]), "x");
         assert!(
             report
                 .contains("first break: line 12 (audit-2030-01-01.jsonl line 12) does not follow"),
@@ -242,7 +230,7 @@ mod tests {
 
         let mut lines = chain(3);
         lines.push("not json".to_owned());
-        let (report, _) = tally(&[&lines]).report("x");
+        let (report, _) = report_of(tally(&[&lines]), "x");
         assert!(report.contains("line 4 (audit-2030-01-01.jsonl line 4) is not an audit line"));
         assert!(report.contains("head: unknown"), "{report}");
     }
@@ -250,11 +238,95 @@ mod tests {
     #[test]
     fn an_empty_log_has_no_head_and_no_break() {
         assert_eq!(
-            Tally::default().report("x"),
+            report_of(Tally::default(), "x"),
             (
-                "x\nlines: 0\nhead: none (no lines)\nfirst break: none\n".to_owned(),
+                "x\nlines: 0\nhead: none (no lines)\ncheckpoint: none\nrecoveries: none\nfirst break: none\n"
+                    .to_owned(),
                 false
             )
         );
+    }
+
+    /// The tally of `lines` in one segment, with `checkpoint` read before them.
+    fn checked(lines: &[String], checkpoint: Option<ChainHead>) -> (String, bool) {
+        let mut tally = Tally::default();
+        tally.checkpoint(checkpoint.map(Ok));
+        tally.segment("audit-2030-01-01.jsonl".to_owned());
+        for line in lines {
+            tally.line(line.clone());
+        }
+        report_of(tally, "x")
+    }
+
+    fn head_of(line: &str) -> ChainHead {
+        ChainHead::of_line(line).expect("a line")
+    }
+
+    #[test]
+    fn the_checkpoint_is_found_by_its_place_even_pieces_later_and_a_log_short_of_it_fails() {
+        let lines = chain(PIECE + 30);
+        // The last line, a line in the second piece, one in the first: each reached.
+        for at in [PIECE + 29, PIECE + 2, 7] {
+            let (report, broken) = checked(&lines, Some(head_of(&lines[at])));
+            assert!(!broken, "{report}");
+            assert!(
+                report.contains(&format!("checkpoint: seq {}, reached\n", at + 1)),
+                "{report}"
+            );
+        }
+        // Cut off: the log ends before the checkpoint.
+        let checkpoint = head_of(&lines[PIECE + 29]);
+        let (report, broken) = checked(&lines[..PIECE + 25], Some(checkpoint));
+        assert!(broken);
+        let cut = format!(
+            "checkpoint: seq {}, not reached: the log ends at seq {}: lines were cut off\n",
+            PIECE + 30,
+            PIECE + 25
+        );
+        assert!(report.contains(&cut), "{report}");
+        assert!(report.ends_with("first break: none\n"), "{report}");
+        // The line at the checkpoint's place is another.
+        let other = ChainHead {
+            seq: 5,
+            hash: [7; 32],
+        };
+        let (report, broken) = checked(&lines[..10], Some(other));
+        assert!(broken);
+        assert!(
+            report.contains("checkpoint: seq 5, but line 5 (audit-2030-01-01.jsonl line 5) is not the line it names"),
+            "{report}"
+        );
+        // No lines at all, against a checkpoint.
+        let (report, broken) = checked(&[], Some(checkpoint));
+        assert!(
+            broken && report.contains("the log has no lines"),
+            "{report}"
+        );
+        // Before the oldest line: retention purged it, nothing to check.
+        let (report, broken) = checked(&lines[10..20], Some(head_of(&lines[3])));
+        assert!(
+            !broken && report.contains("before the oldest line"),
+            "{report}"
+        );
+    }
+
+    #[test]
+    fn recoveries_are_listed_and_only_one_that_lost_lines_fails_the_check() {
+        let mut lines = chain(3);
+        let torn = r#""method":"RECOVERY","detail":"torn_tail_bytes=27 moved_to=a.torn-9 resumed_after_seq=3""#;
+        let prev = hex(&head_of(&lines[2]).hash);
+        lines.push(format!(r#"{{"seq":4,{torn},"prev":"{prev}"}}"#));
+        let (report, broken) = checked(&lines, None);
+        assert!(!broken, "{report}");
+        assert!(
+            report.contains("recoveries: 1\n  line 4 (audit-2030-01-01.jsonl line 4): torn_tail_bytes=27 moved_to=a.torn-9 resumed_after_seq=3\n"),
+            "{report}"
+        );
+        let cut = r#""method":"RECOVERY","detail":"log_ends_before_checkpoint checkpoint_seq=9 checkpoint_sha256=ab log_ends_at_seq=4 resumed_after_seq=4""#;
+        let prev = hex(&head_of(&lines[3]).hash);
+        lines.push(format!(r#"{{"seq":5,{cut},"prev":"{prev}"}}"#));
+        let (report, broken) = checked(&lines, None);
+        assert!(broken, "{report}");
+        assert!(report.contains("recoveries: 2\n"), "{report}");
     }
 }

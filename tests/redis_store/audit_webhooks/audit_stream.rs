@@ -1,8 +1,11 @@
 //! The audit stream: 1,000 audited requests verified against the log's head, ids that stay valid
-//! when event times repeat or go back, retention by `XTRIM MINID` to the millisecond, and the
-//! chain continued by a second `AuditLog`.
+//! when event times repeat or go back, retention by `XTRIM MINID` to the millisecond, the
+//! chain continued by a second `AuditLog`; and the scenarios of `common::audit_crash` on the
+//! stream: a request in flight across midnight, entries cut off its end (found against the head
+//! key, declared by the restart), a stream trimmed empty (the chain goes on from the head key).
 
 use super::*;
+use crate::common::audit_crash::{self, CrashLog};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_audited_requests_verify_retention_trims_to_the_millisecond_and_a_restart_continues_the_chain()
@@ -163,4 +166,90 @@ fn an_unreachable_redis_is_an_error_at_open_and_the_url_is_not_shown() {
     .unwrap_err();
     assert!(!error.to_string().contains("hunter2"), "{error}");
     assert!(RedisAuditSink::open("not a url", "memorysync:", TIMEOUT).is_err());
+}
+
+// ----- time and failure: the scenarios JSON Lines runs too -----------------------------------
+
+/// The stream under a test prefix, cut and trimmed with commands of its own.
+struct Stream(TestPrefix);
+
+impl Stream {
+    fn new(case: &str) -> Option<Self> {
+        TestPrefix::new(case).map(Stream)
+    }
+
+    fn command(&self, command: &mut redis::Cmd) -> redis::Value {
+        let client = redis::Client::open(self.0.url.as_str()).unwrap();
+        let mut connection = client.get_connection_with_timeout(TIMEOUT).unwrap();
+        command.query(&mut connection).unwrap()
+    }
+}
+
+impl CrashLog for Stream {
+    type Sink = RedisAuditSink;
+
+    fn open(&self) -> RedisAuditSink {
+        audit_sink(&self.0)
+    }
+
+    fn lines(&self) -> Vec<String> {
+        audit_sink(&self.0).read_lines().unwrap()
+    }
+
+    fn checkpoint(&self) -> Option<memorysync_pipeline::audit::ChainHead> {
+        audit_sink(&self.0).checkpoint().unwrap()
+    }
+
+    fn cut_last(&self, n: usize) {
+        let stream = audit_sink(&self.0).stream().to_owned();
+        let last = self.command(
+            redis::cmd("XREVRANGE")
+                .arg(&stream)
+                .arg("+")
+                .arg("-")
+                .arg("COUNT")
+                .arg(n),
+        );
+        let ids: Vec<(String, Vec<String>)> = redis::from_redis_value(last).unwrap();
+        let mut delete = redis::cmd("XDEL");
+        delete.arg(&stream);
+        for (id, _) in ids {
+            delete.arg(id);
+        }
+        self.command(&mut delete);
+    }
+
+    fn empty_the_end(&self) {
+        let stream = audit_sink(&self.0).stream().to_owned();
+        self.command(redis::cmd("XTRIM").arg(stream).arg("MAXLEN").arg(0));
+    }
+}
+
+#[test]
+fn a_request_in_flight_at_midnight_keeps_the_stream_in_chain_order_across_a_restart() {
+    let Some(stream) = Stream::new("audit-midnight") else {
+        return;
+    };
+    audit_crash::a_request_in_flight_at_midnight_then_a_restart(&stream);
+}
+
+#[test]
+fn entries_cut_off_the_stream_are_found_against_its_head_key_and_declared_by_the_restart() {
+    let Some(stream) = Stream::new("audit-cut") else {
+        return;
+    };
+    audit_crash::a_cut_tail_is_found_then_declared_by_the_restart(&stream);
+    assert!(
+        stream.0.keys().iter().any(|k| k.contains("audit-head:")),
+        "{:?}",
+        stream.0.keys()
+    );
+}
+
+#[test]
+fn a_stream_trimmed_empty_goes_on_from_its_head_key_not_from_seq_1() {
+    let Some(stream) = Stream::new("audit-emptied") else {
+        return;
+    };
+    audit_crash::an_emptied_end_does_not_restart_the_chain(&stream);
 }
