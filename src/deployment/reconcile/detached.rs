@@ -3,13 +3,11 @@
 //! data. The same rules as [`Deployment::reconcile`](super::super::Deployment::reconcile) for
 //! keys; plans are each process's own and not written, and there is no audit log to record it.
 
-use std::time::Duration;
-
-use super::{LEASE, LEASE_RETRY, ReconcileError, ReconcileSummary, digest, keys};
+use super::{ReconcileError, ReconcileSummary, digest, keys, under_claim};
 use crate::clock::Timestamp;
 use crate::config::Config;
 use crate::key::KeyStore;
-use crate::store::{AppliedConfig, ConfigClaim, ConfigVersionStore};
+use crate::store::{AppliedConfig, ConfigVersionStore};
 
 /// Claims `versions` for `config` as `holder`, reconciles its keys with `keys`, and gives the
 /// lease back. A file older than, or conflicting with, the one applied is refused with nothing
@@ -29,33 +27,12 @@ where
         version: config.config_version,
         digest: digest::of(config),
     };
-    let deadline = tokio::time::Instant::now() + LEASE + Duration::from_secs(1);
-    loop {
-        match versions.claim(file, holder, LEASE).await? {
-            ConfigClaim::Newer | ConfigClaim::Same => break,
-            ConfigClaim::Older { applied } => {
-                return Err(ReconcileError::Older {
-                    version: file.version,
-                    applied: applied.version,
-                });
-            }
-            ConfigClaim::Conflicting { .. } => {
-                return Err(ReconcileError::Conflicting {
-                    version: file.version,
-                });
-            }
-            ConfigClaim::Busy if tokio::time::Instant::now() < deadline => {
-                tokio::time::sleep(LEASE_RETRY).await;
-            }
-            ConfigClaim::Busy => return Err(ReconcileError::Busy),
-        }
-    }
-    let changes = keys::reconcile(keys, &config.keys, now).await;
-    if let Err(error) = versions.release(holder).await {
-        // The lease expires by itself; the next reconciliation waits for it at most.
-        tracing::warn!(%error, "the reconciliation's lease was not given back");
-    }
-    let changes = changes?;
+    let work = async {
+        keys::reconcile(keys, &config.keys, now)
+            .await
+            .map_err(ReconcileError::from)
+    };
+    let changes = under_claim(versions, file, holder, work).await?;
     Ok(ReconcileSummary {
         config_version: file.version,
         added: changes.added,

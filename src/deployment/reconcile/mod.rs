@@ -211,33 +211,8 @@ impl Deployment {
         now: Timestamp,
     ) -> Result<ReconcileSummary, ReconcileError> {
         let holder = format!("{}:{id}", self.instance);
-        let deadline = tokio::time::Instant::now() + LEASE + Duration::from_secs(1);
-        loop {
-            match self.versions.claim(file, &holder, LEASE).await? {
-                ConfigClaim::Newer | ConfigClaim::Same => break,
-                ConfigClaim::Older { applied } => {
-                    return Err(ReconcileError::Older {
-                        version: file.version,
-                        applied: applied.version,
-                    });
-                }
-                ConfigClaim::Conflicting { .. } => {
-                    return Err(ReconcileError::Conflicting {
-                        version: file.version,
-                    });
-                }
-                ConfigClaim::Busy if tokio::time::Instant::now() < deadline => {
-                    tokio::time::sleep(LEASE_RETRY).await;
-                }
-                ConfigClaim::Busy => return Err(ReconcileError::Busy),
-            }
-        }
-        let applied = self.apply(config, now).await;
-        if let Err(error) = self.versions.release(&holder).await {
-            // The lease expires by itself; the next reconciliation waits for it at most.
-            tracing::warn!(%error, "the reconciliation's lease was not given back");
-        }
-        let mut summary = applied?;
+        let mut summary =
+            under_claim(&self.versions, file, &holder, self.apply(config, now)).await?;
         summary.config_version = file.version;
         Ok(summary)
     }
@@ -265,4 +240,45 @@ impl Deployment {
             refused,
         })
     }
+}
+
+/// Claims `versions` for `file` as `holder`, runs `work`, and gives the lease back. A file older
+/// than, or conflicting with, the one applied is refused before `work` starts; another
+/// reconciliation holding the lease is waited for, at most one lease.
+pub(super) async fn under_claim<V, T>(
+    versions: &V,
+    file: AppliedConfig,
+    holder: &str,
+    work: impl std::future::Future<Output = Result<T, ReconcileError>>,
+) -> Result<T, ReconcileError>
+where
+    V: ConfigVersionStore,
+{
+    let deadline = tokio::time::Instant::now() + LEASE + Duration::from_secs(1);
+    loop {
+        match versions.claim(file, holder, LEASE).await? {
+            ConfigClaim::Newer | ConfigClaim::Same => break,
+            ConfigClaim::Older { applied } => {
+                return Err(ReconcileError::Older {
+                    version: file.version,
+                    applied: applied.version,
+                });
+            }
+            ConfigClaim::Conflicting { .. } => {
+                return Err(ReconcileError::Conflicting {
+                    version: file.version,
+                });
+            }
+            ConfigClaim::Busy if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(LEASE_RETRY).await;
+            }
+            ConfigClaim::Busy => return Err(ReconcileError::Busy),
+        }
+    }
+    let done = work.await;
+    if let Err(error) = versions.release(holder).await {
+        // The lease expires by itself; the next reconciliation waits for it at most.
+        tracing::warn!(%error, "the reconciliation's lease was not given back");
+    }
+    done
 }
