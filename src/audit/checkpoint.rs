@@ -11,7 +11,8 @@
 use std::fmt::Write as _;
 use std::io;
 
-use super::ChainHead;
+use super::{ChainHead, Resumed};
+use crate::clock::Timestamp;
 
 /// The word that opens a recovery's account of a log that ended before its checkpoint: lines
 /// were cut off or lost. `memorysync audit verify` counts such a recovery as a loss.
@@ -35,6 +36,49 @@ pub(crate) fn short_of(head: ChainHead, checkpoint: ChainHead) -> Option<String>
         checkpoint.hash_hex(),
         head.seq
     ))
+}
+
+/// Where a sink's chain resumes: after `last`, the last whole line it holds, with filing from
+/// `filed_from`; or, holding no line, after its `checkpoint` (retention removed every line).
+/// `found` is what the sink repaired on its way (a torn tail moved aside); to it are added an
+/// unreadable checkpoint and a log that ends before its checkpoint. `lines_lost` says that
+/// holding no line is itself a loss (a Redis stream whose key is gone), not retention.
+pub(crate) fn resumed(
+    last: Option<ChainHead>,
+    filed_from: Timestamp,
+    checkpoint: io::Result<Option<ChainHead>>,
+    lines_lost: bool,
+    mut found: Vec<String>,
+) -> io::Result<Resumed> {
+    let checkpoint = match checkpoint {
+        Ok(checkpoint) => checkpoint,
+        Err(error) if error.kind() == io::ErrorKind::InvalidData => {
+            tracing::warn!(%error, "audit: the head checkpoint is unreadable; it is rewritten by the next batch");
+            found.push("checkpoint_unreadable".to_owned());
+            None
+        }
+        Err(error) => return Err(error),
+    };
+    let head = match (last, checkpoint) {
+        (Some(head), Some(checkpoint)) => {
+            found.extend(short_of(head, checkpoint));
+            head
+        }
+        (Some(head), None) => head,
+        (None, Some(checkpoint)) => {
+            if lines_lost {
+                found.extend(short_of(ChainHead::default(), checkpoint));
+            }
+            checkpoint
+        }
+        (None, None) => ChainHead::default(),
+    };
+    let resumed = Resumed::at(head).filed_from(filed_from);
+    if found.is_empty() {
+        return Ok(resumed);
+    }
+    found.push(format!("resumed_after_seq={}", head.seq));
+    Ok(resumed.with_recovery(found.join(" ")))
 }
 
 impl ChainHead {

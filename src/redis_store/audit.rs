@@ -23,7 +23,7 @@ use sha2::{Digest, Sha256};
 use super::audit_lease::Lease;
 use super::connection::redis_error;
 use super::keyspace::Keyspace;
-use crate::audit::checkpoint::short_of;
+use crate::audit::checkpoint::resumed;
 use crate::audit::{AuditSink, ChainHead, ChainedLine, Resumed};
 use crate::clock::Timestamp;
 
@@ -363,32 +363,11 @@ impl AuditSink for RedisAuditSink {
         let (last_id, line) =
             self.with_connection(|connection, _| self.last_written(connection))?;
         let filed_from = Timestamp::from_unix_millis(i64::try_from(last_id.0).unwrap_or(i64::MAX));
-        let (checkpoint, mut found) = match self.checkpoint() {
-            Ok(checkpoint) => (checkpoint, None),
-            Err(error) if error.kind() == io::ErrorKind::InvalidData => {
-                tracing::warn!(%error, "audit: the head checkpoint is unreadable; it is rewritten by the next batch");
-                (None, Some("checkpoint_unreadable".to_owned()))
-            }
-            Err(error) => return Err(error),
-        };
-        let head = match (line, checkpoint) {
-            (Some(line), checkpoint) => {
-                let head = ChainHead::of_line(&line)?;
-                if let Some(short) = checkpoint.and_then(|c| short_of(head, c)) {
-                    found = Some(match found {
-                        Some(before) => format!("{before} {short}"),
-                        None => short,
-                    });
-                }
-                head
-            }
-            (None, checkpoint) => checkpoint.unwrap_or_default(),
-        };
-        let resumed = Resumed::at(head).filed_from(filed_from);
-        Ok(match found {
-            Some(found) => resumed.with_recovery(format!("{found} resumed_after_seq={}", head.seq)),
-            None => resumed,
-        })
+        let head = line.map(|line| ChainHead::of_line(&line)).transpose()?;
+        // A stream emptied by retention keeps its key (its last id); a missing key means the
+        // stream itself was deleted: every line since the checkpoint is lost, and said so.
+        let deleted = last_id == (0, 0);
+        resumed(head, filed_from, self.checkpoint(), deleted, Vec::new())
     }
 }
 

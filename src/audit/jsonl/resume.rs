@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use super::JsonLinesSink;
 use super::segments::{SegmentEnd, day_start, segment_day, segment_end};
-use crate::audit::checkpoint::short_of;
+use crate::audit::checkpoint::resumed;
 use crate::audit::{ChainHead, Resumed};
 use crate::clock::Timestamp;
 
@@ -50,30 +50,10 @@ pub(super) fn resume(sink: &JsonLinesSink) -> io::Result<Resumed> {
         }
         // An empty segment (rotation, or nothing but a torn line): the chain ends further back.
     }
-    let checkpoint = match sink.checkpoint() {
-        Ok(checkpoint) => checkpoint,
-        Err(error) if error.kind() == io::ErrorKind::InvalidData => {
-            tracing::warn!(%error, "audit: the head checkpoint is unreadable; it is rewritten by the next batch");
-            found.push("checkpoint_unreadable".to_owned());
-            None
-        }
-        Err(error) => return Err(error),
-    };
-    let (head, filed_from) = match (last, checkpoint) {
-        (Some((head, filed_from)), Some(checkpoint)) => {
-            found.extend(short_of(head, checkpoint));
-            (head, filed_from)
-        }
-        (Some((head, filed_from)), None) => (head, filed_from),
-        // Every line went (retention after a long silence): the chain goes on from the checkpoint.
-        (None, checkpoint) => (checkpoint.unwrap_or_default(), Timestamp::EPOCH),
-    };
-    let resumed = Resumed::at(head).filed_from(filed_from);
-    if found.is_empty() {
-        return Ok(resumed);
-    }
-    found.push(format!("resumed_after_seq={}", head.seq));
-    Ok(resumed.with_recovery(found.join(" ")))
+    // Every line went (retention after a long silence): the chain goes on from the checkpoint.
+    let (head, filed_from) =
+        last.map_or((None, Timestamp::EPOCH), |(head, from)| (Some(head), from));
+    resumed(head, filed_from, sink.checkpoint(), false, found)
 }
 
 /// Copies the bytes after `end`'s last whole line into a new file beside the segment, synced,

@@ -253,3 +253,32 @@ fn a_stream_trimmed_empty_goes_on_from_its_head_key_not_from_seq_1() {
     };
     audit_crash::an_emptied_end_does_not_restart_the_chain(&stream);
 }
+
+/// A stream whose key was deleted (not trimmed by retention, which keeps the key): the restart
+/// goes on from the head key and declares every line since it lost, instead of going on
+/// silently.
+#[test]
+fn a_deleted_stream_is_declared_lost_against_its_head_key_and_the_chain_goes_on() {
+    use memorysync_pipeline::audit::{ENDS_BEFORE_CHECKPOINT, RECOVERY_METHOD};
+    use memorysync_pipeline::clock::ManualClock;
+
+    let Some(stream) = Stream::new("audit-deleted") else {
+        return;
+    };
+    let clock = ManualClock::new(audit_crash::T0);
+    let head = audit_crash::write_events(&stream, &clock, 3);
+    let name = audit_sink(&stream.0).stream().to_owned();
+    stream.command(redis::cmd("DEL").arg(name));
+    let after = audit_crash::write_events(&stream, &clock, 1);
+    assert_eq!(after.seq, head.seq + 2, "a recovery, then the request");
+    let lines = stream.lines();
+    let recovery = audit_crash::parsed(&lines[0]);
+    assert_eq!(recovery["method"], RECOVERY_METHOD);
+    let detail = recovery["detail"].as_str().unwrap();
+    assert!(
+        detail.starts_with(ENDS_BEFORE_CHECKPOINT)
+            && detail.contains(" checkpoint_seq=3 ")
+            && detail.ends_with(" log_ends_at_seq=0 resumed_after_seq=3"),
+        "{detail}"
+    );
+}
