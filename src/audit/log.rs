@@ -75,23 +75,26 @@ impl AuditLog {
         let resumed = sink.resume()?;
         let shared = Arc::new(Shared::new(resumed.head));
         let (sender, receiver) = mpsc::channel(config.queue_capacity);
+        let log = AuditLog { sender, shared };
         if let Some(detail) = resumed.recovery {
             tracing::warn!(%detail, "audit log: recovered at start; recorded as a RECOVERY event");
-            // The queue is new and empty, so there is room: the event is the resumed chain's first.
+            // The queue is new and empty, so there is room: the event is the resumed chain's
+            // first. Were it not, the loss is counted and said, like any event's.
             let event = recovery_event(detail, config.clock.now());
-            if sender.try_send(Message::Event(Box::new(event))).is_ok() {
-                shared.queued.fetch_add(1, Ordering::Relaxed);
+            if log.try_submit(Box::new(event)).is_err() {
+                log.shared.count_dropped(1);
+                tracing::error!("audit log: the RECOVERY event could not be queued; it is lost");
             }
         }
         let writer = AuditWriter::new(
             sink,
             receiver,
-            Arc::clone(&shared),
+            Arc::clone(&log.shared),
             config,
             resumed.filed_from,
         );
         runtime.spawn(writer.run());
-        Ok(AuditLog { sender, shared })
+        Ok(log)
     }
 
     /// Queues `event` without waiting; gives it back when the queue is full.
@@ -116,8 +119,18 @@ impl AuditLog {
     /// config file: chained and written like every other, waiting for room in the queue when
     /// it is full.
     pub async fn record(&self, event: AuditEvent) {
-        if let Err(event) = self.try_submit(Box::new(event)) {
-            self.submit_waiting(event).await;
+        // Not `submit_waiting`: its counters count requests held up by a full queue, and an
+        // operator's event is none.
+        if self
+            .sender
+            .send(Message::Event(Box::new(event)))
+            .await
+            .is_ok()
+        {
+            self.shared.queued.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.shared.count_dropped(1);
+            tracing::error!("audit writer stopped; an audit event was lost");
         }
     }
 

@@ -164,6 +164,53 @@ async fn a_full_queue_makes_requests_wait_and_loses_nothing() {
     assert_eq!(stats.dropped, 0);
 }
 
+/// An operator's event (`AuditLog::record`) waits for room in a full queue like a request, but
+/// is no request held up by back-pressure: `waited_for_room` stays 0.
+#[tokio::test]
+async fn an_operator_event_waiting_for_room_is_not_counted_as_a_request_held_up() {
+    let (sink, mut entered) = GatedSink::new();
+    let _open_on_failure = OpenOnDrop(Arc::clone(&sink.gate));
+    let log = AuditLog::start(sink.clone(), AuditLogConfig::new().with_queue_capacity(1)).unwrap();
+    let service = AuditRecordLayer::new(log.clone()).layer(ok_service());
+    service
+        .clone()
+        .oneshot(get("/v1/memories/0"))
+        .await
+        .unwrap();
+    entered.recv().await.unwrap();
+    // The queue is full now.
+    service.oneshot(get("/v1/memories/1")).await.unwrap();
+    let event = memorysync_pipeline::audit::AuditEvent {
+        ts: Timestamp::from_unix_secs(1_800_000_000),
+        request_id: "rec_1".to_owned(),
+        method: "RECONCILE".to_owned(),
+        path: "/config".to_owned(),
+        status: 200,
+        outcome: memorysync_pipeline::audit::Outcome::Allowed,
+        key_id: None,
+        project: None,
+        environment: None,
+        client_ip: None,
+        user_agent: None,
+        latency_us: 0,
+        detail: Some("config_version=1".to_owned()),
+    };
+    let recording = tokio::spawn({
+        let log = log.clone();
+        async move { log.record(event).await }
+    });
+    for _ in 0..100 {
+        tokio::task::yield_now().await;
+    }
+    assert!(!recording.is_finished(), "the event waits for room");
+    sink.gate.open();
+    recording.await.unwrap();
+    log.flush().await;
+    let stats = log.stats();
+    assert_eq!(stats.waited_for_room, 0, "{stats:?}");
+    assert_eq!((stats.queued, stats.written), (3, 3), "{stats:?}");
+}
+
 // ----- 6. flush on shutdown ------------------------------------------------------------------
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
