@@ -22,8 +22,6 @@ impl Inner {
         record: KeyRecord,
         now: Timestamp,
     ) -> Result<Upserted, KeyStoreError> {
-        // Usage counted here goes to Redis first, so that a new hash takes all of it along.
-        self.flush().await?;
         for _ in 0..ATTEMPTS {
             let before = self
                 .hash_of(&record.id)
@@ -33,6 +31,11 @@ impl Inner {
                     KeyStoreError::UnknownKey(_) => Ok(None),
                     other => Err(other),
                 })?;
+            if before.is_some_and(|old| old != record.sha256) {
+                // A new hash takes the usage along: what this process counted goes to Redis
+                // first. An upsert that keeps the hash leaves the usage where it is.
+                self.flush().await?;
+            }
             match self.upsert_once(&record, before, now).await? {
                 Some(upserted) => {
                     self.forget_replaced(&record, before);
