@@ -180,13 +180,13 @@ async fn redis_records_stored_before_owners_existed_read_as_the_files() {
         .unwrap();
     let store = RedisKeyStore::new(connection.clone());
     assert_eq!(found(&store, 7).await.unwrap().owner, RecordOwner::Config);
-    // The file that names it adopts it; until then no reconciliation would see it.
-    assert!(
-        store
-            .owned_records(RecordOwner::Config)
-            .await
-            .unwrap()
-            .is_empty()
+    // Read as the file's, it is listed as the file's: a reconciliation sees it, and revokes it
+    // when the file no longer names it.
+    let listed = store.owned_records(RecordOwner::Config).await.unwrap();
+    assert_eq!(
+        listed.iter().map(|r| &*r.id).collect::<Vec<_>>(),
+        ["key_old"],
+        "a record stored before owners existed is in no reconciliation"
     );
     let adopted = KeyRecord {
         rpm: None,

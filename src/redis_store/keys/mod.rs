@@ -74,6 +74,9 @@ struct Inner {
     retired: Mutex<Vec<Arc<Tracked>>>,
     /// One flush at a time, and no flush between the two halves of a usage read.
     flush_lock: tokio::sync::Mutex<()>,
+    /// Set once this process has put the records stored before records had owners into the
+    /// file's owner index (see `index_legacy_records`).
+    legacy_indexed: tokio::sync::OnceCell<()>,
 }
 
 impl RedisKeyStore {
@@ -96,6 +99,7 @@ impl RedisKeyStore {
             cache: DashMap::new(),
             retired: Mutex::new(Vec::new()),
             flush_lock: tokio::sync::Mutex::new(()),
+            legacy_indexed: tokio::sync::OnceCell::new(),
         });
         start_flusher(&inner);
         RedisKeyStore { inner }

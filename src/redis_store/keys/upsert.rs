@@ -113,6 +113,73 @@ impl Inner {
         }
     }
 
+    /// Puts every record read as the file's into the file's owner index. Records stored before
+    /// records had owners are read as the file's but are in no index: without this, no
+    /// reconciliation would list them, and a key removed from the file would stay valid. One
+    /// `SCAN` over the key records, in pages of 1,000; `SADD` makes a second run harmless.
+    async fn index_legacy_records(&self) -> Result<(), StoreError> {
+        let keyspace = self.connection.keyspace();
+        let records = keyspace.join(&["key", "hash", ""]);
+        let pattern = format!("{}*", glob_escaped(&records));
+        let index = keyspace.key_owner_index(RecordOwner::Config);
+        let mut manager = self.connection.manager();
+        let mut cursor = 0_u64;
+        loop {
+            let (next, names): (u64, Vec<String>) = self
+                .connection
+                .timed(
+                    redis::cmd("SCAN")
+                        .arg(cursor)
+                        .arg("MATCH")
+                        .arg(&pattern)
+                        .arg("COUNT")
+                        .arg(1000)
+                        .query_async(&mut manager),
+                )
+                .await?;
+            let hashes: Vec<KeyHash> = names
+                .iter()
+                .filter_map(|name| KeyHash::from_hex(name.strip_prefix(&records)?).ok())
+                .collect();
+            if !hashes.is_empty() {
+                let mut fields = redis::pipe();
+                for hash in &hashes {
+                    fields
+                        .cmd("HMGET")
+                        .arg(self.hash_key(hash))
+                        .arg(&RECORD_FIELDS);
+                }
+                let answers: Vec<StoredFields> = self
+                    .connection
+                    .timed(fields.query_async(&mut manager))
+                    .await?;
+                let mut ids = Vec::new();
+                for (hash, fields) in hashes.into_iter().zip(answers) {
+                    if let Some((record, _)) = decode(hash, fields)?
+                        && record.owner == RecordOwner::Config
+                    {
+                        ids.push(record.id.to_string());
+                    }
+                }
+                if !ids.is_empty() {
+                    let _: () = self
+                        .connection
+                        .timed(
+                            redis::cmd("SADD")
+                                .arg(&index)
+                                .arg(&ids)
+                                .query_async(&mut manager),
+                        )
+                        .await?;
+                }
+            }
+            if next == 0 {
+                return Ok(());
+            }
+            cursor = next;
+        }
+    }
+
     /// This process stops counting on the entry of a hash the record left; a changed record
     /// under the same hash is refreshed by its next look-up.
     fn forget_replaced(&self, record: &KeyRecord, before: Option<KeyHash>) {
@@ -130,11 +197,17 @@ impl Inner {
     }
 
     /// Every record in `owner`'s index: three round trips (the index, the ids' hashes, the
-    /// records), however many records.
+    /// records), however many records. The file's index is first completed, once per process,
+    /// with the records stored before records had owners.
     pub(super) async fn owned_records(
         &self,
         owner: RecordOwner,
     ) -> Result<Vec<KeyRecord>, StoreError> {
+        if owner == RecordOwner::Config {
+            self.legacy_indexed
+                .get_or_try_init(|| self.index_legacy_records())
+                .await?;
+        }
         let mut manager = self.connection.manager();
         let index = self.connection.keyspace().key_owner_index(owner);
         let ids: Vec<String> = self
@@ -176,5 +249,29 @@ impl Inner {
             }
         }
         Ok(records)
+    }
+}
+
+/// `text` as a `SCAN MATCH` pattern that matches it literally: the glob's special characters
+/// escaped (a store prefix may hold any of them).
+fn glob_escaped(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::glob_escaped;
+
+    #[test]
+    fn a_prefix_with_glob_characters_matches_only_itself() {
+        assert_eq!(glob_escaped("memorysync:key:hash:"), "memorysync:key:hash:");
+        assert_eq!(glob_escaped(r"a*b?c[d]e\f"), r"a\*b\?c\[d\]e\\f");
     }
 }
