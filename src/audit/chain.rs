@@ -25,6 +25,16 @@ pub struct ChainedLine {
     pub hash: [u8; 32],
 }
 
+impl ChainedLine {
+    /// The chain's end once this line is written.
+    pub fn head(&self) -> ChainHead {
+        ChainHead {
+            seq: self.seq,
+            hash: self.hash,
+        }
+    }
+}
+
 /// The end of a chain: the last sequence number and the hash of the last line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct ChainHead {

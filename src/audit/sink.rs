@@ -185,20 +185,13 @@ impl AuditSink for MemoryAuditSink {
         Ok(self
             .locked()
             .back()
-            .map_or(ChainHead::default(), |l| ChainHead {
-                seq: l.seq,
-                hash: l.hash,
-            }))
+            .map_or(ChainHead::default(), ChainedLine::head))
     }
 
     fn resume(&self) -> io::Result<Resumed> {
         let lines = self.locked();
         Ok(match lines.back() {
-            Some(last) => Resumed::at(ChainHead {
-                seq: last.seq,
-                hash: last.hash,
-            })
-            .filed_from(last.ts),
+            Some(last) => Resumed::at(last.head()).filed_from(last.ts),
             None => Resumed::default(),
         })
     }

@@ -312,10 +312,7 @@ impl AuditSink for RedisAuditSink {
             let mut pipe = redis::pipe();
             pipe.atomic();
             if let Some(newest) = rest.last() {
-                let head = ChainHead {
-                    seq: newest.seq,
-                    hash: newest.hash,
-                };
+                let head = newest.head();
                 pipe.cmd("SET")
                     .arg(self.head_key())
                     .arg(head.to_checkpoint())

@@ -147,7 +147,5 @@ impl Drop for Lease {
 
 /// 16 random bytes in hex: tells this writer's lease from any other's.
 fn owner_token() -> io::Result<String> {
-    let mut bytes = [0u8; 16];
-    getrandom::fill(&mut bytes).map_err(|e| io::Error::other(e.to_string()))?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+    super::random_hex128().map_err(|e| io::Error::other(e.to_string()))
 }

@@ -45,3 +45,10 @@ pub use limiter::RedisRateLimitStore;
 pub use quota::RedisQuotaStore;
 pub use tombstones::RedisTombstones;
 pub use webhook_queue::RedisWebhookQueue;
+
+/// 128 random bits as 32 lowercase hex digits: a lease owner's token, an epoch id.
+pub(crate) fn random_hex128() -> Result<String, getrandom::Error> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes)?;
+    Ok(format!("{:032x}", u128::from_be_bytes(bytes)))
+}

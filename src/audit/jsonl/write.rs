@@ -43,13 +43,8 @@ pub(super) fn write_batch(sink: &JsonLinesSink, batch: &[ChainedLine]) -> io::Re
         .iter()
         .map(|(day, _)| open_segment(&sink.segment_path(*day)))
         .collect::<io::Result<Vec<Opened>>>()?;
-    let written = append_runs(sink, &runs, &mut opened).and_then(|()| {
-        let head = ChainHead {
-            seq: last.seq,
-            hash: last.hash,
-        };
-        write_checkpoint(&sink.dir, head)
-    });
+    let written = append_runs(sink, &runs, &mut opened)
+        .and_then(|()| write_checkpoint(&sink.dir, last.head()));
     if let Err(error) = written {
         // Cut the segments back to where they were: what is left is whole lines only, and the
         // retry appends this batch once. A segment that cannot be cut keeps a torn line, which

@@ -255,7 +255,6 @@ impl RedisConnection {
 
 /// 128 random bits in hex.
 fn new_epoch_id() -> Result<String, StoreError> {
-    let mut bytes = [0u8; 16];
-    getrandom::fill(&mut bytes).map_err(|_| StoreError::new("no randomness for an epoch id"))?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+    crate::redis_store::random_hex128()
+        .map_err(|_| StoreError::new("no randomness for an epoch id"))
 }
