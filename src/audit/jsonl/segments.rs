@@ -74,12 +74,18 @@ impl SegmentEnd {
 pub(super) fn segment_end(path: &Path) -> io::Result<SegmentEnd> {
     let mut file = File::open(path)?;
     let len = file.metadata()?.len();
+    // A torn tail (zeros after an operating system crash can be gigabytes) holds no newline:
+    // it is stepped over in fixed chunks, never read whole, and the search for the last line
+    // starts at the last newline.
+    let lines_end = after_last_newline(&mut file, len)?;
     let mut window = FIRST_WINDOW;
     loop {
-        let start = len.saturating_sub(window);
-        let mut bytes = Vec::with_capacity(usize::try_from(len - start).unwrap_or(0));
+        let start = lines_end.saturating_sub(window);
+        let mut bytes = Vec::with_capacity(usize::try_from(lines_end - start).unwrap_or(0));
         file.seek(SeekFrom::Start(start))?;
-        (&mut file).take(len - start).read_to_end(&mut bytes)?;
+        (&mut file)
+            .take(lines_end - start)
+            .read_to_end(&mut bytes)?;
         match last_line_in(&bytes, start == 0) {
             Found::Line { text, end } => {
                 return Ok(SegmentEnd {
@@ -98,6 +104,24 @@ pub(super) fn segment_end(path: &Path) -> io::Result<SegmentEnd> {
             Found::NeedMore => window = window.saturating_mul(4),
         }
     }
+}
+
+/// The position just after the last newline of the first `len` bytes of `file`; 0 when there
+/// is none. Reads backwards a chunk of [`FIRST_WINDOW`] bytes at a time.
+fn after_last_newline(file: &mut File, len: u64) -> io::Result<u64> {
+    let mut chunk = vec![0_u8; usize::try_from(FIRST_WINDOW).unwrap_or(64 * 1024)];
+    let mut end = len;
+    while end > 0 {
+        let start = end.saturating_sub(chunk.len() as u64);
+        let part = &mut chunk[..usize::try_from(end - start).unwrap_or(0)];
+        file.seek(SeekFrom::Start(start))?;
+        file.read_exact(part)?;
+        if let Some(newline) = part.iter().rposition(|b| *b == b'\n') {
+            return Ok(start + newline as u64 + 1);
+        }
+        end = start;
+    }
+    Ok(0)
 }
 
 enum Found {
@@ -139,6 +163,27 @@ fn last_line_in(bytes: &[u8], whole: bool) -> Found {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An operating system crash can leave a segment's end as zeros, far larger than its
+    /// lines: the last line is found before them, which are stepped over in fixed chunks (16
+    /// MiB of sparse zeros here, 256 of them).
+    #[test]
+    fn the_last_line_is_found_before_megabytes_of_zeros() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let path = dir.path().join("audit-2027-03-10.jsonl");
+        let line = r#"{"seq":1,"prev":"0000000000000000000000000000000000000000000000000000000000000000"}"#;
+        std::fs::write(&path, format!("{line}\n")).expect("written");
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .expect("opened");
+        let line_end = line.len() as u64 + 1;
+        file.set_len(line_end + (16 << 20)).expect("extended");
+        let end = segment_end(&path).expect("read");
+        assert_eq!(end.last.as_deref(), Some(line));
+        assert_eq!(end.tail_at, line_end);
+        assert!(end.is_torn());
+    }
 
     #[test]
     fn day_names_round_trip() {
