@@ -108,6 +108,9 @@
 // docs.rs builds with `--cfg docsrs` on nightly: every item gated by a feature says which.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "admin")]
+#[cfg_attr(docsrs, doc(cfg(feature = "admin")))]
+pub mod admin;
 mod admission;
 mod assembly;
 pub mod audit;

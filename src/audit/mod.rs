@@ -114,6 +114,8 @@ mod writer;
 pub use chain::{BreakKind, ChainBreak, ChainHead, ChainedLine, verify};
 pub use checkpoint::ENDS_BEFORE_CHECKPOINT;
 pub use config::AuditLogConfig;
+#[cfg_attr(not(feature = "admin"), allow(unused_imports))]
+pub(crate) use event::sanitized;
 pub use event::{AuditEvent, MAX_PATH, MAX_USER_AGENT, Outcome};
 pub use future::ResponseFuture;
 pub use instance::{
@@ -125,5 +127,7 @@ pub use layer::AuditRecordLayer;
 pub use log::{AuditLog, AuditStats, Unwritten};
 pub use recovery::{RECOVERY_METHOD, RECOVERY_PATH};
 pub use request_id::X_REQUEST_ID;
+#[cfg_attr(not(feature = "admin"), allow(unused_imports))]
+pub(crate) use request_id::request_id;
 pub use service::AuditRecord;
 pub use sink::{AuditSink, MemoryAuditSink, Resumed};

@@ -97,6 +97,7 @@ pub(super) async fn start(
         versions: stores.versions,
         reconciling: tokio::sync::Mutex::new(()),
         clock,
+        environment: config.environment,
     };
     if data_lost {
         // Nothing is written into a Redis that lost its data: `memorysync store reseed` writes

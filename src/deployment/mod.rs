@@ -86,6 +86,7 @@ use crate::audit::{AuditLog, AuditRecordLayer};
 use crate::auth::ApiKeyAuthLayer;
 use crate::clock::SharedClock;
 use crate::config::Config;
+use crate::environment::Environment;
 use crate::health::HealthRouteLayer;
 use crate::limit::SlidingWindowRateLimitLayer;
 use crate::pipeline::{PipelineBuilder, PipelineLayer};
@@ -178,6 +179,7 @@ pub struct Deployment {
     /// One reconciliation at a time in this process.
     reconciling: tokio::sync::Mutex<()>,
     clock: SharedClock,
+    environment: Environment,
 }
 
 impl std::fmt::Debug for Deployment {
@@ -270,6 +272,16 @@ impl Deployment {
         &self.instance
     }
 
+    /// The clock every stage reads.
+    pub fn clock(&self) -> &SharedClock {
+        &self.clock
+    }
+
+    /// The deployment's environment: the keys its authentication accepts.
+    pub fn environment(&self) -> Environment {
+        self.environment
+    }
+
     /// Stops within `grace`: webhook events still in the process go into the queue and
     /// deliveries in flight finish, within half of it (at most 10 s; the rest stay queued), and
     /// events the queue did not take by then are written to a fallback file
@@ -281,7 +293,7 @@ impl Deployment {
     ///
     /// # Errors
     /// [`AuditLoss`] when audit events could be kept neither in the log nor in a fallback file.
-    pub async fn shutdown(self, grace: Duration) -> Result<ShutdownReport, AuditLoss> {
+    pub async fn shutdown(&self, grace: Duration) -> Result<ShutdownReport, AuditLoss> {
         let deadline = Instant::now() + grace;
         let (webhooks, (unqueued_webhooks, lost_webhooks)) = match &self.webhooks {
             Some(webhooks) => {

@@ -1,0 +1,156 @@
+//! What wraps every admin call: the token check, the read-only role, and the call's audit event
+//! in the deployment's chain.
+
+use std::sync::Arc;
+
+use axum::extract::{OriginalUri, Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use http::{HeaderValue, Method, StatusCode, header};
+use tokio::time::Instant;
+
+use super::AdminApi;
+use super::problem::{AdminError, ProblemCode};
+use super::tokens::{AdminCaller, TokenRefusal};
+use crate::audit::{AuditEvent, MAX_PATH, MAX_USER_AGENT, Outcome, X_REQUEST_ID};
+use crate::key::AdminRole;
+
+/// What a handler names as the target of its call, for the audit event: the key and the
+/// project it acted on (so `GET /admin/v1/audit?key_id=` finds what was done to a key).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Target {
+    pub(crate) key_id: Option<Arc<str>>,
+    pub(crate) project: Option<Arc<str>>,
+}
+
+impl Target {
+    pub(crate) fn key(id: &str, project: &str) -> Self {
+        Target {
+            key_id: Some(Arc::from(id)),
+            project: Some(Arc::from(project)),
+        }
+    }
+
+    pub(crate) fn project(project: &str) -> Self {
+        Target {
+            key_id: None,
+            project: Some(Arc::from(project)),
+        }
+    }
+
+    /// `response` carrying this target.
+    pub(crate) fn on(self, response: impl IntoResponse) -> Response {
+        let mut response = response.into_response();
+        response.extensions_mut().insert(self);
+        response
+    }
+}
+
+/// Authenticates the call, refuses a read-only token anything but a read, runs the handler, and
+/// records the call in the audit log before answering.
+pub(crate) async fn admin_call(
+    State(api): State<AdminApi>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let started = Instant::now();
+    let deployment = api.deployment();
+    let ts = deployment.clock().now();
+    let (request_id, request_id_value) = crate::audit::request_id(request.headers());
+    let method = request.method().clone();
+    // Under `nest`, the request's URI has lost the prefix; the audit log records the whole path.
+    let uri = match request.extensions().get::<OriginalUri>() {
+        Some(OriginalUri(uri)) => uri,
+        None => request.uri(),
+    };
+    let path = crate::audit::sanitized(uri.path().as_bytes(), MAX_PATH);
+    let user_agent = request
+        .headers()
+        .get(header::USER_AGENT)
+        .map(|ua| crate::audit::sanitized(ua.as_bytes(), MAX_USER_AGENT));
+    let client_ip = crate::client_ip::peer_ip(request.extensions());
+
+    let caller = api.tokens().authenticate(request.headers());
+    let mut response = match &caller {
+        Err(refusal) => refused(*refusal).into_response(),
+        Ok(caller) if caller.role == AdminRole::Read && !is_read(&method) => AdminError::new(
+            StatusCode::FORBIDDEN,
+            "read_only_token",
+            format!(
+                "admin token `{}` has the read role: it may only GET",
+                caller.token_id
+            ),
+        )
+        .into_response(),
+        Ok(caller) => {
+            request.extensions_mut().insert(caller.clone());
+            next.run(request).await
+        }
+    };
+
+    let status = response.status();
+    let target = response
+        .extensions()
+        .get::<Target>()
+        .cloned()
+        .unwrap_or_default();
+    let result = response
+        .extensions()
+        .get::<ProblemCode>()
+        .map_or("ok", |code| code.0);
+    let token = caller
+        .as_ref()
+        .map_or("none", |caller: &AdminCaller| &*caller.token_id);
+    let event = AuditEvent {
+        ts,
+        request_id,
+        method: method.as_str().to_owned(),
+        path,
+        status: status.as_u16(),
+        outcome: outcome(status),
+        key_id: target.key_id,
+        project: target.project,
+        environment: None,
+        client_ip,
+        user_agent,
+        latency_us: u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+        detail: Some(format!("admin token={token} result={result}")),
+    };
+    deployment.audit().record(event).await;
+
+    let headers = response.headers_mut();
+    headers.insert(X_REQUEST_ID, request_id_value);
+    // Answers name keys, usage and projects: no cache along the way keeps them.
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+fn is_read(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD)
+}
+
+fn refused(refusal: TokenRefusal) -> AdminError {
+    let (code, detail) = match refusal {
+        TokenRefusal::Missing => (
+            "missing_admin_token",
+            "send an admin token as `Authorization: Bearer msa_...`",
+        ),
+        TokenRefusal::Malformed(why) => ("malformed_admin_token", why),
+        TokenRefusal::Unknown => (
+            "invalid_admin_token",
+            "no [[admin_tokens]] entry has this token",
+        ),
+    };
+    AdminError::new(StatusCode::UNAUTHORIZED, code, detail)
+}
+
+/// The audit outcome of an admin answer: refusals of the caller as such, a server-side failure
+/// as an error, and every other answer (a 404 or a 409 included) as served.
+fn outcome(status: StatusCode) -> Outcome {
+    match status {
+        StatusCode::UNAUTHORIZED => Outcome::Unauthenticated,
+        StatusCode::FORBIDDEN => Outcome::Forbidden,
+        s if s.is_server_error() => Outcome::Error,
+        _ => Outcome::Allowed,
+    }
+}

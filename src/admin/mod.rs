@@ -1,0 +1,144 @@
+//! The admin API (section 12 of the design; feature `admin`): an axum [`Router`] over a
+//! [`Deployment`]'s keys, plans and audit log, for operators and their tools.
+//!
+//! Mount it where you like, on a listener only operators reach (the `memorysync` binary serves
+//! it on `--admin-listen`, never on the public one). Every call needs an admin token
+//! (`Authorization: Bearer msa_...`, made by `memorysync admin-token`, listed by its SHA-256 in
+//! `[[admin_tokens]]`); a `read` token may only `GET`. Every call, refused ones included, is an
+//! event in the deployment's audit chain: method, path, status, the target key and project, and
+//! `detail` = `admin token=<id> result=<ok or the problem's code>`. Errors are problem+json with
+//! a `code`; lists are paginated (`?cursor=&limit=`, answering `{"items", "next_cursor"}`).
+//!
+//! ```no_run
+//! # async fn run(config: memorysync_pipeline::config::Config) -> Result<(), Box<dyn std::error::Error>> {
+//! use std::sync::Arc;
+//! use memorysync_pipeline::admin::{AdminApi, AdminTokens};
+//! use memorysync_pipeline::deployment::{Deployment, DeploymentOptions};
+//!
+//! let deployment = Arc::new(Deployment::start(&config, DeploymentOptions::new()).await?);
+//! let admin = AdminApi::new(Arc::clone(&deployment), AdminTokens::new(config.admin_tokens.clone()));
+//! let app: axum::Router = admin.router(); // serve it on an operators' listener
+//! # let _ = app; Ok(()) }
+//! ```
+//!
+//! # Decisions
+//! - Ownership (section 4): the API changes only the records it manages; a change to a key or a
+//!   plan the config file manages is 409 `owned_by_config`, whose message says to edit the
+//!   file. Revocation works on any key.
+//! - A key is created only for a project with a plan (a typo would otherwise make a key no
+//!   quota meters), and only for an environment the deployment accepts (a production
+//!   deployment refuses development keys, so it does not make them).
+//! - Rotation keeps the old key's project, environment and limits; the old key's expiry becomes
+//!   the end of the grace (or stays, when earlier). Rotating a key the file manages is refused:
+//!   the file's rotation is an edit of the file.
+//! - A cursor is the base64url of the last id given: pages stay right while records change.
+//! - Answers carry `Cache-Control: no-store` and the call's `X-Request-Id`.
+//! - Token checks compare the hash with every listed token, matched or not, in constant time.
+
+mod call;
+mod extract;
+mod key_view;
+mod keys;
+mod openapi;
+mod page;
+mod problem;
+mod tokens;
+mod values;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::{get, post};
+
+pub use tokens::{AdminCaller, AdminTokens};
+
+use crate::clock::Timestamp;
+use crate::deployment::Deployment;
+use crate::environment::Environment;
+use problem::AdminError;
+
+/// The admin API of one deployment. Cheap to clone.
+#[derive(Clone)]
+pub struct AdminApi {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    deployment: Arc<Deployment>,
+    tokens: AdminTokens,
+}
+
+impl std::fmt::Debug for AdminApi {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdminApi")
+            .field("instance", &self.inner.deployment.instance())
+            .field("tokens", &self.inner.tokens)
+            .finish()
+    }
+}
+
+impl AdminApi {
+    /// The admin API of `deployment`, for callers holding one of `tokens`.
+    pub fn new(deployment: Arc<Deployment>, tokens: AdminTokens) -> Self {
+        AdminApi {
+            inner: Arc::new(Inner { deployment, tokens }),
+        }
+    }
+
+    /// The routes, all under `/admin/v1/`: every answer there, an unknown path's 404 included,
+    /// comes after the token check. Merge it into a router of your own, or serve it alone.
+    pub fn router(&self) -> Router {
+        let v1 = Router::new()
+            .route("/keys", get(keys::list).post(keys::create))
+            .route("/keys/{id}", get(keys::show).patch(keys::update))
+            .route("/keys/{id}/rotate", post(keys::rotate))
+            .route("/keys/{id}/revoke", post(keys::revoke))
+            .route("/openapi.json", get(openapi::document))
+            .fallback(|| async {
+                AdminError::not_found("not_found", "no admin route has this path")
+            })
+            .method_not_allowed_fallback(|| async {
+                AdminError::new(
+                    http::StatusCode::METHOD_NOT_ALLOWED,
+                    "method_not_allowed",
+                    "this admin route does not take this method",
+                )
+            })
+            .layer(axum::middleware::from_fn_with_state(
+                self.clone(),
+                call::admin_call,
+            ))
+            .with_state(self.clone());
+        Router::new().nest("/admin/v1", v1)
+    }
+
+    /// The OpenAPI 3.1 document of the routes, as `GET /admin/v1/openapi.json` answers it.
+    pub fn openapi() -> utoipa::openapi::OpenApi {
+        openapi::document_value()
+    }
+
+    /// The tokens in force; [`AdminTokens::replace`] them when the config file is reloaded.
+    pub fn tokens(&self) -> &AdminTokens {
+        &self.inner.tokens
+    }
+
+    pub(crate) fn deployment(&self) -> &Deployment {
+        &self.inner.deployment
+    }
+
+    pub(crate) fn now(&self) -> Timestamp {
+        self.inner.deployment.clock().now()
+    }
+
+    /// Refuses to make a key the deployment's authentication would refuse.
+    pub(crate) fn check_environment(&self, environment: Environment) -> Result<(), AdminError> {
+        if self.inner.deployment.environment() == Environment::Production
+            && environment == Environment::Development
+        {
+            return Err(AdminError::invalid(
+                "a production deployment refuses development keys: create a production key",
+            ));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,63 @@
+//! The checks of values the admin API is given: ids, limits, instants; and new random ids.
+
+use serde::{Deserialize, Deserializer};
+
+use super::problem::AdminError;
+use crate::clock::Timestamp;
+use crate::config::{RECORD_ID_RULE, is_record_id};
+
+/// `value` when it follows the record id rule, else 422 naming the field.
+pub(crate) fn record_id<'a>(field: &str, value: &'a str) -> Result<&'a str, AdminError> {
+    if is_record_id(value) {
+        Ok(value)
+    } else {
+        Err(AdminError::invalid(format!("{field}: {RECORD_ID_RULE}")))
+    }
+}
+
+/// A rate limit: at least 1, or none.
+pub(crate) fn limit_value(field: &str, value: Option<u32>) -> Result<Option<u32>, AdminError> {
+    match value {
+        Some(0) => Err(AdminError::invalid(format!(
+            "{field}: a limit of 0 would refuse every request; revoke the key instead, or send \
+             null for no limit"
+        ))),
+        other => Ok(other),
+    }
+}
+
+/// An RFC 3339 instant.
+pub(crate) fn timestamp(field: &str, text: &str) -> Result<Timestamp, AdminError> {
+    Timestamp::parse_rfc3339(text)
+        .map_err(|_| AdminError::invalid(format!("{field}: not an RFC 3339 instant")))
+}
+
+/// `prefix` and 24 random hex digits.
+pub(crate) fn new_id(prefix: &str) -> Result<String, AdminError> {
+    let mut bytes = [0u8; 12];
+    getrandom::fill(&mut bytes).map_err(|_| no_randomness())?;
+    let mut id = String::with_capacity(prefix.len() + 24);
+    id.push_str(prefix);
+    for byte in bytes {
+        id.push_str(&format!("{byte:02x}"));
+    }
+    Ok(id)
+}
+
+/// 503: the operating system's random number generator failed.
+pub(crate) fn no_randomness() -> AdminError {
+    AdminError::new(
+        http::StatusCode::SERVICE_UNAVAILABLE,
+        "no_randomness",
+        "the operating system's random number generator failed; nothing was created",
+    )
+}
+
+/// A field that may be absent (`None`: unchanged), `null` (`Some(None)`: cleared) or a value.
+pub(crate) fn double_option<'de, T, D>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    T: Deserialize<'de>,
+    D: Deserializer<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
+}

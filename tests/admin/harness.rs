@@ -1,0 +1,201 @@
+//! One deployment with its admin router, an admin and a read token, a manual clock, and the
+//! pipeline around a memory-API stand-in, driven by `oneshot`.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use http::{HeaderMap, Request, StatusCode};
+use http_body_util::BodyExt;
+use memorysync_pipeline::admin::{AdminApi, AdminTokens};
+use memorysync_pipeline::audit::MemoryAuditSink;
+use memorysync_pipeline::clock::ManualClock;
+use memorysync_pipeline::config::Config;
+use memorysync_pipeline::deployment::{Deployment, DeploymentOptions};
+use memorysync_pipeline::key::{AdminToken, ApiKey};
+use memorysync_pipeline::{ClientAddr, Environment};
+use serde_json::Value;
+use tower::ServiceExt;
+
+use crate::common::T0;
+
+/// The project every config here has: 3 adds and 100 queries a month.
+pub(crate) const PROJECT: &str = "proj_demo";
+/// The key the config file manages.
+pub(crate) const FILE_KEY: &str = "key_file";
+
+/// Where the deployment keeps its state.
+pub(crate) enum Backend<'a> {
+    Memory,
+    Embedded(&'a Path),
+    #[cfg(feature = "redis")]
+    Redis(&'a str),
+}
+
+pub(crate) struct Admin {
+    pub(crate) deployment: Arc<Deployment>,
+    pub(crate) router: Router,
+    pub(crate) admin: AdminToken,
+    pub(crate) reader: AdminToken,
+    pub(crate) file_key: ApiKey,
+    pub(crate) clock: ManualClock,
+    pub(crate) audit: MemoryAuditSink,
+}
+
+/// A development config with `proj_demo`, the file's key and the two tokens' entries.
+pub(crate) fn config_text(
+    backend: &Backend<'_>,
+    file_key: &ApiKey,
+    admin: &AdminToken,
+    reader: &AdminToken,
+) -> String {
+    let store = match backend {
+        Backend::Memory => String::new(),
+        Backend::Embedded(dir) => format!(
+            "[store]\nbackend = \"embedded\"\npath = \"{}\"\n",
+            dir.display()
+        ),
+        #[cfg(feature = "redis")]
+        Backend::Redis(url) => {
+            format!(
+                "[store]\nbackend = \"redis\"\nredis_url = \"{url}\"\non_store_error = \"deny\"\n"
+            )
+        }
+    };
+    format!(
+        "environment = \"development\"\n{store}\
+         [[projects]]\nid = \"{PROJECT}\"\nadds_per_month = 3\nqueries_per_month = 100\n\
+         [[keys]]\nid = \"{FILE_KEY}\"\nsha256 = \"{}\"\nproject = \"{PROJECT}\"\nenvironment = \"development\"\nrps = 100\nrpm = 1000\n\
+         [[admin_tokens]]\nid = \"tok_ops\"\nsha256 = \"{}\"\nrole = \"admin\"\n\
+         [[admin_tokens]]\nid = \"tok_read\"\nsha256 = \"{}\"\nrole = \"read\"\n",
+        file_key.hash().to_hex(),
+        admin.hash().to_hex(),
+        reader.hash().to_hex(),
+    )
+}
+
+impl Admin {
+    pub(crate) async fn start(backend: Backend<'_>) -> Self {
+        Self::start_with(
+            backend,
+            ApiKey::generate(Environment::Development).unwrap(),
+            AdminToken::generate().unwrap(),
+            "node-a",
+        )
+        .await
+    }
+
+    /// A deployment with these secrets (a second instance, or a restart, shares them).
+    pub(crate) async fn start_with(
+        backend: Backend<'_>,
+        file_key: ApiKey,
+        admin: AdminToken,
+        instance: &str,
+    ) -> Self {
+        let reader = AdminToken::generate().unwrap();
+        let config = Config::from_toml(&config_text(&backend, &file_key, &admin, &reader)).unwrap();
+        let clock = ManualClock::new(T0);
+        let audit = MemoryAuditSink::new();
+        let options = DeploymentOptions::new()
+            .with_clock(clock.clone())
+            .with_instance(instance)
+            .with_audit_sink(audit.clone());
+        let deployment = Arc::new(Deployment::start(&config, options).await.unwrap());
+        let tokens = AdminTokens::new(config.admin_tokens.clone());
+        let router = AdminApi::new(Arc::clone(&deployment), tokens).router();
+        Admin {
+            deployment,
+            router,
+            admin,
+            reader,
+            file_key,
+            clock,
+            audit,
+        }
+    }
+
+    /// `method path` with the admin token and `body` as JSON.
+    pub(crate) async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let token = self.admin.expose_secret().to_owned();
+        let (status, _, body) = self.call_as(Some(&token), method, path, body).await;
+        (status, body)
+    }
+
+    /// `method path` with `token` (none: no `Authorization`), answered with its headers.
+    pub(crate) async fn call_as(
+        &self,
+        token: Option<&str>,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, HeaderMap, Value) {
+        let mut request = Request::builder().method(method).uri(path);
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        let body = match body {
+            Some(body) => {
+                request = request.header("content-type", "application/json");
+                Body::from(body.to_string())
+            }
+            None => Body::empty(),
+        };
+        self.send(request.body(body).unwrap()).await
+    }
+
+    /// Any request to the admin router.
+    pub(crate) async fn send(&self, request: Request<Body>) -> (StatusCode, HeaderMap, Value) {
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let (parts, body) = response.into_parts();
+        let bytes = body.collect().await.unwrap().to_bytes();
+        let value = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&bytes)))
+        };
+        (parts.status, parts.headers, value)
+    }
+
+    /// A memory add through the pipeline with `key`: its status and rejection code, if any.
+    pub(crate) async fn add_with(&self, key: &str) -> (StatusCode, Option<String>) {
+        let api = tower::service_fn(|_: Request<Body>| async {
+            Ok::<_, std::convert::Infallible>(http::Response::new(Body::from(
+                r#"{"results":[{"id":"m"}]}"#,
+            )))
+        });
+        let app = self.deployment.layer().around(api);
+        let mut request = Request::post("/v1/memories")
+            .header("authorization", format!("Bearer {key}"))
+            .header("x-project-id", PROJECT)
+            .header("content-type", "application/json")
+            .body(Body::from(r#"{"text":"a"}"#))
+            .unwrap();
+        request
+            .extensions_mut()
+            .insert(ClientAddr(([127, 0, 0, 1], 40000).into()));
+        let response = app.oneshot(request).await.unwrap();
+        let status = response.status();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let code = serde_json::from_slice::<Value>(&bytes)
+            .ok()
+            .and_then(|v| v["code"].as_str().map(str::to_owned));
+        (status, code)
+    }
+
+    /// The audit lines written so far, parsed.
+    pub(crate) async fn audit_lines(&self) -> Vec<Value> {
+        self.deployment.audit().flush().await;
+        self.audit
+            .lines()
+            .iter()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect()
+    }
+}

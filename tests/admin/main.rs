@@ -1,0 +1,13 @@
+//! The admin API (section 12 of the design) end to end: a deployment from a config, the admin
+//! router in front of it, and the pipeline serving the keys the API made. Memory and embedded
+//! backends always; Redis with two instances on a `redis-server` of the test's own (skipped
+//! without `MEMORYSYNC_TEST_REDIS_URL`).
+#![cfg(feature = "admin")]
+#![allow(clippy::unwrap_used)]
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod harness;
+mod keys;
+mod tokens;
