@@ -124,6 +124,7 @@ pub(super) struct RawServer {
     pub(super) shutdown_grace_ms: Option<Spanned<u64>>,
     pub(super) instance: Option<Spanned<String>>,
     pub(super) tls: Option<Spanned<RawTls>>,
+    pub(super) allow_plaintext_admin: Option<bool>,
 }
 
 #[derive(Deserialize)]

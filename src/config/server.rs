@@ -31,6 +31,10 @@ pub struct ServerConfig {
     pub instance: Option<String>,
     /// `[server.tls]`: serve HTTPS instead of plain HTTP, on every listener.
     pub tls: Option<TlsConfig>,
+    /// `allow_plaintext_admin = true`: the admin listener may serve plain HTTP on an address
+    /// other than loopback (admin tokens then cross the network in clear; for a private
+    /// network whose links are encrypted otherwise). Default `false`.
+    pub allow_plaintext_admin: bool,
 }
 
 /// `[server.tls]`: PEM files, relative to the working directory like `audit.dir`. Both are
@@ -55,6 +59,7 @@ impl Default for ServerConfig {
             shutdown_grace: Duration::from_millis(30_000),
             instance: None,
             tls: None,
+            allow_plaintext_admin: false,
         }
     }
 }
@@ -114,6 +119,7 @@ pub(super) fn validate(
         )?,
         instance,
         tls: raw.tls.map(|tls| validate_tls(tls, &line_of)).transpose()?,
+        allow_plaintext_admin: raw.allow_plaintext_admin.unwrap_or(false),
     })
 }
 

@@ -1,6 +1,9 @@
 //! What the public listener serves: the pipeline, built from the config, around a backend.
 
+use std::sync::Arc;
+
 use axum::Router;
+use memorysync_pipeline::admin::AdminTokens;
 use memorysync_pipeline::config::Config;
 use memorysync_pipeline::deployment::{Deployment, DeploymentOptions};
 use memorysync_pipeline::pipeline::PipelineBuilder;
@@ -54,8 +57,11 @@ pub(crate) struct App {
     pub(crate) public: Router,
     /// How the public listener treats request bodies, as the backend needs.
     pub(crate) bodies: Bodies,
-    /// The running pipeline's stores and background work, to shut down at the end.
-    pub(crate) deployment: Deployment,
+    /// The running pipeline's stores and background work, to shut down at the end; shared
+    /// with the admin API.
+    pub(crate) deployment: Arc<Deployment>,
+    /// The config's `[[admin_tokens]]`, replaced on SIGHUP.
+    pub(crate) admin_tokens: AdminTokens,
 }
 
 /// Starts the deployment `config` describes and puts its stages around `backend`.
@@ -85,7 +91,8 @@ pub(crate) async fn build(
     Ok(App {
         public,
         bodies,
-        deployment,
+        deployment: Arc::new(deployment),
+        admin_tokens: AdminTokens::new(config.admin_tokens.clone()),
     })
 }
 

@@ -41,8 +41,10 @@ mod webhook_tests;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use memorysync_pipeline::Environment;
+use memorysync_pipeline::admin::AdminApi;
 use memorysync_pipeline::audit::{INSTANCE_NAME_RULE, is_instance_name};
 use memorysync_pipeline::config::{Config, StoreBackend};
 use memorysync_pipeline::deployment::DeploymentOptions;
@@ -121,7 +123,13 @@ async fn start(args: ServeArgs) -> Result<(), String> {
     let admin = match args.admin_listen {
         // The metrics recorder is installed before the deployment starts, to count from the
         // first event.
-        Some(addr) => Some((bind(addr, "--admin-listen").await?, admin::router()?)),
+        Some(addr) => {
+            admin::check_listener(addr, &config)?;
+            Some((
+                bind(addr, "--admin-listen").await?,
+                admin::metrics_routes()?,
+            ))
+        }
         None => None,
     };
     // Before the store is opened: its lock file names this process to `memorysync store backup`.
@@ -174,6 +182,10 @@ async fn start(args: ServeArgs) -> Result<(), String> {
             admin::SERVES
         );
     }
+    let admin = admin.map(|(listener, metrics)| {
+        let api = AdminApi::new(Arc::clone(&app.deployment), app.admin_tokens.clone());
+        (listener, admin::router(metrics, &api))
+    });
     let listeners = Listeners { public, admin, tls };
     let reload = Some((args.config.as_path(), hangups));
     serving::serve_until(listeners, app, &config, shutdown, reload).await?;

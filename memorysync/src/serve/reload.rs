@@ -1,10 +1,10 @@
 //! SIGHUP: the config file read again and reconciled with the stores, without a restart.
 //!
 //! Only what [`Deployment::reconcile`] reconciles applies: the keys (added, changed, revoked)
-//! and the projects' plans. Every other field of the file takes a restart: `environment`,
+//! and the projects' plans, and `[[admin_tokens]]` (a token removed from the file stops working,
+//! whatever the stores say of the rest). Every other field of the file takes a restart: `environment`,
 //! `[store]`, `[server]` and `[server.tls]` (listeners, limits, certificates), `[audit]`,
-//! `[health]`, `[[webhooks]]` and `[webhooks_retry]`, `[[quota.routes]]`, `[upstream]` and
-//! `[[admin_tokens]]`; a reload that finds one of them changed says so and leaves it as it
+//! `[health]`, `[[webhooks]]` and `[webhooks_retry]`, `[[quota.routes]]`, and `[upstream]`; a reload that finds one of them changed says so and leaves it as it
 //! was. A file that does not load, or that the store refuses (an older `config_version`, or
 //! another file with the applied one), changes nothing; the server keeps serving either way.
 //! Each outcome is logged, and printed as one line on standard output.
@@ -12,6 +12,7 @@
 use std::future::Future;
 use std::path::Path;
 
+use memorysync_pipeline::admin::AdminTokens;
 use memorysync_pipeline::config::Config;
 use memorysync_pipeline::deployment::Deployment;
 
@@ -40,13 +41,23 @@ pub(crate) fn catch_hangups() -> Hangups {
     None
 }
 
-/// Reloads the file at `path` on every SIGHUP in `hangups` until `until` resolves. `started` is
-/// the config the process started with: what the fields that take a restart are compared
-/// against.
+/// What a reload changes, and what it compares with.
+#[derive(Clone, Copy)]
+pub(crate) struct Reloading<'a> {
+    /// Where the keys and plans are reconciled.
+    pub(crate) deployment: &'a Deployment,
+    /// The admin API's tokens, replaced by the file's.
+    pub(crate) tokens: &'a AdminTokens,
+    /// The config file.
+    pub(crate) path: &'a Path,
+    /// The config the process started with: what the fields that take a restart are compared
+    /// against.
+    pub(crate) started: &'a Config,
+}
+
+/// Reloads the file on every SIGHUP in `hangups` until `until` resolves.
 pub(crate) async fn on_hangup(
-    deployment: &Deployment,
-    path: &Path,
-    started: &Config,
+    reloading: Reloading<'_>,
     hangups: Hangups,
     until: impl Future<Output = ()>,
 ) {
@@ -60,17 +71,24 @@ pub(crate) async fn on_hangup(
                     if received.is_none() {
                         return;
                     }
-                    println!("{}", reload(deployment, path, started).await);
+                    println!("{}", reload(reloading).await);
                 }
             }
         }
     }
-    let _ = (deployment, path, started, hangups);
+    let _ = (reloading, hangups);
     until.await;
 }
 
-/// Reads the file at `path` and reconciles it; the line that says what happened.
-pub(crate) async fn reload(deployment: &Deployment, path: &Path, started: &Config) -> String {
+/// Reads the file and puts its admin tokens in force, then reconciles its keys and plans; the
+/// line that says what happened.
+pub(crate) async fn reload(reloading: Reloading<'_>) -> String {
+    let Reloading {
+        deployment,
+        tokens,
+        path,
+        started,
+    } = reloading;
     let config = match Config::load(path) {
         Ok(config) => config,
         Err(error) => {
@@ -84,15 +102,19 @@ pub(crate) async fn reload(deployment: &Deployment, path: &Path, started: &Confi
             "config reload: this changed but takes a restart; it stays as the process started"
         );
     }
+    // Whatever the stores say of the keys and plans: a token removed from the file must stop
+    // working even when the file's `config_version` is refused.
+    tokens.replace(config.admin_tokens.clone());
     match deployment.reconcile(&config).await {
         Ok(summary) => format!(
-            "config reconciled: config_version {}, {} added, {} changed, {} revoked, {} plans changed, {} refused",
+            "config reconciled: config_version {}, {} added, {} changed, {} revoked, {} plans changed, {} refused, {} admin tokens",
             summary.config_version,
             summary.added,
             summary.changed,
             summary.revoked,
             summary.plans_changed,
-            summary.refused.len()
+            summary.refused.len(),
+            tokens.len()
         ),
         Err(error) if error.is_refusal() => format!("config refused: {error}"),
         Err(error) => format!("config reload failed: {error}"),
@@ -114,10 +136,6 @@ pub(crate) fn needing_restart(started: &Config, reloaded: &Config) -> Vec<&'stat
         ),
         ("[[quota.routes]]", started.quota == reloaded.quota),
         ("[upstream]", started.upstream == reloaded.upstream),
-        (
-            "[[admin_tokens]]",
-            started.admin_tokens == reloaded.admin_tokens,
-        ),
     ];
     fields
         .into_iter()

@@ -74,7 +74,13 @@ pub(crate) async fn serve_until(
     let deployment = &app.deployment;
     let reloads = async {
         if let Some((path, hangups)) = reload {
-            super::reload::on_hangup(deployment, path, config, hangups, until_stopped()).await;
+            let reloading = super::reload::Reloading {
+                deployment,
+                tokens: &app.admin_tokens,
+                path,
+                started: config,
+            };
+            super::reload::on_hangup(reloading, hangups, until_stopped()).await;
         }
     };
     let ((), signalled, (), ()) = tokio::join!(signal, public, admin, reloads);

@@ -2,6 +2,7 @@
 //! both listeners, startup errors, SIGTERM and SIGKILL, restarts, SIGHUP reloading the config,
 //! two instances sharing one Redis, and the reverse proxy in front of a Python service.
 
+mod admin;
 #[path = "../common/tls.rs"]
 mod cert;
 #[path = "../common/client.rs"]
