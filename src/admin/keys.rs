@@ -12,7 +12,7 @@ use super::key_view::{
     EnvironmentName, KeyView, NewKeyView, PreviousKey, RotatedKeyView, record_of,
 };
 use super::page::{Page, page};
-use super::problem::{AdminError, Problem};
+use super::problem::{AdminError, Problems};
 use super::values::{double_option, limit_value, new_id, no_randomness, record_id, timestamp};
 use crate::clock::Timestamp;
 use crate::environment::Environment;
@@ -40,7 +40,7 @@ pub(crate) struct KeyFilter {
 
 /// Key records, sorted by id, with their usage.
 #[utoipa::path(get, path = "/admin/v1/keys", tag = "keys", params(KeyFilter),
-    responses((status = 200, body = Page<KeyView>), (status = "4XX", body = Problem)))]
+    responses((status = 200, body = Page<KeyView>), Problems))]
 pub(crate) async fn list(
     State(api): State<AdminApi>,
     Query(filter): Query<KeyFilter>,
@@ -90,7 +90,7 @@ pub(crate) struct NewKey {
 
 /// Creates an API-owned key. The key itself is in this answer and in no other, ever.
 #[utoipa::path(post, path = "/admin/v1/keys", tag = "keys", request_body = NewKey,
-    responses((status = 201, body = NewKeyView), (status = "4XX", body = Problem)))]
+    responses((status = 201, body = NewKeyView), Problems))]
 pub(crate) async fn create(
     State(api): State<AdminApi>,
     Body(new): Body<NewKey>,
@@ -126,7 +126,7 @@ pub(crate) async fn create(
 /// One key record with its usage.
 #[utoipa::path(get, path = "/admin/v1/keys/{id}", tag = "keys",
     params(("id" = String, Path, description = "The key's id")),
-    responses((status = 200, body = KeyView), (status = "4XX", body = Problem)))]
+    responses((status = 200, body = KeyView), Problems))]
 pub(crate) async fn show(
     State(api): State<AdminApi>,
     Path(id): Path<String>,
@@ -158,7 +158,7 @@ pub(crate) struct KeyPatch {
 /// Changes an API-owned key's limits or expiry.
 #[utoipa::path(patch, path = "/admin/v1/keys/{id}", tag = "keys", request_body = KeyPatch,
     params(("id" = String, Path, description = "The key's id")),
-    responses((status = 200, body = KeyView), (status = "4XX", body = Problem)))]
+    responses((status = 200, body = KeyView), Problems))]
 pub(crate) async fn update(
     State(api): State<AdminApi>,
     Path(id): Path<String>,
@@ -197,7 +197,7 @@ pub(crate) struct Rotation {
 /// grace ends, then is refused as expired.
 #[utoipa::path(post, path = "/admin/v1/keys/{id}/rotate", tag = "keys", request_body = Rotation,
     params(("id" = String, Path, description = "The key's id")),
-    responses((status = 201, body = RotatedKeyView), (status = "4XX", body = Problem)))]
+    responses((status = 201, body = RotatedKeyView), Problems))]
 pub(crate) async fn rotate(
     State(api): State<AdminApi>,
     Path(id): Path<String>,
@@ -242,7 +242,7 @@ pub(crate) async fn rotate(
 /// tombstoned). Revoking a revoked key answers its record again.
 #[utoipa::path(post, path = "/admin/v1/keys/{id}/revoke", tag = "keys",
     params(("id" = String, Path, description = "The key's id")),
-    responses((status = 200, body = KeyView), (status = "4XX", body = Problem)))]
+    responses((status = 200, body = KeyView), Problems))]
 pub(crate) async fn revoke(
     State(api): State<AdminApi>,
     Path(id): Path<String>,

@@ -1,10 +1,13 @@
 //! The admin API's errors: problem details (RFC 9457) with a `code`, like the pipeline's
 //! rejections, and the mapping from each store error to its status.
 
+use std::collections::BTreeMap;
+
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
 use serde::Serialize;
 use utoipa::ToSchema;
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 
 use crate::key::KeyStoreError;
 use crate::store::{RecordOwner, StoreError};
@@ -130,5 +133,29 @@ impl IntoResponse for AdminError {
         }
         response.extensions_mut().insert(ProblemCode(self.code));
         response
+    }
+}
+
+/// The problem answers every route may give, for the OpenAPI document: any 4xx or 5xx status,
+/// with a [`Problem`] body as `application/problem+json`.
+pub(crate) struct Problems;
+
+impl utoipa::IntoResponses for Problems {
+    fn responses() -> BTreeMap<String, RefOr<utoipa::openapi::Response>> {
+        let content = ContentBuilder::new()
+            .schema(Some(Ref::from_schema_name("Problem")))
+            .build();
+        let problem = |description: &str| {
+            RefOr::T(
+                ResponseBuilder::new()
+                    .description(description)
+                    .content("application/problem+json", content.clone())
+                    .build(),
+            )
+        };
+        BTreeMap::from([
+            ("4XX".to_owned(), problem("The request was refused")),
+            ("5XX".to_owned(), problem("A store did not answer")),
+        ])
     }
 }

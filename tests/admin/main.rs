@@ -10,4 +10,5 @@ mod common;
 
 mod harness;
 mod keys;
+mod schemathesis;
 mod tokens;

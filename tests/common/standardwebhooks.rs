@@ -1,15 +1,14 @@
 //! The reference Python implementation of Standard Webhooks, the `standardwebhooks` package
-//! from PyPI, for interop tests: installed with pip into a folder under the target directory on
-//! first use (staged, then renamed, so that concurrent test binaries never import half an
-//! install), and run as one `python3` process per batch of verify/sign requests.
-//!
-//! Without `python3` or pip (or the package index), [`python`] prints a line saying so and
-//! returns `None`, unless `MEMORYSYNC_REQUIRE_PYTHON=1` (as in `.ci/run`), where that fails.
+//! from PyPI, for interop tests: installed on first use (see `python_packages.rs`), and run as
+//! one `python3` process per batch of verify/sign requests.
 #![allow(dead_code, clippy::unwrap_used)]
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
+
+#[path = "python_packages.rs"]
+pub(crate) mod packages;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -54,87 +53,16 @@ pub(crate) struct Python {
 
 static PYTHON: OnceLock<Result<Python, String>> = OnceLock::new();
 
-fn required() -> bool {
-    std::env::var("MEMORYSYNC_REQUIRE_PYTHON").is_ok_and(|v| v == "1")
-}
-
 /// Python with `standardwebhooks` importable, or `None` (after a printed line) when that cannot
 /// be had and is not required.
 pub(crate) fn python() -> Option<&'static Python> {
-    match PYTHON.get_or_init(setup) {
-        Ok(python) => Some(python),
-        Err(why) => {
-            assert!(!required(), "MEMORYSYNC_REQUIRE_PYTHON=1, but {why}");
-            println!("skipped: {why} (set MEMORYSYNC_REQUIRE_PYTHON=1 to fail instead)");
-            None
-        }
-    }
+    packages::or_skip(PYTHON.get_or_init(setup).as_ref().map_err(Clone::clone))
 }
 
 fn setup() -> Result<Python, String> {
+    let packages = packages::installed("standardwebhooks", "standardwebhooks")?;
     // Integration tests have a folder of their own under the target directory; examples do not.
     let tmp = option_env!("CARGO_TARGET_TMPDIR").map_or_else(std::env::temp_dir, PathBuf::from);
-    let tmp = tmp.as_path();
-    let packages = tmp.join("python-standardwebhooks");
-    if !packages
-        .join("standardwebhooks")
-        .join("__init__.py")
-        .exists()
-    {
-        let pip = Command::new("python3")
-            .args(["-m", "pip", "--version"])
-            .output()
-            .map_err(|e| format!("python3 cannot be run: {e}"))?;
-        if !pip.status.success() {
-            return Err(format!(
-                "python3 has no pip: {}",
-                String::from_utf8_lossy(&pip.stderr).trim()
-            ));
-        }
-        // Into a folder of its own first, so that a concurrent run never imports half an install.
-        let staging = tmp.join(format!("python-standardwebhooks.{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&staging);
-        let install = Command::new("python3")
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-            ])
-            .arg("--target")
-            .arg(&staging)
-            .arg("standardwebhooks")
-            .output()
-            .map_err(|e| format!("pip cannot be run: {e}"))?;
-        if !install.status.success() {
-            let _ = std::fs::remove_dir_all(&staging);
-            return Err(format!(
-                "pip could not install standardwebhooks: {}",
-                String::from_utf8_lossy(&install.stderr).trim()
-            ));
-        }
-        if !packages.join("standardwebhooks").exists() {
-            // A leftover without the package in it.
-            let _ = std::fs::remove_dir_all(&packages);
-        }
-        if std::fs::rename(&staging, &packages).is_err() {
-            // Another run got there first.
-            let _ = std::fs::remove_dir_all(&staging);
-        }
-    }
-    // Installed is not enough: python3 may have gone, or the folder may be from another one.
-    let probe = Command::new("python3")
-        .args(["-c", "import standardwebhooks"])
-        .env("PYTHONPATH", &packages)
-        .output()
-        .map_err(|e| format!("python3 cannot be run: {e}"))?;
-    if !probe.status.success() {
-        return Err(format!(
-            "standardwebhooks does not import: {}",
-            String::from_utf8_lossy(&probe.stderr).trim()
-        ));
-    }
     let script = tmp.join("standardwebhooks_interop.py");
     let partial = tmp.join(format!(
         "standardwebhooks_interop.py.{}",
