@@ -73,10 +73,12 @@ pub(crate) async fn list(
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewKey {
     /// The project, one with a plan.
+    #[schema(pattern = r"^[A-Za-z0-9._-]{1,64}$")]
     project: String,
     /// `development` (an `msk_test_` key) or `production` (`msk_live_`).
     environment: EnvironmentName,
     /// The public id; `key_` and 24 random hex digits when left out.
+    #[schema(pattern = r"^[A-Za-z0-9._-]{1,64}$")]
     id: Option<String>,
     /// Requests per second; no limit when left out.
     #[schema(minimum = 1)]
@@ -190,6 +192,7 @@ pub(crate) struct Rotation {
     #[schema(minimum = 0, maximum = 2_592_000)]
     grace_seconds: u64,
     /// The new key's id; `key_` and 24 random hex digits when left out.
+    #[schema(pattern = r"^[A-Za-z0-9._-]{1,64}$")]
     id: Option<String>,
 }
 
