@@ -17,9 +17,7 @@ use crate::config::{Config, StoreBackend};
 use crate::health::HealthRouteLayer;
 use crate::key::MemoryKeyStore;
 use crate::limit::{SlidingWindowLimiter, SlidingWindowRateLimitLayer};
-use crate::quota::{
-    MemoryPlanStore, MemoryQuotaStore, QuotaAlert, QuotaDegradeLayer, QuotaPlans,
-};
+use crate::quota::{MemoryPlanStore, MemoryQuotaStore, QuotaAlert, QuotaDegradeLayer, QuotaPlans};
 use crate::scope::ProjectScopeLayer;
 use crate::store::MemoryConfigVersions;
 use crate::tombstone::MemoryTombstones;

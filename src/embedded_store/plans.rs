@@ -21,7 +21,12 @@ pub struct EmbeddedPlanStore {
 impl EmbeddedPlanStore {
     /// Decides in memory, commits, then changes memory: a failed commit changes nothing, and
     /// the lock held across the commit keeps a second change from deciding on stale plans.
-    async fn put_now(&self, project: &str, plan: Plan, mode: PutMode) -> Result<PlanPut, StoreError> {
+    async fn put_now(
+        &self,
+        project: &str,
+        plan: Plan,
+        mode: PutMode,
+    ) -> Result<PlanPut, StoreError> {
         let shared = &self.store.shared;
         let mut held = shared.plans.lock().await;
         let change = held.decide(project, &plan, mode);

@@ -40,7 +40,13 @@ impl PlanKeys {
 
 /// A file at `version` with `store` (a `[store]` table, or empty): `proj_file` with `file_adds`
 /// adds a month and its key, and `extra` (more `[[projects]]`).
-pub(crate) fn file(keys: &PlanKeys, store: &str, version: u64, file_adds: u64, extra: &str) -> Config {
+pub(crate) fn file(
+    keys: &PlanKeys,
+    store: &str,
+    version: u64,
+    file_adds: u64,
+    extra: &str,
+) -> Config {
     let key = |id: &str, key: &ApiKey, project: &str| {
         format!(
             "[[keys]]\nid = \"{id}\"\nsha256 = \"{}\"\nproject = \"{project}\"\nenvironment = \"development\"\n",
@@ -57,7 +63,12 @@ pub(crate) fn file(keys: &PlanKeys, store: &str, version: u64, file_adds: u64, e
 
 /// Stores `proj_api`'s key, as the admin API would.
 pub(crate) async fn insert_api_key(deployment: &Deployment, keys: &PlanKeys) {
-    let record = KeyRecord::new("key_api", keys.api.hash(), API_PROJECT, Environment::Development);
+    let record = KeyRecord::new(
+        "key_api",
+        keys.api.hash(),
+        API_PROJECT,
+        Environment::Development,
+    );
     deployment
         .keys()
         .insert(record, SystemClock.now())
@@ -154,14 +165,18 @@ pub(crate) async fn api_plans_apply_at_once(deployment: &Deployment, keys: &Plan
         Err(owned(RecordOwner::Config))
     );
     assert_eq!(
-        deployment.create_project(FILE_PROJECT, Plan::new(1, 1)).await,
+        deployment
+            .create_project(FILE_PROJECT, Plan::new(1, 1))
+            .await,
         Err(PlanError::Exists {
             project: FILE_PROJECT.into(),
             owner: RecordOwner::Config
         })
     );
     assert_eq!(
-        deployment.create_project(API_PROJECT, Plan::new(1, 1)).await,
+        deployment
+            .create_project(API_PROJECT, Plan::new(1, 1))
+            .await,
         Err(PlanError::Exists {
             project: API_PROJECT.into(),
             owner: RecordOwner::Api
@@ -174,21 +189,22 @@ pub(crate) async fn api_plans_apply_at_once(deployment: &Deployment, keys: &Plan
             "{bad:?}"
         );
     }
-    assert_eq!(deployment.plans().get(FILE_PROJECT), Some(&Plan::new(5, 100)));
+    assert_eq!(
+        deployment.plans().get(FILE_PROJECT),
+        Some(&Plan::new(5, 100))
+    );
 
     // A reconciliation: the file's plan changes, the API's stays, and the file's claim on
     // the API's project is refused.
-    let claim = format!("[[projects]]\nid = \"{API_PROJECT}\"\nadds_per_month = 1000\nqueries_per_month = 1000\n");
+    let claim = format!(
+        "[[projects]]\nid = \"{API_PROJECT}\"\nadds_per_month = 1000\nqueries_per_month = 1000\n"
+    );
     let summary = deployment
         .reconcile(&file(keys, store, 2, 6, &claim))
         .await
         .unwrap();
     assert_eq!(summary.plans_changed, 1, "{summary:?}");
-    let refused: Vec<(&str, &str)> = summary
-        .refused
-        .iter()
-        .map(|r| (r.kind, &*r.id))
-        .collect();
+    let refused: Vec<(&str, &str)> = summary.refused.iter().map(|r| (r.kind, &*r.id)).collect();
     assert_eq!(refused, [("plan", API_PROJECT)], "{summary:?}");
     let plans = deployment.plans();
     assert_eq!(plans.get(API_PROJECT), Some(&raised()));

@@ -4,9 +4,7 @@
 //! holds a backend.
 #![allow(dead_code, clippy::unwrap_used)]
 
-use memorysync_pipeline::quota::{
-    AlertThresholds, Plan, PlanChange, PlanPut, PlanStore, PutMode,
-};
+use memorysync_pipeline::quota::{AlertThresholds, Plan, PlanChange, PlanPut, PlanStore, PutMode};
 
 /// A plan at the edges of what a plan can say.
 pub(crate) fn odd_plan() -> Plan {
@@ -32,7 +30,9 @@ pub(crate) async fn plan_store_suite<S: PlanStore>(store: &S) {
     assert_eq!(plans.plans.get("proj_a"), Some(&Plan::new(10, 20)));
 
     // Create refuses and writes nothing; set replaces; the same plan again changes nothing.
-    let refused = put("proj_a", Plan::new(1, 1), PutMode::Create).await.unwrap();
+    let refused = put("proj_a", Plan::new(1, 1), PutMode::Create)
+        .await
+        .unwrap();
     assert_eq!(refused.change, None);
     assert_eq!(refused.plans.generation, start + 1);
     assert_eq!(refused.plans.plans.get("proj_a"), Some(&Plan::new(10, 20)));
@@ -56,5 +56,8 @@ pub(crate) async fn plan_store_suite<S: PlanStore>(store: &S) {
     assert_eq!(loaded.plans.len(), 2);
     assert_eq!(loaded.plans.get("proj_a"), Some(&odd_plan()));
     assert_eq!(loaded.plans.get("proj.b-2"), Some(&quiet));
-    assert_eq!(loaded, added.plans, "a write answers with what a load reads");
+    assert_eq!(
+        loaded, added.plans,
+        "a write answers with what a load reads"
+    );
 }

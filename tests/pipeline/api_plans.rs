@@ -72,7 +72,10 @@ async fn embedded_api_plans_survive_a_restart_in_force_and_metered() {
 
     // Raised again and dropped without a shutdown: the change was on disk when it returned.
     let roomy = memorysync_pipeline::quota::Plan::new(4, 100);
-    restarted.set_plan(API_PROJECT, roomy.clone()).await.unwrap();
+    restarted
+        .set_plan(API_PROJECT, roomy.clone())
+        .await
+        .unwrap();
     drop(restarted);
     let again = Deployment::start(&file(&keys, &store, 3, 6, ""), options("node-e"))
         .await

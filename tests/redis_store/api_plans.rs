@@ -83,7 +83,10 @@ async fn the_redis_plan_store_passes_the_suite_and_shares_its_plans() {
         .await
         .unwrap();
     let limits: serde_json::Value = serde_json::from_str(&stored).unwrap();
-    assert_eq!(limits["adds_per_month"].as_u64(), Some(odd_plan().adds_per_month));
+    assert_eq!(
+        limits["adds_per_month"].as_u64(),
+        Some(odd_plan().adds_per_month)
+    );
 }
 
 #[tokio::test]
@@ -94,8 +97,10 @@ async fn redis_key_stores_read_records_by_id() {
     let now = SystemClock.now();
     let store = RedisKeyStore::new(prefix.connect().await);
     record_suite(&store, now, 1, "redis").await;
-    let fallback: WithFallback<RedisKeyStore, LastKnownKeys> =
-        WithFallback::new(RedisKeyStore::new(prefix.connect().await), StoreErrorPolicy::Local);
+    let fallback: WithFallback<RedisKeyStore, LastKnownKeys> = WithFallback::new(
+        RedisKeyStore::new(prefix.connect().await),
+        StoreErrorPolicy::Local,
+    );
     record_suite(&fallback, now, 11, "fallback").await;
     let deployed = DeploymentKeys::Redis(WithFallback::new(
         RedisKeyStore::new(prefix.connect().await),
@@ -117,12 +122,19 @@ async fn a_record_read_of_a_redis_that_does_not_answer_is_an_error() {
         timeout: Duration::from_millis(200),
         ..RedisOptions::default()
     };
-    let connection = RedisConnection::connect(&redis.url(), options).await.unwrap();
+    let connection = RedisConnection::connect(&redis.url(), options)
+        .await
+        .unwrap();
     let store: WithFallback<RedisKeyStore, LastKnownKeys> =
         WithFallback::new(RedisKeyStore::new(connection), StoreErrorPolicy::Local);
     let now = SystemClock.now();
     let key = memorysync_pipeline::key::KeyHash::from_bytes([4; 32]);
-    let record = KeyRecord::new("key_seen", key, "proj_a", memorysync_pipeline::Environment::Development);
+    let record = KeyRecord::new(
+        "key_seen",
+        key,
+        "proj_a",
+        memorysync_pipeline::Environment::Development,
+    );
     store.insert(record.clone(), now).await.unwrap();
     assert!(store.find_by_hash(&key).await.unwrap().is_some());
     assert_eq!(store.record("key_seen").await, Ok(Some(record)));
@@ -170,24 +182,44 @@ async fn a_plan_set_on_one_instance_is_in_force_on_the_other_within_a_second() {
     assert_eq!(b.plans().owner(API_PROJECT), Some(RecordOwner::Api));
     assert!(served(&add(&b, &keys.api, API_PROJECT).await));
     assert!(served(&add(&a, &keys.api, API_PROJECT).await));
-    assert!(!served(&add(&b, &keys.api, API_PROJECT).await), "degraded at 2");
+    assert!(
+        !served(&add(&b, &keys.api, API_PROJECT).await),
+        "degraded at 2"
+    );
 
     // Raised on b: a serves the third add within a second.
     b.set_plan(API_PROJECT, raised()).await.unwrap();
     until_in_force(&a, API_PROJECT, &raised(), Instant::now()).await;
     assert!(served(&add(&a, &keys.api, API_PROJECT).await));
-    assert!(!served(&add(&b, &keys.api, API_PROJECT).await), "degraded at 3");
+    assert!(
+        !served(&add(&b, &keys.api, API_PROJECT).await),
+        "degraded at 3"
+    );
 
     // Each refuses the file's project, and a creation the other made.
     for deployment in [&a, &b] {
         let refused = deployment.set_plan(FILE_PROJECT, Plan::new(1, 1)).await;
         assert!(
-            matches!(refused, Err(PlanError::OwnedBy { owner: RecordOwner::Config, .. })),
+            matches!(
+                refused,
+                Err(PlanError::OwnedBy {
+                    owner: RecordOwner::Config,
+                    ..
+                })
+            ),
             "{refused:?}"
         );
-        let exists = deployment.create_project(API_PROJECT, Plan::new(1, 1)).await;
+        let exists = deployment
+            .create_project(API_PROJECT, Plan::new(1, 1))
+            .await;
         assert!(
-            matches!(exists, Err(PlanError::Exists { owner: RecordOwner::Api, .. })),
+            matches!(
+                exists,
+                Err(PlanError::Exists {
+                    owner: RecordOwner::Api,
+                    ..
+                })
+            ),
             "{exists:?}"
         );
     }
@@ -196,11 +228,17 @@ async fn a_plan_set_on_one_instance_is_in_force_on_the_other_within_a_second() {
     let claim = format!(
         "[[projects]]\nid = \"{API_PROJECT}\"\nadds_per_month = 1000\nqueries_per_month = 1000\n"
     );
-    let summary = b.reconcile(&file(&keys, &store, 2, 5, &claim)).await.unwrap();
+    let summary = b
+        .reconcile(&file(&keys, &store, 2, 5, &claim))
+        .await
+        .unwrap();
     assert_eq!(summary.refused.len(), 1, "{summary:?}");
     for deployment in [&a, &b] {
         assert_eq!(deployment.plans().get(API_PROJECT), Some(&raised()));
-        assert_eq!(deployment.plans().get(FILE_PROJECT), Some(&Plan::new(5, 100)));
+        assert_eq!(
+            deployment.plans().get(FILE_PROJECT),
+            Some(&Plan::new(5, 100))
+        );
     }
 
     // Redis stops answering: b keeps the plans it has. Once back, it follows again.
@@ -225,7 +263,10 @@ async fn a_plan_set_on_one_instance_is_in_force_on_the_other_within_a_second() {
     // b's connection may still be probing when a's write lands: its first read after that
     // is within a poll.
     while b.plans().get(API_PROJECT) != Some(&nine) {
-        assert!(Instant::now() < deadline, "b never followed after the outage");
+        assert!(
+            Instant::now() < deadline,
+            "b never followed after the outage"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert!(served(&add(&b, &keys.api, API_PROJECT).await));

@@ -59,7 +59,8 @@ impl PlanBook {
     /// Puts `api` in force beside the file's plans.
     pub(super) fn adopt(&self, held: &mut Held, api: ApiPlans) {
         for project in api.plans.keys() {
-            let shadowed = held.file.get(project).is_some() && !held.api.plans.contains_key(project);
+            let shadowed =
+                held.file.get(project).is_some() && !held.api.plans.contains_key(project);
             if shadowed {
                 tracing::warn!(
                     project = &**project,

@@ -205,7 +205,11 @@ async fn a_record_read_during_an_outage_is_an_error_never_the_record_remembered(
             "{policy:?}: {read:?}"
         );
         shared.up.store(true, Ordering::Relaxed);
-        assert_eq!(store.record("key_1").await, Ok(Some(record(1))), "{policy:?}");
+        assert_eq!(
+            store.record("key_1").await,
+            Ok(Some(record(1))),
+            "{policy:?}"
+        );
         assert_eq!(store.record("key_9").await, Ok(None), "{policy:?}");
     }
 }

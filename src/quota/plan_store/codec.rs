@@ -29,8 +29,8 @@ pub(crate) fn encode_plan(plan: &Plan) -> String {
 /// [`encode_plan`] read back. A threshold outside 1–100 is damage, not something to drop
 /// silently.
 pub(crate) fn decode_plan(bytes: &[u8]) -> Result<Plan, StoreError> {
-    let stored: StoredPlan = serde_json::from_slice(bytes)
-        .map_err(|_| StoreError::new("an unreadable stored plan"))?;
+    let stored: StoredPlan =
+        serde_json::from_slice(bytes).map_err(|_| StoreError::new("an unreadable stored plan"))?;
     if let Some(bad) = stored
         .alert_thresholds
         .iter()
