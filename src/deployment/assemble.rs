@@ -6,8 +6,8 @@ use std::sync::Arc;
 use super::options::{AuditStarter, DeploymentOptions};
 use super::{
     Deployment, DeploymentClassifier, DeploymentConfigVersions, DeploymentKeys, DeploymentLimits,
-    DeploymentQueue, DeploymentQuotas, DeploymentStages, DeploymentTombstones, ReconcileError,
-    StartError, audit, shutdown, webhooks,
+    DeploymentPlans, DeploymentQueue, DeploymentQuotas, DeploymentStages, DeploymentTombstones,
+    ReconcileError, StartError, audit, plans, shutdown, webhooks,
 };
 use crate::TrustedProxies;
 use crate::audit::{AuditLog, AuditRecordLayer};
@@ -17,7 +17,7 @@ use crate::config::{Config, StoreBackend};
 use crate::health::HealthRouteLayer;
 use crate::key::MemoryKeyStore;
 use crate::limit::{SlidingWindowLimiter, SlidingWindowRateLimitLayer};
-use crate::quota::{MemoryQuotaStore, QuotaAlert, QuotaDegradeLayer, QuotaPlans};
+use crate::quota::{MemoryPlanStore, MemoryQuotaStore, QuotaAlert, QuotaDegradeLayer, QuotaPlans};
 use crate::scope::ProjectScopeLayer;
 use crate::store::MemoryConfigVersions;
 use crate::tombstone::MemoryTombstones;
@@ -31,6 +31,7 @@ pub(super) struct Stores {
     pub(super) tombstones: DeploymentTombstones,
     pub(super) queue: DeploymentQueue,
     pub(super) versions: DeploymentConfigVersions,
+    pub(super) plans: DeploymentPlans,
     pub(super) audit: AuditLog,
     /// The shared store's own check on `/health`.
     pub(super) health: HealthRouteLayer,
@@ -86,6 +87,7 @@ pub(super) async fn start(
             .with_clock(SharedClock::clone(&clock)),
         quota,
     };
+    let plan_book = Arc::new(plans::PlanBook::new(stores.plans, stages.quota.clone()));
     let deployment = Deployment {
         stages,
         keys,
@@ -96,9 +98,21 @@ pub(super) async fn start(
         fallback_dirs: shutdown::fallback_dirs(config),
         versions: stores.versions,
         reconciling: tokio::sync::Mutex::new(()),
+        plan_book,
         clock,
         environment: config.environment,
     };
+    // The API's plans before the first request, whatever becomes of the reconciliation.
+    match deployment.plan_book.refresh().await {
+        Ok(()) => {}
+        // Nothing can be read from a Redis that lost its data: the poller picks the plans up
+        // once it is reseeded.
+        Err(error) if data_lost => {
+            tracing::warn!(%error, "starting without the admin API's plans");
+        }
+        Err(error) => return Err(StartError::Store(error)),
+    }
+    plans::spawn_poller(&deployment.plan_book);
     if data_lost {
         // Nothing is written into a Redis that lost its data: `memorysync store reseed` writes
         // the file back. The plans are this process's own, in force already.
@@ -142,6 +156,7 @@ fn memory_stores(
         tombstones: DeploymentTombstones::Memory(tombstones),
         queue: DeploymentQueue::Memory(MemoryWebhookQueue::new()),
         versions: DeploymentConfigVersions::Memory(MemoryConfigVersions::new()),
+        plans: DeploymentPlans::Memory(MemoryPlanStore::new()),
         audit,
         health,
         data_lost: false,
@@ -176,6 +191,7 @@ async fn shared_stores(
         tombstones: DeploymentTombstones::Redis(shared.tombstones()),
         queue: DeploymentQueue::Redis(shared.webhook_queue()),
         versions: DeploymentConfigVersions::Redis(shared.config_versions()),
+        plans: DeploymentPlans::Redis(shared.plans()),
         audit,
         health: health.with_check(shared.connection().health_check()),
         data_lost: shared.data_lost(),

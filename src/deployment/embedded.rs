@@ -1,6 +1,6 @@
-//! `store.backend = "embedded"`: keys, tombstones, usage, quota counters and alert marks and
-//! the webhook queue in the durable embedded store under `store.path`; rate-limit windows in
-//! this process's memory (they are seconds long). The audit log goes to `audit.dir` when set,
+//! `store.backend = "embedded"`: keys, tombstones, usage, quota counters and alert marks, the
+//! admin API's plans and the webhook queue in the durable embedded store under `store.path`;
+//! rate-limit windows in this process's memory (they are seconds long). The audit log goes to `audit.dir` when set,
 //! else to memory, as on the memory backend; the audit chain's instance name is kept in
 //! `store.path` when there is no audit directory.
 
@@ -20,8 +20,8 @@ pub(super) fn stores(
     sink: Option<AuditStarter>,
 ) -> Result<Stores, StartError> {
     use super::{
-        DeploymentConfigVersions, DeploymentKeys, DeploymentLimits, DeploymentQueue,
-        DeploymentQuotas, DeploymentTombstones, audit,
+        DeploymentConfigVersions, DeploymentKeys, DeploymentLimits, DeploymentPlans,
+        DeploymentQueue, DeploymentQuotas, DeploymentTombstones, audit,
     };
     use crate::embedded_store::{EmbeddedOptions, EmbeddedStore};
     use crate::limit::SlidingWindowLimiter;
@@ -49,6 +49,7 @@ pub(super) fn stores(
         tombstones: DeploymentTombstones::Embedded(tombstones),
         queue: DeploymentQueue::Embedded(store.webhook_queue()),
         versions: DeploymentConfigVersions::Embedded(store.config_versions()),
+        plans: DeploymentPlans::Embedded(store.plans()),
         audit,
         health,
         // Only a Redis is watched for a loss of its data.

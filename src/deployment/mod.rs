@@ -16,7 +16,9 @@
 //! - the audit chain is this process's own (see [`DeploymentOptions::with_instance`]), locked
 //!   against a second live writer;
 //! - the config's keys and plans are reconciled with the stores ([`Deployment::reconcile`]):
-//!   at start, and again whenever the application hands it a reloaded file.
+//!   at start, and again whenever the application hands it a reloaded file;
+//! - the plans the admin API manages ([`Deployment::set_plan`]) are kept in the store beside
+//!   the keys, and followed from it on Redis (see [`PLAN_POLL_EVERY`]).
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -51,6 +53,7 @@ mod backend;
 mod embedded;
 mod error;
 mod options;
+mod plans;
 mod queue;
 mod reconcile;
 #[cfg(feature = "redis")]
@@ -72,6 +75,7 @@ use tower_layer::{Identity, Stack};
 pub use backend::BackendFuture;
 pub use error::StartError;
 pub use options::{DeploymentClassifier, DeploymentOptions, SecretSource};
+pub use plans::{DeploymentPlans, PLAN_POLL_EVERY, PlanChange, PlanError};
 pub use queue::{DeploymentQueue, DeploymentWebhooks};
 pub use reconcile::{ReconcileError, ReconcileSummary, Refused};
 #[cfg(feature = "redis")]
@@ -178,6 +182,8 @@ pub struct Deployment {
     versions: DeploymentConfigVersions,
     /// One reconciliation at a time in this process.
     reconciling: tokio::sync::Mutex<()>,
+    /// The file's plans and the store's, and the quota stage they are put in force in.
+    plan_book: Arc<plans::PlanBook>,
     clock: SharedClock,
     environment: Environment,
 }
@@ -192,6 +198,7 @@ impl std::fmt::Debug for Deployment {
             .field("webhooks", &self.webhooks)
             .field("instance", &self.instance)
             .field("versions", &self.versions)
+            .field("plans", &self.plan_book.store)
             .finish_non_exhaustive()
     }
 }
@@ -236,7 +243,9 @@ impl Deployment {
         self.stages.quota.usage(project, operation, month).await
     }
 
-    /// The plans in force: the config's `[[projects]]` as last reconciled.
+    /// The plans in force, each with its owner: the API's as last read from the store
+    /// ([`Deployment::set_plan`]), and the config's `[[projects]]` as last reconciled for every
+    /// other project.
     pub fn plans(&self) -> Arc<QuotaPlans> {
         self.stages.quota.plans()
     }

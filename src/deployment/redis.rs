@@ -1,5 +1,5 @@
 //! `store.backend = "redis"`: keys and their usage, rate-limit windows, quota counters,
-//! tombstones, the audit stream and the webhook queue, shared by every instance through one
+//! tombstones, the admin API's plans, the audit stream and the webhook queue, shared by every instance through one
 //! connection, each store behind the configured `store.on_store_error` fallback.
 
 use std::time::Duration;
@@ -13,7 +13,8 @@ use crate::limit::SlidingWindowLimiter;
 use crate::quota::MemoryQuotaStore;
 use crate::redis_store::{
     AUDIT_LEASE, EpochStart, RedisAuditSink, RedisConfigVersions, RedisConnection, RedisKeyStore,
-    RedisOptions, RedisQuotaStore, RedisRateLimitStore, RedisTombstones, RedisWebhookQueue,
+    RedisOptions, RedisPlanStore, RedisQuotaStore, RedisRateLimitStore, RedisTombstones,
+    RedisWebhookQueue,
 };
 use crate::store::WithFallback;
 
@@ -82,6 +83,10 @@ impl SharedStores {
 
     pub(super) fn config_versions(&self) -> RedisConfigVersions {
         RedisConfigVersions::new(self.connection.clone())
+    }
+
+    pub(super) fn plans(&self) -> RedisPlanStore {
+        RedisPlanStore::new(self.connection.clone())
     }
 
     pub(super) fn webhook_queue(&self) -> RedisWebhookQueue {

@@ -67,6 +67,10 @@ impl KeyStore for DeploymentKeys {
         on_backend!(self, store => store.usage(id).await)
     }
 
+    async fn record(&self, id: &str) -> Result<Option<KeyRecord>, KeyStoreError> {
+        on_backend!(self, store => store.record(id).await)
+    }
+
     async fn upsert(&self, record: KeyRecord, now: Timestamp) -> Result<Upserted, KeyStoreError> {
         on_backend!(self, store => store.upsert(record, now).await)
     }

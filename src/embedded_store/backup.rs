@@ -8,6 +8,8 @@
 //! id or hash is tombstoned comes back revoked, a key revoked since the backup stays revoked,
 //! quota counters, alert marks and usage never go back (a restore does not hand back units a
 //! customer spent), and no waiting webhook message or dead letter of the current store is lost.
+//! The plans the admin API manages are the backup's: a plan is configuration, and a restore
+//! goes back to the configuration of its time.
 
 use std::collections::HashMap;
 use std::fs;
@@ -20,7 +22,8 @@ use redb::{
 use super::codec::{decode_key, encode_key};
 use super::lock::DirLock;
 use super::schema::{
-    self, ALERTS, APPLIED_KEY, CONFIG, DEAD_LETTERS, KEYS, META, QUOTA, TOMBSTONES, USAGE, WEBHOOKS,
+    self, ALERTS, APPLIED_KEY, CONFIG, DEAD_LETTERS, KEYS, META, PLANS, QUOTA, TOMBSTONES, USAGE,
+    WEBHOOKS,
 };
 use super::{DATABASE_FILE, EmbeddedError};
 use crate::clock::Timestamp;
@@ -59,7 +62,8 @@ fn copy_all(read: &ReadTransaction, write: &WriteTransaction) -> Result<(), redb
     copy_table(read, write, ALERTS)?;
     copy_table(read, write, WEBHOOKS)?;
     copy_table(read, write, DEAD_LETTERS)?;
-    copy_table(read, write, CONFIG)
+    copy_table(read, write, CONFIG)?;
+    copy_table(read, write, PLANS)
 }
 
 fn copy_table<K: redb::Key + 'static, V: redb::Value + 'static>(

@@ -116,6 +116,14 @@ impl KeyStore for EmbeddedKeyStore {
         self.store.shared.keys.usage(id)
     }
 
+    fn record(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<KeyRecord>, KeyStoreError>> + Send {
+        // Memory holds every committed record: what a change commits, it then puts here.
+        self.store.shared.keys.record(id)
+    }
+
     /// Decides with the memory store's rules, commits the change, then makes it in memory: the
     /// change is on disk before the call returns, and a failed commit changes nothing.
     async fn upsert(&self, record: KeyRecord, now: Timestamp) -> Result<Upserted, KeyStoreError> {

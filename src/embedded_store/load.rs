@@ -13,13 +13,13 @@ use super::codec::{
     parse_operation,
 };
 use super::schema::{
-    ALERTS, APPLIED_KEY, CONFIG, DEAD_LETTERS, KEYS, QUOTA, TOMBSTONES, USAGE, WEBHOOKS,
+    ALERTS, APPLIED_KEY, CONFIG, DEAD_LETTERS, KEYS, PLANS, QUOTA, TOMBSTONES, USAGE, WEBHOOKS,
 };
 use super::tombstones::kind_of;
 use super::webhook_queue::QueueState;
 use crate::clock::Timestamp;
 use crate::key::{KeyUsage, MemoryKeyStore};
-use crate::quota::QuotaKey;
+use crate::quota::{ApiPlans, QuotaKey, decode_plan};
 use crate::store::AppliedConfig;
 use crate::tombstone::{MemoryTombstones, TombstoneKind};
 
@@ -31,6 +31,8 @@ pub(super) struct Loaded {
     pub(super) expired_tombstones: Vec<(TombstoneKind, Box<str>)>,
     /// The config file last reconciled.
     pub(super) applied: Option<AppliedConfig>,
+    /// The plans the admin API manages.
+    pub(super) plans: ApiPlans,
 }
 
 pub(super) fn everything(
@@ -156,11 +158,25 @@ pub(super) fn everything(
         .get(APPLIED_KEY)
         .map_err(EmbeddedError::database)?
         .and_then(|row| decode_applied(row.value()));
+    let mut plans = ApiPlans::default();
+    for row in read
+        .open_table(PLANS)
+        .map_err(EmbeddedError::database)?
+        .iter()
+        .map_err(EmbeddedError::database)?
+    {
+        let (project, bytes) = row.map_err(EmbeddedError::database)?;
+        let plan = decode_plan(bytes.value()).map_err(|e| {
+            EmbeddedError::Database(format!("the plan of project `{}`: {e}", project.value()))
+        })?;
+        plans.plans.insert(Arc::from(project.value()), plan);
+    }
     Ok(Loaded {
         quotas,
         queue,
         expired_tombstones,
         applied,
+        plans,
     })
 }
 

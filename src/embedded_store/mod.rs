@@ -1,6 +1,6 @@
 //! The embedded durable store (feature `embedded`): `store.backend = "embedded"` keeps key
-//! records, revocations and tombstones, key usage, quota counters and alert marks, and the
-//! webhook queue with its dead letters in a [redb](https://docs.rs/redb) database under
+//! records, revocations and tombstones, key usage, quota counters and alert marks, the plans
+//! the admin API manages, and the webhook queue with its dead letters in a [redb](https://docs.rs/redb) database under
 //! `store.path`, for one production instance. Rate-limit windows (seconds long) stay in memory.
 //!
 //! Every answer on the request path comes from memory; the database is written by one thread
@@ -10,6 +10,7 @@
 //! | state | written | lost in a crash (SIGKILL, power loss) |
 //! |---|---|---|
 //! | key records, revocations, tombstones | committed before the call returns | nothing |
+//! | plans the admin API manages | committed before the call returns | nothing |
 //! | webhook queue, dead letters | committed before the call returns | nothing; a message in flight is sent again |
 //! | quota counters | units reserved ahead, in blocks of B = max(1, min(⌊plan / 100⌋, 1000)) | at most one block per project and operation is forfeited (counted, never served); never a unit over the plan |
 //! | alert marks | in the background, within one commit | an alert of the last commit may fire again |
@@ -70,6 +71,7 @@ mod error;
 mod keys;
 mod load;
 mod lock;
+mod plans;
 mod quota;
 mod schema;
 mod tombstones;
@@ -81,6 +83,7 @@ pub use config_version::EmbeddedConfigVersions;
 pub use error::EmbeddedError;
 pub use keys::{EmbeddedKeyStore, EmbeddedLookup};
 pub use lock::{LOCK_FILE, lock_holder};
+pub use plans::EmbeddedPlanStore;
 pub use quota::{EmbeddedQuotaStore, EmbeddedReserve};
 pub use schema::SCHEMA_VERSION;
 pub use tombstones::EmbeddedTombstones;
@@ -173,6 +176,8 @@ struct Shared {
     admin: tokio::sync::Mutex<()>,
     /// The config file last reconciled, as read when the store opened and claimed since.
     config_versions: crate::store::MemoryConfigVersions,
+    /// The plans the admin API manages; locked across the commit of a change.
+    plans: tokio::sync::Mutex<crate::quota::ApiPlans>,
     /// Set by [`EmbeddedStore::close`]: quota reservations are refused from then on.
     closed: AtomicBool,
     dir: PathBuf,
@@ -228,6 +233,7 @@ impl EmbeddedStore {
                 queue: Mutex::new(loaded.queue),
                 admin: tokio::sync::Mutex::new(()),
                 config_versions: crate::store::MemoryConfigVersions::with_applied(loaded.applied),
+                plans: tokio::sync::Mutex::new(loaded.plans),
                 closed: AtomicBool::new(false),
                 dir: dir.to_owned(),
                 _lock: lock,
@@ -264,6 +270,13 @@ impl EmbeddedStore {
     /// The config file last reconciled with the store.
     pub fn config_versions(&self) -> EmbeddedConfigVersions {
         EmbeddedConfigVersions {
+            store: self.clone(),
+        }
+    }
+
+    /// The plans the admin API manages.
+    pub fn plans(&self) -> EmbeddedPlanStore {
+        EmbeddedPlanStore {
             store: self.clone(),
         }
     }

@@ -41,6 +41,11 @@ pub(super) const CONFIG: TableDefinition<&str, &[u8]> = TableDefinition::new("co
 /// The one row of [`CONFIG`].
 pub(super) const APPLIED_KEY: &str = "applied";
 
+/// The plans the admin API manages, by project, as canonical JSON
+/// ([`encode_plan`](crate::quota::encode_plan)). Created when a database of an older build
+/// opens, like [`CONFIG`]: an empty table is what such a database holds.
+pub(super) const PLANS: TableDefinition<&str, &[u8]> = TableDefinition::new("api_plans");
+
 /// The key of the schema version in [`META`].
 pub(super) const VERSION_KEY: &str = "schema_version";
 
@@ -107,5 +112,6 @@ pub(super) fn create_tables(transaction: &WriteTransaction) -> Result<(), redb::
     transaction.open_table(WEBHOOKS)?;
     transaction.open_table(DEAD_LETTERS)?;
     transaction.open_table(CONFIG)?;
+    transaction.open_table(PLANS)?;
     Ok(())
 }

@@ -14,7 +14,7 @@ use tokio::sync::oneshot;
 
 use super::codec::{encode_applied, encode_dead_letter, encode_delivery, encode_key, month_text};
 use super::schema::{
-    ALERTS, APPLIED_KEY, CONFIG, DEAD_LETTERS, KEYS, QUOTA, TOMBSTONES, USAGE, WEBHOOKS,
+    ALERTS, APPLIED_KEY, CONFIG, DEAD_LETTERS, KEYS, PLANS, QUOTA, TOMBSTONES, USAGE, WEBHOOKS,
 };
 use super::{EmbeddedError, backup};
 use crate::clock::Timestamp;
@@ -62,6 +62,8 @@ pub(super) enum Op {
     DeleteDeadLetter { seq: u64 },
     /// The config file last reconciled.
     PutConfig(AppliedConfig),
+    /// A plan the admin API manages, as canonical JSON.
+    PutPlan { project: Box<str>, plan: String },
 }
 
 /// Called with the commit's result.
@@ -245,6 +247,7 @@ fn apply(db: &Database, ops: &[Op]) -> Result<(), redb::Error> {
         let mut webhooks = transaction.open_table(WEBHOOKS)?;
         let mut dead = transaction.open_table(DEAD_LETTERS)?;
         let mut config = transaction.open_table(CONFIG)?;
+        let mut plans = transaction.open_table(PLANS)?;
         for op in ops {
             match op {
                 Op::PutKey(record) => {
@@ -300,6 +303,9 @@ fn apply(db: &Database, ops: &[Op]) -> Result<(), redb::Error> {
                 }
                 Op::PutConfig(applied) => {
                     config.insert(APPLIED_KEY, encode_applied(applied).as_slice())?;
+                }
+                Op::PutPlan { project, plan } => {
+                    plans.insert(&**project, plan.as_bytes())?;
                 }
             }
         }

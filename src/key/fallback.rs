@@ -7,8 +7,8 @@
 //!   gets 503: no policy admits a key that cannot be checked.
 //! - `deny`: every look-up is 503 `store_unavailable`.
 //!
-//! Inserts, upserts, revocations and usage reads go to the shared store as they are and report
-//! its errors: an administrator learns that a change did not land, rather than a stale answer.
+//! Inserts, upserts, revocations, usage and record reads go to the shared store as they are and
+//! report its errors: an administrator learns that a change did not land, rather than a stale answer.
 //! A change that lands also replaces what this process remembers of the key, so that an old
 //! hash or an unrevoked record never answers for it during a later outage.
 
@@ -164,6 +164,15 @@ impl<S: KeyStore> KeyStore for WithFallback<S, LastKnownKeys> {
 
     fn usage(&self, id: &str) -> impl Future<Output = Result<KeyUsage, KeyStoreError>> + Send {
         self.primary.usage(id)
+    }
+
+    fn record(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<KeyRecord>, KeyStoreError>> + Send {
+        // Like `usage`: an administrator reads the shared store or learns that it did not
+        // answer; what this process remembers is for admitting requests, not for reports.
+        self.primary.record(id)
     }
 
     fn upsert(

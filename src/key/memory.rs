@@ -80,7 +80,6 @@ impl MemoryKeyStore {
     }
 
     /// The record with this id.
-    #[cfg_attr(not(feature = "embedded"), allow(dead_code))]
     pub(crate) fn record_by_id(&self, id: &str) -> Option<KeyRecord> {
         let hash = *self.inner.hash_by_id.get(id)?;
         self.inner
@@ -273,6 +272,13 @@ impl KeyStore for MemoryKeyStore {
 
     fn usage(&self, id: &str) -> impl Future<Output = Result<KeyUsage, KeyStoreError>> + Send {
         ready(self.usage_now(id))
+    }
+
+    fn record(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<KeyRecord>, KeyStoreError>> + Send {
+        ready(Ok(self.record_by_id(id)))
     }
 
     fn upsert(

@@ -43,6 +43,14 @@ pub trait KeyStore: Send + Sync + 'static {
     /// The usage of the key with this id.
     fn usage(&self, id: &str) -> impl Future<Output = Result<KeyUsage, KeyStoreError>> + Send;
 
+    /// The record with this id, revoked ones included (with `revoked_at`); `None` when no
+    /// record has it. An administrative read: a shared store that does not answer is an error,
+    /// never a record remembered from before.
+    fn record(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<KeyRecord>, KeyStoreError>> + Send;
+
     /// Adds the record, or replaces the record with its id: a new hash, limits, expiry,
     /// environment or project, in one atomic step. The usage counted so far stays with the id.
     ///

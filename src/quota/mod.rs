@@ -13,6 +13,10 @@
 //! Usage alerts fire once per project, operation, threshold and month, at 75, 90 and 100
 //! percent by default, to the callback given to [`QuotaDegradeLayer::with_alerts`].
 //!
+//! The plans in force are replaced whole at run time ([`QuotaDegradeLayer::set_plans`]). The
+//! plans the admin API manages are kept in a [`PlanStore`] beside the key records, so that
+//! every instance sharing a store, and a restarted one, puts the same ones in force.
+//!
 //! # Example
 //! ```
 //! use memorysync_pipeline::quota::{Plan, QuotaDegradeLayer, QuotaPlans};
@@ -80,6 +84,7 @@ mod memory;
 mod month;
 mod operation;
 mod plan;
+mod plan_store;
 mod reserving;
 mod routes;
 mod service;
@@ -96,6 +101,8 @@ pub use memory::MemoryQuotaStore;
 pub use month::Month;
 pub use operation::{Classify, DefaultClassifier, Operation};
 pub use plan::{AlertThresholds, Plan, QuotaPlans};
+pub use plan_store::{ApiPlans, MemoryPlanStore, PlanChange, PlanPut, PlanStore, PutMode};
+pub(crate) use plan_store::{decode_plan, encode_plan};
 pub use routes::{QuotaRoute, RouteClassifier, RoutePath, RoutePathError, RoutesOrDefault};
 pub use service::QuotaDegrade;
 pub use store::{QuotaKey, QuotaStore, Reservation};

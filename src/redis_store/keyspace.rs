@@ -7,6 +7,8 @@
 //! - `alert:<project>:<operation>:<YYYY-MM>:<percent>`: the mark of an alert that fired;
 //! - `key:hash:<hex sha256>`: a key record; `key:id:<id>`: the hash of the record with that id;
 //!   `key:owner:<config|api>`: the set of the ids of the records that owner manages;
+//! - `plan:{api}`, `plan:{api}:generation`: the plans the admin API manages (project -> plan
+//!   JSON) and the counter of their changes, with one hash tag so both live in one cluster slot;
 //! - `config:applied`, `config:reconciling`: the config file last reconciled (version and
 //!   digest), and the lease of the reconciliation under way;
 //! - `tomb:<kind>:<id>`: a tombstone;
@@ -108,6 +110,16 @@ impl Keyspace {
     /// The ids of the key records `owner` manages.
     pub(crate) fn key_owner_index(&self, owner: RecordOwner) -> String {
         self.join(&["key", "owner", owner.as_str()])
+    }
+
+    /// The hash of the plans the admin API manages.
+    pub(crate) fn api_plans(&self) -> String {
+        self.join(&["plan", "{api}"])
+    }
+
+    /// The counter of changes to [`Keyspace::api_plans`].
+    pub(crate) fn api_plans_generation(&self) -> String {
+        self.join(&["plan", "{api}", "generation"])
     }
 
     /// The version and digest of the config file last reconciled.

@@ -1,5 +1,6 @@
 //! The Redis stores (feature `redis`): rate-limit windows, quota counters, API keys,
-//! tombstones, the audit stream and the webhook queue, shared by every instance (section 9).
+//! tombstones, the plans the admin API manages, the audit stream and the webhook queue, shared
+//! by every instance (section 9).
 //!
 //! Every store talks to Redis through one multiplexed `ConnectionManager` (it reconnects by
 //! itself), with a timeout on every call. Each check-and-write that must be atomic (a
@@ -30,6 +31,7 @@ mod epoch;
 mod keys;
 mod keyspace;
 mod limiter;
+mod plans;
 mod quota;
 mod stall;
 mod tombstones;
@@ -42,6 +44,7 @@ pub use connection::{RedisConnection, RedisOptions};
 pub use epoch::{Epoch, EpochMarker, EpochOrigin, EpochStart};
 pub use keys::RedisKeyStore;
 pub use limiter::RedisRateLimitStore;
+pub use plans::RedisPlanStore;
 pub use quota::RedisQuotaStore;
 pub use tombstones::RedisTombstones;
 pub use webhook_queue::RedisWebhookQueue;

@@ -3,8 +3,11 @@
 //! `stack`, the Redis harness, and the reference implementation of Standard Webhooks.
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub(crate) mod api_plans;
 pub(crate) mod audit_crash;
 pub(crate) mod captured;
+pub(crate) mod key_record;
+pub(crate) mod plan_store;
 pub(crate) mod reconcile;
 #[cfg(feature = "redis")]
 pub(crate) mod redis;

@@ -77,3 +77,37 @@ async fn a_key_revoked_after_the_backup_stays_revoked_after_the_restore() {
         "spent units stay spent"
     );
 }
+
+/// A backup carries the plans the admin API manages, and a restore brings back the backup's.
+#[tokio::test]
+async fn the_admin_apis_plans_are_in_the_backup_and_come_back_with_it() {
+    use memorysync_pipeline::quota::{Plan, PlanStore, PutMode};
+
+    let dir = tempfile::tempdir().unwrap();
+    let backup = tempfile::tempdir().unwrap();
+    let copy = backup.path().join("state.backup");
+    let kept = Plan {
+        alert_thresholds: AlertThresholds::new([10, 100]),
+        ..Plan::new(u64::MAX, 7)
+    };
+    {
+        let store = open(dir.path());
+        store
+            .plans()
+            .put("proj_a", kept.clone(), PutMode::Set)
+            .await
+            .unwrap();
+        store.backup(&copy).await.unwrap();
+        let plans = store.plans();
+        plans
+            .put("proj_a", Plan::new(1, 1), PutMode::Set)
+            .await
+            .unwrap();
+        store.close().await;
+    }
+    restore(dir.path(), &copy, now()).unwrap();
+    let store = open(dir.path());
+    let plans = store.plans().load().await.unwrap().plans;
+    assert_eq!(plans.get("proj_a"), Some(&kept));
+    store.close().await;
+}

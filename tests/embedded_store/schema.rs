@@ -75,3 +75,27 @@ fn a_newer_database_is_refused_and_left_as_it_is() {
     );
     assert_eq!(stored_version(dir.path()), SCHEMA_VERSION + 1);
 }
+
+/// A database written before plans were kept (no `api_plans` table) opens with none, and keeps
+/// the plans written since.
+#[tokio::test]
+async fn a_database_without_the_plans_table_opens_and_keeps_plans_from_then_on() {
+    use memorysync_pipeline::quota::{Plan, PlanChange, PlanStore, PutMode};
+
+    let dir = tempfile::tempdir().unwrap();
+    write_version(dir.path(), SCHEMA_VERSION);
+    {
+        let store = EmbeddedStore::open(dir.path(), EmbeddedOptions::new()).unwrap();
+        assert!(store.plans().load().await.unwrap().plans.is_empty());
+        let plans = store.plans();
+        let put = plans.put("proj_a", Plan::new(4, 5), PutMode::Create).await;
+        assert_eq!(put.unwrap().change, Some(PlanChange::Added));
+        store.close().await;
+    }
+    let store = EmbeddedStore::open(dir.path(), EmbeddedOptions::new()).unwrap();
+    let plans = store.plans().load().await.unwrap().plans;
+    assert_eq!(plans.get("proj_a"), Some(&Plan::new(4, 5)));
+    assert!(store.keys().record("key_old").await.unwrap().is_some());
+    store.close().await;
+    assert_eq!(stored_version(dir.path()), SCHEMA_VERSION);
+}

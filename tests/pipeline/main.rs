@@ -22,6 +22,7 @@ mod quota;
 mod scope;
 
 // The pipeline built as documented: the deployment it serves, the router it wraps.
+mod api_plans;
 mod composition;
 mod deployment;
 mod one_call;

@@ -16,6 +16,7 @@ use std::time::Duration;
 #[path = "../common/mod.rs"]
 mod common;
 
+mod api_plans;
 mod audit_lease;
 #[cfg(feature = "webhook-client")]
 mod audit_webhooks;

@@ -164,7 +164,9 @@ impl Deployment {
     ///   the rest of the file applies.
     /// - **Plans** apply at once: the quota stage reads the new plans on its next request
     ///   ([`QuotaDegradeLayer::set_plans`](crate::quota::QuotaDegradeLayer::set_plans)). A project
-    ///   gone from the file loses its plan, so its requests are no longer metered.
+    ///   gone from the file loses its plan, so its requests are no longer metered. The plans the
+    ///   admin API manages ([`Deployment::set_plan`]) are read from the store afresh and stay in
+    ///   force; a file project among them is refused.
     /// - **`config_version`.** The store remembers the highest version applied and the digest of
     ///   that file's reconciled content (its keys and plans, in a canonical form): a file with a
     ///   lower version is refused, and so is a file with the same version and other content. The
@@ -223,14 +225,11 @@ impl Deployment {
         now: Timestamp,
     ) -> Result<ReconcileSummary, ReconcileError> {
         let keys = keys::reconcile(&*self.keys, &config.keys, now).await?;
-        let quota = &self.stages.quota;
-        let (plans, plans_changed, refused_plans) =
-            plans::merge(&quota.plans(), &QuotaPlans::from_config(config));
-        if plans_changed > 0 {
-            quota.set_plans(plans);
-        }
+        let file = QuotaPlans::from_config(config);
+        let (before, after, api_owned) = self.plan_book.reconcile_file(file).await?;
+        let plans_changed = plans::changed(&before, &after);
         let mut refused = keys.refused;
-        refused.extend(refused_plans);
+        refused.extend(plans::refused(api_owned));
         Ok(ReconcileSummary {
             config_version: config.config_version,
             added: keys.added,

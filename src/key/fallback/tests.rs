@@ -42,6 +42,20 @@ impl KeyStore for Arc<Flaky> {
         self.keys.usage(id)
     }
 
+    fn record(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<KeyRecord>, KeyStoreError>> + Send {
+        let down = !self.up.load(Ordering::Relaxed);
+        let read = self.keys.record(id);
+        async move {
+            if down {
+                return Err(StoreError::new("down").into());
+            }
+            read.await
+        }
+    }
+
     fn upsert(
         &self,
         record: KeyRecord,
@@ -174,4 +188,28 @@ async fn a_rehashed_or_revoked_key_never_answers_from_its_old_record_during_an_o
         revoked.record().is_revoked(NOW),
         "the revoked record is remembered"
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_record_read_during_an_outage_is_an_error_never_the_record_remembered() {
+    for policy in [
+        StoreErrorPolicy::Local,
+        StoreErrorPolicy::Allow,
+        StoreErrorPolicy::Deny,
+    ] {
+        let (shared, store) = down_after_seeing(policy).await;
+        // Key 1 was looked up: an outage lets it authenticate, but an admin read is refused.
+        let read = store.record("key_1").await;
+        assert!(
+            matches!(read, Err(KeyStoreError::Store(_))),
+            "{policy:?}: {read:?}"
+        );
+        shared.up.store(true, Ordering::Relaxed);
+        assert_eq!(
+            store.record("key_1").await,
+            Ok(Some(record(1))),
+            "{policy:?}"
+        );
+        assert_eq!(store.record("key_9").await, Ok(None), "{policy:?}");
+    }
 }

@@ -11,6 +11,9 @@
 //!   read as config-owned);
 //! - tombstones for revoked ids and hashes, through [`RedisTombstones`].
 //!
+//! A read by id ([`KeyStore::record`]) is two round trips: the id index, then the record with
+//! the index again (see `record.rs`).
+//!
 //! A look-up is one `HMGET` (pipelined with the epoch marker's `HGET` on a connection that
 //! watches an epoch: still one round trip). Each process keeps one [`KeyEntry`] per hash (refreshed by every
 //! look-up), so the auth stage counts a request on that entry's atomics and no request waits for
@@ -30,6 +33,7 @@ use std::time::Duration;
 use dashmap::DashMap;
 use dashmap::mapref::entry::Entry;
 
+mod record;
 mod scripts;
 mod stored;
 mod upsert;
@@ -282,6 +286,15 @@ impl KeyStore for RedisKeyStore {
                 last_used: last,
             })
         }
+    }
+
+    fn record(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<KeyRecord>, KeyStoreError>> + Send {
+        let inner = Arc::clone(&self.inner);
+        let id: Arc<str> = Arc::from(id);
+        async move { Ok(inner.record(&id).await?) }
     }
 
     fn upsert(

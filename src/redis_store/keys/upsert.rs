@@ -12,7 +12,7 @@ use crate::store::{RecordOwner, StoreError};
 use crate::tombstone::TombstoneKind;
 
 /// How often an upsert reads the id index again when another write moved it in between.
-const ATTEMPTS: usize = 4;
+pub(super) const ATTEMPTS: usize = 4;
 
 impl Inner {
     /// One `upsert.lua`, read again while another writer moves the id between the read of the

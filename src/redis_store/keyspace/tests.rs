@@ -36,7 +36,8 @@ enum Name {
     Webhook {
         list: usize,
     },
-    /// The names without a variable part: the owner indexes and the reconciliation's keys.
+    /// The names without a variable part: the owner indexes, the reconciliation's keys and the
+    /// API's plans.
     Fixed {
         which: usize,
     },
@@ -82,6 +83,8 @@ fn built(keyspace: &Keyspace, name: &Name) -> String {
             keyspace.key_owner_index(RecordOwner::Api),
             keyspace.config_applied(),
             keyspace.config_reconciling(),
+            keyspace.api_plans(),
+            keyspace.api_plans_generation(),
         ][*which]
             .clone(),
     }
@@ -113,7 +116,7 @@ fn name() -> impl Strategy<Value = Name> {
         id().prop_map(|id| Name::KeyIdIndex { id }),
         (0..3usize, id()).prop_map(|(kind, id)| Name::Tombstone { kind, id }),
         (0..4usize).prop_map(|list| Name::Webhook { list }),
-        (0..4usize).prop_map(|which| Name::Fixed { which }),
+        (0..6usize).prop_map(|which| Name::Fixed { which }),
     ]
 }
 
