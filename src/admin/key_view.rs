@@ -161,22 +161,9 @@ pub(crate) struct RotatedKeyView {
 
 /// The record with this id, revoked ones included; 404 `unknown_key` when there is none.
 pub(crate) async fn record_of(api: &AdminApi, id: &str) -> Result<KeyRecord, AdminError> {
-    let keys = api.deployment().keys();
-    for owner in [
-        crate::store::RecordOwner::Api,
-        crate::store::RecordOwner::Config,
-    ] {
-        if let Some(record) = keys
-            .owned_records(owner)
-            .await?
-            .into_iter()
-            .find(|r| &*r.id == id)
-        {
-            return Ok(record);
-        }
-    }
-    Err(AdminError::not_found(
-        "unknown_key",
-        format!("no key with id `{id}`"),
-    ))
+    api.deployment()
+        .keys()
+        .record(id)
+        .await?
+        .ok_or_else(|| AdminError::not_found("unknown_key", format!("no key with id `{id}`")))
 }

@@ -31,6 +31,12 @@
 //! - Rotation keeps the old key's project, environment and limits; the old key's expiry becomes
 //!   the end of the grace (or stays, when earlier). Rotating a key the file manages is refused:
 //!   the file's rotation is an edit of the file.
+//! - A project's tile shows, per operation, the month's use, the plan's limit and
+//!   `alerts_fired`: the plan's thresholds that use has reached, each of which alerted when it
+//!   was crossed. A plan changed mid-month is read against the use so far.
+//! - `POST /projects` creates (409 `project_exists` when any plan has the id, the file's
+//!   included); `PUT /projects/{id}/plan` replaces an API-owned plan (404 for an unknown
+//!   project, 409 `owned_by_config` for the file's).
 //! - A cursor is the base64url of the last id given: pages stay right while records change.
 //! - Answers carry `Cache-Control: no-store` and the call's `X-Request-Id`.
 //! - Token checks compare the hash with every listed token, matched or not, in constant time.
@@ -42,13 +48,14 @@ mod keys;
 mod openapi;
 mod page;
 mod problem;
+mod projects;
 mod tokens;
 mod values;
 
 use std::sync::Arc;
 
 use axum::Router;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 
 pub use tokens::{AdminCaller, AdminTokens};
 
@@ -93,6 +100,9 @@ impl AdminApi {
             .route("/keys/{id}", get(keys::show).patch(keys::update))
             .route("/keys/{id}/rotate", post(keys::rotate))
             .route("/keys/{id}/revoke", post(keys::revoke))
+            .route("/projects", get(projects::list).post(projects::create))
+            .route("/projects/{id}", get(projects::show))
+            .route("/projects/{id}/plan", put(projects::set_plan))
             .route("/openapi.json", get(openapi::document))
             .fallback(|| async {
                 AdminError::not_found("not_found", "no admin route has this path")

@@ -8,8 +8,8 @@ use super::key_view::{
     EnvironmentName, KeyStatus, KeyView, NewKeyView, OwnerName, PreviousKey, RotatedKeyView,
     UsageView,
 };
-use super::keys;
 use super::problem::Problem;
+use super::{keys, projects};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -17,14 +17,22 @@ use super::problem::Problem;
         title = "memorysync admin API",
         description = "Keys, plans, webhook endpoints and the audit log of a memorysync deployment."
     ),
-    paths(keys::list, keys::create, keys::show, keys::update, keys::rotate, keys::revoke),
+    paths(
+        keys::list, keys::create, keys::show, keys::update, keys::rotate, keys::revoke,
+        projects::list, projects::show, projects::create, projects::set_plan
+    ),
     components(schemas(
         Problem, KeyView, NewKeyView, RotatedKeyView, PreviousKey, UsageView, KeyStatus,
-        OwnerName, EnvironmentName, keys::NewKey, keys::KeyPatch, keys::Rotation
+        OwnerName, EnvironmentName, keys::NewKey, keys::KeyPatch, keys::Rotation,
+        projects::ProjectView, projects::PlanBody, projects::Tile, projects::TileEntry,
+        projects::NewProject
     )),
     modifiers(&AdminToken),
     security(("admin_token" = [])),
-    tags((name = "keys", description = "API keys: list, create, update, rotate, revoke"))
+    tags(
+        (name = "keys", description = "API keys: list, create, update, rotate, revoke"),
+        (name = "projects", description = "Plans and the month's quota tile")
+    )
 )]
 struct AdminDocument;
 

@@ -165,6 +165,19 @@ impl Admin {
 
     /// A memory add through the pipeline with `key`: its status and rejection code, if any.
     pub(crate) async fn add_with(&self, key: &str) -> (StatusCode, Option<String>) {
+        let (status, body) = self.add_to(key, PROJECT).await;
+        (status, body["code"].as_str().map(str::to_owned))
+    }
+
+    /// Whether an add to `project` with `key` was served (`true`) or degraded (`false`).
+    pub(crate) async fn served(&self, key: &str, project: &str) -> bool {
+        let (status, body) = self.add_to(key, project).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        !body["results"].as_array().unwrap().is_empty()
+    }
+
+    /// A memory add to `project` through the pipeline with `key`: its status and JSON body.
+    pub(crate) async fn add_to(&self, key: &str, project: &str) -> (StatusCode, Value) {
         let api = tower::service_fn(|_: Request<Body>| async {
             Ok::<_, std::convert::Infallible>(http::Response::new(Body::from(
                 r#"{"results":[{"id":"m"}]}"#,
@@ -173,7 +186,7 @@ impl Admin {
         let app = self.deployment.layer().around(api);
         let mut request = Request::post("/v1/memories")
             .header("authorization", format!("Bearer {key}"))
-            .header("x-project-id", PROJECT)
+            .header("x-project-id", project)
             .header("content-type", "application/json")
             .body(Body::from(r#"{"text":"a"}"#))
             .unwrap();
@@ -183,10 +196,10 @@ impl Admin {
         let response = app.oneshot(request).await.unwrap();
         let status = response.status();
         let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        let code = serde_json::from_slice::<Value>(&bytes)
-            .ok()
-            .and_then(|v| v["code"].as_str().map(str::to_owned));
-        (status, code)
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
     }
 
     /// The audit lines written so far, parsed.

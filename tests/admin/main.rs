@@ -10,5 +10,6 @@ mod common;
 
 mod harness;
 mod keys;
+mod projects;
 mod schemathesis;
 mod tokens;
