@@ -34,8 +34,10 @@ pub(crate) enum KeysCommand {
         #[arg(long, value_name = "N")]
         limit: Option<String>,
     },
-    /// Creates a key: prints the key alone on the first line (shown once: keep it secret),
-    /// then its record. With --json, the API's answer (the key in its `key` field).
+    /// Creates a key and prints it, once.
+    ///
+    /// The key comes alone on the first line (shown once: keep it secret), then a blank line
+    /// and its record. With --json, the API's answer (the key in its `key` field).
     Create {
         /// The project, one with a plan.
         #[arg(long, value_name = "PROJECT")]
@@ -75,8 +77,10 @@ pub(crate) enum KeysCommand {
         #[arg(long, value_name = "RFC3339|none")]
         expires: Option<String>,
     },
-    /// Makes a new key with the old one's project, environment and limits: prints the new key
-    /// alone on the first line (shown once), then its record. The old key works for the grace.
+    /// Replaces a key with a new one; the old one works for a grace.
+    ///
+    /// The new key has the old one's project, environment and limits. It comes alone on the
+    /// first line (shown once: keep it secret), then a blank line and its record.
     Rotate {
         /// The id of the key to replace.
         id: String,
@@ -87,7 +91,9 @@ pub(crate) enum KeysCommand {
         #[arg(long, value_name = "ID")]
         new_id: Option<String>,
     },
-    /// Revokes a key, for good: it is refused from now on and can never come back.
+    /// Revokes a key, for good.
+    ///
+    /// The key is refused from now on, on every instance, and can never come back.
     Revoke {
         /// The key's id.
         id: String,

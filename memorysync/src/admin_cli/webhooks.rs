@@ -29,7 +29,9 @@ pub(crate) enum WebhooksCommand {
     /// Webhook endpoints: where events are delivered.
     #[command(subcommand)]
     Endpoints(EndpointsCommand),
-    /// The per-attempt delivery log, newest first: time, endpoint, event, status, latency, error.
+    /// The delivery attempts' log, newest first.
+    ///
+    /// Each attempt's time, endpoint, event, status, latency and error.
     Attempts {
         /// Only attempts to this endpoint.
         #[arg(long, value_name = "ID")]
@@ -41,7 +43,9 @@ pub(crate) enum WebhooksCommand {
         #[arg(long, value_name = "N")]
         limit: Option<String>,
     },
-    /// Lists the dead letters (deliveries that ran out of retries) and their count.
+    /// Lists the dead letters and their count.
+    ///
+    /// A dead letter is a delivery that ran out of retries.
     DeadLetters {
         /// At most this many; default: all of them.
         #[arg(long, value_name = "N")]
@@ -72,8 +76,10 @@ pub(crate) enum EndpointsCommand {
         /// The endpoint's id.
         id: String,
     },
-    /// Creates an endpoint the admin API manages: prints its signing secret alone on the first
-    /// line (shown once: keep it secret), then the endpoint.
+    /// Creates an endpoint and prints its signing secret, once.
+    ///
+    /// The secret (`whsec_...`) comes alone on the first line (shown once: keep it secret),
+    /// then a blank line and the endpoint. With --json, the API's answer.
     Create {
         /// Where deliveries go: `https://...` (production needs https and a public address).
         #[arg(long, value_name = "URL")]
@@ -104,18 +110,24 @@ pub(crate) enum EndpointsCommand {
         #[arg(long)]
         disable: bool,
     },
-    /// Deletes an endpoint the admin API manages; its queued deliveries become dead letters.
+    /// Deletes an endpoint the admin API manages.
+    ///
+    /// Deliveries still queued for it become dead letters.
     Delete {
         /// The endpoint's id.
         id: String,
     },
-    /// Enables an endpoint again (disabled by an operator, or by a 410 from its receiver).
+    /// Enables an endpoint again.
+    ///
+    /// For an endpoint an operator disabled, or its receiver with a 410.
     Enable {
         /// The endpoint's id.
         id: String,
     },
-    /// Gives an endpoint a new signing secret: prints it alone on the first line (shown once),
-    /// then the endpoint. The old secret signs too for a while, so receivers can switch.
+    /// Gives an endpoint a new signing secret and prints it, once.
+    ///
+    /// The secret comes alone on the first line (shown once: keep it secret), then a blank
+    /// line and the endpoint. The old secret signs too for a while, so receivers can switch.
     RotateSecret {
         /// The endpoint's id.
         id: String,
