@@ -118,7 +118,8 @@ impl AdminClient {
         let mut items: Vec<Value> = Vec::new();
         let mut first: Option<Value> = None;
         loop {
-            let left = limit.map(|n| n.saturating_sub(items.len() as u32).min(MAX_PAGE));
+            let read = u32::try_from(items.len()).unwrap_or(u32::MAX);
+            let left = limit.map(|n| n.saturating_sub(read).min(MAX_PAGE));
             let page = self.send(&request.page(cursor.as_deref(), left)).await?;
             let Some(Value::Array(got)) = page.get("items").cloned() else {
                 return Err(Failure::Other(format!(
@@ -185,41 +186,5 @@ fn chain(error: &dyn std::error::Error) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use http::StatusCode;
-    use serde_json::json;
-
-    use super::*;
-
-    #[test]
-    fn problems_become_api_failures_and_other_errors_do_not_show_their_body() {
-        let problem = br#"{"type":"urn:memorysync:problem:read_only_token","status":403,"code":"read_only_token","detail":"it may only GET"}"#;
-        assert_eq!(
-            answer(StatusCode::FORBIDDEN, problem, "http://a").unwrap_err(),
-            Failure::Api {
-                code: "read_only_token".into(),
-                detail: "it may only GET".into()
-            }
-        );
-        let failure = answer(
-            StatusCode::BAD_GATEWAY,
-            b"<html>secret page</html>",
-            "http://a",
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(
-            failure.contains("502") && !failure.contains("secret"),
-            "{failure}"
-        );
-        assert_eq!(
-            answer(StatusCode::OK, br#"{"a":1}"#, "http://a").unwrap(),
-            json!({"a": 1})
-        );
-        assert_eq!(
-            answer(StatusCode::NO_CONTENT, b"", "http://a").unwrap(),
-            Value::Null
-        );
-        assert!(answer(StatusCode::OK, b"not json", "http://a").is_err());
-    }
-}
+#[path = "client_tests.rs"]
+mod tests;

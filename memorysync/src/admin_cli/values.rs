@@ -158,7 +158,8 @@ mod tests {
         let key = ApiKey::generate(Environment::Production).unwrap();
         let token = AdminToken::generate().unwrap();
         let secrets = [key.expose_secret(), token.expose_secret()];
-        let checks: [(&str, fn(&str, &str) -> Result<(), Failure>); 7] = [
+        type Check = fn(&str, &str) -> Result<(), Failure>;
+        let checks: [(&str, Check); 7] = [
             ("--id", |o, t| id(o, t).map(drop)),
             ("--adds-per-month", |o, t| whole(o, t).map(drop)),
             ("--rps", |o, t| positive(o, t).map(drop)),
