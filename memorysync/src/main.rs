@@ -1,16 +1,20 @@
 //! `memorysync`: the MemorySync request pipeline as a server (`serve`, with the demo memory API
-//! or in front of any HTTP service with `--upstream`), and the operator's offline tools.
+//! or in front of any HTTP service with `--upstream`), the operator's offline tools, and the
+//! admin API's CLI (`keys`, `projects`, `webhooks`, `audit query|verify-remote`).
 //!
 //! Secrets never travel as arguments: the server reads them from files and environment
-//! variables, and the tools that make one print it once, on standard output.
+//! variables, the admin CLI reads its token from an environment variable, and the tools that
+//! make one print it once, on standard output.
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod admin_cli;
 mod admin_token;
 mod audit;
 mod demo;
+mod https;
 mod keygen;
 mod preflight;
 mod proxy;
@@ -41,7 +45,13 @@ enum Command {
     AdminToken(admin_token::AdminTokenArgs),
     /// Walks the production checklist over a config file.
     Preflight(preflight::PreflightArgs),
-    /// The audit log, offline.
+    /// API keys, through a running server's admin API (--admin-url, token in --token-env).
+    Keys(admin_cli::keys::KeysArgs),
+    /// Projects' plans and this month's use, through the admin API.
+    Projects(admin_cli::projects::ProjectsArgs),
+    /// Webhook endpoints, delivery attempts and dead letters, through the admin API.
+    Webhooks(admin_cli::webhooks::WebhooksArgs),
+    /// The audit log: checked offline, or read and checked through the admin API.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
     /// The state behind the stages: reseed a Redis that lost its data; back up and restore
@@ -61,6 +71,10 @@ fn main() -> ExitCode {
         // Exit codes of their own: 1 for a failed item or a broken chain, 2 for an error.
         Command::Preflight(args) => return preflight::run(args),
         Command::Audit(command) => return audit::run(command),
+        // 1 when the admin API answered a problem or could not be reached, 2 for a bad value.
+        Command::Keys(args) => return admin_cli::keys::run(args),
+        Command::Projects(args) => return admin_cli::projects::run(args),
+        Command::Webhooks(args) => return admin_cli::webhooks::run(args),
     };
     match ran {
         Ok(()) => ExitCode::SUCCESS,

@@ -152,7 +152,7 @@ async fn sighup_applies_an_edit_and_a_restart_applies_it_too(
     let line = server.next_line_with("config ").await;
     assert_eq!(
         line,
-        "config reconciled: config_version 2, 0 added, 3 changed, 1 revoked, 1 plans changed, 0 refused"
+        "config reconciled: config_version 2, 0 added, 3 changed, 1 revoked, 1 plans changed, 0 refused, 0 admin tokens"
     );
     assert_edit_in_force(&client, &keys, "revoked_api_key").await;
 

@@ -1,0 +1,15 @@
+//! The admin CLI (`memorysync keys ...`) as an operator runs it: a real `memorysync serve` with
+//! `--admin-listen`, the CLI binary run against it, over HTTP and over HTTPS with `--ca-file`.
+
+#[path = "../common/tls.rs"]
+mod cert;
+mod cli;
+#[path = "../common/client.rs"]
+mod client;
+mod errors;
+mod keys;
+// Only some of the process helpers are used here.
+#[allow(dead_code)]
+#[path = "../serve/process.rs"]
+mod process;
+mod tls;
