@@ -47,6 +47,7 @@
 
 mod assemble;
 mod audit;
+mod audit_read;
 mod backend;
 mod embedded;
 mod error;

@@ -23,6 +23,7 @@ macro_rules! lua_script {
 }
 
 mod audit;
+pub(crate) mod audit_read;
 mod audit_lease;
 mod config_version;
 mod connection;
