@@ -90,7 +90,9 @@ pub struct UnknownOutcome;
 
 impl std::fmt::Display for UnknownOutcome {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("not an outcome: allowed, unauthenticated, forbidden, rate_limited, degraded or error")
+        f.write_str(
+            "not an outcome: allowed, unauthenticated, forbidden, rate_limited, degraded or error",
+        )
     }
 }
 

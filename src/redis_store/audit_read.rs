@@ -77,7 +77,13 @@ impl RedisAuditSink {
         self.range("XRANGE", &start, "+", count)
     }
 
-    fn range(&self, command: &str, first: &str, last: &str, count: usize) -> io::Result<Vec<Entry>> {
+    fn range(
+        &self,
+        command: &str,
+        first: &str,
+        last: &str,
+        count: usize,
+    ) -> io::Result<Vec<Entry>> {
         let entries: Vec<(String, Vec<String>)> = self.with_connection(|connection, _| {
             redis::cmd(command)
                 .arg(&self.stream)

@@ -23,8 +23,8 @@ macro_rules! lua_script {
 }
 
 mod audit;
-pub(crate) mod audit_read;
 mod audit_lease;
+pub(crate) mod audit_read;
 mod config_version;
 mod connection;
 mod epoch;

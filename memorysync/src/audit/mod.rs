@@ -1,7 +1,6 @@
 //! `memorysync audit`: the audit log, read offline.
 
 mod source;
-mod tally;
 mod verify;
 
 use std::process::ExitCode;

@@ -110,10 +110,7 @@ mod tests {
                 day: 20_000,
                 offset: 12_345,
             },
-            Position::JsonLines {
-                day: -3,
-                offset: 0,
-            },
+            Position::JsonLines { day: -3, offset: 0 },
             Position::Stream {
                 millis: u64::MAX,
                 seq: u64::MAX,
@@ -124,7 +121,10 @@ mod tests {
             let cursor = AuditCursor(position);
             let text = cursor.to_string();
             assert!(text.len() <= MAX_TEXT, "{text}");
-            assert!(text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+            assert!(
+                text.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            );
             assert_eq!(text.parse::<AuditCursor>().ok(), Some(cursor));
             let json = serde_json::to_string(&cursor).ok();
             assert_eq!(json, Some(format!("\"{text}\"")));

@@ -124,7 +124,8 @@ impl Filter<'_> {
         value.get("seq")?.as_u64()?;
         let q = self.query;
         let text = |field: &str| value.get(field).and_then(Value::as_str);
-        let equal = |wanted: Option<&str>, field: &str| wanted.is_none_or(|w| text(field) == Some(w));
+        let equal =
+            |wanted: Option<&str>, field: &str| wanted.is_none_or(|w| text(field) == Some(w));
         if !equal(q.key_id.as_deref(), "key_id")
             || !equal(q.project.as_deref(), "project")
             || !equal(q.outcome.map(Outcome::as_str), "outcome")

@@ -26,9 +26,9 @@ pub(super) fn query(
                 "it is a cursor of another kind of audit log",
             ));
         }
-        None => filter
-            .filed_until()
-            .map_or(StreamEnd::Newest, |until| StreamEnd::FiledUntil(millis(until))),
+        None => filter.filed_until().map_or(StreamEnd::Newest, |until| {
+            StreamEnd::FiledUntil(millis(until))
+        }),
     };
     // An entry whose id is before `from` was filed, and so stamped, before it.
     let filed_from = filter.from().map(millis);

@@ -111,7 +111,10 @@ impl CheckpointReport {
     pub fn fails(&self) -> bool {
         matches!(
             self,
-            Self::Unreadable { .. } | Self::Replaced { .. } | Self::NotReached { .. } | Self::NoLines { .. }
+            Self::Unreadable { .. }
+                | Self::Replaced { .. }
+                | Self::NotReached { .. }
+                | Self::NoLines { .. }
         )
     }
 }
@@ -167,10 +170,13 @@ pub struct FirstBreak {
 /// The report of a verifier that was given every line.
 pub(super) fn of(verifier: &Verifier) -> VerifyReport {
     let last = verifier.last.as_deref().map(ChainHead::of_line);
-    let head = last.as_ref().and_then(|head| head.as_ref().ok()).map(|head| HeadReport {
-        seq: head.seq,
-        hash: head.hash_hex(),
-    });
+    let head = last
+        .as_ref()
+        .and_then(|head| head.as_ref().ok())
+        .map(|head| HeadReport {
+            seq: head.seq,
+            hash: head.hash_hex(),
+        });
     let checkpoint = checkpoint(verifier, head.as_ref().map(|head| head.seq));
     let first_break = verifier.first_break.as_ref().map(|(broken, seq)| {
         let (line, reason) = match broken.problem {
@@ -227,17 +233,19 @@ fn checkpoint(verifier: &Verifier, last_seq: Option<u64>) -> Option<CheckpointRe
     if verifier.first_break.is_some() {
         return Some(CheckpointReport::NotChecked { seq });
     }
-    Some(match (verifier.at_checkpoint, verifier.first_seq, last_seq) {
-        (Some((_, true)), ..) => CheckpointReport::Reached { seq },
-        (Some((line, false)), ..) => CheckpointReport::Replaced {
-            seq,
-            line: verifier.place(line),
+    Some(
+        match (verifier.at_checkpoint, verifier.first_seq, last_seq) {
+            (Some((_, true)), ..) => CheckpointReport::Reached { seq },
+            (Some((line, false)), ..) => CheckpointReport::Replaced {
+                seq,
+                line: verifier.place(line),
+            },
+            (None, Some(first), _) if seq < first => CheckpointReport::BeforeOldest { seq },
+            (None, _, Some(last)) => CheckpointReport::NotReached {
+                seq,
+                log_ends_at: last,
+            },
+            (None, _, None) => CheckpointReport::NoLines { seq },
         },
-        (None, Some(first), _) if seq < first => CheckpointReport::BeforeOldest { seq },
-        (None, _, Some(last)) => CheckpointReport::NotReached {
-            seq,
-            log_ends_at: last,
-        },
-        (None, _, None) => CheckpointReport::NoLines { seq },
-    })
+    )
 }
