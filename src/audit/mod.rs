@@ -129,8 +129,8 @@ pub use layer::AuditRecordLayer;
 pub use log::{AuditLog, AuditStats, Unwritten};
 pub use read::{
     AuditCursor, AuditPage, AuditQuery, AuditReadError, AuditSource, AuditSourceKind,
-    CheckpointReport, FILING_SLACK, FirstBreak, HeadReport, LinePlace, Recovery, SCAN_LIMIT,
-    TornTail, Verifier, VerifyReport,
+    ChainVerifier, CheckpointReport, FILING_SLACK, FirstBreak, HeadReport, LinePlace, Recovery,
+    SCAN_LIMIT, TornTail, VerifyReport,
 };
 pub use recovery::{RECOVERY_METHOD, RECOVERY_PATH};
 pub use request_id::X_REQUEST_ID;

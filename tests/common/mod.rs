@@ -4,6 +4,7 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 pub(crate) mod audit_crash;
+pub(crate) mod audit_read;
 pub(crate) mod captured;
 pub(crate) mod reconcile;
 #[cfg(feature = "redis")]

@@ -17,6 +17,7 @@ use std::time::Duration;
 mod common;
 
 mod audit_lease;
+mod audit_read;
 #[cfg(feature = "webhook-client")]
 mod audit_webhooks;
 mod data_lost;

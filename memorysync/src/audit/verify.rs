@@ -112,18 +112,18 @@ fn checkpoint(checkpoint: Option<&CheckpointReport>) -> String {
 
 #[cfg(test)]
 mod tests {
-    use memorysync_pipeline::audit::{ChainHead, Verifier};
+    use memorysync_pipeline::audit::{ChainHead, ChainVerifier};
 
     use super::report;
 
-    const PIECE: usize = Verifier::PIECE;
+    const PIECE: usize = ChainVerifier::PIECE;
 
     fn hex(bytes: &[u8]) -> String {
         bytes.iter().map(|b| format!("{b:02x}")).collect()
     }
 
     /// The report of everything `tally` was given, and whether it fails the check.
-    fn report_of(tally: Verifier, source: &str) -> (String, bool) {
+    fn report_of(tally: ChainVerifier, source: &str) -> (String, bool) {
         let verified = tally.finish();
         (report(&verified, source), !verified.ok)
     }
@@ -143,8 +143,8 @@ mod tests {
         lines
     }
 
-    fn tally(segments: &[&[String]]) -> Verifier {
-        let mut tally = Verifier::new();
+    fn tally(segments: &[&[String]]) -> ChainVerifier {
+        let mut tally = ChainVerifier::new();
         for (index, lines) in segments.iter().enumerate() {
             tally.segment(format!("audit-2030-01-0{}.jsonl", index + 1));
             for line in lines.iter() {
@@ -207,7 +207,7 @@ mod tests {
     #[test]
     fn an_empty_log_has_no_head_and_no_break() {
         assert_eq!(
-            report_of(Verifier::new(), "x"),
+            report_of(ChainVerifier::new(), "x"),
             (
                 "x\nlines: 0\nhead: none (no lines)\ncheckpoint: none\nrecoveries: none\nfirst break: none\n"
                     .to_owned(),
@@ -218,7 +218,7 @@ mod tests {
 
     /// The tally of `lines` in one segment, with `checkpoint` read before them.
     fn checked(lines: &[String], checkpoint: Option<ChainHead>) -> (String, bool) {
-        let mut tally = Verifier::new();
+        let mut tally = ChainVerifier::new();
         tally.checkpoint(checkpoint.map(Ok));
         tally.segment("audit-2030-01-01.jsonl".to_owned());
         for line in lines {

@@ -59,36 +59,50 @@ impl BackwardLines {
         if self.buffer.is_empty() && self.buffered_from == 0 {
             return Ok(None);
         }
-        let mut oversized = false;
         loop {
             let body = self.buffer.len().saturating_sub(1);
             if let Some(newline) = self.buffer[..body].iter().rposition(|b| *b == b'\n') {
-                return Ok(Some(self.take_from(newline + 1, oversized)));
+                return Ok(Some(self.take_from(newline + 1)));
             }
             if self.buffered_from == 0 {
-                return Ok(Some(self.take_from(0, oversized)));
+                return Ok(Some(self.take_from(0)));
             }
             if self.buffer.len() > MAX_LINE {
-                // Only its start is wanted now: keep the newline that ends it, drop the rest.
-                oversized = true;
-                self.buffer.drain(..body);
-                self.buffered_from += body as u64;
+                // Not an audit line: only where it starts is wanted, found without holding it.
+                let start = self.line_start_before(self.buffered_from)?;
+                self.buffer.clear();
+                self.buffered_from = start;
+                return Ok(Some(Line { start, text: None }));
             }
             self.read_chunk()?;
         }
     }
 
     /// The line from `at` in the buffer to its end, which is cut off.
-    fn take_from(&mut self, at: usize, oversized: bool) -> Line {
+    fn take_from(&mut self, at: usize) -> Line {
         let start = self.buffered_from + at as u64;
         let mut bytes = self.buffer.split_off(at);
         bytes.pop();
-        let text = if oversized {
-            None
-        } else {
-            String::from_utf8(bytes).ok()
-        };
-        Line { start, text }
+        Line {
+            start,
+            text: String::from_utf8(bytes).ok(),
+        }
+    }
+
+    /// Just after the last newline before `end`, or 0: read a chunk at a time, nothing kept.
+    fn line_start_before(&mut self, mut end: u64) -> io::Result<u64> {
+        let mut chunk = vec![0_u8; CHUNK];
+        while end > 0 {
+            let start = end.saturating_sub(CHUNK as u64);
+            let part = &mut chunk[..usize::try_from(end - start).unwrap_or(CHUNK)];
+            self.file.seek(SeekFrom::Start(start))?;
+            self.file.read_exact(part)?;
+            if let Some(newline) = part.iter().rposition(|b| *b == b'\n') {
+                return Ok(start + newline as u64 + 1);
+            }
+            end = start;
+        }
+        Ok(0)
     }
 
     /// Puts the chunk before the buffer in front of it.

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use super::backward::BackwardLines;
 use super::cursor::Position;
 use super::query::{Filter, Next, Page};
-use super::{AuditCursor, AuditPage, AuditReadError, Verifier, VerifyReport};
+use super::{AuditCursor, AuditPage, AuditReadError, ChainVerifier, VerifyReport};
 use crate::audit::JsonLinesSink;
 use crate::audit::jsonl::segments::{after_last_newline, day_of, segment_day};
 
@@ -110,7 +110,7 @@ pub(super) fn verify(dir: &Path) -> Result<VerifyReport, AuditReadError> {
     let segments = sink
         .segments()
         .map_err(|e| AuditReadError::io(format!("audit dir {}", dir.display()), e))?;
-    let mut verifier = Verifier::new();
+    let mut verifier = ChainVerifier::new();
     verifier.checkpoint(
         sink.checkpoint()
             .transpose()

@@ -3,7 +3,7 @@
 
 use super::cursor::Position;
 use super::query::{Filter, Next, Page};
-use super::{AuditCursor, AuditPage, AuditReadError, Verifier, VerifyReport};
+use super::{AuditCursor, AuditPage, AuditReadError, ChainVerifier, VerifyReport};
 use crate::audit::MemoryAuditSink;
 
 /// One page of the sink's lines, newest first. The writer waits while a page is read: at
@@ -44,7 +44,7 @@ pub(super) fn query(
 
 /// The lines held, verified; the in-memory log keeps no checkpoint.
 pub(super) fn verify(sink: &MemoryAuditSink) -> VerifyReport {
-    let mut verifier = Verifier::new();
+    let mut verifier = ChainVerifier::new();
     for line in sink.lines() {
         verifier.line(line);
     }

@@ -84,4 +84,4 @@ pub use report::{
     CheckpointReport, FirstBreak, HeadReport, LinePlace, Recovery, TornTail, VerifyReport,
 };
 pub use source::{AuditSource, AuditSourceKind};
-pub use verifier::Verifier;
+pub use verifier::ChainVerifier;

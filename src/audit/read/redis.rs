@@ -5,7 +5,7 @@ use std::io;
 
 use super::cursor::Position;
 use super::query::{Filter, Next, Page};
-use super::{AuditCursor, AuditPage, AuditReadError, Verifier, VerifyReport};
+use super::{AuditCursor, AuditPage, AuditReadError, ChainVerifier, VerifyReport};
 use crate::clock::Timestamp;
 use crate::redis_store::RedisAuditSink;
 use crate::redis_store::audit_read::StreamEnd;
@@ -56,7 +56,7 @@ pub(super) fn query(
 /// The stream verified, oldest first, [`BATCH`] entries a round trip; the head checkpoint read
 /// before the lines (each batch moves it with them, in one transaction).
 pub(super) fn verify(stream: &RedisAuditSink) -> Result<VerifyReport, AuditReadError> {
-    let mut verifier = Verifier::new();
+    let mut verifier = ChainVerifier::new();
     let checkpoint = stream.checkpoint().transpose();
     verifier.checkpoint(checkpoint.map(|read| read.map_err(|e| format!("Redis: {e}"))));
     let mut after = None;

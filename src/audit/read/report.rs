@@ -5,7 +5,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-use super::Verifier;
+use super::ChainVerifier;
 use crate::audit::{BreakKind, ChainHead, ENDS_BEFORE_CHECKPOINT};
 
 /// The result of verifying an audit log ([`AuditSource::verify`](super::AuditSource::verify)).
@@ -168,7 +168,7 @@ pub struct FirstBreak {
 }
 
 /// The report of a verifier that was given every line.
-pub(super) fn of(verifier: &Verifier) -> VerifyReport {
+pub(super) fn of(verifier: &ChainVerifier) -> VerifyReport {
     let last = verifier.last.as_deref().map(ChainHead::of_line);
     let head = last
         .as_ref()
@@ -220,7 +220,7 @@ pub(super) fn of(verifier: &Verifier) -> VerifyReport {
 }
 
 /// What the checkpoint says of a log whose last line has `last_seq`.
-fn checkpoint(verifier: &Verifier, last_seq: Option<u64>) -> Option<CheckpointReport> {
+fn checkpoint(verifier: &ChainVerifier, last_seq: Option<u64>) -> Option<CheckpointReport> {
     let checkpoint = match verifier.checkpoint.as_ref()? {
         Err(error) => {
             return Some(CheckpointReport::Unreadable {

@@ -91,7 +91,7 @@ impl AuditSource {
 
     /// Verifies the whole chain: every line follows the one before, the log reaches its head
     /// checkpoint, and no recovery declared lines lost. Reads the log once, oldest first,
-    /// holding [`Verifier::PIECE`](super::Verifier::PIECE) lines at a time.
+    /// holding [`ChainVerifier::PIECE`](super::ChainVerifier::PIECE) lines at a time.
     ///
     /// # Errors
     /// [`AuditReadError::Unreadable`], or [`AuditReadError::Io`] when the log cannot be read

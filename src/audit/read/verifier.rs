@@ -23,10 +23,10 @@ pub(super) struct Segment {
 /// Give it the head checkpoint first ([`checkpoint`](Self::checkpoint)), then, for each JSON
 /// Lines segment, its name ([`segment`](Self::segment)) and its lines ([`line`](Self::line)),
 /// and bytes after the newest segment's last newline ([`torn_tail`](Self::torn_tail)); then
-/// [`finish`](Self::finish). Lines are checked [`Verifier::PIECE`] at a time; after the first
+/// [`finish`](Self::finish). Lines are checked [`ChainVerifier::PIECE`] at a time; after the first
 /// break they are only counted.
 #[derive(Default)]
-pub struct Verifier {
+pub struct ChainVerifier {
     pub(super) lines: usize,
     pub(super) last: Option<String>,
     pub(super) segments: Vec<Segment>,
@@ -48,9 +48,9 @@ pub struct Verifier {
     pub(super) torn_tail: Option<(String, usize)>,
 }
 
-impl fmt::Debug for Verifier {
+impl fmt::Debug for ChainVerifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Verifier")
+        f.debug_struct("ChainVerifier")
             .field("lines", &self.lines)
             .field("segments", &self.segments.len())
             .field("first_break", &self.first_break)
@@ -58,7 +58,7 @@ impl fmt::Debug for Verifier {
     }
 }
 
-impl Verifier {
+impl ChainVerifier {
     /// How many lines are checked at once: memory stays this many lines, not the whole log.
     pub const PIECE: usize = 10_000;
 

@@ -11,6 +11,7 @@ mod bounded;
 mod chain;
 mod close;
 mod outcomes;
+mod read;
 mod recovery;
 mod restart;
 mod retention;
