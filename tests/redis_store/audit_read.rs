@@ -119,7 +119,8 @@ async fn a_deployment_on_redis_hands_out_its_instance_stream() {
     assert_eq!(page.items[0]["path"], "/v1/memories");
     let report = source.verify_async().await.unwrap();
     assert!(report.ok, "{report:?}");
-    assert_eq!(report.lines, 1);
+    // The reconciliation of the config at start, then the call.
+    assert_eq!(report.lines, 2);
     // Its own stream: `memorysync:audit:node-a`.
     let client = redis::Client::open(redis.url().as_str()).unwrap();
     let mut connection = client.get_connection().unwrap();
@@ -127,6 +128,6 @@ async fn a_deployment_on_redis_hands_out_its_instance_stream() {
         .arg("memorysync:audit:node-a")
         .query(&mut connection)
         .unwrap();
-    assert_eq!(length, 1);
+    assert_eq!(length, 2);
     deployment.shutdown(Duration::from_secs(5)).await.unwrap();
 }
