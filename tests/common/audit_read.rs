@@ -174,7 +174,7 @@ pub(crate) fn filters_select_their_lines_newest_first(source: &AuditSource) {
         outcome: Some(Outcome::Allowed),
         ..query()
     };
-    let matching = |n: usize| n < 11 && n % 2 == 0 && n % 3 == 0 && n % 4 < 2;
+    let matching = |n: usize| n < 11 && n.is_multiple_of(2) && n.is_multiple_of(3) && n % 4 < 2;
     assert_eq!(seqs(&source.query(&combined).unwrap()), expected(matching));
     assert_eq!(seqs(&source.query(&combined).unwrap()), [1]);
     let after_it = AuditQuery {
