@@ -19,8 +19,8 @@
 //! retries and `/health` reports `degraded`.
 //! Retention (90 days by default) and tombstone expiry run by themselves in the writer.
 //! The log is read back through its [`AuditSource`] ([`AuditLog::source`]): queries newest
-//! first with an opaque cursor, and a verification of the whole chain (see the `read` module's
-//! decisions on [`AuditSource`]).
+//! first with an opaque cursor, and a verification of the whole chain (the decisions are on
+//! [`AuditSource`]).
 //!
 //! # Example
 //! ```
