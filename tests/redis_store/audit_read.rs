@@ -1,4 +1,4 @@
-//! The audit stream read back (`AuditSource`): the shared suite (`tests/common/audit_read.rs`)
+//! The audit stream read back (`AuditSource`): the shared suite (`tests/common/audit_read/`)
 //! on a stream under a test prefix, an entry deleted from the middle found by `verify`, and the
 //! stream a Redis `Deployment` hands out for its instance (on a `redis-server` of its own: the
 //! deployment writes under the default prefix).
