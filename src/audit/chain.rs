@@ -167,8 +167,9 @@ pub struct ChainBreak {
     pub problem: BreakKind,
 }
 
-/// What breaks a chain.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// What breaks a chain; serialised in snake case, e.g. `head_mismatch`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum BreakKind {
     /// The line is not an audit line (not JSON, or no `seq` / `prev`).
     Unreadable,

@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;
 use crate::environment::Environment;
@@ -15,8 +15,9 @@ pub const MAX_USER_AGENT: usize = 512;
 /// The longest path kept, in bytes.
 pub const MAX_PATH: usize = 2048;
 
-/// How a call ended, for the audit log.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+/// How a call ended, for the audit log. Parsed back from its word ([`FromStr`](std::str::FromStr),
+/// serde), e.g. from a query's `outcome=rate_limited`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// Served.
@@ -46,6 +47,16 @@ impl Outcome {
         }
     }
 
+    /// Every outcome, in the order of the design.
+    pub const ALL: [Outcome; 6] = [
+        Outcome::Allowed,
+        Outcome::Unauthenticated,
+        Outcome::Forbidden,
+        Outcome::RateLimited,
+        Outcome::Degraded,
+        Outcome::Error,
+    ];
+
     /// The outcome of a typed rejection.
     pub fn of_rejection(code: RejectionCode) -> Outcome {
         match code {
@@ -60,6 +71,32 @@ impl Outcome {
         }
     }
 }
+
+impl std::str::FromStr for Outcome {
+    type Err = UnknownOutcome;
+
+    /// The outcome whose word ([`Outcome::as_str`]) is `text`.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Outcome::ALL
+            .into_iter()
+            .find(|outcome| outcome.as_str() == text)
+            .ok_or(UnknownOutcome)
+    }
+}
+
+/// A word that is not an [`Outcome`]'s.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UnknownOutcome;
+
+impl std::fmt::Display for UnknownOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(
+            "not an outcome: allowed, unauthenticated, forbidden, rate_limited, degraded or error",
+        )
+    }
+}
+
+impl std::error::Error for UnknownOutcome {}
 
 /// One audit event, before it is chained. It never holds a key, a key hash, a secret or a query
 /// string: the fields are chosen, not copied from the request.
@@ -152,20 +189,16 @@ mod tests {
     }
 
     #[test]
-    fn outcome_words_match_the_log_and_the_metrics_labels() {
-        let all = [
-            Outcome::Allowed,
-            Outcome::Unauthenticated,
-            Outcome::Forbidden,
-            Outcome::RateLimited,
-            Outcome::Degraded,
-            Outcome::Error,
-        ];
-        assert_eq!(all.len(), crate::telemetry::AUDIT_OUTCOMES.len());
-        for (index, outcome) in all.into_iter().enumerate() {
+    fn outcome_words_match_the_log_and_the_metrics_labels_and_parse_back() {
+        assert_eq!(Outcome::ALL.len(), crate::telemetry::AUDIT_OUTCOMES.len());
+        for (index, outcome) in Outcome::ALL.into_iter().enumerate() {
             let logged = serde_json::to_string(&outcome).unwrap();
             assert_eq!(logged, format!("\"{}\"", outcome.as_str()));
             assert_eq!(crate::telemetry::AUDIT_OUTCOMES[index], outcome.as_str());
+            assert_eq!(outcome.as_str().parse(), Ok(outcome));
+            assert_eq!(serde_json::from_str::<Outcome>(&logged).ok(), Some(outcome));
         }
+        assert_eq!("Allowed".parse::<Outcome>(), Err(UnknownOutcome));
+        assert_eq!("".parse::<Outcome>(), Err(UnknownOutcome));
     }
 }

@@ -13,7 +13,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::recovery::recovery_event;
 use super::writer::{AuditWriter, Message, Shared};
-use super::{AuditEvent, AuditLogConfig, AuditSink, ChainHead};
+use super::{AuditEvent, AuditLogConfig, AuditSink, AuditSource, ChainHead};
 use crate::health::{CheckStatus, HealthCheck};
 use crate::telemetry;
 
@@ -73,7 +73,7 @@ impl AuditLog {
             io::Error::other("AuditLog::start needs a tokio runtime to run its writer")
         })?;
         let resumed = sink.resume()?;
-        let shared = Arc::new(Shared::new(resumed.head));
+        let shared = Arc::new(Shared::new(resumed.head, sink.source()));
         let (sender, receiver) = mpsc::channel(config.queue_capacity);
         let log = AuditLog { sender, shared };
         if let Some(detail) = resumed.recovery {
@@ -210,6 +210,11 @@ impl AuditLog {
             purged: s.purged.load(Ordering::Relaxed),
             evicted: s.evicted.load(Ordering::Relaxed),
         }
+    }
+
+    /// Where the log is read back from: queries and verification of what the sink holds.
+    pub fn source(&self) -> AuditSource {
+        self.shared.source.clone()
     }
 
     /// The end of the chain written so far, for [`verify`](super::verify).

@@ -18,6 +18,9 @@
 //! when the queue is full the call waits for room (counted); when the sink fails the writer
 //! retries and `/health` reports `degraded`.
 //! Retention (90 days by default) and tombstone expiry run by themselves in the writer.
+//! The log is read back through its [`AuditSource`] ([`AuditLog::source`]): queries newest
+//! first with an opaque cursor, and a verification of the whole chain (the decisions are on
+//! [`AuditSource`]).
 //!
 //! # Example
 //! ```
@@ -105,6 +108,7 @@ mod instance;
 mod jsonl;
 mod layer;
 mod log;
+mod read;
 mod recovery;
 mod request_id;
 mod service;
@@ -116,7 +120,7 @@ pub use checkpoint::ENDS_BEFORE_CHECKPOINT;
 pub use config::AuditLogConfig;
 #[cfg_attr(not(feature = "admin"), allow(unused_imports))]
 pub(crate) use event::sanitized;
-pub use event::{AuditEvent, MAX_PATH, MAX_USER_AGENT, Outcome};
+pub use event::{AuditEvent, MAX_PATH, MAX_USER_AGENT, Outcome, UnknownOutcome};
 pub use future::ResponseFuture;
 pub use instance::{
     INSTANCE_FILE, INSTANCE_NAME_RULE, MAX_INSTANCE_NAME, generate_instance_name, instance_in_dir,
@@ -125,6 +129,11 @@ pub use instance::{
 pub use jsonl::{Fsync, HEAD_FILE, JsonLinesSink, LOCK_FILE};
 pub use layer::AuditRecordLayer;
 pub use log::{AuditLog, AuditStats, Unwritten};
+pub use read::{
+    AuditCursor, AuditPage, AuditQuery, AuditReadError, AuditSource, AuditSourceKind,
+    ChainVerifier, CheckpointReport, FILING_SLACK, FirstBreak, HeadReport, LinePlace, Recovery,
+    SCAN_LIMIT, TornTail, VerifyReport,
+};
 pub use recovery::{RECOVERY_METHOD, RECOVERY_PATH};
 pub use request_id::X_REQUEST_ID;
 #[cfg_attr(not(feature = "admin"), allow(unused_imports))]

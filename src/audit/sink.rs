@@ -3,7 +3,7 @@ use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use super::{ChainHead, ChainedLine};
+use super::{AuditSource, ChainHead, ChainedLine};
 use crate::clock::Timestamp;
 
 /// Where chained audit lines are kept.
@@ -36,6 +36,13 @@ pub trait AuditSink: Send + Sync + 'static {
     /// `degraded` with the count. A sink without a bound keeps the default, 0.
     fn evicted(&self) -> u64 {
         0
+    }
+
+    /// Where the log this sink writes is read back from, for queries and verification; read
+    /// once, when the writer starts. The default, for a sink of the application's own, is
+    /// [`AuditSource::Unreadable`].
+    fn source(&self) -> AuditSource {
+        AuditSource::Unreadable
     }
 }
 
@@ -145,7 +152,8 @@ impl MemoryAuditSink {
         self.shared.evicted.load(Ordering::Relaxed)
     }
 
-    fn locked(&self) -> std::sync::MutexGuard<'_, VecDeque<ChainedLine>> {
+    /// The lines held, oldest first, for as long as the guard lives: the writer waits meanwhile.
+    pub(crate) fn locked(&self) -> std::sync::MutexGuard<'_, VecDeque<ChainedLine>> {
         // A panic while holding the lock leaves whole lines only; the data is still good.
         self.shared
             .lines
@@ -198,6 +206,10 @@ impl AuditSink for MemoryAuditSink {
 
     fn evicted(&self) -> u64 {
         MemoryAuditSink::evicted(self)
+    }
+
+    fn source(&self) -> AuditSource {
+        AuditSource::Memory(self.clone())
     }
 }
 

@@ -11,7 +11,7 @@ use std::time::Duration;
 use tokio::sync::{Notify, mpsc, oneshot};
 
 use super::chain::Chain;
-use super::{AuditEvent, AuditLogConfig, AuditSink, ChainHead, ChainedLine};
+use super::{AuditEvent, AuditLogConfig, AuditSink, AuditSource, ChainHead, ChainedLine};
 use crate::clock::Timestamp;
 use crate::telemetry;
 use crate::tombstone::TombstoneStore;
@@ -43,13 +43,17 @@ pub(super) struct Shared {
     /// Wakes the writer to stop and hand back what it holds through `hand_back_to`.
     pub(super) stop: Notify,
     pub(super) hand_back_to: Mutex<Option<oneshot::Sender<Vec<ChainedLine>>>>,
+    /// Where the sink's log is read back from.
+    pub(super) source: AuditSource,
 }
 
 impl Shared {
-    /// Starts the counters from a sink whose chain ends at `head`.
-    pub(super) fn new(head: ChainHead) -> Self {
+    /// Starts the counters from a sink whose chain ends at `head` and is read back from
+    /// `source`.
+    pub(super) fn new(head: ChainHead, source: AuditSource) -> Self {
         Shared {
             head: Mutex::new(head),
+            source,
             ..Shared::default()
         }
     }

@@ -49,6 +49,7 @@
 
 mod assemble;
 mod audit;
+mod audit_read;
 mod backend;
 mod embedded;
 mod error;

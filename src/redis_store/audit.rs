@@ -24,14 +24,14 @@ use super::audit_lease::Lease;
 use super::connection::redis_error;
 use super::keyspace::Keyspace;
 use crate::audit::checkpoint::resumed;
-use crate::audit::{AuditSink, ChainHead, ChainedLine, Resumed};
+use crate::audit::{AuditSink, AuditSource, ChainHead, ChainedLine, Resumed};
 use crate::clock::Timestamp;
 
 /// How many entries one `XRANGE` page of [`RedisAuditSink::read_lines`] holds.
 const PAGE: usize = 1_000;
 
 /// A stream entry id: milliseconds and a sequence number within them.
-type EntryId = (u64, u64);
+pub(crate) type EntryId = (u64, u64);
 
 /// Audit lines in a Redis stream.
 ///
@@ -51,19 +51,19 @@ type EntryId = (u64, u64);
 /// each audit log its own stream with [`RedisAuditSink::with_stream`], and a writer takes the
 /// stream's lease with [`RedisAuditSink::take_lease`] so that a second one is refused.
 pub struct RedisAuditSink {
-    client: redis::Client,
-    stream: String,
+    pub(super) client: redis::Client,
+    pub(super) stream: String,
     /// The name given to `with_stream`, which names the lease.
-    name: String,
-    keyspace: Keyspace,
-    lease: Option<Lease>,
-    timeout: Duration,
-    state: Mutex<State>,
+    pub(super) name: String,
+    pub(super) keyspace: Keyspace,
+    pub(super) lease: Option<Lease>,
+    pub(super) timeout: Duration,
+    pub(super) state: Mutex<State>,
 }
 
 /// The connection, and the last entry id written through it (`None`: not known, read it first).
 #[derive(Default)]
-struct State {
+pub(super) struct State {
     connection: Option<redis::Connection>,
     last_id: Option<EntryId>,
 }
@@ -208,7 +208,7 @@ impl RedisAuditSink {
 
     /// Runs `call` on the connection, connecting first if there is none; any error drops the
     /// connection (and what is known of the stream) so the next call starts afresh.
-    fn with_connection<T>(
+    pub(super) fn with_connection<T>(
         &self,
         call: impl FnOnce(&mut redis::Connection, &mut Option<EntryId>) -> redis::RedisResult<T>,
     ) -> io::Result<T> {
@@ -366,6 +366,10 @@ impl AuditSink for RedisAuditSink {
         let deleted = last_id == (0, 0);
         resumed(head, filed_from, self.checkpoint(), deleted, Vec::new())
     }
+
+    fn source(&self) -> AuditSource {
+        AuditSource::Redis(std::sync::Arc::new(self.reader()))
+    }
 }
 
 /// The id for an entry wanted at `wanted`: that one when it is above `last`, else the next one
@@ -382,13 +386,13 @@ fn next_id(last: EntryId, wanted: EntryId) -> EntryId {
 }
 
 /// `<ms>-<seq>` as numbers; anything else as `0-0`.
-fn parse_id(id: &str) -> EntryId {
+pub(super) fn parse_id(id: &str) -> EntryId {
     let (millis, seq) = id.split_once('-').unwrap_or((id, "0"));
     (millis.parse().unwrap_or(0), seq.parse().unwrap_or(0))
 }
 
 /// The value of the field `line` in an entry's flat field list.
-fn line_field(fields: Vec<String>) -> Option<String> {
+pub(super) fn line_field(fields: Vec<String>) -> Option<String> {
     let mut fields = fields.into_iter();
     while let (Some(name), Some(value)) = (fields.next(), fields.next()) {
         if name == "line" {

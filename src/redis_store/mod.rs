@@ -25,6 +25,7 @@ macro_rules! lua_script {
 
 mod audit;
 mod audit_lease;
+pub(crate) mod audit_read;
 mod config_version;
 mod connection;
 mod epoch;

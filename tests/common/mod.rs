@@ -5,6 +5,7 @@
 
 pub(crate) mod api_plans;
 pub(crate) mod audit_crash;
+pub(crate) mod audit_read;
 pub(crate) mod captured;
 pub(crate) mod key_record;
 pub(crate) mod plan_store;

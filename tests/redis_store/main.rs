@@ -18,6 +18,7 @@ mod common;
 
 mod api_plans;
 mod audit_lease;
+mod audit_read;
 #[cfg(feature = "webhook-client")]
 mod audit_webhooks;
 mod data_lost;

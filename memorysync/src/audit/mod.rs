@@ -2,7 +2,6 @@
 //! deployment's admin API (`query`, `verify-remote`).
 
 mod source;
-mod tally;
 mod verify;
 
 use std::process::ExitCode;

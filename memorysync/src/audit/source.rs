@@ -1,14 +1,11 @@
 //! Where an audit chain is read from: a directory of JSON Lines segments, or an instance's
 //! Redis stream, named directly or through a config file as the server would find it.
 
-use std::fs::File;
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use memorysync_pipeline::audit::{INSTANCE_NAME_RULE, JsonLinesSink, is_instance_name};
+use memorysync_pipeline::audit::{AuditSource, INSTANCE_NAME_RULE, VerifyReport, is_instance_name};
 use memorysync_pipeline::config::{Config, StoreBackend};
 
-use super::tally::Tally;
 use super::verify::VerifyArgs;
 
 /// An audit log to verify.
@@ -78,65 +75,31 @@ impl Source {
         }
     }
 
-    /// Hands every line to `tally`, oldest first.
-    pub(super) fn read(&self, tally: &mut Tally) -> Result<(), String> {
+    /// The log verified, read oldest first by the library's [`AuditSource`].
+    pub(super) fn verify(&self) -> Result<VerifyReport, String> {
         match self {
-            Source::Dir(dir) => read_dir(dir, tally),
-            Source::Stream { url, instance } => stream::read(url, instance, tally),
+            // A reader takes no lock: the server may be writing beside it.
+            Source::Dir(dir) => AuditSource::JsonLines(dir.clone())
+                .verify()
+                .map_err(|e| e.to_string()),
+            Source::Stream { url, instance } => stream::verify(url, instance),
         }
     }
-}
-
-fn read_dir(dir: &Path, tally: &mut Tally) -> Result<(), String> {
-    let cannot = |e: std::io::Error| format!("audit dir {}: {e}", dir.display());
-    // A reader takes no lock: the server may be writing beside it.
-    let sink = JsonLinesSink::reader(dir);
-    let segments = sink.segments().map_err(cannot)?;
-    // Before the lines: the writer moves the checkpoint after writing them.
-    tally.checkpoint(
-        sink.checkpoint()
-            .transpose()
-            .map(|read| read.map_err(|e| e.to_string())),
-    );
-    let newest = segments.len().saturating_sub(1);
-    for (index, segment) in segments.iter().enumerate() {
-        let name = segment
-            .file_name()
-            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-        let cannot = |e: std::io::Error| format!("{}: {e}", segment.display());
-        tally.segment(name);
-        let mut reader = BufReader::new(File::open(segment).map_err(cannot)?);
-        let mut line = Vec::new();
-        loop {
-            line.clear();
-            if reader.read_until(b'\n', &mut line).map_err(cannot)? == 0 {
-                break;
-            }
-            if line.pop_if(|b| *b == b'\n').is_none() && index == newest {
-                // No newline yet: a line being written, or torn by a crash.
-                tally.torn_tail(line.len());
-                break;
-            }
-            // Bytes that are not UTF-8 are not an audit line: an empty one says so to `verify`.
-            tally.line(String::from_utf8(std::mem::take(&mut line)).unwrap_or_default());
-        }
-    }
-    Ok(())
 }
 
 #[cfg(feature = "redis")]
 mod stream {
+    use std::sync::Arc;
     use std::time::Duration;
 
+    use memorysync_pipeline::audit::{AuditSource, VerifyReport};
     use memorysync_pipeline::redis_store::{RedisAuditSink, RedisOptions};
-
-    use super::Tally;
 
     /// How long each Redis call may take.
     const TIMEOUT: Duration = Duration::from_secs(5);
 
     /// The server's stream for `instance`: `audit:<instance>` under the default prefix.
-    pub(super) fn read(url: &str, instance: &str, tally: &mut Tally) -> Result<(), String> {
+    pub(super) fn verify(url: &str, instance: &str) -> Result<VerifyReport, String> {
         let prefix = RedisOptions::default().prefix;
         let sink = RedisAuditSink::open(url, &prefix, TIMEOUT)
             .map_err(|e| format!("Redis: {e}"))?
@@ -147,14 +110,9 @@ mod stream {
                 sink.stream()
             ));
         }
-        // Before the lines: each batch moves it with them, in one transaction.
-        let checkpoint = sink.checkpoint().transpose();
-        tally.checkpoint(checkpoint.map(|read| read.map_err(|e| format!("Redis: {e}"))));
-        let lines = sink.read_lines().map_err(|e| format!("Redis: {e}"))?;
-        for line in lines {
-            tally.line(line);
-        }
-        Ok(())
+        AuditSource::Redis(Arc::new(sink))
+            .verify()
+            .map_err(|e| e.to_string())
     }
 
     /// Whether the key exists: an empty stream (trimmed by retention) is a log; none is a
@@ -176,9 +134,9 @@ mod stream {
 
 #[cfg(not(feature = "redis"))]
 mod stream {
-    use super::Tally;
+    use memorysync_pipeline::audit::VerifyReport;
 
-    pub(super) fn read(_url: &str, _instance: &str, _tally: &mut Tally) -> Result<(), String> {
+    pub(super) fn verify(_url: &str, _instance: &str) -> Result<VerifyReport, String> {
         Err("this memorysync was built without the redis feature".to_owned())
     }
 }

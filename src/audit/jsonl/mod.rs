@@ -2,7 +2,7 @@
 //! checkpointed beside them (`head`).
 
 mod resume;
-mod segments;
+pub(super) mod segments;
 mod write;
 
 use std::fs::{self, File, OpenOptions};
@@ -10,7 +10,7 @@ use std::io::{self, BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::{AuditSink, ChainHead, ChainedLine, Resumed};
+use super::{AuditSink, AuditSource, ChainHead, ChainedLine, Resumed};
 use crate::clock::Timestamp;
 use segments::{day_of, segment_day};
 
@@ -225,5 +225,9 @@ impl AuditSink for JsonLinesSink {
     fn resume(&self) -> io::Result<Resumed> {
         self.writable()?;
         resume::resume(self)
+    }
+
+    fn source(&self) -> AuditSource {
+        AuditSource::JsonLines(self.dir.clone())
     }
 }

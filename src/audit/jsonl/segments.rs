@@ -14,7 +14,7 @@ const MILLIS_PER_DAY: i64 = 86_400_000;
 const FIRST_WINDOW: u64 = 64 * 1024;
 
 /// The UTC day number of `ts`.
-pub(super) fn day_of(ts: Timestamp) -> i64 {
+pub(in crate::audit) fn day_of(ts: Timestamp) -> i64 {
     ts.unix_millis().div_euclid(MILLIS_PER_DAY)
 }
 
@@ -37,7 +37,7 @@ pub(super) fn day_name(day: i64) -> String {
 }
 
 /// The day number of a segment's file name, if it is one.
-pub(super) fn segment_day(path: &Path) -> Option<i64> {
+pub(in crate::audit) fn segment_day(path: &Path) -> Option<i64> {
     let name = path.file_name()?.to_str()?;
     let date = name.strip_prefix("audit-")?.strip_suffix(".jsonl")?;
     let format = time::macros::format_description!("[year]-[month]-[day]");
@@ -108,7 +108,7 @@ pub(super) fn segment_end(path: &Path) -> io::Result<SegmentEnd> {
 
 /// The position just after the last newline of the first `len` bytes of `file`; 0 when there
 /// is none. Reads backwards a chunk of [`FIRST_WINDOW`] bytes at a time.
-fn after_last_newline(file: &mut File, len: u64) -> io::Result<u64> {
+pub(in crate::audit) fn after_last_newline(file: &mut File, len: u64) -> io::Result<u64> {
     let mut chunk = vec![0_u8; usize::try_from(FIRST_WINDOW).unwrap_or(64 * 1024)];
     let mut end = len;
     while end > 0 {

@@ -3,7 +3,8 @@
 //! days (JSON Lines), a failing sink retried without loss while `/health` says degraded,
 //! back-pressure on a full queue, flush on shutdown, the outcome of every rejection in one
 //! pipeline, what never reaches the log (query strings, keys, oversized or non-UTF-8 user
-//! agents), tombstones expired by the writer, and the chain continued across a restart.
+//! agents), tombstones expired by the writer, the chain continued across a restart, and the log
+//! read back (queries newest first, pages, verification) from files, memory and a deployment.
 //! Event times and cut-offs come from a `ManualClock`; the writer's maintenance interval and retry
 //! back-off elapse in paused tokio time.
 
@@ -11,6 +12,8 @@ mod bounded;
 mod chain;
 mod close;
 mod outcomes;
+mod read;
+mod read_deployment;
 mod recovery;
 mod restart;
 mod retention;
