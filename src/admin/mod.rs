@@ -41,6 +41,7 @@
 //! - Answers carry `Cache-Control: no-store` and the call's `X-Request-Id`.
 //! - Token checks compare the hash with every listed token, matched or not, in constant time.
 
+mod audit;
 mod call;
 mod extract;
 mod key_view;
@@ -103,6 +104,8 @@ impl AdminApi {
             .route("/projects", get(projects::list).post(projects::create))
             .route("/projects/{id}", get(projects::show))
             .route("/projects/{id}/plan", put(projects::set_plan))
+            .route("/audit", get(audit::query))
+            .route("/audit/verify", get(audit::verify))
             .route("/openapi.json", get(openapi::document))
             .fallback(|| async {
                 AdminError::not_found("not_found", "no admin route has this path")

@@ -9,7 +9,7 @@ use super::key_view::{
     UsageView,
 };
 use super::problem::Problem;
-use super::{keys, projects};
+use super::{audit, keys, projects};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -19,19 +19,22 @@ use super::{keys, projects};
     ),
     paths(
         keys::list, keys::create, keys::show, keys::update, keys::rotate, keys::revoke,
-        projects::list, projects::show, projects::create, projects::set_plan
+        projects::list, projects::show, projects::create, projects::set_plan,
+        audit::query, audit::verify
     ),
     components(schemas(
         Problem, KeyView, NewKeyView, RotatedKeyView, PreviousKey, UsageView, KeyStatus,
         OwnerName, EnvironmentName, keys::NewKey, keys::KeyPatch, keys::Rotation,
         projects::ProjectView, projects::PlanBody, projects::Tile, projects::TileEntry,
-        projects::NewProject
+        projects::NewProject, audit::AuditLine, audit::OutcomeName, audit::VerifyView,
+        audit::HeadView
     )),
     modifiers(&AdminToken),
     security(("admin_token" = [])),
     tags(
         (name = "keys", description = "API keys: list, create, update, rotate, revoke"),
-        (name = "projects", description = "Plans and the month's quota tile")
+        (name = "projects", description = "Plans and the month's quota tile"),
+        (name = "audit", description = "The audit log, newest first, and its chain verified")
     )
 )]
 struct AdminDocument;

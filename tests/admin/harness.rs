@@ -9,7 +9,7 @@ use axum::body::Body;
 use http::{HeaderMap, Request, StatusCode};
 use http_body_util::BodyExt;
 use memorysync_pipeline::admin::{AdminApi, AdminTokens};
-use memorysync_pipeline::audit::MemoryAuditSink;
+use memorysync_pipeline::audit::{AuditQuery, MemoryAuditSink};
 use memorysync_pipeline::clock::ManualClock;
 use memorysync_pipeline::config::Config;
 use memorysync_pipeline::deployment::{Deployment, DeploymentOptions};
@@ -40,7 +40,6 @@ pub(crate) struct Admin {
     pub(crate) reader: AdminToken,
     pub(crate) file_key: ApiKey,
     pub(crate) clock: ManualClock,
-    pub(crate) audit: MemoryAuditSink,
 }
 
 /// A development config with `proj_demo`, the file's key and the two tokens' entries.
@@ -52,9 +51,11 @@ pub(crate) fn config_text(
 ) -> String {
     let store = match backend {
         Backend::Memory => String::new(),
+        // The audit log in JSON Lines beside the store: read back by the audit routes.
         Backend::Embedded(dir) => format!(
-            "[store]\nbackend = \"embedded\"\npath = \"{}\"\n",
-            dir.display()
+            "[store]\nbackend = \"embedded\"\npath = \"{}\"\n[audit]\ndir = \"{}\"\n",
+            dir.display(),
+            dir.join("audit").display()
         ),
         #[cfg(feature = "redis")]
         Backend::Redis(url) => {
@@ -96,11 +97,12 @@ impl Admin {
         let reader = AdminToken::generate().unwrap();
         let config = Config::from_toml(&config_text(&backend, &file_key, &admin, &reader)).unwrap();
         let clock = ManualClock::new(T0);
-        let audit = MemoryAuditSink::new();
-        let options = DeploymentOptions::new()
+        let mut options = DeploymentOptions::new()
             .with_clock(clock.clone())
-            .with_instance(instance)
-            .with_audit_sink(audit.clone());
+            .with_instance(instance);
+        if matches!(backend, Backend::Memory) {
+            options = options.with_audit_sink(MemoryAuditSink::new());
+        }
         let deployment = Arc::new(Deployment::start(&config, options).await.unwrap());
         let tokens = AdminTokens::new(config.admin_tokens.clone());
         let router = AdminApi::new(Arc::clone(&deployment), tokens).router();
@@ -111,7 +113,6 @@ impl Admin {
             reader,
             file_key,
             clock,
-            audit,
         }
     }
 
@@ -202,13 +203,17 @@ impl Admin {
         )
     }
 
-    /// The audit lines written so far, parsed.
+    /// The audit lines written so far (the last 500), oldest first.
     pub(crate) async fn audit_lines(&self) -> Vec<Value> {
         self.deployment.audit().flush().await;
-        self.audit
-            .lines()
-            .iter()
-            .map(|line| serde_json::from_str(line).unwrap())
-            .collect()
+        let mut query = AuditQuery::new();
+        query.limit = AuditQuery::MAX_LIMIT;
+        let page = self
+            .deployment
+            .audit_source()
+            .query_async(query)
+            .await
+            .unwrap();
+        page.items.into_iter().rev().collect()
     }
 }
