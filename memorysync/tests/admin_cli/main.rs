@@ -8,6 +8,7 @@ mod cli;
 mod client;
 mod errors;
 mod keys;
+mod projects_audit;
 // Only some of the process helpers are used here.
 #[allow(dead_code)]
 #[path = "../serve/process.rs"]
