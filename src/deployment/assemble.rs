@@ -3,11 +3,12 @@
 
 use std::sync::Arc;
 
+use super::endpoints::DeploymentEndpointStore;
 use super::options::{AuditStarter, DeploymentOptions};
 use super::{
     Deployment, DeploymentClassifier, DeploymentConfigVersions, DeploymentKeys, DeploymentLimits,
     DeploymentQueue, DeploymentQuotas, DeploymentStages, DeploymentTombstones, ReconcileError,
-    StartError, audit, shutdown, webhooks,
+    StartError, audit, endpoints, shutdown, webhooks,
 };
 use crate::TrustedProxies;
 use crate::audit::{AuditLog, AuditRecordLayer};
@@ -30,6 +31,7 @@ pub(super) struct Stores {
     pub(super) quotas: DeploymentQuotas,
     pub(super) tombstones: DeploymentTombstones,
     pub(super) queue: DeploymentQueue,
+    pub(super) endpoints: DeploymentEndpointStore,
     pub(super) versions: DeploymentConfigVersions,
     pub(super) audit: AuditLog,
     /// The shared store's own check on `/health`.
@@ -52,7 +54,18 @@ pub(super) async fn start(
         StoreBackend::Redis => shared_stores(config, &clock, health, &instance, sink).await?,
     };
     let data_lost = stores.data_lost;
-    let webhooks = webhooks::start(config, stores.queue, &options.secrets)?;
+    let file = webhooks::file_endpoints(config, &options.secrets)?;
+    let set = crate::webhook::EndpointSet::new(Vec::new());
+    let endpoints = endpoints::start(
+        config,
+        stores.endpoints,
+        set.clone(),
+        file,
+        &options.secrets,
+        &clock,
+    )
+    .await?;
+    let webhooks = webhooks::start(config, stores.queue, set, &clock)?;
     let mut health = stores.health.with_check(stores.audit.health_check());
     if let Some(webhooks) = &webhooks {
         health = health.with_check(webhooks.health_check());
@@ -92,6 +105,7 @@ pub(super) async fn start(
         tombstones: stores.tombstones,
         audit: stores.audit,
         webhooks,
+        endpoints,
         instance: Arc::from(instance),
         fallback_dirs: shutdown::fallback_dirs(config),
         versions: stores.versions,
@@ -140,6 +154,7 @@ fn memory_stores(
         quotas: DeploymentQuotas::Memory(MemoryQuotaStore::new()),
         tombstones: DeploymentTombstones::Memory(tombstones),
         queue: DeploymentQueue::Memory(MemoryWebhookQueue::new()),
+        endpoints: DeploymentEndpointStore::Memory(Default::default()),
         versions: DeploymentConfigVersions::Memory(MemoryConfigVersions::new()),
         audit,
         health,
@@ -174,6 +189,9 @@ async fn shared_stores(
         quotas: DeploymentQuotas::Redis(shared.quotas(config)),
         tombstones: DeploymentTombstones::Redis(shared.tombstones()),
         queue: DeploymentQueue::Redis(shared.webhook_queue()),
+        endpoints: DeploymentEndpointStore::Redis(crate::redis_store::RedisEndpointStore::new(
+            shared.connection().clone(),
+        )),
         versions: DeploymentConfigVersions::Redis(shared.config_versions()),
         audit,
         health: health.with_check(shared.connection().health_check()),

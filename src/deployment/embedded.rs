@@ -48,6 +48,7 @@ pub(super) fn stores(
         quotas: DeploymentQuotas::Embedded(store.quotas()),
         tombstones: DeploymentTombstones::Embedded(tombstones),
         queue: DeploymentQueue::Embedded(store.webhook_queue()),
+        endpoints: super::endpoints::DeploymentEndpointStore::Embedded(store.webhook_endpoints()),
         versions: DeploymentConfigVersions::Embedded(store.config_versions()),
         audit,
         health,

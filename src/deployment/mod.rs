@@ -49,6 +49,7 @@ mod assemble;
 mod audit;
 mod backend;
 mod embedded;
+mod endpoints;
 mod error;
 mod options;
 mod queue;
@@ -70,6 +71,7 @@ use tokio::time::Instant;
 use tower_layer::{Identity, Stack};
 
 pub use backend::BackendFuture;
+pub use endpoints::{DeploymentEndpointStore, DeploymentEndpoints};
 pub use error::StartError;
 pub use options::{DeploymentClassifier, DeploymentOptions, SecretSource};
 pub use queue::{DeploymentQueue, DeploymentWebhooks};
@@ -171,6 +173,7 @@ pub struct Deployment {
     tombstones: DeploymentTombstones,
     audit: AuditLog,
     webhooks: Option<DeploymentWebhooks>,
+    endpoints: DeploymentEndpoints,
     instance: Arc<str>,
     fallback_dirs: Vec<PathBuf>,
     /// The config file last reconciled, and the lease of a reconciliation under way.
@@ -239,7 +242,8 @@ impl Deployment {
         self.stages.quota.plans()
     }
 
-    /// The webhook dispatcher; `None` when the config has no `[[webhooks]]`.
+    /// The webhook dispatcher: always there with the `webhook-client` feature (endpoints may
+    /// be added at run time, see [`Deployment::endpoints`]); `None` without it.
     pub fn webhooks(&self) -> Option<&DeploymentWebhooks> {
         self.webhooks.as_ref()
     }

@@ -20,7 +20,8 @@ use redb::{
 use super::codec::{decode_key, encode_key};
 use super::lock::DirLock;
 use super::schema::{
-    self, ALERTS, APPLIED_KEY, CONFIG, DEAD_LETTERS, KEYS, META, QUOTA, TOMBSTONES, USAGE, WEBHOOKS,
+    self, ALERTS, APPLIED_KEY, CONFIG, DEAD_LETTERS, ENDPOINTS, KEYS, META, QUOTA, TOMBSTONES,
+    USAGE, WEBHOOKS,
 };
 use super::{DATABASE_FILE, EmbeddedError};
 use crate::clock::Timestamp;
@@ -59,7 +60,8 @@ fn copy_all(read: &ReadTransaction, write: &WriteTransaction) -> Result<(), redb
     copy_table(read, write, ALERTS)?;
     copy_table(read, write, WEBHOOKS)?;
     copy_table(read, write, DEAD_LETTERS)?;
-    copy_table(read, write, CONFIG)
+    copy_table(read, write, CONFIG)?;
+    copy_table(read, write, ENDPOINTS)
 }
 
 fn copy_table<K: redb::Key + 'static, V: redb::Value + 'static>(
@@ -107,6 +109,8 @@ struct Current {
     dead_letters: Vec<Vec<u8>>,
     /// The config file last reconciled, as stored.
     applied: Option<Vec<u8>>,
+    /// Webhook endpoint records by id, as stored.
+    endpoints: Vec<(String, String)>,
 }
 
 /// Replaces the database under `dir` with the backup at `from`, keeping what the current
@@ -186,6 +190,13 @@ fn read_current(db: &Database) -> Result<Current, redb::Error> {
     // A database of an older build may lack the table.
     if let Ok(config) = read.open_table(CONFIG) {
         current.applied = config.get(APPLIED_KEY)?.map(|row| row.value().to_vec());
+    }
+    if let Ok(endpoints) = read.open_table(ENDPOINTS) {
+        for row in endpoints.iter()? {
+            let (id, json) = row?;
+            let row = (id.value().to_owned(), json.value().to_owned());
+            current.endpoints.push(row);
+        }
     }
     Ok(current)
 }
@@ -292,7 +303,23 @@ fn merge(
     }
     merge_queue(write, current)?;
     merge_applied(write, current)?;
+    merge_endpoints(write, current)?;
     Ok(report)
+}
+
+/// Keeps every webhook endpoint record of the current store, over the backup's of the same
+/// id: endpoints are the operator's latest settings (a 410's disabled state included), not
+/// data a backup brings back. The backup's other endpoints stay.
+fn merge_endpoints(write: &WriteTransaction, current: &Current) -> Result<(), EmbeddedError> {
+    let mut endpoints = write
+        .open_table(ENDPOINTS)
+        .map_err(EmbeddedError::database)?;
+    for (id, json) in &current.endpoints {
+        endpoints
+            .insert(id.as_str(), json.as_str())
+            .map_err(EmbeddedError::database)?;
+    }
+    Ok(())
 }
 
 /// Keeps the current store's config version when it is newer than the backup's: a file older
@@ -336,7 +363,7 @@ fn merge_queue(write: &WriteTransaction, current: &Current) -> Result<(), Embedd
     for row in webhooks.iter().map_err(EmbeddedError::database)? {
         let (seq, bytes) = row.map_err(EmbeddedError::database)?;
         let delivery = decode_delivery(bytes.value())?;
-        known.insert(("w", delivery.id.to_string(), delivery.url.to_string()));
+        known.insert(("w", delivery.id.to_string(), delivery.target().to_string()));
         next = next.max(seq.value());
     }
     for row in dead.iter().map_err(EmbeddedError::database)? {
@@ -345,13 +372,13 @@ fn merge_queue(write: &WriteTransaction, current: &Current) -> Result<(), Embedd
         known.insert((
             "d",
             letter.delivery.id.to_string(),
-            letter.delivery.url.to_string(),
+            letter.delivery.target().to_string(),
         ));
         next = next.max(seq.value());
     }
     for bytes in &current.webhooks {
         let delivery = decode_delivery(bytes)?;
-        if known.insert(("w", delivery.id.to_string(), delivery.url.to_string())) {
+        if known.insert(("w", delivery.id.to_string(), delivery.target().to_string())) {
             next += 1;
             webhooks
                 .insert(next, bytes.as_slice())
@@ -363,7 +390,7 @@ fn merge_queue(write: &WriteTransaction, current: &Current) -> Result<(), Embedd
         if known.insert((
             "d",
             letter.delivery.id.to_string(),
-            letter.delivery.url.to_string(),
+            letter.delivery.target().to_string(),
         )) {
             next += 1;
             dead.insert(next, bytes.as_slice())

@@ -13,7 +13,7 @@ use super::codec::{
     parse_operation,
 };
 use super::schema::{
-    ALERTS, APPLIED_KEY, CONFIG, DEAD_LETTERS, KEYS, QUOTA, TOMBSTONES, USAGE, WEBHOOKS,
+    ALERTS, APPLIED_KEY, CONFIG, DEAD_LETTERS, ENDPOINTS, KEYS, QUOTA, TOMBSTONES, USAGE, WEBHOOKS,
 };
 use super::tombstones::kind_of;
 use super::webhook_queue::QueueState;
@@ -22,6 +22,7 @@ use crate::key::{KeyUsage, MemoryKeyStore};
 use crate::quota::QuotaKey;
 use crate::store::AppliedConfig;
 use crate::tombstone::{MemoryTombstones, TombstoneKind};
+use crate::webhook::endpoints::EndpointRecord;
 
 /// What the store holds besides keys and tombstones (put straight into theirs).
 pub(super) struct Loaded {
@@ -31,6 +32,8 @@ pub(super) struct Loaded {
     pub(super) expired_tombstones: Vec<(TombstoneKind, Box<str>)>,
     /// The config file last reconciled.
     pub(super) applied: Option<AppliedConfig>,
+    /// Webhook endpoint records.
+    pub(super) endpoints: Vec<EndpointRecord>,
 }
 
 pub(super) fn everything(
@@ -156,11 +159,24 @@ pub(super) fn everything(
         .get(APPLIED_KEY)
         .map_err(EmbeddedError::database)?
         .and_then(|row| decode_applied(row.value()));
+    let mut endpoints = Vec::new();
+    for row in read
+        .open_table(ENDPOINTS)
+        .map_err(EmbeddedError::database)?
+        .iter()
+        .map_err(EmbeddedError::database)?
+    {
+        let (_, json) = row.map_err(EmbeddedError::database)?;
+        let record = EndpointRecord::from_json(json.value())
+            .map_err(|e| EmbeddedError::Database(e.to_string()))?;
+        endpoints.push(record);
+    }
     Ok(Loaded {
         quotas,
         queue,
         expired_tombstones,
         applied,
+        endpoints,
     })
 }
 

@@ -60,12 +60,15 @@
 //! - Expired tombstones are purged from memory by the audit log's expiry and from the database
 //!   when the store opens.
 //! - Counters of past months are kept (a few bytes per project and month).
+//! - Webhook endpoint records are committed before the call that changed them returns, like
+//!   key records.
 
 pub mod block;
 
 mod backup;
 mod codec;
 mod config_version;
+mod endpoints;
 mod error;
 mod keys;
 mod load;
@@ -78,6 +81,7 @@ mod writer;
 
 pub use backup::{RestoreReport, restore};
 pub use config_version::EmbeddedConfigVersions;
+pub use endpoints::EmbeddedEndpointStore;
 pub use error::EmbeddedError;
 pub use keys::{EmbeddedKeyStore, EmbeddedLookup};
 pub use lock::{LOCK_FILE, lock_holder};
@@ -173,6 +177,8 @@ struct Shared {
     admin: tokio::sync::Mutex<()>,
     /// The config file last reconciled, as read when the store opened and claimed since.
     config_versions: crate::store::MemoryConfigVersions,
+    /// Webhook endpoint records.
+    endpoints: endpoints::EndpointTable,
     /// Set by [`EmbeddedStore::close`]: quota reservations are refused from then on.
     closed: AtomicBool,
     dir: PathBuf,
@@ -228,6 +234,7 @@ impl EmbeddedStore {
                 queue: Mutex::new(loaded.queue),
                 admin: tokio::sync::Mutex::new(()),
                 config_versions: crate::store::MemoryConfigVersions::with_applied(loaded.applied),
+                endpoints: endpoints::EndpointTable::new(loaded.endpoints),
                 closed: AtomicBool::new(false),
                 dir: dir.to_owned(),
                 _lock: lock,
@@ -264,6 +271,13 @@ impl EmbeddedStore {
     /// The config file last reconciled with the store.
     pub fn config_versions(&self) -> EmbeddedConfigVersions {
         EmbeddedConfigVersions {
+            store: self.clone(),
+        }
+    }
+
+    /// The webhook endpoint records.
+    pub fn webhook_endpoints(&self) -> EmbeddedEndpointStore {
+        EmbeddedEndpointStore {
             store: self.clone(),
         }
     }

@@ -38,6 +38,11 @@ pub(super) const DEAD_LETTERS: TableDefinition<u64, &[u8]> =
 /// (8 bytes, big-endian) then the SHA-256 digest of its keys and plans (32 bytes). A table that
 /// a database of an older build lacks is created when it opens: no migration step.
 pub(super) const CONFIG: TableDefinition<&str, &[u8]> = TableDefinition::new("config_applied");
+/// Webhook endpoint records by id, as JSON
+/// ([`EndpointRecord::to_json`](crate::webhook::endpoints::EndpointRecord::to_json)). A table a
+/// database of an older build lacks is created when it opens.
+pub(super) const ENDPOINTS: TableDefinition<&str, &str> = TableDefinition::new("webhook_endpoints");
+
 /// The one row of [`CONFIG`].
 pub(super) const APPLIED_KEY: &str = "applied";
 
@@ -107,5 +112,6 @@ pub(super) fn create_tables(transaction: &WriteTransaction) -> Result<(), redb::
     transaction.open_table(WEBHOOKS)?;
     transaction.open_table(DEAD_LETTERS)?;
     transaction.open_table(CONFIG)?;
+    transaction.open_table(ENDPOINTS)?;
     Ok(())
 }

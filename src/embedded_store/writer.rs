@@ -14,7 +14,7 @@ use tokio::sync::oneshot;
 
 use super::codec::{encode_applied, encode_dead_letter, encode_delivery, encode_key, month_text};
 use super::schema::{
-    ALERTS, APPLIED_KEY, CONFIG, DEAD_LETTERS, KEYS, QUOTA, TOMBSTONES, USAGE, WEBHOOKS,
+    ALERTS, APPLIED_KEY, CONFIG, DEAD_LETTERS, ENDPOINTS, KEYS, QUOTA, TOMBSTONES, USAGE, WEBHOOKS,
 };
 use super::{EmbeddedError, backup};
 use crate::clock::Timestamp;
@@ -62,6 +62,10 @@ pub(super) enum Op {
     DeleteDeadLetter { seq: u64 },
     /// The config file last reconciled.
     PutConfig(AppliedConfig),
+    /// A webhook endpoint record, by id, as JSON.
+    PutEndpoint { id: String, json: String },
+    /// A webhook endpoint deleted.
+    DeleteEndpoint { id: String },
 }
 
 /// Called with the commit's result.
@@ -245,6 +249,7 @@ fn apply(db: &Database, ops: &[Op]) -> Result<(), redb::Error> {
         let mut webhooks = transaction.open_table(WEBHOOKS)?;
         let mut dead = transaction.open_table(DEAD_LETTERS)?;
         let mut config = transaction.open_table(CONFIG)?;
+        let mut endpoints = transaction.open_table(ENDPOINTS)?;
         for op in ops {
             match op {
                 Op::PutKey(record) => {
@@ -300,6 +305,12 @@ fn apply(db: &Database, ops: &[Op]) -> Result<(), redb::Error> {
                 }
                 Op::PutConfig(applied) => {
                     config.insert(APPLIED_KEY, encode_applied(applied).as_slice())?;
+                }
+                Op::PutEndpoint { id, json } => {
+                    endpoints.insert(id.as_str(), json.as_str())?;
+                }
+                Op::DeleteEndpoint { id } => {
+                    endpoints.remove(id.as_str())?;
                 }
             }
         }

@@ -11,7 +11,10 @@
 //!   digest), and the lease of the reconciliation under way;
 //! - `tomb:<kind>:<id>`: a tombstone;
 //! - `webhook:deliveries`, `webhook:waiting`, `webhook:claimed`, `webhook:dead`: the webhook
-//!   queue, whose members are `<delivery id>|<url>`;
+//!   queue, whose members are `<delivery id>|<target>` (the endpoint's id, or the URL of a
+//!   delivery queued before deliveries named their endpoint);
+//! - `webhook:{endpoints}:records`, `webhook:{endpoints}:generation`: the webhook endpoint
+//!   records and the counter their writes move (one hash tag: one cluster slot);
 //! - `audit`, or the name given to [`RedisAuditSink::with_stream`](super::RedisAuditSink::with_stream):
 //!   an audit stream;
 //! - `audit-lease:<stream name>`: the lease of the audit stream's one live writer;
@@ -147,6 +150,11 @@ impl Keyspace {
         self.join(&["epoch"])
     }
 
+    /// The webhook endpoint records and their generation counter.
+    pub(crate) fn webhook_endpoints(&self) -> [String; 2] {
+        ["records", "generation"].map(|part| self.join(&["webhook", "{endpoints}", part]))
+    }
+
     pub(crate) fn webhook_queue(&self) -> WebhookKeys {
         WebhookKeys {
             deliveries: self.join(&["webhook", "deliveries"]),
@@ -158,13 +166,14 @@ impl Keyspace {
 }
 
 /// The member naming one delivery in the webhook queue's hashes and sets: the id escaped, so
-/// that the first `|` ends it whatever either holds.
-pub(crate) fn delivery_member(id: &str, url: &str) -> String {
+/// that the first `|` ends it whatever either holds. `target` is the endpoint's id, or the URL
+/// of a delivery that names no endpoint.
+pub(crate) fn delivery_member(id: &str, target: &str) -> String {
     let id = part(id);
-    let mut member = String::with_capacity(id.len() + 1 + url.len());
+    let mut member = String::with_capacity(id.len() + 1 + target.len());
     member.push_str(&id);
     member.push('|');
-    member.push_str(url);
+    member.push_str(target);
     member
 }
 

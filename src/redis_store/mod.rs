@@ -33,6 +33,7 @@ mod limiter;
 mod quota;
 mod stall;
 mod tombstones;
+mod webhook_endpoints;
 mod webhook_queue;
 
 pub use audit::RedisAuditSink;
@@ -44,6 +45,7 @@ pub use keys::RedisKeyStore;
 pub use limiter::RedisRateLimitStore;
 pub use quota::RedisQuotaStore;
 pub use tombstones::RedisTombstones;
+pub use webhook_endpoints::RedisEndpointStore;
 pub use webhook_queue::RedisWebhookQueue;
 
 /// 128 random bits as 32 lowercase hex digits: a lease owner's token, an epoch id.

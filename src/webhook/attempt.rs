@@ -7,7 +7,7 @@ use bytes::Bytes;
 use tower::{Service, ServiceExt};
 
 use super::retry::retry_after;
-use super::{Delivery, Endpoint, signed_headers};
+use super::{Delivery, Endpoint, WebhookSecret, signed_headers};
 use crate::clock::Timestamp;
 
 pub(super) type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -79,10 +79,11 @@ fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
     text
 }
 
-/// The POST for `delivery` to `endpoint`, signed with every secret of the endpoint; its
-/// `webhook-timestamp` is `now`.
+/// The POST for `delivery` to `endpoint`, signed with each of `secrets` (the endpoint's that
+/// sign at `now`); its `webhook-timestamp` is `now`.
 pub(super) fn signed_request(
     endpoint: &Endpoint,
+    secrets: &[WebhookSecret],
     delivery: &Delivery,
     now: Timestamp,
 ) -> http::Request<Bytes> {
@@ -90,8 +91,7 @@ pub(super) fn signed_request(
     let mut request = http::Request::post(endpoint.url.clone())
         .header(http::header::CONTENT_TYPE, "application/json")
         .header(http::header::USER_AGENT, "memorysync-webhooks/1");
-    for (name, value) in signed_headers(&endpoint.secrets, &delivery.id, timestamp, &delivery.body)
-    {
+    for (name, value) in signed_headers(secrets, &delivery.id, timestamp, &delivery.body) {
         request = request.header(name, value);
     }
     // Every part is a valid header value: ids, digits and base64.

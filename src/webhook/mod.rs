@@ -60,6 +60,8 @@ mod address;
 mod attempt;
 mod backlog;
 mod endpoint;
+mod endpoint_set;
+pub mod endpoints;
 mod memory_queue;
 mod queue;
 mod retry;
@@ -75,6 +77,7 @@ mod worker;
 
 pub use address::{TargetError, check_address, check_url, is_global};
 pub use endpoint::Endpoint;
+pub use endpoint_set::EndpointSet;
 pub use memory_queue::MemoryWebhookQueue;
 pub use queue::{DeadLetter, Delivery, WebhookQueue};
 pub use retry::RetryPolicy;

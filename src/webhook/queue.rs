@@ -13,7 +13,10 @@ use crate::store::StoreError;
 pub struct Delivery {
     /// `webhook-id`: the same on every attempt, so the receiver can drop duplicates.
     pub id: Arc<str>,
-    /// The endpoint's URL.
+    /// The endpoint's id; `None` in a delivery queued before deliveries named their endpoint,
+    /// which goes to the endpoint at [`Delivery::url`].
+    pub endpoint: Option<Arc<str>>,
+    /// The endpoint's URL when the delivery was made.
     pub url: Arc<str>,
     /// The event type, e.g. `quota.threshold`.
     pub event_type: Arc<str>,
@@ -25,6 +28,14 @@ pub struct Delivery {
     pub attempts: u32,
     /// When the next attempt is due.
     pub due_at: Timestamp,
+}
+
+impl Delivery {
+    /// What the delivery goes to: the endpoint's id, or its URL for a delivery that names no
+    /// endpoint. With the message id, it names the delivery in the queue.
+    pub fn target(&self) -> &Arc<str> {
+        self.endpoint.as_ref().unwrap_or(&self.url)
+    }
 }
 
 /// A message that used up its attempts, or whose endpoint is gone.
@@ -55,8 +66,9 @@ pub trait WebhookQueue: Send + Sync + 'static {
     /// The earliest due time of an unclaimed delivery, if any.
     fn next_due(&self) -> impl Future<Output = Result<Option<Timestamp>, StoreError>> + Send;
 
-    /// A claimed delivery arrived: forget it.
-    fn finish(&self, id: &str, url: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// A claimed delivery arrived: forget it. `target` is [`Delivery::target`].
+    fn finish(&self, id: &str, target: &str)
+    -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// A claimed delivery goes back to wait for its next attempt.
     fn reschedule(&self, delivery: Delivery)
@@ -72,11 +84,11 @@ pub trait WebhookQueue: Send + Sync + 'static {
     fn dead_letters(&self) -> impl Future<Output = Result<Vec<DeadLetter>, StoreError>> + Send;
 
     /// Moves a dead letter back to the queue, due `now` with a fresh set of attempts.
-    /// `false` when there is no such dead letter.
+    /// `false` when there is no such dead letter. `target` is [`Delivery::target`].
     fn replay(
         &self,
         id: &str,
-        url: &str,
+        target: &str,
         now: Timestamp,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{Endpoint, RetryPolicy};
+use super::{Endpoint, EndpointSet, RetryPolicy};
 use crate::clock::{Clock, SharedClock, system_clock};
 use crate::environment::Environment;
 
@@ -11,7 +11,7 @@ use crate::environment::Environment;
 #[derive(Clone)]
 #[must_use]
 pub struct WebhookSettings {
-    pub(super) endpoints: Arc<[Endpoint]>,
+    pub(super) endpoints: EndpointSet,
     pub(super) deployment: Environment,
     pub(super) policy: RetryPolicy,
     pub(super) concurrency: usize,
@@ -25,8 +25,14 @@ impl WebhookSettings {
     /// routable addresses. 32 deliveries at a time, the default retry schedule, room for 1,024
     /// deliveries between the publishers and the worker.
     pub fn new(endpoints: Vec<Endpoint>, deployment: Environment) -> Self {
+        Self::live(EndpointSet::new(endpoints), deployment)
+    }
+
+    /// Delivers to the endpoints `endpoints` holds at each moment: replaced while the worker
+    /// runs, they are in force for the next publish and the next attempt.
+    pub fn live(endpoints: EndpointSet, deployment: Environment) -> Self {
         WebhookSettings {
-            endpoints: endpoints.into(),
+            endpoints,
             deployment,
             policy: RetryPolicy::default(),
             concurrency: 32,
@@ -65,10 +71,8 @@ impl WebhookSettings {
 
 impl std::fmt::Debug for WebhookSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Endpoints hold secrets: only their URLs are shown.
-        let urls: Vec<&str> = self.endpoints.iter().map(|e| &*e.url_text).collect();
         f.debug_struct("WebhookSettings")
-            .field("endpoints", &urls)
+            .field("endpoints", &self.endpoints)
             .field("deployment", &self.deployment)
             .field("policy", &self.policy)
             .field("concurrency", &self.concurrency)

@@ -82,6 +82,8 @@ fn built(keyspace: &Keyspace, name: &Name) -> String {
             keyspace.key_owner_index(RecordOwner::Api),
             keyspace.config_applied(),
             keyspace.config_reconciling(),
+            keyspace.webhook_endpoints()[0].clone(),
+            keyspace.webhook_endpoints()[1].clone(),
         ][*which]
             .clone(),
     }
@@ -113,7 +115,7 @@ fn name() -> impl Strategy<Value = Name> {
         id().prop_map(|id| Name::KeyIdIndex { id }),
         (0..3usize, id()).prop_map(|(kind, id)| Name::Tombstone { kind, id }),
         (0..4usize).prop_map(|list| Name::Webhook { list }),
-        (0..4usize).prop_map(|which| Name::Fixed { which }),
+        (0..6usize).prop_map(|which| Name::Fixed { which }),
     ]
 }
 

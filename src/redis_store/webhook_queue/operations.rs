@@ -11,7 +11,7 @@ use crate::webhook::{DeadLetter, Delivery, WebhookQueue};
 
 impl WebhookQueue for RedisWebhookQueue {
     async fn push(&self, delivery: Delivery) -> Result<(), StoreError> {
-        let member = delivery_member(&delivery.id, &delivery.url);
+        let member = delivery_member(&delivery.id, delivery.target());
         let json = to_json(&StoredDelivery::from(&delivery))?;
         let k = &self.keys;
         let mut pipe = redis::pipe();
@@ -72,8 +72,8 @@ impl WebhookQueue for RedisWebhookQueue {
             .transpose()
     }
 
-    async fn finish(&self, id: &str, url: &str) -> Result<(), StoreError> {
-        let member = delivery_member(id, url);
+    async fn finish(&self, id: &str, target: &str) -> Result<(), StoreError> {
+        let member = delivery_member(id, target);
         let deliveries = &self.keys.deliveries;
         self.settle(&member, |pipe| {
             pipe.hdel(deliveries, &member).ignore();
@@ -87,7 +87,7 @@ impl WebhookQueue for RedisWebhookQueue {
     }
 
     async fn dead_letter(&self, letter: DeadLetter) -> Result<(), StoreError> {
-        let member = delivery_member(&letter.delivery.id, &letter.delivery.url);
+        let member = delivery_member(&letter.delivery.id, letter.delivery.target());
         let json = to_json(&StoredLetter {
             delivery: StoredDelivery::from(&letter.delivery),
             reason: letter.reason,
@@ -128,8 +128,8 @@ impl WebhookQueue for RedisWebhookQueue {
         Ok(letters)
     }
 
-    async fn replay(&self, id: &str, url: &str, now: Timestamp) -> Result<bool, StoreError> {
-        let member = delivery_member(id, url);
+    async fn replay(&self, id: &str, target: &str, now: Timestamp) -> Result<bool, StoreError> {
+        let member = delivery_member(id, target);
         let k = &self.keys;
         let mut connection = self.connection.manager();
         let cmd = redis::cmd("HGET").arg(&k.dead).arg(&member).to_owned();

@@ -16,6 +16,7 @@ mod offering;
 
 use super::attempt::{Attempt, BoxError, signed_request};
 use super::backlog::{Backlog, OFFER_SLICE};
+use super::endpoints::EndpointState;
 use super::settings::WebhookSettings;
 use super::shared::{Command, Shared};
 use super::{DeadLetter, Delivery, WebhookQueue};
@@ -211,28 +212,34 @@ where
         }
     }
 
-    /// Sends one attempt in the background, or dead-letters it at once when its endpoint is gone.
+    /// Sends one attempt in the background, or dead-letters it at once when its endpoint is
+    /// disabled, removed, or has no secret that signs.
     async fn attempt(&mut self, delivery: Delivery) {
-        let endpoint = self
-            .settings
-            .endpoints
-            .iter()
-            .find(|e| e.url_text == delivery.url)
-            .filter(|e| !self.shared.is_disabled(&e.url_text));
-        let Some(endpoint) = endpoint else {
-            let reason = "endpoint disabled (410 Gone) or no longer configured";
-            let _ = self
-                .dead_letter(delivery, reason.into(), self.settings.clock.now())
-                .await;
-            return;
+        let now = self.settings.clock.now();
+        let reason = match self.settings.endpoints.find(&delivery) {
+            None => "endpoint no longer configured",
+            Some(endpoint) if endpoint.state == EndpointState::DisabledGone => {
+                "endpoint disabled: it answered 410 Gone"
+            }
+            Some(endpoint) if !endpoint.state.is_enabled() => "endpoint disabled by an operator",
+            Some(endpoint) => {
+                let secrets = endpoint.signing_secrets(now);
+                if secrets.is_empty() {
+                    "endpoint has no usable secret (is [admin] secret_key the one it was sealed with?)"
+                } else {
+                    let request = signed_request(&endpoint, &secrets, &delivery, now);
+                    let transport = self.transport.clone();
+                    let timeout = self.settings.policy.request_timeout;
+                    self.shared.attempts.fetch_add(1, Ordering::Relaxed);
+                    self.inflight.spawn(async move {
+                        let attempt = Attempt::send(transport, request, timeout).await;
+                        (delivery, attempt)
+                    });
+                    return;
+                }
+            }
         };
-        let request = signed_request(endpoint, &delivery, self.settings.clock.now());
-        let (transport, timeout) = (self.transport.clone(), self.settings.policy.request_timeout);
-        self.shared.attempts.fetch_add(1, Ordering::Relaxed);
-        self.inflight.spawn(async move {
-            let attempt = Attempt::send(transport, request, timeout).await;
-            (delivery, attempt)
-        });
+        let _ = self.dead_letter(delivery, reason.into(), now).await;
     }
 
     /// The queue's side of an attempt's outcome.
@@ -244,13 +251,18 @@ where
             Attempt::Delivered => {
                 shared.delivered.fetch_add(1, Ordering::Relaxed);
                 telemetry::webhook_attempt("delivered");
-                self.queue.finish(&delivery.id, &delivery.url).await
+                self.queue.finish(&delivery.id, delivery.target()).await
             }
             Attempt::Gone => {
-                let url = &*delivery.url;
-                tracing::warn!(url, "webhook endpoint answered 410 Gone; disabled");
-                shared.disable(delivery.url.clone());
+                let (url, endpoint) = (&*delivery.url, &**delivery.target());
+                tracing::warn!(
+                    url,
+                    endpoint,
+                    "webhook endpoint answered 410 Gone; disabled"
+                );
                 telemetry::webhook_attempt("gone");
+                let target = Arc::clone(delivery.target());
+                self.settings.endpoints.gone(&target).await;
                 let reason = "410 Gone: endpoint disabled".into();
                 self.dead_letter(delivery, reason, now).await
             }
