@@ -120,6 +120,15 @@ impl Endpoint {
         self.projects.is_empty() || project.is_some_and(|p| self.projects.iter().any(|e| e == p))
     }
 
+    /// While an old secret still signs beside the new one at `now`: when the last one stops.
+    pub fn rotating_until(&self, now: Timestamp) -> Option<Timestamp> {
+        self.secrets
+            .iter()
+            .filter_map(|s| s.until)
+            .filter(|until| now < *until)
+            .max()
+    }
+
     /// The secrets that sign at `now`: each, unless its signing life ended.
     pub(super) fn signing_secrets(&self, now: Timestamp) -> Vec<WebhookSecret> {
         self.secrets

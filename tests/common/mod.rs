@@ -5,6 +5,8 @@
 
 pub(crate) mod audit_crash;
 pub(crate) mod captured;
+#[cfg(feature = "webhook-client")]
+pub(crate) mod hooks;
 pub(crate) mod reconcile;
 #[cfg(feature = "redis")]
 pub(crate) mod redis;

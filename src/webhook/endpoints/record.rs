@@ -113,6 +113,30 @@ struct Stored {
 }
 
 impl EndpointRecord {
+    /// A record of `owner` at `url` taking `events`, created at `at`: operator-wide, enabled,
+    /// without secrets, at revision 1.
+    pub fn new(
+        id: impl Into<String>,
+        owner: RecordOwner,
+        url: impl Into<String>,
+        events: Vec<String>,
+        at: Timestamp,
+    ) -> Self {
+        EndpointRecord {
+            id: id.into(),
+            owner,
+            projects: Vec::new(),
+            url: url.into(),
+            events,
+            state: EndpointState::Enabled,
+            created_at: at,
+            updated_at: at,
+            secret_rotation_ends_at: None,
+            secrets: Vec::new(),
+            revision: 1,
+        }
+    }
+
     /// The record as JSON, the form every backend stores.
     pub fn to_json(&self) -> String {
         let stored = Stored {

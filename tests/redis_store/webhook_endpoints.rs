@@ -1,0 +1,166 @@
+//! Webhook endpoints on Redis: the store's contract under a test prefix, no secret in clear in
+//! what Redis holds, and two deployments on one Redis (one prefix) sharing an endpoint created
+//! on one and published on the other, a 410 met by either, and a rotation, each in force on the
+//! other instance within a second.
+
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use memorysync_pipeline::Environment;
+use memorysync_pipeline::clock::{Clock, ManualClock};
+use memorysync_pipeline::config::Config;
+use memorysync_pipeline::deployment::{Deployment, DeploymentOptions};
+use memorysync_pipeline::redis_store::RedisEndpointStore;
+use memorysync_pipeline::webhook::EndpointSet;
+use memorysync_pipeline::webhook::endpoints::{
+    EndpointState, EndpointsConfig, NewEndpoint, SecretKey, WebhookEndpoints,
+};
+
+use crate::common::T0;
+use crate::common::hooks::{Hook, endpoint_store_suite, eventually};
+use crate::common::redis::{RedisServer, TestPrefix};
+
+fn new_endpoint(url: &str) -> NewEndpoint {
+    NewEndpoint {
+        project: Some("proj_a".into()),
+        url: url.to_owned(),
+        events: vec!["quota.exhausted".into()],
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_redis_endpoint_store_keeps_its_contract_and_holds_secrets_only_sealed() {
+    let Some(prefix) = TestPrefix::new("webhook-endpoints") else {
+        return;
+    };
+    let connection = prefix.connect().await;
+    let store = RedisEndpointStore::new(connection.clone());
+    endpoint_store_suite(&store, T0).await;
+
+    let key = SecretKey::generate().unwrap();
+    let config = EndpointsConfig::new(Environment::Development).with_secret_key(Some(key.clone()));
+    let endpoints = WebhookEndpoints::start(store, EndpointSet::new(Vec::new()), config).await;
+    let (view, secret) = endpoints
+        .create(new_endpoint("https://hooks.example.com/in"))
+        .await
+        .unwrap();
+    let mut manager = connection.manager();
+    let raw: String = redis::cmd("HGET")
+        .arg(connection.key(&["webhook", "{endpoints}", "records"]))
+        .arg(&view.id)
+        .query_async(&mut manager)
+        .await
+        .unwrap();
+    assert!(
+        raw.contains(&view.id) && raw.contains("\"sealed\":\"v1."),
+        "{raw}"
+    );
+    let text = &secret.expose()["whsec_".len()..];
+    assert!(!raw.contains(text), "the secret in clear: {raw}");
+    assert!(!raw.contains(&key.to_base64()), "the key: {raw}");
+    let bytes = STANDARD.decode(text).unwrap();
+    assert!(!raw.as_bytes().windows(bytes.len()).any(|w| w == bytes));
+}
+
+fn config(url: &str) -> Config {
+    Config::from_toml(&format!(
+        "environment = \"development\"\n\
+         [store]\nbackend = \"redis\"\nredis_url = \"{url}\"\n\
+         [admin]\nsecret_key_env = \"SEAL_KEY\"\n\
+         [[projects]]\nid = \"proj_a\"\nadds_per_month = 10\nqueries_per_month = 10\n"
+    ))
+    .unwrap()
+}
+
+fn options(instance: &str, key: &SecretKey, clock: &ManualClock) -> DeploymentOptions {
+    let key = key.to_base64();
+    DeploymentOptions::new()
+        .with_instance(instance)
+        .with_clock(clock.clone())
+        .with_secret_source(move |name: &str| (name == "SEAL_KEY").then(|| key.clone()))
+}
+
+/// Waits until `check` holds on the other instance, and says that it took under a second.
+async fn within_a_second(what: &str, mut check: impl AsyncFnMut() -> bool) {
+    let started = Instant::now();
+    eventually(what, async || check().await).await;
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(1), "{what} took {took:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_share_an_endpoint_its_410_and_its_rotation_within_a_second() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    redis.until_answers().await;
+    let clock = ManualClock::new(T0);
+    let key = SecretKey::generate().unwrap();
+    let config = config(&redis.url());
+    let a = Deployment::start(&config, options("node-a", &key, &clock))
+        .await
+        .unwrap();
+    let b = Deployment::start(&config, options("node-b", &key, &clock))
+        .await
+        .unwrap();
+    let b_set = b.webhooks().unwrap().endpoints().clone();
+    let mut hook = Hook::start().await;
+
+    // Created on A, in force on B: B publishes, the receiver verifies with the secret A gave.
+    let (view, secret) = a
+        .endpoints()
+        .create(new_endpoint(&hook.url("/in")))
+        .await
+        .unwrap();
+    let id = view.id.clone();
+    within_a_second("B has the endpoint", async || {
+        b_set.snapshot().iter().any(|e| e.id() == id)
+    })
+    .await;
+    let message = b.webhooks().unwrap().publish_for(
+        "proj_a",
+        "quota.exhausted",
+        serde_json::json!({ "n": 1 }),
+    );
+    let arrival = hook.next().await;
+    assert_eq!(arrival.id(), &*message);
+    assert!(arrival.verifies(&secret, clock.now()));
+
+    // A 410 on a delivery A published (whichever instance sent it) disables it for B.
+    hook.answer(410);
+    a.webhooks()
+        .unwrap()
+        .publish_for("proj_a", "quota.exhausted", serde_json::json!({ "n": 2 }));
+    hook.next().await;
+    within_a_second("B sees the 410", async || {
+        let stored = b.endpoints().get(&id).await.unwrap().state;
+        b.webhooks().unwrap().is_disabled(&id) && stored == EndpointState::DisabledGone
+    })
+    .await;
+
+    // Enabled and rotated on A: B signs with both secrets until the overlap ends.
+    hook.answer(200);
+    a.endpoints().enable(&id).await.unwrap();
+    let hour = Duration::from_secs(3600);
+    let (_, new) = a.endpoints().rotate_secret(&id, hour).await.unwrap();
+    within_a_second("B has the rotation", async || {
+        let snapshot = b_set.snapshot();
+        let endpoint = snapshot.iter().find(|e| e.id() == id).unwrap();
+        endpoint.state().is_enabled() && endpoint.rotating_until(clock.now()).is_some()
+    })
+    .await;
+    let hooks = b.webhooks().unwrap();
+    hooks.publish_for("proj_a", "quota.exhausted", serde_json::json!({ "n": 3 }));
+    let during = hook.next().await;
+    assert_eq!(during.signatures(), 2, "{during:?}");
+    assert!(during.verifies(&secret, clock.now()) && during.verifies(&new, clock.now()));
+    clock.advance(hour);
+    hooks.publish_for("proj_a", "quota.exhausted", serde_json::json!({ "n": 4 }));
+    let after = hook.next().await;
+    assert_eq!(after.signatures(), 1);
+    assert!(after.verifies(&new, clock.now()) && !after.verifies(&secret, clock.now()));
+
+    a.shutdown(Duration::from_secs(5)).await.unwrap();
+    b.shutdown(Duration::from_secs(5)).await.unwrap();
+}
