@@ -57,6 +57,8 @@ pub use admin::{AdminConfig, SecretKeyError, SecretKeySource};
 pub use admin_tokens::{MAX_RECORD_ID, RECORD_ID_RULE, is_record_id};
 pub use error::ConfigError;
 pub use quota_routes::QuotaConfig;
+/// Redacts `whsec_`, `msk_` and `msa_` material from a text that may be logged or stored.
+pub(crate) use secrets::redact;
 pub use server::{ServerConfig, TlsConfig};
 pub use upstream::UpstreamConfig;
 

@@ -32,6 +32,7 @@ pub(super) struct Stores {
     pub(super) tombstones: DeploymentTombstones,
     pub(super) queue: DeploymentQueue,
     pub(super) endpoints: DeploymentEndpointStore,
+    pub(super) attempts: super::DeploymentAttempts,
     pub(super) versions: DeploymentConfigVersions,
     pub(super) audit: AuditLog,
     /// The shared store's own check on `/health`.
@@ -65,7 +66,7 @@ pub(super) async fn start(
         &clock,
     )
     .await?;
-    let webhooks = webhooks::start(config, stores.queue, set, &clock)?;
+    let webhooks = webhooks::start(config, stores.queue, set, stores.attempts.clone(), &clock)?;
     let mut health = stores.health.with_check(stores.audit.health_check());
     if let Some(webhooks) = &webhooks {
         health = health.with_check(webhooks.health_check());
@@ -105,7 +106,10 @@ pub(super) async fn start(
         tombstones: stores.tombstones,
         audit: stores.audit,
         webhooks,
-        endpoints,
+        webhook_parts: endpoints::WebhookParts {
+            endpoints,
+            attempts: stores.attempts,
+        },
         instance: Arc::from(instance),
         fallback_dirs: shutdown::fallback_dirs(config),
         versions: stores.versions,
@@ -155,6 +159,7 @@ fn memory_stores(
         tombstones: DeploymentTombstones::Memory(tombstones),
         queue: DeploymentQueue::Memory(MemoryWebhookQueue::new()),
         endpoints: DeploymentEndpointStore::Memory(Default::default()),
+        attempts: super::attempts::memory(config),
         versions: DeploymentConfigVersions::Memory(MemoryConfigVersions::new()),
         audit,
         health,
@@ -191,6 +196,10 @@ async fn shared_stores(
         queue: DeploymentQueue::Redis(shared.webhook_queue()),
         endpoints: DeploymentEndpointStore::Redis(crate::redis_store::RedisEndpointStore::new(
             shared.connection().clone(),
+        )),
+        attempts: super::DeploymentAttempts::Redis(crate::redis_store::RedisAttemptLog::new(
+            shared.connection().clone(),
+            config.audit.retention,
         )),
         versions: DeploymentConfigVersions::Redis(shared.config_versions()),
         audit,

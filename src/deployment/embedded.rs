@@ -49,6 +49,9 @@ pub(super) fn stores(
         tombstones: DeploymentTombstones::Embedded(tombstones),
         queue: DeploymentQueue::Embedded(store.webhook_queue()),
         endpoints: super::endpoints::DeploymentEndpointStore::Embedded(store.webhook_endpoints()),
+        attempts: super::DeploymentAttempts::Embedded(
+            store.webhook_attempts(config.audit.retention),
+        ),
         versions: DeploymentConfigVersions::Embedded(store.config_versions()),
         audit,
         health,

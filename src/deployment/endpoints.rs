@@ -2,6 +2,7 @@
 //! file's `[[webhooks]]` among them, the key of `[admin]` that seals the secrets of endpoints
 //! created through the admin API, and the live set the delivery worker reads.
 
+use super::DeploymentAttempts;
 use super::backend::on_backend;
 use super::options::SecretSource;
 use super::{Deployment, StartError};
@@ -60,11 +61,18 @@ impl EndpointStore for DeploymentEndpointStore {
     }
 }
 
+/// What the deployment keeps for managing its webhooks at run time.
+#[derive(Debug)]
+pub(super) struct WebhookParts {
+    pub(super) endpoints: DeploymentEndpoints,
+    pub(super) attempts: DeploymentAttempts,
+}
+
 impl Deployment {
     /// The webhook endpoints: the file's and those made through the admin API, changed at run
     /// time and in force on every instance sharing the store within a second.
     pub fn endpoints(&self) -> &DeploymentEndpoints {
-        &self.endpoints
+        &self.webhook_parts.endpoints
     }
 }
 

@@ -46,6 +46,7 @@
 //! request-path future is an enum too ([`BackendFuture`]).
 
 mod assemble;
+mod attempts;
 mod audit;
 mod backend;
 mod embedded;
@@ -70,6 +71,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 use tower_layer::{Identity, Stack};
 
+pub use attempts::DeploymentAttempts;
 pub use backend::BackendFuture;
 pub use endpoints::{DeploymentEndpointStore, DeploymentEndpoints};
 pub use error::StartError;
@@ -173,7 +175,8 @@ pub struct Deployment {
     tombstones: DeploymentTombstones,
     audit: AuditLog,
     webhooks: Option<DeploymentWebhooks>,
-    endpoints: DeploymentEndpoints,
+    /// The webhook endpoints and the attempt log.
+    webhook_parts: endpoints::WebhookParts,
     instance: Arc<str>,
     fallback_dirs: Vec<PathBuf>,
     /// The config file last reconciled, and the lease of a reconciliation under way.

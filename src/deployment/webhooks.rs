@@ -5,7 +5,7 @@
 //! by the crate's HTTPS client (feature `webhook-client`).
 
 use super::options::SecretSource;
-use super::{DeploymentQueue, DeploymentWebhooks, StartError};
+use super::{DeploymentAttempts, DeploymentQueue, DeploymentWebhooks, StartError};
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::webhook::endpoints::config_endpoint_id;
@@ -50,6 +50,7 @@ pub(super) fn start(
     config: &Config,
     queue: DeploymentQueue,
     set: EndpointSet,
+    attempts: DeploymentAttempts,
     clock: &SharedClock,
 ) -> Result<Option<DeploymentWebhooks>, StartError> {
     use crate::webhook::{HttpsTransport, RetryPolicy, WebhookSettings, Webhooks};
@@ -60,6 +61,7 @@ pub(super) fn start(
     };
     let settings = WebhookSettings::live(set, config.environment)
         .with_policy(policy)
+        .with_attempt_log(attempts)
         .with_clock(SharedClock::clone(clock));
     let transport = HttpsTransport::new(config.environment);
     Webhooks::start(queue, transport, settings)
@@ -75,6 +77,7 @@ pub(super) fn start(
     config: &Config,
     _queue: DeploymentQueue,
     _set: EndpointSet,
+    _attempts: DeploymentAttempts,
     _clock: &SharedClock,
 ) -> Result<Option<DeploymentWebhooks>, StartError> {
     if config.webhooks.is_empty() {

@@ -20,8 +20,8 @@ use redb::{
 use super::codec::{decode_key, encode_key};
 use super::lock::DirLock;
 use super::schema::{
-    self, ALERTS, APPLIED_KEY, CONFIG, DEAD_LETTERS, ENDPOINTS, KEYS, META, QUOTA, TOMBSTONES,
-    USAGE, WEBHOOKS,
+    self, ALERTS, APPLIED_KEY, ATTEMPTS, CONFIG, DEAD_LETTERS, ENDPOINTS, KEYS, META, QUOTA,
+    TOMBSTONES, USAGE, WEBHOOKS,
 };
 use super::{DATABASE_FILE, EmbeddedError};
 use crate::clock::Timestamp;
@@ -61,7 +61,8 @@ fn copy_all(read: &ReadTransaction, write: &WriteTransaction) -> Result<(), redb
     copy_table(read, write, WEBHOOKS)?;
     copy_table(read, write, DEAD_LETTERS)?;
     copy_table(read, write, CONFIG)?;
-    copy_table(read, write, ENDPOINTS)
+    copy_table(read, write, ENDPOINTS)?;
+    copy_table(read, write, ATTEMPTS)
 }
 
 fn copy_table<K: redb::Key + 'static, V: redb::Value + 'static>(
@@ -118,12 +119,17 @@ struct Current {
 pub fn restore(dir: &Path, from: &Path, now: Timestamp) -> Result<RestoreReport, EmbeddedError> {
     let _lock = DirLock::take(dir)?;
     let database = dir.join(DATABASE_FILE);
-    let current = if database.exists() {
+    // Kept open until the merge: the attempt log is copied table to table, not through memory.
+    let current_db = if database.exists() {
         let db = Database::create(&database).map_err(EmbeddedError::database)?;
         schema::prepare(&db, &database)?;
-        read_current(&db).map_err(EmbeddedError::database)?
+        Some(db)
     } else {
-        Current::default()
+        None
+    };
+    let current = match &current_db {
+        Some(db) => read_current(db).map_err(EmbeddedError::database)?,
+        None => Current::default(),
     };
     let staging = dir.join(format!("{DATABASE_FILE}.restoring"));
     fs::copy(from, &staging).map_err(|e| EmbeddedError::io(from, e))?;
@@ -132,9 +138,15 @@ pub fn restore(dir: &Path, from: &Path, now: Timestamp) -> Result<RestoreReport,
         schema::prepare(&db, from)?;
         let write = db.begin_write().map_err(EmbeddedError::database)?;
         let report = merge(&write, &current, now)?;
+        // Every attempt of the current store: the backup's are the same rows, or older ones.
+        if let Some(current_db) = &current_db {
+            let read = current_db.begin_read().map_err(EmbeddedError::database)?;
+            copy_table(&read, &write, ATTEMPTS).map_err(EmbeddedError::database)?;
+        }
         write.commit().map_err(EmbeddedError::database)?;
         report
     };
+    drop(current_db);
     if database.exists() {
         let previous = dir.join(format!(
             "{DATABASE_FILE}.before-restore-{}",

@@ -13,7 +13,8 @@ use super::codec::{
     parse_operation,
 };
 use super::schema::{
-    ALERTS, APPLIED_KEY, CONFIG, DEAD_LETTERS, ENDPOINTS, KEYS, QUOTA, TOMBSTONES, USAGE, WEBHOOKS,
+    ALERTS, APPLIED_KEY, ATTEMPTS, CONFIG, DEAD_LETTERS, ENDPOINTS, KEYS, QUOTA, TOMBSTONES, USAGE,
+    WEBHOOKS,
 };
 use super::tombstones::kind_of;
 use super::webhook_queue::QueueState;
@@ -34,6 +35,8 @@ pub(super) struct Loaded {
     pub(super) applied: Option<AppliedConfig>,
     /// Webhook endpoint records.
     pub(super) endpoints: Vec<EndpointRecord>,
+    /// The sequence number the next webhook attempt takes (attempts themselves stay on disk).
+    pub(super) next_attempt: u64,
 }
 
 pub(super) fn everything(
@@ -171,12 +174,19 @@ pub(super) fn everything(
             .map_err(|e| EmbeddedError::Database(e.to_string()))?;
         endpoints.push(record);
     }
+    let next_attempt = read
+        .open_table(ATTEMPTS)
+        .map_err(EmbeddedError::database)?
+        .last()
+        .map_err(EmbeddedError::database)?
+        .map_or(0, |(key, _)| key.value().1.saturating_add(1));
     Ok(Loaded {
         quotas,
         queue,
         expired_tombstones,
         applied,
         endpoints,
+        next_attempt,
     })
 }
 

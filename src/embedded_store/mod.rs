@@ -61,10 +61,12 @@
 //!   when the store opens.
 //! - Counters of past months are kept (a few bytes per project and month).
 //! - Webhook endpoint records are committed before the call that changed them returns, like
-//!   key records.
+//!   key records. Webhook delivery attempts are written in the background (a crash may lose
+//!   the last commit's) and read from disk, not memory: 90 days of them may be large.
 
 pub mod block;
 
+mod attempts;
 mod backup;
 mod codec;
 mod config_version;
@@ -79,6 +81,7 @@ mod tombstones;
 mod webhook_queue;
 mod writer;
 
+pub use attempts::EmbeddedAttemptLog;
 pub use backup::{RestoreReport, restore};
 pub use config_version::EmbeddedConfigVersions;
 pub use endpoints::EmbeddedEndpointStore;
@@ -179,6 +182,11 @@ struct Shared {
     config_versions: crate::store::MemoryConfigVersions,
     /// Webhook endpoint records.
     endpoints: endpoints::EndpointTable,
+    /// The sequence number of the next webhook attempt.
+    next_attempt: std::sync::atomic::AtomicU64,
+    /// The database, for reads the memory does not answer (the attempt log); after the writer,
+    /// so the writer thread has ended when the last handle to it goes.
+    db: Arc<Database>,
     /// Set by [`EmbeddedStore::close`]: quota reservations are refused from then on.
     closed: AtomicBool,
     dir: PathBuf,
@@ -216,7 +224,8 @@ impl EmbeddedStore {
         let keys = MemoryKeyStore::with_tombstones(MemoryTombstones::new(options.tombstone_period));
         let tombstones = keys.tombstones().clone();
         let loaded = load::everything(&db, &keys, &tombstones, options.clock.now())?;
-        let writer = Writer::start(db, keys::usage_tick(keys.clone()), USAGE_EVERY)?;
+        let db = Arc::new(db);
+        let writer = Writer::start(Arc::clone(&db), keys::usage_tick(keys.clone()), USAGE_EVERY)?;
         if !loaded.expired_tombstones.is_empty() {
             let ops = loaded
                 .expired_tombstones
@@ -235,6 +244,8 @@ impl EmbeddedStore {
                 admin: tokio::sync::Mutex::new(()),
                 config_versions: crate::store::MemoryConfigVersions::with_applied(loaded.applied),
                 endpoints: endpoints::EndpointTable::new(loaded.endpoints),
+                next_attempt: std::sync::atomic::AtomicU64::new(loaded.next_attempt),
+                db,
                 closed: AtomicBool::new(false),
                 dir: dir.to_owned(),
                 _lock: lock,
@@ -280,6 +291,11 @@ impl EmbeddedStore {
         EmbeddedEndpointStore {
             store: self.clone(),
         }
+    }
+
+    /// The webhook delivery attempts, kept for `retention`.
+    pub fn webhook_attempts(&self, retention: Duration) -> EmbeddedAttemptLog {
+        EmbeddedAttemptLog::new(self.clone(), retention)
     }
 
     /// The webhook queue.

@@ -43,6 +43,12 @@ pub(super) const CONFIG: TableDefinition<&str, &[u8]> = TableDefinition::new("co
 /// database of an older build lacks is created when it opens.
 pub(super) const ENDPOINTS: TableDefinition<&str, &str> = TableDefinition::new("webhook_endpoints");
 
+/// Webhook delivery attempts by (time in unix milliseconds, sequence), as JSON
+/// ([`AttemptRecord::to_json`](crate::webhook::attempt_log::AttemptRecord::to_json)), purged by
+/// age. Created when a database of an older build opens.
+pub(super) const ATTEMPTS: TableDefinition<(i64, u64), &str> =
+    TableDefinition::new("webhook_attempts");
+
 /// The one row of [`CONFIG`].
 pub(super) const APPLIED_KEY: &str = "applied";
 
@@ -113,5 +119,6 @@ pub(super) fn create_tables(transaction: &WriteTransaction) -> Result<(), redb::
     transaction.open_table(DEAD_LETTERS)?;
     transaction.open_table(CONFIG)?;
     transaction.open_table(ENDPOINTS)?;
+    transaction.open_table(ATTEMPTS)?;
     Ok(())
 }

@@ -15,6 +15,7 @@
 //!   delivery queued before deliveries named their endpoint);
 //! - `webhook:{endpoints}:records`, `webhook:{endpoints}:generation`: the webhook endpoint
 //!   records and the counter their writes move (one hash tag: one cluster slot);
+//! - `webhook:attempts`: the stream of webhook delivery attempts;
 //! - `audit`, or the name given to [`RedisAuditSink::with_stream`](super::RedisAuditSink::with_stream):
 //!   an audit stream;
 //! - `audit-lease:<stream name>`: the lease of the audit stream's one live writer;
@@ -153,6 +154,11 @@ impl Keyspace {
     /// The webhook endpoint records and their generation counter.
     pub(crate) fn webhook_endpoints(&self) -> [String; 2] {
         ["records", "generation"].map(|part| self.join(&["webhook", "{endpoints}", part]))
+    }
+
+    /// The stream of webhook delivery attempts.
+    pub(crate) fn webhook_attempts(&self) -> String {
+        self.join(&["webhook", "attempts"])
     }
 
     pub(crate) fn webhook_queue(&self) -> WebhookKeys {

@@ -33,6 +33,7 @@ mod limiter;
 mod quota;
 mod stall;
 mod tombstones;
+mod webhook_attempts;
 mod webhook_endpoints;
 mod webhook_queue;
 
@@ -45,6 +46,7 @@ pub use keys::RedisKeyStore;
 pub use limiter::RedisRateLimitStore;
 pub use quota::RedisQuotaStore;
 pub use tombstones::RedisTombstones;
+pub use webhook_attempts::RedisAttemptLog;
 pub use webhook_endpoints::RedisEndpointStore;
 pub use webhook_queue::RedisWebhookQueue;
 

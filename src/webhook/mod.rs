@@ -58,6 +58,7 @@
 
 mod address;
 mod attempt;
+pub mod attempt_log;
 mod backlog;
 mod endpoint;
 mod endpoint_set;

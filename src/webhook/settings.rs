@@ -1,8 +1,11 @@
 //! How the delivery worker runs: endpoints, deployment rules, retry schedule, concurrency, clock.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::attempt_log::{AttemptLog, AttemptRecord};
 use super::{Endpoint, EndpointSet, RetryPolicy};
 use crate::clock::{Clock, SharedClock, system_clock};
 use crate::environment::Environment;
@@ -18,7 +21,13 @@ pub struct WebhookSettings {
     pub(super) poll_every: Duration,
     pub(super) channel_capacity: usize,
     pub(super) clock: SharedClock,
+    /// Where each attempt is written, if anywhere.
+    pub(super) attempts: Option<AttemptSink>,
 }
+
+/// Writes one attempt to the log; a failure is logged, not returned.
+pub(super) type AttemptSink =
+    Arc<dyn Fn(AttemptRecord) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
 
 impl WebhookSettings {
     /// Delivers to `endpoints` from a `deployment`: in production, only `https://` to globally
@@ -39,6 +48,7 @@ impl WebhookSettings {
             poll_every: Duration::from_millis(250),
             channel_capacity: 1024,
             clock: system_clock(),
+            attempts: None,
         }
     }
 
@@ -62,6 +72,20 @@ impl WebhookSettings {
         self
     }
 
+    /// Writes every attempt (time, endpoint, message, event, status, latency, error) to `log`.
+    pub fn with_attempt_log(mut self, log: impl AttemptLog) -> Self {
+        let log = Arc::new(log);
+        self.attempts = Some(Arc::new(move |record| {
+            let log = Arc::clone(&log);
+            Box::pin(async move {
+                if let Err(error) = log.record(record).await {
+                    tracing::warn!(%error, "a webhook attempt was not written to the attempt log");
+                }
+            })
+        }));
+        self
+    }
+
     /// Reads time (due times, `webhook-timestamp`) from `clock`.
     pub fn with_clock(mut self, clock: impl Clock) -> Self {
         self.clock = Arc::new(clock);
@@ -77,6 +101,7 @@ impl std::fmt::Debug for WebhookSettings {
             .field("policy", &self.policy)
             .field("concurrency", &self.concurrency)
             .field("channel_capacity", &self.channel_capacity)
+            .field("attempt_log", &self.attempts.is_some())
             .finish_non_exhaustive()
     }
 }

@@ -87,6 +87,9 @@ impl Hook {
                     let service = hyper::service::service_fn(move |request: Request<Incoming>| {
                         let (sender, answer) = (sender.clone(), Arc::clone(&answer));
                         async move {
+                            // Read before the arrival is announced: a test that changes the
+                            // answer once it has seen a request changes the next one's.
+                            let status = answer.load(Ordering::SeqCst);
                             let (parts, body) = request.into_parts();
                             let body = body.collect().await.map(|b| b.to_bytes());
                             let _ = sender.send(Arrival {
@@ -95,8 +98,7 @@ impl Hook {
                                 body: body.unwrap_or_default(),
                             });
                             let mut response = Response::new(Full::new(Bytes::new()));
-                            *response.status_mut() =
-                                http::StatusCode::from_u16(answer.load(Ordering::SeqCst)).unwrap();
+                            *response.status_mut() = http::StatusCode::from_u16(status).unwrap();
                             Ok::<_, Infallible>(response)
                         }
                     });
@@ -199,4 +201,107 @@ pub(crate) async fn endpoint_store_suite<S: EndpointStore>(store: &S, at: Timest
     assert!(!store.remove("ep_a", 2).await.unwrap(), "gone already");
     assert_eq!(store.get("ep_a").await.unwrap(), None);
     assert_ne!(store.generation().await.unwrap(), after_change);
+}
+
+/// The contract of an `AttemptLog`, on a log that starts empty: newest first, the filters, and
+/// a cursor that walks every attempt once, in order. Writes may land in the background, so it
+/// first waits until the log shows all of them.
+pub(crate) async fn attempt_log_suite<L>(log: &L, at: Timestamp)
+where
+    L: memorysync_pipeline::webhook::attempt_log::AttemptLog,
+{
+    use memorysync_pipeline::webhook::attempt_log::{
+        AttemptQuery, AttemptQueryError, AttemptRecord, StatusFilter,
+    };
+    // 30 attempts, a millisecond apart: endpoint a gets 200s, b alternates 500 and no answer.
+    for n in 0..30u16 {
+        let (endpoint, status, error) = match n % 3 {
+            0 | 1 => ("ep_a", Some(200), None),
+            _ if n % 2 == 0 => ("ep_b", Some(500), Some("status 500".to_owned())),
+            _ => ("ep_b", None, Some("no answer within 15000 ms".to_owned())),
+        };
+        let when = at.saturating_add(Duration::from_millis(u64::from(n)));
+        let attempt = AttemptRecord::new(
+            when,
+            endpoint,
+            format!("msg_{n}"),
+            "quota.exhausted",
+            status,
+            u64::from(n),
+            error,
+        );
+        log.record(attempt).await.unwrap();
+    }
+    let everything = AttemptQuery {
+        limit: 1000,
+        ..AttemptQuery::default()
+    };
+    eventually("the log shows every attempt", async || {
+        log.query(&everything).await.unwrap().items.len() == 30
+    })
+    .await;
+
+    let all = log.query(&everything).await.unwrap();
+    let messages: Vec<&str> = all.items.iter().map(|a| &*a.message).collect();
+    let expected: Vec<String> = (0..30).rev().map(|n| format!("msg_{n}")).collect();
+    assert_eq!(messages, expected, "newest first");
+    assert_eq!(all.next_cursor, None);
+
+    // Pages of 7 walk everything once, in order.
+    let mut walked = Vec::new();
+    let mut query = AttemptQuery {
+        limit: 7,
+        ..AttemptQuery::default()
+    };
+    loop {
+        let page = log.query(&query).await.unwrap();
+        assert!(page.items.len() <= 7);
+        walked.extend(page.items.iter().map(|a| a.message.to_string()));
+        match page.next_cursor {
+            Some(next) => query.cursor = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(walked, expected);
+
+    let count = |status: Option<StatusFilter>, endpoint: Option<&str>| {
+        let query = AttemptQuery {
+            status,
+            endpoint: endpoint.map(str::to_owned),
+            limit: 1000,
+            ..AttemptQuery::default()
+        };
+        async move { log.query(&query).await.unwrap().items }
+    };
+    assert_eq!(count(Some(StatusFilter::Delivered), None).await.len(), 20);
+    let failed = count(Some(StatusFilter::Failed), None).await;
+    assert_eq!(failed.len(), 10);
+    assert!(
+        failed
+            .iter()
+            .all(|a| &*a.endpoint == "ep_b" && a.error.is_some())
+    );
+    assert_eq!(count(Some(StatusFilter::Code(500)), None).await.len(), 5);
+    assert_eq!(count(Some(StatusFilter::Code(503)), None).await.len(), 0);
+    assert_eq!(count(None, Some("ep_b")).await.len(), 10);
+    assert_eq!(
+        count(Some(StatusFilter::Delivered), Some("ep_b"))
+            .await
+            .len(),
+        0
+    );
+    let newest = &all.items[0];
+    assert_eq!(
+        (newest.latency_ms, newest.at),
+        (29, at.saturating_add(Duration::from_millis(29)))
+    );
+
+    let bad = AttemptQuery {
+        cursor: Some("not-a-cursor".into()),
+        ..AttemptQuery::default()
+    };
+    assert_eq!(
+        log.query(&bad).await.unwrap_err(),
+        AttemptQueryError::BadCursor
+    );
 }

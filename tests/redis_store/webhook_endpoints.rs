@@ -1,7 +1,8 @@
-//! Webhook endpoints on Redis: the store's contract under a test prefix, no secret in clear in
-//! what Redis holds, and two deployments on one Redis (one prefix) sharing an endpoint created
-//! on one and published on the other, a 410 met by either, and a rotation, each in force on the
-//! other instance within a second.
+//! Webhook endpoints and the attempt log on Redis: the stores' contracts under a test prefix, no
+//! secret in clear in what Redis holds, the attempt stream trimmed by age, and two deployments
+//! on one Redis (one prefix) sharing an endpoint created on one and published on the other, a
+//! 410 met by either, a rotation, each in force on the other instance within a second, and
+//! one attempt log.
 
 use std::time::{Duration, Instant};
 
@@ -161,6 +162,57 @@ async fn two_instances_share_an_endpoint_its_410_and_its_rotation_within_a_secon
     assert_eq!(after.signatures(), 1);
     assert!(after.verifies(&new, clock.now()) && !after.verifies(&secret, clock.now()));
 
+    // Every attempt, whichever instance sent it, is in the one log both read.
+    use memorysync_pipeline::webhook::attempt_log::{AttemptLog, AttemptQuery};
+    let mine = AttemptQuery {
+        endpoint: Some(id.clone()),
+        ..AttemptQuery::default()
+    };
+    eventually("both instances read the four attempts", async || {
+        let on_a = a.webhook_attempts().query(&mine).await.unwrap().items;
+        let on_b = b.webhook_attempts().query(&mine).await.unwrap().items;
+        on_a.len() == 4 && on_a == on_b
+    })
+    .await;
+    let attempts = a.webhook_attempts().query(&mine).await.unwrap().items;
+    let statuses: Vec<Option<u16>> = attempts.iter().map(|a| a.status).collect();
+    assert_eq!(
+        statuses,
+        [Some(200), Some(200), Some(410), Some(200)],
+        "newest first"
+    );
+
     a.shutdown(Duration::from_secs(5)).await.unwrap();
     b.shutdown(Duration::from_secs(5)).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_redis_attempt_log_keeps_its_contract_and_trims_by_age_on_the_servers_clock() {
+    use memorysync_pipeline::redis_store::RedisAttemptLog;
+    use memorysync_pipeline::webhook::attempt_log::{AttemptLog, AttemptQuery, AttemptRecord};
+
+    let Some(prefix) = TestPrefix::new("webhook-attempts") else {
+        return;
+    };
+    let connection = prefix.connect().await;
+    let log = RedisAttemptLog::new(connection.clone(), Duration::from_secs(90 * 86_400));
+    crate::common::hooks::attempt_log_suite(&log, T0).await;
+
+    // A retention of a millisecond: the server trims the first attempt once a later one comes
+    // a millisecond after it (by its own clock).
+    let short = RedisAttemptLog::new(connection.clone(), Duration::from_millis(1));
+    let first = AttemptRecord::new(T0, "ep_t", "msg_first", "webhook.test", Some(200), 1, None);
+    short.record(first).await.unwrap();
+    let everything = AttemptQuery {
+        endpoint: Some("ep_t".into()),
+        limit: 1000,
+        ..AttemptQuery::default()
+    };
+    eventually("the first attempt is trimmed", async || {
+        let later = AttemptRecord::new(T0, "ep_t", "msg_later", "webhook.test", Some(200), 1, None);
+        short.record(later).await.unwrap();
+        let page = short.query(&everything).await.unwrap();
+        page.items.iter().all(|a| &*a.message != "msg_first")
+    })
+    .await;
 }

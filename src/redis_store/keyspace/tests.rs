@@ -84,6 +84,7 @@ fn built(keyspace: &Keyspace, name: &Name) -> String {
             keyspace.config_reconciling(),
             keyspace.webhook_endpoints()[0].clone(),
             keyspace.webhook_endpoints()[1].clone(),
+            keyspace.webhook_attempts(),
         ][*which]
             .clone(),
     }
@@ -115,7 +116,7 @@ fn name() -> impl Strategy<Value = Name> {
         id().prop_map(|id| Name::KeyIdIndex { id }),
         (0..3usize, id()).prop_map(|(kind, id)| Name::Tombstone { kind, id }),
         (0..4usize).prop_map(|list| Name::Webhook { list }),
-        (0..6usize).prop_map(|which| Name::Fixed { which }),
+        (0..7usize).prop_map(|which| Name::Fixed { which }),
     ]
 }
 

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -12,17 +13,15 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tower::Service;
 
+mod attempts;
 mod offering;
 
-use super::attempt::{Attempt, BoxError, signed_request};
+use super::WebhookQueue;
+use super::attempt::BoxError;
 use super::backlog::{Backlog, OFFER_SLICE};
-use super::endpoints::EndpointState;
 use super::settings::WebhookSettings;
 use super::shared::{Command, Shared};
-use super::{DeadLetter, Delivery, WebhookQueue};
-use crate::clock::Timestamp;
-use crate::store::StoreError;
-use crate::telemetry;
+use attempts::Sent;
 
 /// Owns the queue, the transport and the attempts in flight; [`WebhookWorker::run`] is the
 /// worker's task.
@@ -36,7 +35,7 @@ pub(super) struct WebhookWorker<Q, T> {
     shared: Arc<Shared>,
     commands: mpsc::Receiver<Command>,
     shutdown: watch::Receiver<Option<Instant>>,
-    inflight: JoinSet<(Delivery, Attempt)>,
+    inflight: JoinSet<Sent>,
     backlog: Backlog,
     /// Whether the last claim failed, so that an outage is logged when it starts and ends.
     claims_failing: bool,
@@ -131,8 +130,8 @@ where
                     }
                 },
                 Some(joined) = self.inflight.join_next(), if !self.inflight.is_empty() => {
-                    if let Ok((delivery, attempt)) = joined {
-                        self.settle(delivery, attempt).await;
+                    if let Ok(sent) = joined {
+                        self.settle(sent).await;
                     }
                 }
                 _ = tokio::time::sleep_until(wake_at) => {}
@@ -212,114 +211,13 @@ where
         }
     }
 
-    /// Sends one attempt in the background, or dead-letters it at once when its endpoint is
-    /// disabled, removed, or has no secret that signs.
-    async fn attempt(&mut self, delivery: Delivery) {
-        let now = self.settings.clock.now();
-        let reason = match self.settings.endpoints.find(&delivery) {
-            None => "endpoint no longer configured",
-            Some(endpoint) if endpoint.state == EndpointState::DisabledGone => {
-                "endpoint disabled: it answered 410 Gone"
-            }
-            Some(endpoint) if !endpoint.state.is_enabled() => "endpoint disabled by an operator",
-            Some(endpoint) => {
-                let secrets = endpoint.signing_secrets(now);
-                if secrets.is_empty() {
-                    "endpoint has no usable secret (is [admin] secret_key the one it was sealed with?)"
-                } else {
-                    let request = signed_request(&endpoint, &secrets, &delivery, now);
-                    let transport = self.transport.clone();
-                    let timeout = self.settings.policy.request_timeout;
-                    self.shared.attempts.fetch_add(1, Ordering::Relaxed);
-                    self.inflight.spawn(async move {
-                        let attempt = Attempt::send(transport, request, timeout).await;
-                        (delivery, attempt)
-                    });
-                    return;
-                }
-            }
-        };
-        let _ = self.dead_letter(delivery, reason.into(), now).await;
-    }
-
-    /// The queue's side of an attempt's outcome.
-    async fn settle(&mut self, mut delivery: Delivery, attempt: Attempt) {
-        let now = self.settings.clock.now();
-        let shared = &self.shared;
-        delivery.attempts += 1;
-        let result = match attempt {
-            Attempt::Delivered => {
-                shared.delivered.fetch_add(1, Ordering::Relaxed);
-                telemetry::webhook_attempt("delivered");
-                self.queue.finish(&delivery.id, delivery.target()).await
-            }
-            Attempt::Gone => {
-                let (url, endpoint) = (&*delivery.url, &**delivery.target());
-                tracing::warn!(
-                    url,
-                    endpoint,
-                    "webhook endpoint answered 410 Gone; disabled"
-                );
-                telemetry::webhook_attempt("gone");
-                let target = Arc::clone(delivery.target());
-                self.settings.endpoints.gone(&target).await;
-                let reason = "410 Gone: endpoint disabled".into();
-                self.dead_letter(delivery, reason, now).await
-            }
-            Attempt::Failed {
-                reason,
-                retry_after,
-            } => {
-                shared.failures.fetch_add(1, Ordering::Relaxed);
-                telemetry::webhook_attempt("failed");
-                match self
-                    .settings
-                    .policy
-                    .next_delay(delivery.attempts, retry_after)
-                {
-                    Some(delay) => {
-                        shared.retries.fetch_add(1, Ordering::Relaxed);
-                        telemetry::webhook_retry();
-                        delivery.due_at = now.saturating_add(delay);
-                        self.queue.reschedule(delivery).await
-                    }
-                    None => {
-                        let url = &*delivery.url;
-                        tracing::warn!(url, %reason, "webhook attempts used up; dead-lettered");
-                        self.dead_letter(delivery, reason, now).await
-                    }
-                }
-            }
-        };
-        if let Err(error) = result {
-            tracing::error!(%error, "webhook queue unavailable while settling a delivery");
-        }
-    }
-
-    /// Moves a claimed delivery to the dead letters, counted.
-    async fn dead_letter(
-        &mut self,
-        delivery: Delivery,
-        reason: String,
-        at: Timestamp,
-    ) -> Result<(), StoreError> {
-        self.shared.dead_lettered.fetch_add(1, Ordering::Relaxed);
-        telemetry::webhook_dead_letter();
-        let letter = DeadLetter {
-            delivery,
-            reason,
-            at,
-        };
-        self.queue.dead_letter(letter).await
-    }
-
     /// Shutdown: no new attempts; in-flight ones get until `deadline`, the rest go back to the
     /// queue untouched.
     async fn drain(&mut self, deadline: Instant) {
         loop {
             tokio::select! {
                 joined = self.inflight.join_next() => match joined {
-                    Some(Ok((delivery, attempt))) => self.settle(delivery, attempt).await,
+                    Some(Ok(sent)) => self.settle(sent).await,
                     Some(Err(_)) => {}
                     None => break,
                 },

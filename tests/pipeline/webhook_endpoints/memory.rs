@@ -45,7 +45,7 @@ async fn an_api_endpoint_receives_its_projects_events_signed_with_the_secret_cre
     assert!(!arrival.verifies(&file_secret, clock.now()));
     assert_eq!(
         deployment.endpoints().list(Some("proj_a")).await.unwrap(),
-        [view.clone()]
+        std::slice::from_ref(&view)
     );
     assert!(
         deployment
