@@ -10,7 +10,7 @@ use crate::embedded_store::EmbeddedAttemptLog;
 use crate::redis_store::RedisAttemptLog;
 use crate::store::StoreError;
 use crate::webhook::attempt_log::{
-    AttemptLog, AttemptPage, AttemptQuery, AttemptQueryError, AttemptRecord, MemoryAttemptLog,
+    AttemptLog, AttemptPage, AttemptQuery, AttemptRecord, MemoryAttemptLog, PageError,
 };
 
 /// Where a deployment's webhook delivery attempts are kept.
@@ -32,7 +32,7 @@ impl AttemptLog for DeploymentAttempts {
         on_backend!(self, log => log.record(attempt).await)
     }
 
-    async fn query(&self, query: &AttemptQuery) -> Result<AttemptPage, AttemptQueryError> {
+    async fn query(&self, query: &AttemptQuery) -> Result<AttemptPage, PageError> {
         on_backend!(self, log => log.query(query).await)
     }
 }

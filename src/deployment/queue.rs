@@ -60,6 +60,18 @@ impl WebhookQueue for DeploymentQueue {
         on_backend!(self, queue => queue.replay(id, target, now).await)
     }
 
+    async fn dead_letter_count(&self) -> Result<usize, StoreError> {
+        on_backend!(self, queue => queue.dead_letter_count().await)
+    }
+
+    async fn replay_letter(&self, letter: &str, now: Timestamp) -> Result<bool, StoreError> {
+        on_backend!(self, queue => queue.replay_letter(letter, now).await)
+    }
+
+    async fn replay_since(&self, since: Timestamp, now: Timestamp) -> Result<usize, StoreError> {
+        on_backend!(self, queue => queue.replay_since(since, now).await)
+    }
+
     async fn release_claimed(&self, now: Timestamp) -> Result<usize, StoreError> {
         on_backend!(self, queue => queue.release_claimed(now).await)
     }

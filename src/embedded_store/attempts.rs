@@ -13,8 +13,7 @@ use super::schema::ATTEMPTS;
 use super::writer::Op;
 use crate::store::StoreError;
 use crate::webhook::attempt_log::{
-    AttemptLog, AttemptPage, AttemptQuery, AttemptQueryError, AttemptRecord, MAX_SCAN, cursor,
-    parse_cursor,
+    AttemptLog, AttemptPage, AttemptQuery, AttemptRecord, MAX_SCAN, PageError, cursor, parse_cursor,
 };
 
 /// How much attempt time passes between two purges.
@@ -63,7 +62,7 @@ impl AttemptLog for EmbeddedAttemptLog {
         Ok(())
     }
 
-    async fn query(&self, query: &AttemptQuery) -> Result<AttemptPage, AttemptQueryError> {
+    async fn query(&self, query: &AttemptQuery) -> Result<AttemptPage, PageError> {
         let before = query.cursor.as_deref().map(parse_cursor).transpose()?;
         let db = Arc::clone(&self.store.shared.db);
         let query = query.clone();
@@ -93,6 +92,6 @@ impl AttemptLog for EmbeddedAttemptLog {
         let page = tokio::task::spawn_blocking(read)
             .await
             .map_err(|_| StoreError::new("the attempt log's read did not finish"))?;
-        page.map_err(|e| AttemptQueryError::Store(StoreError::new(format!("embedded: {e}"))))
+        page.map_err(|e| PageError::Store(StoreError::new(format!("embedded: {e}"))))
     }
 }

@@ -10,7 +10,8 @@
 //! - `config:applied`, `config:reconciling`: the config file last reconciled (version and
 //!   digest), and the lease of the reconciliation under way;
 //! - `tomb:<kind>:<id>`: a tombstone;
-//! - `webhook:deliveries`, `webhook:waiting`, `webhook:claimed`, `webhook:dead`: the webhook
+//! - `webhook:deliveries`, `webhook:waiting`, `webhook:claimed`, `webhook:dead`,
+//!   `webhook:dead-ids` (dead letter id → member): the webhook
 //!   queue, whose members are `<delivery id>|<target>` (the endpoint's id, or the URL of a
 //!   delivery queued before deliveries named their endpoint);
 //! - `webhook:{endpoints}:records`, `webhook:{endpoints}:generation`: the webhook endpoint
@@ -57,6 +58,8 @@ pub(crate) struct WebhookKeys {
     pub(crate) claimed: String,
     /// A hash of member → the dead letter as JSON.
     pub(crate) dead: String,
+    /// A hash of dead letter id → member, to replay a letter by its id.
+    pub(crate) dead_ids: String,
 }
 
 impl Keyspace {
@@ -167,6 +170,7 @@ impl Keyspace {
             waiting: self.join(&["webhook", "waiting"]),
             claimed: self.join(&["webhook", "claimed"]),
             dead: self.join(&["webhook", "dead"]),
+            dead_ids: self.join(&["webhook", "dead-ids"]),
         }
     }
 }

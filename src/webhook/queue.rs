@@ -49,6 +49,28 @@ pub struct DeadLetter {
     pub at: Timestamp,
 }
 
+impl DeadLetter {
+    /// Its id: `dl_` and 32 hex digits derived from the message id and its target, so the same
+    /// on every backend, every instance and across restarts (a message dead-lettered again
+    /// after a replay keeps it).
+    pub fn id(&self) -> String {
+        letter_id(&self.delivery.id, self.delivery.target())
+    }
+}
+
+/// The id of the dead letter of message `id` to `target`.
+pub(crate) fn letter_id(id: &str, target: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    hash.update(id.as_bytes());
+    // A separator no id holds, so that ("ab", "c") and ("a", "bc") differ.
+    hash.update([0]);
+    hash.update(target.as_bytes());
+    let digest = hash.finalize();
+    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+    format!("dl_{hex}")
+}
+
 /// Where deliveries wait. A claimed delivery stays held until it is finished, rescheduled or
 /// dead-lettered, and [`WebhookQueue::release_claimed`] returns claimed ones to the queue
 /// (on shutdown), so a message is never lost between the queue and the wire.
@@ -91,6 +113,52 @@ pub trait WebhookQueue: Send + Sync + 'static {
         target: &str,
         now: Timestamp,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// How many dead letters there are.
+    fn dead_letter_count(&self) -> impl Future<Output = Result<usize, StoreError>> + Send {
+        async { self.dead_letters().await.map(|letters| letters.len()) }
+    }
+
+    /// Replays the dead letter with this id ([`DeadLetter::id`]), due `now` with a fresh set of
+    /// attempts. `false` when there is no such dead letter.
+    fn replay_letter(
+        &self,
+        letter: &str,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        async move {
+            let found = self
+                .dead_letters()
+                .await?
+                .into_iter()
+                .find(|l| l.id() == letter);
+            match found {
+                Some(l) => self.replay(&l.delivery.id, l.delivery.target(), now).await,
+                None => Ok(false),
+            }
+        }
+    }
+
+    /// Replays every dead letter dead-lettered at or after `since`; how many were.
+    fn replay_since(
+        &self,
+        since: Timestamp,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<usize, StoreError>> + Send {
+        async move {
+            let mut replayed = 0;
+            for letter in self.dead_letters().await? {
+                if letter.at >= since
+                    && self
+                        .replay(&letter.delivery.id, letter.delivery.target(), now)
+                        .await?
+                {
+                    replayed += 1;
+                }
+            }
+            Ok(replayed)
+        }
+    }
 
     /// Returns every claimed delivery to the queue, due now (shutdown).
     fn release_claimed(

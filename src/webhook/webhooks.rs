@@ -49,10 +49,10 @@ pub struct WebhookStats {
 /// Signed webhooks with reliable delivery: the handle of a worker started by
 /// [`Webhooks::start`]. Cheap to clone.
 pub struct Webhooks<Q = MemoryWebhookQueue> {
-    queue: Arc<Q>,
+    pub(super) queue: Arc<Q>,
     commands: mpsc::Sender<Command>,
     shared: Arc<Shared>,
-    settings: WebhookSettings,
+    pub(super) settings: WebhookSettings,
 }
 
 impl<Q> Clone for Webhooks<Q> {

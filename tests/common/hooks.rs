@@ -211,7 +211,7 @@ where
     L: memorysync_pipeline::webhook::attempt_log::AttemptLog,
 {
     use memorysync_pipeline::webhook::attempt_log::{
-        AttemptQuery, AttemptQueryError, AttemptRecord, StatusFilter,
+        AttemptQuery, AttemptRecord, PageError, StatusFilter,
     };
     // 30 attempts, a millisecond apart: endpoint a gets 200s, b alternates 500 and no answer.
     for n in 0..30u16 {
@@ -300,8 +300,105 @@ where
         cursor: Some("not-a-cursor".into()),
         ..AttemptQuery::default()
     };
-    assert_eq!(
-        log.query(&bad).await.unwrap_err(),
-        AttemptQueryError::BadCursor
+    assert_eq!(log.query(&bad).await.unwrap_err(), PageError::BadCursor);
+}
+
+/// The dead letters of a `WebhookQueue` that starts empty: counted, each with a stable id,
+/// replayed one by id (once) or all since a time, back in the queue with fresh attempts.
+/// Letters of deliveries that name their endpoint and of one that names only a URL alike.
+pub(crate) async fn dead_letter_suite<Q>(queue: &Q, at: Timestamp)
+where
+    Q: memorysync_pipeline::webhook::WebhookQueue,
+{
+    use memorysync_pipeline::webhook::{DeadLetter, Delivery};
+
+    let delivery = |id: &str, endpoint: Option<&str>| Delivery {
+        id: id.into(),
+        endpoint: endpoint.map(Into::into),
+        url: "https://hooks.example.com/in".into(),
+        event_type: "quota.exhausted".into(),
+        body: Bytes::from_static(b"{}"),
+        created_at: at,
+        attempts: 3,
+        due_at: at,
+    };
+    let deliveries = [
+        delivery("msg_1", Some("ep_a")),
+        delivery("msg_2", Some("ep_b")),
+        delivery("msg_3", None),
+    ];
+    for d in &deliveries {
+        queue.push(d.clone()).await.unwrap();
+    }
+    assert_eq!(queue.claim_due(at, 10).await.unwrap().len(), 3);
+    for (n, d) in deliveries.iter().enumerate() {
+        let letter = DeadLetter {
+            delivery: d.clone(),
+            reason: "status 500".into(),
+            at: at.saturating_add(Duration::from_secs(n as u64 + 1)),
+        };
+        queue.dead_letter(letter).await.unwrap();
+    }
+    assert_eq!(queue.dead_letter_count().await.unwrap(), 3);
+    let ids = |letters: Vec<DeadLetter>| {
+        let mut ids: Vec<(String, String)> = letters
+            .iter()
+            .map(|l| (l.delivery.id.to_string(), l.id()))
+            .collect();
+        ids.sort();
+        ids
+    };
+    let first = ids(queue.dead_letters().await.unwrap());
+    assert_eq!(first, ids(queue.dead_letters().await.unwrap()), "stable");
+    assert!(
+        first
+            .iter()
+            .all(|(_, id)| id.starts_with("dl_") && id.len() == 35)
     );
+    assert_eq!(
+        first
+            .iter()
+            .map(|(_, id)| id)
+            .collect::<std::collections::HashSet<_>>()
+            .len(),
+        3
+    );
+
+    let later = at.saturating_add(Duration::from_secs(10));
+    assert!(
+        !queue
+            .replay_letter("dl_00000000000000000000000000000000", later)
+            .await
+            .unwrap()
+    );
+    let second = &first[1].1;
+    assert!(queue.replay_letter(second, later).await.unwrap());
+    assert!(!queue.replay_letter(second, later).await.unwrap(), "once");
+    assert_eq!(queue.dead_letter_count().await.unwrap(), 2);
+    let back = queue.claim_due(later, 10).await.unwrap();
+    assert_eq!(back.len(), 1);
+    assert_eq!(
+        (&*back[0].id, back[0].attempts, back[0].due_at),
+        ("msg_2", 0, later)
+    );
+    assert_eq!(back[0].endpoint.as_deref(), Some("ep_b"));
+
+    // Dead-lettered at +3 s: msg_3 only; then from the start: msg_1.
+    let since = at.saturating_add(Duration::from_secs(3));
+    assert_eq!(queue.replay_since(since, later).await.unwrap(), 1);
+    assert_eq!(queue.replay_since(at, later).await.unwrap(), 1);
+    assert_eq!(queue.dead_letter_count().await.unwrap(), 0);
+    let mut back: Vec<String> = queue
+        .claim_due(later, 10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|d| d.id.to_string())
+        .collect();
+    back.sort();
+    assert_eq!(back, ["msg_1", "msg_3"]);
+    for d in &deliveries {
+        queue.finish(&d.id, d.target()).await.unwrap();
+    }
+    assert_eq!(queue.pending().await.unwrap(), 0);
 }

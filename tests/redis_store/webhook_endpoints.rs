@@ -216,3 +216,98 @@ async fn the_redis_attempt_log_keeps_its_contract_and_trims_by_age_on_the_server
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_redis_queue_keeps_the_dead_letter_contract_with_or_without_its_index() {
+    use memorysync_pipeline::redis_store::RedisWebhookQueue;
+    use memorysync_pipeline::webhook::{DeadLetter, Delivery, WebhookQueue};
+
+    let Some(prefix) = TestPrefix::new("webhook-dead-letters") else {
+        return;
+    };
+    let connection = prefix.connect().await;
+    let queue = RedisWebhookQueue::new(connection.clone());
+    crate::common::hooks::dead_letter_suite(&queue, T0).await;
+
+    // A letter stored before letters had an index of ids is still replayed by its id.
+    let delivery = Delivery {
+        id: "msg_old".into(),
+        endpoint: None,
+        url: "https://hooks.example.com/in".into(),
+        event_type: "webhook.test".into(),
+        body: bytes::Bytes::from_static(b"{}"),
+        created_at: T0,
+        attempts: 8,
+        due_at: T0,
+    };
+    queue.push(delivery.clone()).await.unwrap();
+    queue.claim_due(T0, 1).await.unwrap();
+    let letter = DeadLetter {
+        delivery,
+        reason: "status 500".into(),
+        at: T0,
+    };
+    let id = letter.id();
+    queue.dead_letter(letter).await.unwrap();
+    let mut manager = connection.manager();
+    let _: i64 = redis::cmd("DEL")
+        .arg(connection.key(&["webhook", "dead-ids"]))
+        .query_async(&mut manager)
+        .await
+        .unwrap();
+    assert_eq!(queue.dead_letter_count().await.unwrap(), 1);
+    assert!(queue.replay_letter(&id, T0).await.unwrap());
+    assert_eq!(queue.dead_letter_count().await.unwrap(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_letter_made_on_one_instance_is_replayed_by_its_id_on_the_other() {
+    use memorysync_pipeline::webhook::endpoints::EndpointPatch;
+
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    redis.until_answers().await;
+    let clock = ManualClock::new(T0);
+    let key = SecretKey::generate().unwrap();
+    let config = config(&redis.url());
+    let a = Deployment::start(&config, options("node-a", &key, &clock))
+        .await
+        .unwrap();
+    let b = Deployment::start(&config, options("node-b", &key, &clock))
+        .await
+        .unwrap();
+    let mut hook = Hook::start().await;
+    let (view, secret) = a
+        .endpoints()
+        .create(new_endpoint(&hook.url("/in")))
+        .await
+        .unwrap();
+    let off = EndpointPatch {
+        enabled: Some(false),
+        ..EndpointPatch::default()
+    };
+    a.endpoints().update(&view.id, off).await.unwrap();
+    let message = a.webhooks().unwrap().publish_for(
+        "proj_a",
+        "quota.exhausted",
+        serde_json::json!({ "n": 1 }),
+    );
+    let on_b = b.webhooks().unwrap();
+    eventually("B counts the dead letter", async || {
+        on_b.dead_letter_count().await.unwrap() == 1
+    })
+    .await;
+    let page = on_b.dead_letter_page(None, 10).await.unwrap();
+    assert_eq!((page.count, &*page.items[0].delivery.id), (1, &*message));
+
+    a.endpoints().enable(&view.id).await.unwrap();
+    within_a_second("B has it enabled", async || !on_b.is_disabled(&view.id)).await;
+    assert!(on_b.replay_letter(&page.items[0].id()).await.unwrap());
+    let arrival = hook.next().await;
+    assert_eq!(arrival.id(), &*message);
+    assert!(arrival.verifies(&secret, clock.now()));
+    assert_eq!(a.webhooks().unwrap().dead_letter_count().await.unwrap(), 0);
+    a.shutdown(Duration::from_secs(5)).await.unwrap();
+    b.shutdown(Duration::from_secs(5)).await.unwrap();
+}

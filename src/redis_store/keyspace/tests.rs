@@ -75,7 +75,14 @@ fn built(keyspace: &Keyspace, name: &Name) -> String {
         Name::Tombstone { kind, id } => keyspace.tombstone(kinds[*kind], id),
         Name::Webhook { list } => {
             let keys = keyspace.webhook_queue();
-            [keys.deliveries, keys.waiting, keys.claimed, keys.dead][*list].clone()
+            [
+                keys.deliveries,
+                keys.waiting,
+                keys.claimed,
+                keys.dead,
+                keys.dead_ids,
+            ][*list]
+                .clone()
         }
         Name::Fixed { which } => [
             keyspace.key_owner_index(RecordOwner::Config),
@@ -115,7 +122,7 @@ fn name() -> impl Strategy<Value = Name> {
         any::<[u8; 32]>().prop_map(|hash| Name::KeyRecord { hash }),
         id().prop_map(|id| Name::KeyIdIndex { id }),
         (0..3usize, id()).prop_map(|(kind, id)| Name::Tombstone { kind, id }),
-        (0..4usize).prop_map(|list| Name::Webhook { list }),
+        (0..5usize).prop_map(|list| Name::Webhook { list }),
         (0..7usize).prop_map(|which| Name::Fixed { which }),
     ]
 }

@@ -11,7 +11,7 @@ use redis::Script;
 use super::RedisConnection;
 use crate::store::StoreError;
 use crate::webhook::attempt_log::{
-    AttemptLog, AttemptPage, AttemptQuery, AttemptQueryError, AttemptRecord, MAX_SCAN, parse_cursor,
+    AttemptLog, AttemptPage, AttemptQuery, AttemptRecord, MAX_SCAN, PageError, parse_cursor,
 };
 
 /// Adds an attempt and trims by age (`record.lua`).
@@ -73,7 +73,7 @@ impl AttemptLog for RedisAttemptLog {
         Ok(())
     }
 
-    async fn query(&self, query: &AttemptQuery) -> Result<AttemptPage, AttemptQueryError> {
+    async fn query(&self, query: &AttemptQuery) -> Result<AttemptPage, PageError> {
         let mut end = match query.cursor.as_deref() {
             // Checked, so that nothing but an entry id reaches the command.
             Some(cursor) => parse_cursor(cursor).map(|_| format!("({cursor}"))?,

@@ -7,8 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use super::{
-    AttemptLog, AttemptPage, AttemptQuery, AttemptQueryError, AttemptRecord, MAX_SCAN, cursor,
-    parse_cursor,
+    AttemptLog, AttemptPage, AttemptQuery, AttemptRecord, MAX_SCAN, PageError, cursor, parse_cursor,
 };
 use crate::store::StoreError;
 
@@ -86,13 +85,13 @@ impl AttemptLog for MemoryAttemptLog {
     fn query(
         &self,
         query: &AttemptQuery,
-    ) -> impl Future<Output = Result<AttemptPage, AttemptQueryError>> + Send {
+    ) -> impl Future<Output = Result<AttemptPage, PageError>> + Send {
         ready(self.page(query))
     }
 }
 
 impl MemoryAttemptLog {
-    fn page(&self, query: &AttemptQuery) -> Result<AttemptPage, AttemptQueryError> {
+    fn page(&self, query: &AttemptQuery) -> Result<AttemptPage, PageError> {
         let before = query.cursor.as_deref().map(parse_cursor).transpose()?;
         let inner = self.locked();
         let (mut items, mut last, mut scanned) = (Vec::new(), None, 0);

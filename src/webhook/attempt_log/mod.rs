@@ -245,30 +245,30 @@ impl AttemptPage {
     }
 }
 
-/// Why a query was not answered.
+/// Why a page (of attempts, of dead letters) was not read.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum AttemptQueryError {
-    /// The cursor is not one this log gave.
+pub enum PageError {
+    /// The cursor is not one a previous page gave.
     BadCursor,
     /// The store did not answer.
     Store(StoreError),
 }
 
-impl fmt::Display for AttemptQueryError {
+impl fmt::Display for PageError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            AttemptQueryError::BadCursor => f.write_str("the cursor is not one this log gave"),
-            AttemptQueryError::Store(error) => error.fmt(f),
+            PageError::BadCursor => f.write_str("the cursor is not one a previous page gave"),
+            PageError::Store(error) => error.fmt(f),
         }
     }
 }
 
-impl std::error::Error for AttemptQueryError {}
+impl std::error::Error for PageError {}
 
-impl From<StoreError> for AttemptQueryError {
+impl From<StoreError> for PageError {
     fn from(error: StoreError) -> Self {
-        AttemptQueryError::Store(error)
+        PageError::Store(error)
     }
 }
 
@@ -282,15 +282,15 @@ pub trait AttemptLog: Send + Sync + 'static {
     fn query(
         &self,
         query: &AttemptQuery,
-    ) -> impl Future<Output = Result<AttemptPage, AttemptQueryError>> + Send;
+    ) -> impl Future<Output = Result<AttemptPage, PageError>> + Send;
 }
 
 /// `<millis>-<sequence>`: the cursor of the memory and embedded logs, shaped like a Redis
 /// stream id.
-pub(crate) fn parse_cursor(cursor: &str) -> Result<(i64, u64), AttemptQueryError> {
-    let (millis, seq) = cursor.split_once('-').ok_or(AttemptQueryError::BadCursor)?;
-    let millis = millis.parse().map_err(|_| AttemptQueryError::BadCursor)?;
-    let seq = seq.parse().map_err(|_| AttemptQueryError::BadCursor)?;
+pub(crate) fn parse_cursor(cursor: &str) -> Result<(i64, u64), PageError> {
+    let (millis, seq) = cursor.split_once('-').ok_or(PageError::BadCursor)?;
+    let millis = millis.parse().map_err(|_| PageError::BadCursor)?;
+    let seq = seq.parse().map_err(|_| PageError::BadCursor)?;
     Ok((millis, seq))
 }
 

@@ -1,5 +1,5 @@
-//! Webhook endpoints managed at run time, and the per-attempt delivery log, on the memory and
-//! the embedded backends: endpoints created
+//! Webhook endpoints managed at run time, the per-attempt delivery log and the dead letters, on
+//! the memory and the embedded backends: endpoints created
 //! through the API and delivered with the secret shown once (with no `[[webhooks]]` in the
 //! file), the file's endpoints changed only in the file, a 410 kept as the endpoint's state,
 //! secret rotation with an overlap on a manual clock, typed errors for bad input and a missing
@@ -11,6 +11,7 @@
 //! its arrivals, and poll with a deadline only for bookkeeping no event announces.
 
 mod attempts;
+mod dead_letters;
 #[cfg(feature = "embedded")]
 mod embedded;
 mod errors;
