@@ -83,6 +83,7 @@ pub use dead_letters::DeadLetterPage;
 pub use endpoint::Endpoint;
 pub use endpoint_set::EndpointSet;
 pub use memory_queue::MemoryWebhookQueue;
+#[cfg(feature = "redis")]
 pub(crate) use queue::letter_id;
 pub use queue::{DeadLetter, Delivery, WebhookQueue};
 pub use retry::RetryPolicy;

@@ -87,6 +87,7 @@ impl MemoryEndpointStore {
     }
 
     /// Whether a write expecting revision `expected` of `id` would win now.
+    #[cfg_attr(not(feature = "embedded"), allow(dead_code))]
     pub(crate) fn would_win(&self, id: &str, expected: u64) -> bool {
         self.locked().get(id).map_or(0, |r| r.revision) == expected
     }
