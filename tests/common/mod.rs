@@ -12,6 +12,8 @@ pub(crate) mod reconcile;
 pub(crate) mod redis;
 pub(crate) mod stack;
 pub(crate) mod standardwebhooks;
+#[cfg(feature = "webhook-client")]
+pub(crate) mod suites;
 
 use std::convert::Infallible;
 use std::fmt::Debug;

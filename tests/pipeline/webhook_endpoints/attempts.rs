@@ -12,7 +12,7 @@ use memorysync_pipeline::webhook::attempt_log::{
 use memorysync_pipeline::webhook::endpoints::SecretKey;
 
 use super::*;
-use crate::common::hooks::attempt_log_suite;
+use crate::common::suites::attempt_log_suite;
 
 const DAY: Duration = Duration::from_secs(86_400);
 

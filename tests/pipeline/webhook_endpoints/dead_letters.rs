@@ -9,7 +9,7 @@ use memorysync_pipeline::webhook::endpoints::{EndpointPatch, SecretKey};
 use memorysync_pipeline::webhook::{MemoryWebhookQueue, PageError, WebhookSecret};
 
 use super::*;
-use crate::common::hooks::dead_letter_suite;
+use crate::common::suites::dead_letter_suite;
 
 #[tokio::test]
 async fn the_memory_queue_keeps_the_dead_letter_contract() {

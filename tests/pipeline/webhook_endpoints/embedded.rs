@@ -157,7 +157,7 @@ async fn a_wrong_key_or_a_tampered_secret_is_a_typed_error_and_a_dead_letter_nev
 async fn the_embedded_endpoint_store_keeps_its_contract_and_its_records_across_a_reopen() {
     let dir = tempfile::tempdir().unwrap();
     let store = EmbeddedStore::open(dir.path(), EmbeddedOptions::new()).unwrap();
-    crate::common::hooks::endpoint_store_suite(&store.webhook_endpoints(), T0).await;
+    crate::common::suites::endpoint_store_suite(&store.webhook_endpoints(), T0).await;
     let record = memorysync_pipeline::webhook::endpoints::EndpointRecord::new(
         "ep_kept",
         memorysync_pipeline::store::RecordOwner::Api,

@@ -239,5 +239,5 @@ async fn secrets_are_never_in_debug_nor_in_a_view() {
 #[tokio::test]
 async fn the_memory_endpoint_store_keeps_its_contract() {
     let store = memorysync_pipeline::webhook::endpoints::MemoryEndpointStore::new();
-    crate::common::hooks::endpoint_store_suite(&store, T0).await;
+    crate::common::suites::endpoint_store_suite(&store, T0).await;
 }
