@@ -3,8 +3,8 @@
 //! Only what [`Deployment::reconcile`] reconciles applies: the keys (added, changed, revoked)
 //! and the projects' plans. Every other field of the file takes a restart: `environment`,
 //! `[store]`, `[server]` and `[server.tls]` (listeners, limits, certificates), `[audit]`,
-//! `[health]`, `[[webhooks]]` and `[webhooks_retry]`, `[[quota.routes]]`, `[upstream]` and
-//! `[[admin_tokens]]`; a reload that finds one of them changed says so and leaves it as it
+//! `[health]`, `[[webhooks]]` and `[webhooks_retry]`, `[[quota.routes]]`, `[upstream]`,
+//! `[[admin_tokens]]` and `[admin]`; a reload that finds one of them changed says so and leaves it as it
 //! was. A file that does not load, or that the store refuses (an older `config_version`, or
 //! another file with the applied one), changes nothing; the server keeps serving either way.
 //! Each outcome is logged, and printed as one line on standard output.
@@ -118,6 +118,7 @@ pub(crate) fn needing_restart(started: &Config, reloaded: &Config) -> Vec<&'stat
             "[[admin_tokens]]",
             started.admin_tokens == reloaded.admin_tokens,
         ),
+        ("[admin]", started.admin == reloaded.admin),
     ];
     fields
         .into_iter()
