@@ -151,7 +151,14 @@ async fn a_dead_letter_made_on_one_instance_is_replayed_by_its_id_on_the_other()
     assert_eq!((page.count, &*page.items[0].delivery.id), (1, &*message));
 
     a.endpoints().enable(&view.id).await.unwrap();
-    within_a_second("B has it enabled", async || !on_b.is_disabled(&view.id)).await;
+    // Known to B and enabled there: a replay B's worker claims is sent, not dead-lettered.
+    within_a_second("B has it enabled", async || {
+        let snapshot = on_b.endpoints().snapshot();
+        snapshot
+            .iter()
+            .any(|e| e.id() == view.id && e.state().is_enabled())
+    })
+    .await;
     assert!(on_b.replay_letter(&page.items[0].id()).await.unwrap());
     let arrival = hook.next().await;
     assert_eq!(arrival.id(), &*message);
