@@ -38,6 +38,7 @@
 //! assert_eq!(error.line(), Some(2));
 //! ```
 
+mod admin;
 mod admin_tokens;
 mod error;
 mod quota_routes;
@@ -52,9 +53,12 @@ pub use crate::key::{AdminRole, AdminTokenRecord};
 pub use crate::quota::{QuotaRoute, RoutePath};
 /// Where `[store] on_store_error` lands; the store layer owns it.
 pub use crate::store::StoreErrorPolicy;
+pub use admin::{AdminConfig, SecretKeyError, SecretKeySource};
 pub use admin_tokens::{MAX_RECORD_ID, RECORD_ID_RULE, is_record_id};
 pub use error::ConfigError;
 pub use quota_routes::QuotaConfig;
+/// Redacts `whsec_`, `msk_` and `msa_` material from a text that may be logged or stored.
+pub(crate) use secrets::redact;
 pub use server::{ServerConfig, TlsConfig};
 pub use upstream::UpstreamConfig;
 
@@ -97,6 +101,8 @@ pub struct Config {
     pub upstream: UpstreamConfig,
     /// `[[admin_tokens]]`: the admin API's tokens (hashes only) and their roles.
     pub admin_tokens: Vec<AdminTokenRecord>,
+    /// `[admin]`: where the key sealing webhook endpoint secrets comes from.
+    pub admin: AdminConfig,
 }
 
 /// `[store]`.

@@ -35,6 +35,8 @@ pub(super) struct RawConfig {
     pub(super) upstream: RawUpstream,
     #[serde(default)]
     pub(super) admin_tokens: Vec<RawAdminToken>,
+    #[serde(default)]
+    pub(super) admin: Option<Spanned<super::admin::RawAdmin>>,
 }
 
 #[derive(Deserialize, Default)]

@@ -13,7 +13,7 @@ fn secret_char(c: char) -> bool {
 }
 
 /// `text` with the body of every `whsec_`, `msk_` or `msa_` secret replaced by `[redacted]`.
-pub(super) fn redact(text: &str) -> String {
+pub(crate) fn redact(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some((at, prefix)) = SECRET_PREFIXES

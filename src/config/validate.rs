@@ -62,6 +62,7 @@ pub(super) fn parse(text: &str) -> Result<Config, ConfigError> {
         quota: super::quota_routes::validate(&lines, raw.quota)?,
         upstream: super::upstream::validate(&lines, raw.upstream)?,
         admin_tokens: super::admin_tokens::validate(&lines, raw.admin_tokens)?,
+        admin: super::admin::validate(&lines, raw.admin)?,
     })
 }
 

@@ -3,11 +3,12 @@
 
 use std::sync::Arc;
 
+use super::endpoints::DeploymentEndpointStore;
 use super::options::{AuditStarter, DeploymentOptions};
 use super::{
     Deployment, DeploymentClassifier, DeploymentConfigVersions, DeploymentKeys, DeploymentLimits,
     DeploymentPlans, DeploymentQueue, DeploymentQuotas, DeploymentStages, DeploymentTombstones,
-    ReconcileError, StartError, audit, plans, shutdown, webhooks,
+    ReconcileError, StartError, audit, endpoints, plans, shutdown, webhooks,
 };
 use crate::TrustedProxies;
 use crate::audit::{AuditLog, AuditRecordLayer};
@@ -30,6 +31,8 @@ pub(super) struct Stores {
     pub(super) quotas: DeploymentQuotas,
     pub(super) tombstones: DeploymentTombstones,
     pub(super) queue: DeploymentQueue,
+    pub(super) endpoints: DeploymentEndpointStore,
+    pub(super) attempts: super::DeploymentAttempts,
     pub(super) versions: DeploymentConfigVersions,
     pub(super) plans: DeploymentPlans,
     pub(super) audit: AuditLog,
@@ -53,7 +56,18 @@ pub(super) async fn start(
         StoreBackend::Redis => shared_stores(config, &clock, health, &instance, sink).await?,
     };
     let data_lost = stores.data_lost;
-    let webhooks = webhooks::start(config, stores.queue, &options.secrets)?;
+    let file = webhooks::file_endpoints(config, &options.secrets)?;
+    let set = crate::webhook::EndpointSet::new(Vec::new());
+    let endpoints = endpoints::start(
+        config,
+        stores.endpoints,
+        set.clone(),
+        file,
+        &options.secrets,
+        &clock,
+    )
+    .await?;
+    let webhooks = webhooks::start(config, stores.queue, set, stores.attempts.clone(), &clock)?;
     let mut health = stores.health.with_check(stores.audit.health_check());
     if let Some(webhooks) = &webhooks {
         health = health.with_check(webhooks.health_check());
@@ -94,6 +108,10 @@ pub(super) async fn start(
         tombstones: stores.tombstones,
         audit: stores.audit,
         webhooks,
+        webhook_parts: endpoints::WebhookParts {
+            endpoints,
+            attempts: stores.attempts,
+        },
         instance: Arc::from(instance),
         fallback_dirs: shutdown::fallback_dirs(config),
         versions: stores.versions,
@@ -155,6 +173,8 @@ fn memory_stores(
         quotas: DeploymentQuotas::Memory(MemoryQuotaStore::new()),
         tombstones: DeploymentTombstones::Memory(tombstones),
         queue: DeploymentQueue::Memory(MemoryWebhookQueue::new()),
+        endpoints: DeploymentEndpointStore::Memory(Default::default()),
+        attempts: super::attempts::memory(config),
         versions: DeploymentConfigVersions::Memory(MemoryConfigVersions::new()),
         plans: DeploymentPlans::Memory(MemoryPlanStore::new()),
         audit,
@@ -190,6 +210,13 @@ async fn shared_stores(
         quotas: DeploymentQuotas::Redis(shared.quotas(config)),
         tombstones: DeploymentTombstones::Redis(shared.tombstones()),
         queue: DeploymentQueue::Redis(shared.webhook_queue()),
+        endpoints: DeploymentEndpointStore::Redis(crate::redis_store::RedisEndpointStore::new(
+            shared.connection().clone(),
+        )),
+        attempts: super::DeploymentAttempts::Redis(crate::redis_store::RedisAttemptLog::new(
+            shared.connection().clone(),
+            config.audit.retention,
+        )),
         versions: DeploymentConfigVersions::Redis(shared.config_versions()),
         plans: DeploymentPlans::Redis(shared.plans()),
         audit,

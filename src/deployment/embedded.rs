@@ -48,6 +48,10 @@ pub(super) fn stores(
         quotas: DeploymentQuotas::Embedded(store.quotas()),
         tombstones: DeploymentTombstones::Embedded(tombstones),
         queue: DeploymentQueue::Embedded(store.webhook_queue()),
+        endpoints: super::endpoints::DeploymentEndpointStore::Embedded(store.webhook_endpoints()),
+        attempts: super::DeploymentAttempts::Embedded(
+            store.webhook_attempts(config.audit.retention),
+        ),
         versions: DeploymentConfigVersions::Embedded(store.config_versions()),
         plans: DeploymentPlans::Embedded(store.plans()),
         audit,

@@ -48,10 +48,12 @@
 //! request-path future is an enum too ([`BackendFuture`]).
 
 mod assemble;
+mod attempts;
 mod audit;
 mod audit_read;
 mod backend;
 mod embedded;
+mod endpoints;
 mod error;
 mod options;
 mod plans;
@@ -73,7 +75,9 @@ use std::time::Duration;
 use tokio::time::Instant;
 use tower_layer::{Identity, Stack};
 
+pub use attempts::DeploymentAttempts;
 pub use backend::BackendFuture;
+pub use endpoints::{DeploymentEndpointStore, DeploymentEndpoints};
 pub use error::StartError;
 pub use options::{DeploymentClassifier, DeploymentOptions, SecretSource};
 pub use plans::{DeploymentPlans, PLAN_POLL_EVERY, PlanChange, PlanError};
@@ -177,6 +181,8 @@ pub struct Deployment {
     tombstones: DeploymentTombstones,
     audit: AuditLog,
     webhooks: Option<DeploymentWebhooks>,
+    /// The webhook endpoints and the attempt log.
+    webhook_parts: endpoints::WebhookParts,
     instance: Arc<str>,
     fallback_dirs: Vec<PathBuf>,
     /// The config file last reconciled, and the lease of a reconciliation under way.
@@ -251,7 +257,8 @@ impl Deployment {
         self.stages.quota.plans()
     }
 
-    /// The webhook dispatcher; `None` when the config has no `[[webhooks]]`.
+    /// The webhook dispatcher: always there with the `webhook-client` feature (endpoints may
+    /// be added at run time, see [`Deployment::endpoints`]); `None` without it.
     pub fn webhooks(&self) -> Option<&DeploymentWebhooks> {
         self.webhooks.as_ref()
     }

@@ -61,8 +61,9 @@ impl DeploymentOptions {
         self
     }
 
-    /// Reads webhook secrets through `source` (given the variable names of `secret_env`)
-    /// instead of the process environment: a secret manager, a test.
+    /// Reads webhook secrets through `source` (given the variable names of `secret_env`, and
+    /// of `[admin] secret_key_env`) instead of the process environment: a secret manager, a
+    /// test.
     pub fn with_secret_source(
         mut self,
         source: impl Fn(&str) -> Option<String> + Send + Sync + 'static,

@@ -40,8 +40,8 @@ impl WebhookQueue for DeploymentQueue {
         on_backend!(self, queue => queue.next_due().await)
     }
 
-    async fn finish(&self, id: &str, url: &str) -> Result<(), StoreError> {
-        on_backend!(self, queue => queue.finish(id, url).await)
+    async fn finish(&self, id: &str, target: &str) -> Result<(), StoreError> {
+        on_backend!(self, queue => queue.finish(id, target).await)
     }
 
     async fn reschedule(&self, delivery: Delivery) -> Result<(), StoreError> {
@@ -56,8 +56,20 @@ impl WebhookQueue for DeploymentQueue {
         on_backend!(self, queue => queue.dead_letters().await)
     }
 
-    async fn replay(&self, id: &str, url: &str, now: Timestamp) -> Result<bool, StoreError> {
-        on_backend!(self, queue => queue.replay(id, url, now).await)
+    async fn replay(&self, id: &str, target: &str, now: Timestamp) -> Result<bool, StoreError> {
+        on_backend!(self, queue => queue.replay(id, target, now).await)
+    }
+
+    async fn dead_letter_count(&self) -> Result<usize, StoreError> {
+        on_backend!(self, queue => queue.dead_letter_count().await)
+    }
+
+    async fn replay_letter(&self, letter: &str, now: Timestamp) -> Result<bool, StoreError> {
+        on_backend!(self, queue => queue.replay_letter(letter, now).await)
+    }
+
+    async fn replay_since(&self, since: Timestamp, now: Timestamp) -> Result<usize, StoreError> {
+        on_backend!(self, queue => queue.replay_since(since, now).await)
     }
 
     async fn release_claimed(&self, now: Timestamp) -> Result<usize, StoreError> {

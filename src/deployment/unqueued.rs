@@ -46,14 +46,16 @@ pub(super) fn keep_unqueued(
     }
 }
 
-/// One delivery as a JSON object: what a receiver would have been sent (`webhook_id`, `url`,
-/// `event_type`, `body`), when it was created, and the attempts already made.
+/// One delivery as a JSON object: what a receiver would have been sent (`webhook_id`, the
+/// `endpoint`'s id, `url`, `event_type`, `body`), when it was created, and the attempts already
+/// made.
 fn line(delivery: &Delivery) -> String {
     // The body is the crate's own JSON; were it not, it is kept as text rather than dropped.
     let body = serde_json::from_slice::<Value>(&delivery.body)
         .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&delivery.body).into_owned()));
     json!({
         "webhook_id": &*delivery.id,
+        "endpoint": delivery.endpoint.as_deref(),
         "url": &*delivery.url,
         "event_type": &*delivery.event_type,
         "created_at": delivery.created_at.to_rfc3339(),
@@ -74,6 +76,7 @@ mod tests {
         let at = Timestamp::from_unix_millis(1_800_000_000_000);
         Delivery {
             id: format!("msg_{n}").into(),
+            endpoint: None,
             url: "https://hooks.example.com/memorysync".into(),
             event_type: "quota.threshold".into(),
             body: bytes::Bytes::from(format!(

@@ -1,28 +1,23 @@
-//! The deployment's webhooks: endpoints from `[[webhooks]]` (each scoped to its `projects`, or
-//! operator-wide), secrets read through the secret source by the variable names the file gives
-//! (several while rotating), retried on `[webhooks_retry] schedule`, delivered by the crate's
-//! HTTPS client (feature `webhook-client`).
+//! The deployment's webhooks: the file's endpoints from `[[webhooks]]` (each scoped to its
+//! `projects`, or operator-wide), secrets read through the secret source by the variable names
+//! the file gives (several while rotating), the endpoints made through the admin API beside
+//! them (see [`endpoints`](super::endpoints)), retried on `[webhooks_retry] schedule`, delivered
+//! by the crate's HTTPS client (feature `webhook-client`).
 
 use super::options::SecretSource;
-use super::{DeploymentQueue, DeploymentWebhooks, StartError};
+use super::{DeploymentAttempts, DeploymentQueue, DeploymentWebhooks, StartError};
+use crate::clock::SharedClock;
 use crate::config::Config;
+use crate::webhook::endpoints::config_endpoint_id;
+use crate::webhook::{Endpoint, EndpointSet, WebhookSecret};
 
-/// Starts delivery when the config has webhooks; `None` when it has none.
-#[cfg(feature = "webhook-client")]
-pub(super) fn start(
+/// The file's endpoints, each with its secrets and its id derived from its position and URL.
+pub(super) fn file_endpoints(
     config: &Config,
-    queue: DeploymentQueue,
     secrets: &SecretSource,
-) -> Result<Option<DeploymentWebhooks>, StartError> {
-    use crate::webhook::{
-        Endpoint, HttpsTransport, RetryPolicy, WebhookSecret, WebhookSettings, Webhooks,
-    };
-
-    if config.webhooks.is_empty() {
-        return Ok(None);
-    }
+) -> Result<Vec<Endpoint>, StartError> {
     let mut endpoints = Vec::with_capacity(config.webhooks.len());
-    for hook in &config.webhooks {
+    for (position, hook) in config.webhooks.iter().enumerate() {
         // Every variable named (several while rotating): each delivery is signed with each.
         let mut parsed = Vec::with_capacity(hook.secret_env.len());
         for name in &hook.secret_env {
@@ -42,13 +37,32 @@ pub(super) fn start(
             Endpoint::new(hook.url.clone(), first, hook.events.clone()),
             Endpoint::with_secret,
         );
-        endpoints.push(endpoint.with_projects(hook.projects.clone()));
+        let id = config_endpoint_id(position, &hook.url.to_string());
+        endpoints.push(endpoint.with_projects(hook.projects.clone()).with_id(id));
     }
+    Ok(endpoints)
+}
+
+/// Starts delivery to the endpoints `set` holds, whether or not the file has any: endpoints
+/// made through the admin API may come at any time.
+#[cfg(feature = "webhook-client")]
+pub(super) fn start(
+    config: &Config,
+    queue: DeploymentQueue,
+    set: EndpointSet,
+    attempts: DeploymentAttempts,
+    clock: &SharedClock,
+) -> Result<Option<DeploymentWebhooks>, StartError> {
+    use crate::webhook::{HttpsTransport, RetryPolicy, WebhookSettings, Webhooks};
+
     let policy = RetryPolicy {
         delays: config.webhooks_retry.schedule.clone(),
         ..RetryPolicy::default()
     };
-    let settings = WebhookSettings::new(endpoints, config.environment).with_policy(policy);
+    let settings = WebhookSettings::live(set, config.environment)
+        .with_policy(policy)
+        .with_attempt_log(attempts)
+        .with_clock(SharedClock::clone(clock));
     let transport = HttpsTransport::new(config.environment);
     Webhooks::start(queue, transport, settings)
         .map(Some)
@@ -56,12 +70,15 @@ pub(super) fn start(
 }
 
 /// Without the HTTPS client there is nothing to deliver with: a config that has webhooks is
-/// refused rather than started without them.
+/// refused rather than started without them; without any, endpoints can still be managed (an
+/// instance built with the client delivers them).
 #[cfg(not(feature = "webhook-client"))]
 pub(super) fn start(
     config: &Config,
     _queue: DeploymentQueue,
-    _secrets: &SecretSource,
+    _set: EndpointSet,
+    _attempts: DeploymentAttempts,
+    _clock: &SharedClock,
 ) -> Result<Option<DeploymentWebhooks>, StartError> {
     if config.webhooks.is_empty() {
         Ok(None)

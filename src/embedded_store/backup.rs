@@ -22,8 +22,8 @@ use redb::{
 use super::codec::{decode_key, encode_key};
 use super::lock::DirLock;
 use super::schema::{
-    self, ALERTS, APPLIED_KEY, CONFIG, DEAD_LETTERS, KEYS, META, PLANS, QUOTA, TOMBSTONES, USAGE,
-    WEBHOOKS,
+    self, ALERTS, APPLIED_KEY, ATTEMPTS, CONFIG, DEAD_LETTERS, ENDPOINTS, KEYS, META, PLANS, QUOTA,
+    TOMBSTONES, USAGE, WEBHOOKS,
 };
 use super::{DATABASE_FILE, EmbeddedError};
 use crate::clock::Timestamp;
@@ -63,7 +63,9 @@ fn copy_all(read: &ReadTransaction, write: &WriteTransaction) -> Result<(), redb
     copy_table(read, write, WEBHOOKS)?;
     copy_table(read, write, DEAD_LETTERS)?;
     copy_table(read, write, CONFIG)?;
-    copy_table(read, write, PLANS)
+    copy_table(read, write, PLANS)?;
+    copy_table(read, write, ENDPOINTS)?;
+    copy_table(read, write, ATTEMPTS)
 }
 
 fn copy_table<K: redb::Key + 'static, V: redb::Value + 'static>(
@@ -111,6 +113,8 @@ struct Current {
     dead_letters: Vec<Vec<u8>>,
     /// The config file last reconciled, as stored.
     applied: Option<Vec<u8>>,
+    /// Webhook endpoint records by id, as stored.
+    endpoints: Vec<(String, String)>,
 }
 
 /// Replaces the database under `dir` with the backup at `from`, keeping what the current
@@ -118,12 +122,17 @@ struct Current {
 pub fn restore(dir: &Path, from: &Path, now: Timestamp) -> Result<RestoreReport, EmbeddedError> {
     let _lock = DirLock::take(dir)?;
     let database = dir.join(DATABASE_FILE);
-    let current = if database.exists() {
+    // Kept open until the merge: the attempt log is copied table to table, not through memory.
+    let current_db = if database.exists() {
         let db = Database::create(&database).map_err(EmbeddedError::database)?;
         schema::prepare(&db, &database)?;
-        read_current(&db).map_err(EmbeddedError::database)?
+        Some(db)
     } else {
-        Current::default()
+        None
+    };
+    let current = match &current_db {
+        Some(db) => read_current(db).map_err(EmbeddedError::database)?,
+        None => Current::default(),
     };
     let staging = dir.join(format!("{DATABASE_FILE}.restoring"));
     fs::copy(from, &staging).map_err(|e| EmbeddedError::io(from, e))?;
@@ -132,9 +141,15 @@ pub fn restore(dir: &Path, from: &Path, now: Timestamp) -> Result<RestoreReport,
         schema::prepare(&db, from)?;
         let write = db.begin_write().map_err(EmbeddedError::database)?;
         let report = merge(&write, &current, now)?;
+        // Every attempt of the current store: the backup's are the same rows, or older ones.
+        if let Some(current_db) = &current_db {
+            let read = current_db.begin_read().map_err(EmbeddedError::database)?;
+            copy_table(&read, &write, ATTEMPTS).map_err(EmbeddedError::database)?;
+        }
         write.commit().map_err(EmbeddedError::database)?;
         report
     };
+    drop(current_db);
     if database.exists() {
         let previous = dir.join(format!(
             "{DATABASE_FILE}.before-restore-{}",
@@ -190,6 +205,13 @@ fn read_current(db: &Database) -> Result<Current, redb::Error> {
     // A database of an older build may lack the table.
     if let Ok(config) = read.open_table(CONFIG) {
         current.applied = config.get(APPLIED_KEY)?.map(|row| row.value().to_vec());
+    }
+    if let Ok(endpoints) = read.open_table(ENDPOINTS) {
+        for row in endpoints.iter()? {
+            let (id, json) = row?;
+            let row = (id.value().to_owned(), json.value().to_owned());
+            current.endpoints.push(row);
+        }
     }
     Ok(current)
 }
@@ -296,7 +318,23 @@ fn merge(
     }
     merge_queue(write, current)?;
     merge_applied(write, current)?;
+    merge_endpoints(write, current)?;
     Ok(report)
+}
+
+/// Keeps every webhook endpoint record of the current store, over the backup's of the same
+/// id: endpoints are the operator's latest settings (a 410's disabled state included), not
+/// data a backup brings back. The backup's other endpoints stay.
+fn merge_endpoints(write: &WriteTransaction, current: &Current) -> Result<(), EmbeddedError> {
+    let mut endpoints = write
+        .open_table(ENDPOINTS)
+        .map_err(EmbeddedError::database)?;
+    for (id, json) in &current.endpoints {
+        endpoints
+            .insert(id.as_str(), json.as_str())
+            .map_err(EmbeddedError::database)?;
+    }
+    Ok(())
 }
 
 /// Keeps the current store's config version when it is newer than the backup's: a file older
@@ -340,7 +378,7 @@ fn merge_queue(write: &WriteTransaction, current: &Current) -> Result<(), Embedd
     for row in webhooks.iter().map_err(EmbeddedError::database)? {
         let (seq, bytes) = row.map_err(EmbeddedError::database)?;
         let delivery = decode_delivery(bytes.value())?;
-        known.insert(("w", delivery.id.to_string(), delivery.url.to_string()));
+        known.insert(("w", delivery.id.to_string(), delivery.target().to_string()));
         next = next.max(seq.value());
     }
     for row in dead.iter().map_err(EmbeddedError::database)? {
@@ -349,13 +387,13 @@ fn merge_queue(write: &WriteTransaction, current: &Current) -> Result<(), Embedd
         known.insert((
             "d",
             letter.delivery.id.to_string(),
-            letter.delivery.url.to_string(),
+            letter.delivery.target().to_string(),
         ));
         next = next.max(seq.value());
     }
     for bytes in &current.webhooks {
         let delivery = decode_delivery(bytes)?;
-        if known.insert(("w", delivery.id.to_string(), delivery.url.to_string())) {
+        if known.insert(("w", delivery.id.to_string(), delivery.target().to_string())) {
             next += 1;
             webhooks
                 .insert(next, bytes.as_slice())
@@ -367,7 +405,7 @@ fn merge_queue(write: &WriteTransaction, current: &Current) -> Result<(), Embedd
         if known.insert((
             "d",
             letter.delivery.id.to_string(),
-            letter.delivery.url.to_string(),
+            letter.delivery.target().to_string(),
         )) {
             next += 1;
             dead.insert(next, bytes.as_slice())

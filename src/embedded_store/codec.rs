@@ -68,6 +68,9 @@ pub(super) fn decode_key(bytes: &[u8]) -> Result<KeyRecord, EmbeddedError> {
 #[derive(Serialize, Deserialize)]
 struct StoredDelivery {
     id: String,
+    /// Absent in a message queued before deliveries named their endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    endpoint: Option<String>,
     url: String,
     event_type: String,
     /// The JSON body, as text.
@@ -88,6 +91,7 @@ struct StoredDeadLetter {
 fn stored_delivery(delivery: &Delivery) -> StoredDelivery {
     StoredDelivery {
         id: delivery.id.to_string(),
+        endpoint: delivery.endpoint.as_deref().map(str::to_owned),
         url: delivery.url.to_string(),
         event_type: delivery.event_type.to_string(),
         body: String::from_utf8_lossy(&delivery.body).into_owned(),
@@ -100,6 +104,7 @@ fn stored_delivery(delivery: &Delivery) -> StoredDelivery {
 fn delivery_of(stored: StoredDelivery) -> Delivery {
     Delivery {
         id: Arc::from(stored.id),
+        endpoint: stored.endpoint.map(Arc::from),
         url: Arc::from(stored.url),
         event_type: Arc::from(stored.event_type),
         body: Bytes::from(stored.body),

@@ -13,7 +13,8 @@ use super::codec::{
     parse_operation,
 };
 use super::schema::{
-    ALERTS, APPLIED_KEY, CONFIG, DEAD_LETTERS, KEYS, PLANS, QUOTA, TOMBSTONES, USAGE, WEBHOOKS,
+    ALERTS, APPLIED_KEY, ATTEMPTS, CONFIG, DEAD_LETTERS, ENDPOINTS, KEYS, PLANS, QUOTA, TOMBSTONES,
+    USAGE, WEBHOOKS,
 };
 use super::tombstones::kind_of;
 use super::webhook_queue::QueueState;
@@ -22,6 +23,7 @@ use crate::key::{KeyUsage, MemoryKeyStore};
 use crate::quota::{ApiPlans, QuotaKey, decode_plan};
 use crate::store::AppliedConfig;
 use crate::tombstone::{MemoryTombstones, TombstoneKind};
+use crate::webhook::endpoints::EndpointRecord;
 
 /// What the store holds besides keys and tombstones (put straight into theirs).
 pub(super) struct Loaded {
@@ -33,6 +35,10 @@ pub(super) struct Loaded {
     pub(super) applied: Option<AppliedConfig>,
     /// The plans the admin API manages.
     pub(super) plans: ApiPlans,
+    /// Webhook endpoint records.
+    pub(super) endpoints: Vec<EndpointRecord>,
+    /// The sequence number the next webhook attempt takes (attempts themselves stay on disk).
+    pub(super) next_attempt: u64,
 }
 
 pub(super) fn everything(
@@ -171,12 +177,32 @@ pub(super) fn everything(
         })?;
         plans.plans.insert(Arc::from(project.value()), plan);
     }
+    let mut endpoints = Vec::new();
+    for row in read
+        .open_table(ENDPOINTS)
+        .map_err(EmbeddedError::database)?
+        .iter()
+        .map_err(EmbeddedError::database)?
+    {
+        let (_, json) = row.map_err(EmbeddedError::database)?;
+        let record = EndpointRecord::from_json(json.value())
+            .map_err(|e| EmbeddedError::Database(e.to_string()))?;
+        endpoints.push(record);
+    }
+    let next_attempt = read
+        .open_table(ATTEMPTS)
+        .map_err(EmbeddedError::database)?
+        .last()
+        .map_err(EmbeddedError::database)?
+        .map_or(0, |(key, _)| key.value().1.saturating_add(1));
     Ok(Loaded {
         quotas,
         queue,
         expired_tombstones,
         applied,
         plans,
+        endpoints,
+        next_attempt,
     })
 }
 

@@ -61,12 +61,17 @@
 //! - Expired tombstones are purged from memory by the audit log's expiry and from the database
 //!   when the store opens.
 //! - Counters of past months are kept (a few bytes per project and month).
+//! - Webhook endpoint records are committed before the call that changed them returns, like
+//!   key records. Webhook delivery attempts are written in the background (a crash may lose
+//!   the last commit's) and read from disk, not memory: 90 days of them may be large.
 
 pub mod block;
 
+mod attempts;
 mod backup;
 mod codec;
 mod config_version;
+mod endpoints;
 mod error;
 mod keys;
 mod load;
@@ -78,8 +83,10 @@ mod tombstones;
 mod webhook_queue;
 mod writer;
 
+pub use attempts::EmbeddedAttemptLog;
 pub use backup::{RestoreReport, restore};
 pub use config_version::EmbeddedConfigVersions;
+pub use endpoints::EmbeddedEndpointStore;
 pub use error::EmbeddedError;
 pub use keys::{EmbeddedKeyStore, EmbeddedLookup};
 pub use lock::{LOCK_FILE, lock_holder};
@@ -178,6 +185,13 @@ struct Shared {
     config_versions: crate::store::MemoryConfigVersions,
     /// The plans the admin API manages; locked across the commit of a change.
     plans: tokio::sync::Mutex<crate::quota::ApiPlans>,
+    /// Webhook endpoint records.
+    endpoints: endpoints::EndpointTable,
+    /// The sequence number of the next webhook attempt.
+    next_attempt: std::sync::atomic::AtomicU64,
+    /// The database, for reads the memory does not answer (the attempt log); after the writer,
+    /// so the writer thread has ended when the last handle to it goes.
+    db: Arc<Database>,
     /// Set by [`EmbeddedStore::close`]: quota reservations are refused from then on.
     closed: AtomicBool,
     dir: PathBuf,
@@ -215,7 +229,8 @@ impl EmbeddedStore {
         let keys = MemoryKeyStore::with_tombstones(MemoryTombstones::new(options.tombstone_period));
         let tombstones = keys.tombstones().clone();
         let loaded = load::everything(&db, &keys, &tombstones, options.clock.now())?;
-        let writer = Writer::start(db, keys::usage_tick(keys.clone()), USAGE_EVERY)?;
+        let db = Arc::new(db);
+        let writer = Writer::start(Arc::clone(&db), keys::usage_tick(keys.clone()), USAGE_EVERY)?;
         if !loaded.expired_tombstones.is_empty() {
             let ops = loaded
                 .expired_tombstones
@@ -234,6 +249,9 @@ impl EmbeddedStore {
                 admin: tokio::sync::Mutex::new(()),
                 config_versions: crate::store::MemoryConfigVersions::with_applied(loaded.applied),
                 plans: tokio::sync::Mutex::new(loaded.plans),
+                endpoints: endpoints::EndpointTable::new(loaded.endpoints),
+                next_attempt: std::sync::atomic::AtomicU64::new(loaded.next_attempt),
+                db,
                 closed: AtomicBool::new(false),
                 dir: dir.to_owned(),
                 _lock: lock,
@@ -279,6 +297,18 @@ impl EmbeddedStore {
         EmbeddedPlanStore {
             store: self.clone(),
         }
+    }
+
+    /// The webhook endpoint records.
+    pub fn webhook_endpoints(&self) -> EmbeddedEndpointStore {
+        EmbeddedEndpointStore {
+            store: self.clone(),
+        }
+    }
+
+    /// The webhook delivery attempts, kept for `retention`.
+    pub fn webhook_attempts(&self, retention: Duration) -> EmbeddedAttemptLog {
+        EmbeddedAttemptLog::new(self.clone(), retention)
     }
 
     /// The webhook queue.

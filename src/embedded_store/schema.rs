@@ -38,6 +38,17 @@ pub(super) const DEAD_LETTERS: TableDefinition<u64, &[u8]> =
 /// (8 bytes, big-endian) then the SHA-256 digest of its keys and plans (32 bytes). A table that
 /// a database of an older build lacks is created when it opens: no migration step.
 pub(super) const CONFIG: TableDefinition<&str, &[u8]> = TableDefinition::new("config_applied");
+/// Webhook endpoint records by id, as JSON
+/// ([`EndpointRecord::to_json`](crate::webhook::endpoints::EndpointRecord::to_json)). A table a
+/// database of an older build lacks is created when it opens.
+pub(super) const ENDPOINTS: TableDefinition<&str, &str> = TableDefinition::new("webhook_endpoints");
+
+/// Webhook delivery attempts by (time in unix milliseconds, sequence), as JSON
+/// ([`AttemptRecord::to_json`](crate::webhook::attempt_log::AttemptRecord::to_json)), purged by
+/// age. Created when a database of an older build opens.
+pub(super) const ATTEMPTS: TableDefinition<(i64, u64), &str> =
+    TableDefinition::new("webhook_attempts");
+
 /// The one row of [`CONFIG`].
 pub(super) const APPLIED_KEY: &str = "applied";
 
@@ -113,5 +124,7 @@ pub(super) fn create_tables(transaction: &WriteTransaction) -> Result<(), redb::
     transaction.open_table(DEAD_LETTERS)?;
     transaction.open_table(CONFIG)?;
     transaction.open_table(PLANS)?;
+    transaction.open_table(ENDPOINTS)?;
+    transaction.open_table(ATTEMPTS)?;
     Ok(())
 }

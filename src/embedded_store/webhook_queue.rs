@@ -22,7 +22,7 @@ pub struct EmbeddedWebhookQueue {
 pub(super) struct QueueState {
     /// Waiting messages by (due time, row).
     pub(super) waiting: BTreeMap<(Timestamp, u64), Delivery>,
-    /// Claimed messages by (id, url): their row and the message.
+    /// Claimed messages by (id, target): their row and the message.
     claimed: HashMap<(Arc<str>, Arc<str>), (u64, Delivery)>,
     /// Dead letters by row.
     pub(super) dead: BTreeMap<u64, DeadLetter>,
@@ -38,7 +38,7 @@ impl QueueState {
 }
 
 fn claim_key(delivery: &Delivery) -> (Arc<str>, Arc<str>) {
-    (Arc::clone(&delivery.id), Arc::clone(&delivery.url))
+    (Arc::clone(&delivery.id), Arc::clone(delivery.target()))
 }
 
 impl EmbeddedWebhookQueue {
@@ -100,11 +100,11 @@ impl WebhookQueue for EmbeddedWebhookQueue {
         Ok(self.locked().waiting.keys().next().map(|(due, _)| *due))
     }
 
-    async fn finish(&self, id: &str, url: &str) -> Result<(), StoreError> {
+    async fn finish(&self, id: &str, target: &str) -> Result<(), StoreError> {
         let removed = self
             .locked()
             .claimed
-            .remove(&(Arc::from(id), Arc::from(url)));
+            .remove(&(Arc::from(id), Arc::from(target)));
         let ops = removed
             .map(|(seq, _)| Op::DeleteDelivery { seq })
             .into_iter()
@@ -146,13 +146,13 @@ impl WebhookQueue for EmbeddedWebhookQueue {
         Ok(self.locked().dead.values().cloned().collect())
     }
 
-    async fn replay(&self, id: &str, url: &str, now: Timestamp) -> Result<bool, StoreError> {
+    async fn replay(&self, id: &str, target: &str, now: Timestamp) -> Result<bool, StoreError> {
         let ops = {
             let mut state = self.locked();
             let found = state
                 .dead
                 .iter()
-                .find(|(_, l)| &*l.delivery.id == id && &*l.delivery.url == url)
+                .find(|(_, l)| &*l.delivery.id == id && &**l.delivery.target() == target)
                 .map(|(seq, _)| *seq);
             let Some(dead_seq) = found else {
                 return Ok(false);

@@ -14,7 +14,8 @@ use tokio::sync::oneshot;
 
 use super::codec::{encode_applied, encode_dead_letter, encode_delivery, encode_key, month_text};
 use super::schema::{
-    ALERTS, APPLIED_KEY, CONFIG, DEAD_LETTERS, KEYS, PLANS, QUOTA, TOMBSTONES, USAGE, WEBHOOKS,
+    ALERTS, APPLIED_KEY, ATTEMPTS, CONFIG, DEAD_LETTERS, ENDPOINTS, KEYS, PLANS, QUOTA, TOMBSTONES,
+    USAGE, WEBHOOKS,
 };
 use super::{EmbeddedError, backup};
 use crate::clock::Timestamp;
@@ -64,6 +65,14 @@ pub(super) enum Op {
     PutConfig(AppliedConfig),
     /// A plan the admin API manages, as canonical JSON.
     PutPlan { project: Box<str>, plan: String },
+    /// A webhook endpoint record, by id, as JSON.
+    PutEndpoint { id: String, json: String },
+    /// A webhook endpoint deleted.
+    DeleteEndpoint { id: String },
+    /// One webhook delivery attempt, by (time in unix milliseconds, sequence), as JSON.
+    PutAttempt { key: (i64, u64), json: String },
+    /// Attempts from before this time (unix milliseconds) removed.
+    PurgeAttempts { before: i64 },
 }
 
 /// Called with the commit's result.
@@ -95,7 +104,11 @@ pub(super) struct Writer {
 
 impl Writer {
     /// Starts the thread that owns `db`; `tick` runs every `every` and before it ends.
-    pub(super) fn start(db: Database, tick: Tick, every: Duration) -> Result<Self, EmbeddedError> {
+    pub(super) fn start(
+        db: std::sync::Arc<Database>,
+        tick: Tick,
+        every: Duration,
+    ) -> Result<Self, EmbeddedError> {
         let (sender, receiver) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("memorysync-embedded-writer".into())
@@ -248,6 +261,8 @@ fn apply(db: &Database, ops: &[Op]) -> Result<(), redb::Error> {
         let mut dead = transaction.open_table(DEAD_LETTERS)?;
         let mut config = transaction.open_table(CONFIG)?;
         let mut plans = transaction.open_table(PLANS)?;
+        let mut endpoints = transaction.open_table(ENDPOINTS)?;
+        let mut attempts = transaction.open_table(ATTEMPTS)?;
         for op in ops {
             match op {
                 Op::PutKey(record) => {
@@ -306,6 +321,18 @@ fn apply(db: &Database, ops: &[Op]) -> Result<(), redb::Error> {
                 }
                 Op::PutPlan { project, plan } => {
                     plans.insert(&**project, plan.as_bytes())?;
+                }
+                Op::PutEndpoint { id, json } => {
+                    endpoints.insert(id.as_str(), json.as_str())?;
+                }
+                Op::DeleteEndpoint { id } => {
+                    endpoints.remove(id.as_str())?;
+                }
+                Op::PutAttempt { key, json } => {
+                    attempts.insert(*key, json.as_str())?;
+                }
+                Op::PurgeAttempts { before } => {
+                    attempts.retain_in(..(*before, 0), |_, _| false)?;
                 }
             }
         }

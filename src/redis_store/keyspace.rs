@@ -12,8 +12,13 @@
 //! - `config:applied`, `config:reconciling`: the config file last reconciled (version and
 //!   digest), and the lease of the reconciliation under way;
 //! - `tomb:<kind>:<id>`: a tombstone;
-//! - `webhook:deliveries`, `webhook:waiting`, `webhook:claimed`, `webhook:dead`: the webhook
-//!   queue, whose members are `<delivery id>|<url>`;
+//! - `webhook:deliveries`, `webhook:waiting`, `webhook:claimed`, `webhook:dead`,
+//!   `webhook:dead-ids` (dead letter id → member): the webhook
+//!   queue, whose members are `<delivery id>|<target>` (the endpoint's id, or the URL of a
+//!   delivery queued before deliveries named their endpoint);
+//! - `webhook:{endpoints}:records`, `webhook:{endpoints}:generation`: the webhook endpoint
+//!   records and the counter their writes move (one hash tag: one cluster slot);
+//! - `webhook:attempts`: the stream of webhook delivery attempts;
 //! - `audit`, or the name given to [`RedisAuditSink::with_stream`](super::RedisAuditSink::with_stream):
 //!   an audit stream;
 //! - `audit-lease:<stream name>`: the lease of the audit stream's one live writer;
@@ -55,6 +60,8 @@ pub(crate) struct WebhookKeys {
     pub(crate) claimed: String,
     /// A hash of member → the dead letter as JSON.
     pub(crate) dead: String,
+    /// A hash of dead letter id → member, to replay a letter by its id.
+    pub(crate) dead_ids: String,
 }
 
 impl Keyspace {
@@ -159,24 +166,36 @@ impl Keyspace {
         self.join(&["epoch"])
     }
 
+    /// The webhook endpoint records and their generation counter.
+    pub(crate) fn webhook_endpoints(&self) -> [String; 2] {
+        ["records", "generation"].map(|part| self.join(&["webhook", "{endpoints}", part]))
+    }
+
+    /// The stream of webhook delivery attempts.
+    pub(crate) fn webhook_attempts(&self) -> String {
+        self.join(&["webhook", "attempts"])
+    }
+
     pub(crate) fn webhook_queue(&self) -> WebhookKeys {
         WebhookKeys {
             deliveries: self.join(&["webhook", "deliveries"]),
             waiting: self.join(&["webhook", "waiting"]),
             claimed: self.join(&["webhook", "claimed"]),
             dead: self.join(&["webhook", "dead"]),
+            dead_ids: self.join(&["webhook", "dead-ids"]),
         }
     }
 }
 
 /// The member naming one delivery in the webhook queue's hashes and sets: the id escaped, so
-/// that the first `|` ends it whatever either holds.
-pub(crate) fn delivery_member(id: &str, url: &str) -> String {
+/// that the first `|` ends it whatever either holds. `target` is the endpoint's id, or the URL
+/// of a delivery that names no endpoint.
+pub(crate) fn delivery_member(id: &str, target: &str) -> String {
     let id = part(id);
-    let mut member = String::with_capacity(id.len() + 1 + url.len());
+    let mut member = String::with_capacity(id.len() + 1 + target.len());
     member.push_str(&id);
     member.push('|');
-    member.push_str(url);
+    member.push_str(target);
     member
 }
 

@@ -36,6 +36,8 @@ mod plans;
 mod quota;
 mod stall;
 mod tombstones;
+mod webhook_attempts;
+mod webhook_endpoints;
 mod webhook_queue;
 
 pub use audit::RedisAuditSink;
@@ -48,6 +50,8 @@ pub use limiter::RedisRateLimitStore;
 pub use plans::RedisPlanStore;
 pub use quota::RedisQuotaStore;
 pub use tombstones::RedisTombstones;
+pub use webhook_attempts::RedisAttemptLog;
+pub use webhook_endpoints::RedisEndpointStore;
 pub use webhook_queue::RedisWebhookQueue;
 
 /// 128 random bits as 32 lowercase hex digits: a lease owner's token, an epoch id.

@@ -7,19 +7,23 @@ use bytes::Bytes;
 use tower::{Service, ServiceExt};
 
 use super::retry::retry_after;
-use super::{Delivery, Endpoint, signed_headers};
+use super::{Delivery, Endpoint, WebhookSecret, signed_headers};
 use crate::clock::Timestamp;
 
 pub(super) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// What one attempt came to.
 pub(super) enum Attempt {
-    Delivered,
+    Delivered {
+        status: u16,
+    },
     /// 410: the receiver says the endpoint is gone for good.
     Gone,
     Failed {
         reason: String,
         retry_after: Option<Duration>,
+        /// The receiver's status, when it answered.
+        status: Option<u16>,
     },
 }
 
@@ -38,10 +42,16 @@ impl Attempt {
             Err(_) => Attempt::Failed {
                 reason: format!("no answer within {} ms", timeout.as_millis()),
                 retry_after: None,
+                status: None,
             },
             Ok(Err(error)) => Attempt::Failed {
-                reason: format!("transport: {}", error_chain(error.into().as_ref())),
+                // A transport error may quote what it was given: nothing secret may stay.
+                reason: crate::config::redact(&format!(
+                    "transport: {}",
+                    error_chain(error.into().as_ref())
+                )),
                 retry_after: None,
+                status: None,
             },
             Ok(Ok(response)) => Attempt::classify(&response),
         }
@@ -50,7 +60,9 @@ impl Attempt {
     fn classify(response: &http::Response<()>) -> Attempt {
         let status = response.status();
         if status.is_success() {
-            Attempt::Delivered
+            Attempt::Delivered {
+                status: status.as_u16(),
+            }
         } else if status == http::StatusCode::GONE {
             Attempt::Gone
         } else {
@@ -58,7 +70,26 @@ impl Attempt {
             Attempt::Failed {
                 reason: format!("status {}", status.as_u16()),
                 retry_after: retry_after(response.headers()),
+                status: Some(status.as_u16()),
             }
+        }
+    }
+
+    /// The receiver's status, when it answered.
+    pub(super) fn status(&self) -> Option<u16> {
+        match self {
+            Attempt::Delivered { status } => Some(*status),
+            Attempt::Gone => Some(http::StatusCode::GONE.as_u16()),
+            Attempt::Failed { status, .. } => *status,
+        }
+    }
+
+    /// What went wrong, for the attempt log; `None` for a delivery.
+    pub(super) fn error(&self) -> Option<String> {
+        match self {
+            Attempt::Delivered { .. } => None,
+            Attempt::Gone => Some("410 Gone: endpoint disabled".into()),
+            Attempt::Failed { reason, .. } => Some(reason.clone()),
         }
     }
 }
@@ -79,10 +110,11 @@ fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
     text
 }
 
-/// The POST for `delivery` to `endpoint`, signed with every secret of the endpoint; its
-/// `webhook-timestamp` is `now`.
+/// The POST for `delivery` to `endpoint`, signed with each of `secrets` (the endpoint's that
+/// sign at `now`); its `webhook-timestamp` is `now`.
 pub(super) fn signed_request(
     endpoint: &Endpoint,
+    secrets: &[WebhookSecret],
     delivery: &Delivery,
     now: Timestamp,
 ) -> http::Request<Bytes> {
@@ -90,8 +122,7 @@ pub(super) fn signed_request(
     let mut request = http::Request::post(endpoint.url.clone())
         .header(http::header::CONTENT_TYPE, "application/json")
         .header(http::header::USER_AGENT, "memorysync-webhooks/1");
-    for (name, value) in signed_headers(&endpoint.secrets, &delivery.id, timestamp, &delivery.body)
-    {
+    for (name, value) in signed_headers(secrets, &delivery.id, timestamp, &delivery.body) {
         request = request.header(name, value);
     }
     // Every part is a valid header value: ids, digits and base64.

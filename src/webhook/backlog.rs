@@ -104,6 +104,7 @@ mod tests {
     fn delivery(n: u32) -> Delivery {
         Delivery {
             id: format!("msg_{n}").into(),
+            endpoint: None,
             url: "http://127.0.0.1/hook".into(),
             event_type: "quota.threshold".into(),
             body: bytes::Bytes::new(),

@@ -42,7 +42,7 @@ impl MemoryWebhookQueue {
 }
 
 fn key(d: &Delivery) -> (Arc<str>, Arc<str>) {
-    (d.id.clone(), d.url.clone())
+    (d.id.clone(), d.target().clone())
 }
 
 impl WebhookQueue for MemoryWebhookQueue {
@@ -76,10 +76,14 @@ impl WebhookQueue for MemoryWebhookQueue {
         ready(Ok(self.locked().waiting.keys().next().map(|(due, _)| *due)))
     }
 
-    fn finish(&self, id: &str, url: &str) -> impl Future<Output = Result<(), StoreError>> + Send {
+    fn finish(
+        &self,
+        id: &str,
+        target: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
         self.locked()
             .claimed
-            .remove(&(Arc::from(id), Arc::from(url)));
+            .remove(&(Arc::from(id), Arc::from(target)));
         ready(Ok(()))
     }
 
@@ -110,14 +114,14 @@ impl WebhookQueue for MemoryWebhookQueue {
     fn replay(
         &self,
         id: &str,
-        url: &str,
+        target: &str,
         now: Timestamp,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send {
         let mut inner = self.locked();
         let found = inner
             .dead
             .iter()
-            .position(|l| &*l.delivery.id == id && &*l.delivery.url == url);
+            .position(|l| &*l.delivery.id == id && &**l.delivery.target() == target);
         let replayed = found.map(|at| {
             let mut delivery = inner.dead.remove(at).delivery;
             delivery.attempts = 0;

@@ -7,6 +7,10 @@
 //! skipped, never a panic), ±300 s tolerance both ways without overflow, and a constant-time
 //! comparison after a length check.
 //!
+//! The endpoints live in an [`EndpointSet`] that may change while the worker runs: the
+//! [`endpoints`] module keeps it in step with records in a store, created and changed at run
+//! time (the admin API), shared by every instance. Deliveries name their endpoint by id.
+//!
 //! [`Webhooks`] delivers: a background task started with [`Webhooks::start`] takes deliveries
 //! from a [`WebhookQueue`] ([`MemoryWebhookQueue`] in one process; the Redis
 //! store's queue shared by several) and sends them through any tower `Service` — [`HttpsTransport`] (feature
@@ -15,7 +19,8 @@
 //! 2 h, 5 h, 10 h, 10 h with ±20% jitter; `Retry-After` is honoured within
 //! `[delay, 2 × delay]`; each attempt has 15 s; 3xx is a failure (redirects are not followed);
 //! 410 disables the endpoint; after the last attempt the delivery is a dead letter (counted,
-//! shown by the health check, replayable). Publishing never waits and never drops an event: it
+//! shown by the health check, replayable one by one by [`DeadLetter::id`] or all since a time).
+//! Every attempt can be written to an [`attempt_log`]. Publishing never waits and never drops an event: it
 //! reaches the worker through a bounded channel (or, when that is full, kept aside), and an
 //! event the queue refuses waits in the process and is offered again with back-off (50 ms
 //! doubling to 1 s) while the health check reports the backlog; [`WebhookStats::published`]
@@ -48,8 +53,11 @@
 //!   are skipped.
 //! - The body is `{"type", "timestamp", "data"}`; `webhook-timestamp` is the time of each
 //!   attempt, `webhook-id` the same on every attempt.
-//! - Deliveries to an endpoint disabled by 410 become dead letters, so nothing vanishes; a
-//!   replay sends them again.
+//! - Deliveries to a disabled endpoint (by a 410 or by an operator) become dead letters, so
+//!   nothing vanishes; a replay once it is enabled sends them again. So do deliveries whose
+//!   endpoint has no secret that signs (a sealed secret that does not open): never unsigned.
+//! - A dead letter's id is derived from its message id and endpoint: the same on every backend
+//!   and instance, and again if the message is dead-lettered after a replay.
 //! - A name with any non-global address among its answers is refused in production, not just
 //!   the bad answers skipped.
 //! - The backlog of events the queue refuses is held in memory without a limit: the other
@@ -58,8 +66,12 @@
 
 mod address;
 mod attempt;
+pub mod attempt_log;
 mod backlog;
+mod dead_letters;
 mod endpoint;
+mod endpoint_set;
+pub mod endpoints;
 mod memory_queue;
 mod queue;
 mod retry;
@@ -74,8 +86,13 @@ mod webhooks;
 mod worker;
 
 pub use address::{TargetError, check_address, check_url, is_global};
+pub use attempt_log::PageError;
+pub use dead_letters::DeadLetterPage;
 pub use endpoint::Endpoint;
+pub use endpoint_set::EndpointSet;
 pub use memory_queue::MemoryWebhookQueue;
+#[cfg(feature = "redis")]
+pub(crate) use queue::letter_id;
 pub use queue::{DeadLetter, Delivery, WebhookQueue};
 pub use retry::RetryPolicy;
 pub use secret::{SECRET_PREFIX, SecretError, WebhookSecret};

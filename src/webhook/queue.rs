@@ -13,7 +13,10 @@ use crate::store::StoreError;
 pub struct Delivery {
     /// `webhook-id`: the same on every attempt, so the receiver can drop duplicates.
     pub id: Arc<str>,
-    /// The endpoint's URL.
+    /// The endpoint's id; `None` in a delivery queued before deliveries named their endpoint,
+    /// which goes to the endpoint at [`Delivery::url`].
+    pub endpoint: Option<Arc<str>>,
+    /// The endpoint's URL when the delivery was made.
     pub url: Arc<str>,
     /// The event type, e.g. `quota.threshold`.
     pub event_type: Arc<str>,
@@ -27,6 +30,14 @@ pub struct Delivery {
     pub due_at: Timestamp,
 }
 
+impl Delivery {
+    /// What the delivery goes to: the endpoint's id, or its URL for a delivery that names no
+    /// endpoint. With the message id, it names the delivery in the queue.
+    pub fn target(&self) -> &Arc<str> {
+        self.endpoint.as_ref().unwrap_or(&self.url)
+    }
+}
+
 /// A message that used up its attempts, or whose endpoint is gone.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DeadLetter {
@@ -36,6 +47,28 @@ pub struct DeadLetter {
     pub reason: String,
     /// When it was dead-lettered.
     pub at: Timestamp,
+}
+
+impl DeadLetter {
+    /// Its id: `dl_` and 32 hex digits derived from the message id and its target, so the same
+    /// on every backend, every instance and across restarts (a message dead-lettered again
+    /// after a replay keeps it).
+    pub fn id(&self) -> String {
+        letter_id(&self.delivery.id, self.delivery.target())
+    }
+}
+
+/// The id of the dead letter of message `id` to `target`.
+pub(crate) fn letter_id(id: &str, target: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    hash.update(id.as_bytes());
+    // A separator no id holds, so that ("ab", "c") and ("a", "bc") differ.
+    hash.update([0]);
+    hash.update(target.as_bytes());
+    let digest = hash.finalize();
+    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+    format!("dl_{hex}")
 }
 
 /// Where deliveries wait. A claimed delivery stays held until it is finished, rescheduled or
@@ -55,8 +88,9 @@ pub trait WebhookQueue: Send + Sync + 'static {
     /// The earliest due time of an unclaimed delivery, if any.
     fn next_due(&self) -> impl Future<Output = Result<Option<Timestamp>, StoreError>> + Send;
 
-    /// A claimed delivery arrived: forget it.
-    fn finish(&self, id: &str, url: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// A claimed delivery arrived: forget it. `target` is [`Delivery::target`].
+    fn finish(&self, id: &str, target: &str)
+    -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// A claimed delivery goes back to wait for its next attempt.
     fn reschedule(&self, delivery: Delivery)
@@ -72,13 +106,59 @@ pub trait WebhookQueue: Send + Sync + 'static {
     fn dead_letters(&self) -> impl Future<Output = Result<Vec<DeadLetter>, StoreError>> + Send;
 
     /// Moves a dead letter back to the queue, due `now` with a fresh set of attempts.
-    /// `false` when there is no such dead letter.
+    /// `false` when there is no such dead letter. `target` is [`Delivery::target`].
     fn replay(
         &self,
         id: &str,
-        url: &str,
+        target: &str,
         now: Timestamp,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// How many dead letters there are.
+    fn dead_letter_count(&self) -> impl Future<Output = Result<usize, StoreError>> + Send {
+        async { self.dead_letters().await.map(|letters| letters.len()) }
+    }
+
+    /// Replays the dead letter with this id ([`DeadLetter::id`]), due `now` with a fresh set of
+    /// attempts. `false` when there is no such dead letter.
+    fn replay_letter(
+        &self,
+        letter: &str,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        async move {
+            let found = self
+                .dead_letters()
+                .await?
+                .into_iter()
+                .find(|l| l.id() == letter);
+            match found {
+                Some(l) => self.replay(&l.delivery.id, l.delivery.target(), now).await,
+                None => Ok(false),
+            }
+        }
+    }
+
+    /// Replays every dead letter dead-lettered at or after `since`; how many were.
+    fn replay_since(
+        &self,
+        since: Timestamp,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<usize, StoreError>> + Send {
+        async move {
+            let mut replayed = 0;
+            for letter in self.dead_letters().await? {
+                if letter.at >= since
+                    && self
+                        .replay(&letter.delivery.id, letter.delivery.target(), now)
+                        .await?
+                {
+                    replayed += 1;
+                }
+            }
+            Ok(replayed)
+        }
+    }
 
     /// Returns every claimed delivery to the queue, due now (shutdown).
     fn release_claimed(

@@ -1,10 +1,9 @@
 //! What the handle, `Webhooks`, and its worker share: the messages the handle sends, the
-//! deliveries that found no room in the channel, the counters, the endpoints disabled by a 410
-//! and the shutdown signal. Both import this module; neither imports the other's.
+//! deliveries that found no room in the channel, the counters and the shutdown signal. Both
+//! import this module; neither imports the other's.
 
-use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Mutex, PoisonError};
 
 use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
@@ -42,7 +41,6 @@ pub(super) struct Shared {
     overflow: Mutex<Vec<Delivery>>,
     /// Woken when a delivery goes into the overflow.
     pub(super) overflowed: Notify,
-    disabled: Mutex<HashSet<Arc<str>>>,
 }
 
 impl Shared {
@@ -62,7 +60,6 @@ impl Shared {
             stopped_signal: Notify::new(),
             overflow: Mutex::default(),
             overflowed: Notify::new(),
-            disabled: Mutex::default(),
         }
     }
 
@@ -93,19 +90,5 @@ impl Shared {
     pub(super) fn queued(&self) {
         self.published.fetch_add(1, Ordering::Relaxed);
         self.unqueued.fetch_sub(1, Ordering::Relaxed);
-    }
-
-    pub(super) fn is_disabled(&self, url: &str) -> bool {
-        self.disabled
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .contains(url)
-    }
-
-    pub(super) fn disable(&self, url: Arc<str>) {
-        self.disabled
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(url);
     }
 }

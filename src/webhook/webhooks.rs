@@ -15,7 +15,9 @@ use tower::Service;
 use super::settings::WebhookSettings;
 use super::shared::{Command, Shared};
 use super::worker::WebhookWorker;
-use super::{DeadLetter, Delivery, MemoryWebhookQueue, TargetError, WebhookQueue, check_url};
+use super::{
+    DeadLetter, Delivery, EndpointSet, MemoryWebhookQueue, TargetError, WebhookQueue, check_url,
+};
 use crate::health::{CheckStatus, HealthCheck};
 use crate::quota::QuotaAlert;
 use crate::store::StoreError;
@@ -47,10 +49,10 @@ pub struct WebhookStats {
 /// Signed webhooks with reliable delivery: the handle of a worker started by
 /// [`Webhooks::start`]. Cheap to clone.
 pub struct Webhooks<Q = MemoryWebhookQueue> {
-    queue: Arc<Q>,
+    pub(super) queue: Arc<Q>,
     commands: mpsc::Sender<Command>,
     shared: Arc<Shared>,
-    settings: WebhookSettings,
+    pub(super) settings: WebhookSettings,
 }
 
 impl<Q> Clone for Webhooks<Q> {
@@ -67,7 +69,7 @@ impl<Q> Clone for Webhooks<Q> {
 impl<Q> std::fmt::Debug for Webhooks<Q> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Webhooks")
-            .field("endpoints", &self.settings.endpoints.len())
+            .field("endpoints", &self.settings.endpoints)
             .field("stats", &self.stats())
             .finish_non_exhaustive()
     }
@@ -102,7 +104,7 @@ impl<Q: WebhookQueue> Webhooks<Q> {
         T::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
         T::Future: Send,
     {
-        for endpoint in settings.endpoints.iter() {
+        for endpoint in settings.endpoints.snapshot().iter() {
             check_url(&endpoint.url, settings.deployment)?;
         }
         let queue = Arc::new(queue);
@@ -154,14 +156,16 @@ impl<Q: WebhookQueue> Webhooks<Q> {
         let body = json!({ "type": event_type, "timestamp": now.to_rfc3339(), "data": data });
         let body = Bytes::from(body.to_string());
         let event_type: Arc<str> = Arc::from(event_type);
-        for endpoint in self
-            .settings
-            .endpoints
+        // Disabled endpoints too: their deliveries become dead letters, replayable once they
+        // are enabled, so that nothing published vanishes.
+        let endpoints = self.settings.endpoints.snapshot();
+        for endpoint in endpoints
             .iter()
             .filter(|e| e.wants(&event_type) && e.serves(project))
         {
             let delivery = Delivery {
                 id: id.clone(),
+                endpoint: Some(endpoint.id.clone()),
                 url: endpoint.url_text.clone(),
                 event_type: event_type.clone(),
                 body: body.clone(),
@@ -223,9 +227,14 @@ impl<Q: WebhookQueue> Webhooks<Q> {
         }
     }
 
-    /// Whether the endpoint at `url` was disabled by a 410.
-    pub fn is_disabled(&self, url: &str) -> bool {
-        self.shared.is_disabled(url)
+    /// Whether the endpoint with this id or URL is disabled (by a 410, or by an operator).
+    pub fn is_disabled(&self, id_or_url: &str) -> bool {
+        self.settings.endpoints.is_disabled(id_or_url)
+    }
+
+    /// The endpoints deliveries go to: replace them, and the next publish and attempt see it.
+    pub fn endpoints(&self) -> &EndpointSet {
+        &self.settings.endpoints
     }
 
     /// The dead letters.
@@ -233,9 +242,12 @@ impl<Q: WebhookQueue> Webhooks<Q> {
         self.queue.dead_letters().await
     }
 
-    /// Sends a dead letter again, with a fresh set of attempts.
-    pub async fn replay(&self, id: &str, url: &str) -> Result<bool, StoreError> {
-        self.queue.replay(id, url, self.settings.clock.now()).await
+    /// Sends a dead letter again, with a fresh set of attempts: the message `id` to `target`
+    /// ([`Delivery::target`]: the endpoint's id, which is its URL unless named otherwise).
+    pub async fn replay(&self, id: &str, target: &str) -> Result<bool, StoreError> {
+        self.queue
+            .replay(id, target, self.settings.clock.now())
+            .await
     }
 
     /// Deliveries waiting or in flight.

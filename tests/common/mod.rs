@@ -9,11 +9,15 @@ pub(crate) mod audit_read;
 pub(crate) mod captured;
 pub(crate) mod key_record;
 pub(crate) mod plan_store;
+#[cfg(feature = "webhook-client")]
+pub(crate) mod hooks;
 pub(crate) mod reconcile;
 #[cfg(feature = "redis")]
 pub(crate) mod redis;
 pub(crate) mod stack;
 pub(crate) mod standardwebhooks;
+#[cfg(feature = "webhook-client")]
+pub(crate) mod suites;
 
 use std::convert::Infallible;
 use std::fmt::Debug;

@@ -10,6 +10,7 @@ use crate::{now, open};
 fn delivery(id: &str) -> Delivery {
     Delivery {
         id: Arc::from(id),
+        endpoint: None,
         url: Arc::from("https://hooks.example.com/in"),
         event_type: Arc::from("quota.threshold"),
         body: Bytes::from_static(br#"{"threshold":75}"#),

@@ -38,6 +38,8 @@ mod fuzz_corpus;
 mod ssrf_registry;
 #[cfg(feature = "webhook-client")]
 mod webhook_delivery;
+#[cfg(feature = "webhook-client")]
+mod webhook_endpoints;
 mod webhook_interop;
 mod webhook_routing;
 mod webhook_verify;

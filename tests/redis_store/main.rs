@@ -30,6 +30,8 @@ mod quota_store;
 mod rate_limit;
 mod reconcile;
 mod tombstones;
+#[cfg(feature = "webhook-client")]
+mod webhook_endpoints;
 
 fn secs(s: u64) -> Duration {
     Duration::from_secs(s)

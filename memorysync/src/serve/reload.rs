@@ -4,7 +4,8 @@
 //! and the projects' plans, and `[[admin_tokens]]` (a token removed from the file stops working,
 //! whatever the stores say of the rest). Every other field of the file takes a restart: `environment`,
 //! `[store]`, `[server]` and `[server.tls]` (listeners, limits, certificates), `[audit]`,
-//! `[health]`, `[[webhooks]]` and `[webhooks_retry]`, `[[quota.routes]]`, and `[upstream]`; a reload that finds one of them changed says so and leaves it as it
+//! `[health]`, `[[webhooks]]` and `[webhooks_retry]`, `[[quota.routes]]`, `[upstream]` and
+//! `[admin]`; a reload that finds one of them changed says so and leaves it as it
 //! was. A file that does not load, or that the store refuses (an older `config_version`, or
 //! another file with the applied one), changes nothing; the server keeps serving either way.
 //! Each outcome is logged, and printed as one line on standard output.
@@ -136,6 +137,7 @@ pub(crate) fn needing_restart(started: &Config, reloaded: &Config) -> Vec<&'stat
         ),
         ("[[quota.routes]]", started.quota == reloaded.quota),
         ("[upstream]", started.upstream == reloaded.upstream),
+        ("[admin]", started.admin == reloaded.admin),
     ];
     fields
         .into_iter()

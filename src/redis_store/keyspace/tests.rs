@@ -76,7 +76,14 @@ fn built(keyspace: &Keyspace, name: &Name) -> String {
         Name::Tombstone { kind, id } => keyspace.tombstone(kinds[*kind], id),
         Name::Webhook { list } => {
             let keys = keyspace.webhook_queue();
-            [keys.deliveries, keys.waiting, keys.claimed, keys.dead][*list].clone()
+            [
+                keys.deliveries,
+                keys.waiting,
+                keys.claimed,
+                keys.dead,
+                keys.dead_ids,
+            ][*list]
+                .clone()
         }
         Name::Fixed { which } => [
             keyspace.key_owner_index(RecordOwner::Config),
@@ -85,6 +92,9 @@ fn built(keyspace: &Keyspace, name: &Name) -> String {
             keyspace.config_reconciling(),
             keyspace.api_plans(),
             keyspace.api_plans_generation(),
+            keyspace.webhook_endpoints()[0].clone(),
+            keyspace.webhook_endpoints()[1].clone(),
+            keyspace.webhook_attempts(),
         ][*which]
             .clone(),
     }
@@ -115,8 +125,8 @@ fn name() -> impl Strategy<Value = Name> {
         any::<[u8; 32]>().prop_map(|hash| Name::KeyRecord { hash }),
         id().prop_map(|id| Name::KeyIdIndex { id }),
         (0..3usize, id()).prop_map(|(kind, id)| Name::Tombstone { kind, id }),
-        (0..4usize).prop_map(|list| Name::Webhook { list }),
-        (0..6usize).prop_map(|which| Name::Fixed { which }),
+        (0..5usize).prop_map(|list| Name::Webhook { list }),
+        (0..9usize).prop_map(|which| Name::Fixed { which }),
     ]
 }
 

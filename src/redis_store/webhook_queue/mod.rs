@@ -1,7 +1,8 @@
 //! The webhook delivery queue in Redis (section 8), shared by every instance and kept across
 //! restarts.
 //!
-//! Stored, under the prefix, with `<id>|<url>` naming one delivery (its member; the id escaped
+//! Stored, under the prefix, with `<id>|<target>` naming one delivery (its member: the message
+//! id and the endpoint's id, or the URL of a delivery that names no endpoint; the id escaped
 //! by the [keyspace](super::keyspace), so the first `|` ends it):
 //! - `webhook:deliveries`: a hash of member → the delivery as JSON (body in base64);
 //! - `webhook:waiting`: a sorted set of the deliveries waiting, scored by due time (ms);

@@ -7,11 +7,11 @@ use super::stored::{StoredDelivery, StoredLetter, from_json, score_time, to_json
 use crate::clock::Timestamp;
 use crate::redis_store::keyspace::delivery_member;
 use crate::store::StoreError;
-use crate::webhook::{DeadLetter, Delivery, WebhookQueue};
+use crate::webhook::{DeadLetter, Delivery, WebhookQueue, letter_id};
 
 impl WebhookQueue for RedisWebhookQueue {
     async fn push(&self, delivery: Delivery) -> Result<(), StoreError> {
-        let member = delivery_member(&delivery.id, &delivery.url);
+        let member = delivery_member(&delivery.id, delivery.target());
         let json = to_json(&StoredDelivery::from(&delivery))?;
         let k = &self.keys;
         let mut pipe = redis::pipe();
@@ -72,8 +72,8 @@ impl WebhookQueue for RedisWebhookQueue {
             .transpose()
     }
 
-    async fn finish(&self, id: &str, url: &str) -> Result<(), StoreError> {
-        let member = delivery_member(id, url);
+    async fn finish(&self, id: &str, target: &str) -> Result<(), StoreError> {
+        let member = delivery_member(id, target);
         let deliveries = &self.keys.deliveries;
         self.settle(&member, |pipe| {
             pipe.hdel(deliveries, &member).ignore();
@@ -87,7 +87,8 @@ impl WebhookQueue for RedisWebhookQueue {
     }
 
     async fn dead_letter(&self, letter: DeadLetter) -> Result<(), StoreError> {
-        let member = delivery_member(&letter.delivery.id, &letter.delivery.url);
+        let member = delivery_member(&letter.delivery.id, letter.delivery.target());
+        let letter_id = letter.id();
         let json = to_json(&StoredLetter {
             delivery: StoredDelivery::from(&letter.delivery),
             reason: letter.reason,
@@ -98,6 +99,8 @@ impl WebhookQueue for RedisWebhookQueue {
             pipe.hdel(&k.deliveries, &member)
                 .ignore()
                 .hset(&k.dead, &member, json)
+                .ignore()
+                .hset(&k.dead_ids, &letter_id, &member)
                 .ignore();
         })
         .await
@@ -128,8 +131,8 @@ impl WebhookQueue for RedisWebhookQueue {
         Ok(letters)
     }
 
-    async fn replay(&self, id: &str, url: &str, now: Timestamp) -> Result<bool, StoreError> {
-        let member = delivery_member(id, url);
+    async fn replay(&self, id: &str, target: &str, now: Timestamp) -> Result<bool, StoreError> {
+        let member = delivery_member(id, target);
         let k = &self.keys;
         let mut connection = self.connection.manager();
         let cmd = redis::cmd("HGET").arg(&k.dead).arg(&member).to_owned();
@@ -149,15 +152,61 @@ impl WebhookQueue for RedisWebhookQueue {
             .key(&k.dead)
             .key(&k.deliveries)
             .key(&k.waiting)
+            .key(&k.dead_ids)
             .arg(&member)
             .arg(delivery_json)
-            .arg(now.unix_millis());
+            .arg(now.unix_millis())
+            .arg(letter_id(id, target));
         let mut connection = self.connection.manager();
         let moved: i64 = self
             .connection
             .timed(async move { invocation.invoke_async(&mut connection).await })
             .await?;
         Ok(moved == 1)
+    }
+
+    async fn dead_letter_count(&self) -> Result<usize, StoreError> {
+        let cmd = redis::cmd("HLEN").arg(&self.keys.dead).to_owned();
+        let mut connection = self.connection.manager();
+        self.connection
+            .timed(async move { cmd.query_async(&mut connection).await })
+            .await
+    }
+
+    /// By the index of letter ids; a letter stored before the index existed is found by
+    /// reading every dead letter.
+    async fn replay_letter(&self, letter: &str, now: Timestamp) -> Result<bool, StoreError> {
+        let k = &self.keys;
+        let cmd = redis::cmd("HGET").arg(&k.dead_ids).arg(letter).to_owned();
+        let mut connection = self.connection.manager();
+        let member: Option<String> = self
+            .connection
+            .timed(async move { cmd.query_async(&mut connection).await })
+            .await?;
+        let found = match member {
+            Some(member) => {
+                let cmd = redis::cmd("HGET").arg(&k.dead).arg(member).to_owned();
+                let mut connection = self.connection.manager();
+                let json: Option<String> = self
+                    .connection
+                    .timed(async move { cmd.query_async(&mut connection).await })
+                    .await?;
+                json.map(|json| from_json::<StoredLetter>(&json))
+                    .transpose()?
+                    .map(|letter| letter.delivery.into_delivery())
+                    .transpose()?
+            }
+            None => self
+                .dead_letters()
+                .await?
+                .into_iter()
+                .find(|l| l.id() == letter)
+                .map(|l| l.delivery),
+        };
+        match found {
+            Some(delivery) => self.replay(&delivery.id, delivery.target(), now).await,
+            None => Ok(false),
+        }
     }
 
     async fn release_claimed(&self, now: Timestamp) -> Result<usize, StoreError> {

@@ -15,6 +15,9 @@ use crate::webhook::Delivery;
 #[derive(Serialize, Deserialize)]
 pub(super) struct StoredDelivery {
     id: String,
+    /// Absent in a delivery queued before deliveries named their endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    endpoint: Option<String>,
     url: String,
     event_type: String,
     /// Base64 (standard, padded).
@@ -28,6 +31,7 @@ impl From<&Delivery> for StoredDelivery {
     fn from(d: &Delivery) -> Self {
         StoredDelivery {
             id: d.id.to_string(),
+            endpoint: d.endpoint.as_deref().map(str::to_owned),
             url: d.url.to_string(),
             event_type: d.event_type.to_string(),
             body: STANDARD.encode(&d.body),
@@ -45,6 +49,7 @@ impl StoredDelivery {
             .map_err(|_| StoreError::new("redis: a queued webhook body is not base64"))?;
         Ok(Delivery {
             id: Arc::from(self.id),
+            endpoint: self.endpoint.map(Arc::from),
             url: Arc::from(self.url),
             event_type: Arc::from(self.event_type),
             body: Bytes::from(body),

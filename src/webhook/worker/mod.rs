@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -12,16 +13,15 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tower::Service;
 
+mod attempts;
 mod offering;
 
-use super::attempt::{Attempt, BoxError, signed_request};
+use super::WebhookQueue;
+use super::attempt::BoxError;
 use super::backlog::{Backlog, OFFER_SLICE};
 use super::settings::WebhookSettings;
 use super::shared::{Command, Shared};
-use super::{DeadLetter, Delivery, WebhookQueue};
-use crate::clock::Timestamp;
-use crate::store::StoreError;
-use crate::telemetry;
+use attempts::Sent;
 
 /// Owns the queue, the transport and the attempts in flight; [`WebhookWorker::run`] is the
 /// worker's task.
@@ -35,7 +35,7 @@ pub(super) struct WebhookWorker<Q, T> {
     shared: Arc<Shared>,
     commands: mpsc::Receiver<Command>,
     shutdown: watch::Receiver<Option<Instant>>,
-    inflight: JoinSet<(Delivery, Attempt)>,
+    inflight: JoinSet<Sent>,
     backlog: Backlog,
     /// Whether the last claim failed, so that an outage is logged when it starts and ends.
     claims_failing: bool,
@@ -130,8 +130,8 @@ where
                     }
                 },
                 Some(joined) = self.inflight.join_next(), if !self.inflight.is_empty() => {
-                    if let Ok((delivery, attempt)) = joined {
-                        self.settle(delivery, attempt).await;
+                    if let Ok(sent) = joined {
+                        self.settle(sent).await;
                     }
                 }
                 _ = tokio::time::sleep_until(wake_at) => {}
@@ -211,103 +211,13 @@ where
         }
     }
 
-    /// Sends one attempt in the background, or dead-letters it at once when its endpoint is gone.
-    async fn attempt(&mut self, delivery: Delivery) {
-        let endpoint = self
-            .settings
-            .endpoints
-            .iter()
-            .find(|e| e.url_text == delivery.url)
-            .filter(|e| !self.shared.is_disabled(&e.url_text));
-        let Some(endpoint) = endpoint else {
-            let reason = "endpoint disabled (410 Gone) or no longer configured";
-            let _ = self
-                .dead_letter(delivery, reason.into(), self.settings.clock.now())
-                .await;
-            return;
-        };
-        let request = signed_request(endpoint, &delivery, self.settings.clock.now());
-        let (transport, timeout) = (self.transport.clone(), self.settings.policy.request_timeout);
-        self.shared.attempts.fetch_add(1, Ordering::Relaxed);
-        self.inflight.spawn(async move {
-            let attempt = Attempt::send(transport, request, timeout).await;
-            (delivery, attempt)
-        });
-    }
-
-    /// The queue's side of an attempt's outcome.
-    async fn settle(&mut self, mut delivery: Delivery, attempt: Attempt) {
-        let now = self.settings.clock.now();
-        let shared = &self.shared;
-        delivery.attempts += 1;
-        let result = match attempt {
-            Attempt::Delivered => {
-                shared.delivered.fetch_add(1, Ordering::Relaxed);
-                telemetry::webhook_attempt("delivered");
-                self.queue.finish(&delivery.id, &delivery.url).await
-            }
-            Attempt::Gone => {
-                let url = &*delivery.url;
-                tracing::warn!(url, "webhook endpoint answered 410 Gone; disabled");
-                shared.disable(delivery.url.clone());
-                telemetry::webhook_attempt("gone");
-                let reason = "410 Gone: endpoint disabled".into();
-                self.dead_letter(delivery, reason, now).await
-            }
-            Attempt::Failed {
-                reason,
-                retry_after,
-            } => {
-                shared.failures.fetch_add(1, Ordering::Relaxed);
-                telemetry::webhook_attempt("failed");
-                match self
-                    .settings
-                    .policy
-                    .next_delay(delivery.attempts, retry_after)
-                {
-                    Some(delay) => {
-                        shared.retries.fetch_add(1, Ordering::Relaxed);
-                        telemetry::webhook_retry();
-                        delivery.due_at = now.saturating_add(delay);
-                        self.queue.reschedule(delivery).await
-                    }
-                    None => {
-                        let url = &*delivery.url;
-                        tracing::warn!(url, %reason, "webhook attempts used up; dead-lettered");
-                        self.dead_letter(delivery, reason, now).await
-                    }
-                }
-            }
-        };
-        if let Err(error) = result {
-            tracing::error!(%error, "webhook queue unavailable while settling a delivery");
-        }
-    }
-
-    /// Moves a claimed delivery to the dead letters, counted.
-    async fn dead_letter(
-        &mut self,
-        delivery: Delivery,
-        reason: String,
-        at: Timestamp,
-    ) -> Result<(), StoreError> {
-        self.shared.dead_lettered.fetch_add(1, Ordering::Relaxed);
-        telemetry::webhook_dead_letter();
-        let letter = DeadLetter {
-            delivery,
-            reason,
-            at,
-        };
-        self.queue.dead_letter(letter).await
-    }
-
     /// Shutdown: no new attempts; in-flight ones get until `deadline`, the rest go back to the
     /// queue untouched.
     async fn drain(&mut self, deadline: Instant) {
         loop {
             tokio::select! {
                 joined = self.inflight.join_next() => match joined {
-                    Some(Ok((delivery, attempt))) => self.settle(delivery, attempt).await,
+                    Some(Ok(sent)) => self.settle(sent).await,
                     Some(Err(_)) => {}
                     None => break,
                 },

@@ -6,6 +6,7 @@ use super::*;
 fn delivery(id: &str, due: Timestamp) -> Delivery {
     Delivery {
         id: Arc::from(id),
+        endpoint: None,
         url: Arc::from("https://hooks.example.com/in"),
         event_type: Arc::from("memory.created"),
         // Not UTF-8 on purpose: the body is bytes.
