@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 
 use super::AdminApi;
 use super::extract::Query;
-use super::page::{DEFAULT_LIMIT, MAX_LIMIT, Page};
+use super::page::{Page, limit};
 use super::problem::{AdminError, Problems};
 use super::values::timestamp;
 use crate::audit::{AuditCursor, AuditQuery, AuditReadError, Outcome, VerifyReport};
@@ -109,12 +109,7 @@ pub(crate) async fn query(
     State(api): State<AdminApi>,
     Query(filter): Query<AuditFilter>,
 ) -> Result<axum::Json<Page<serde_json::Value>>, AdminError> {
-    let limit = filter.limit.unwrap_or(DEFAULT_LIMIT);
-    if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(AdminError::bad_request(format!(
-            "limit is 1 to {MAX_LIMIT}"
-        )));
-    }
+    let limit = limit(filter.limit)?;
     let mut query = AuditQuery::new();
     query.from = filter
         .from
@@ -135,7 +130,7 @@ pub(crate) async fn query(
         .map(str::parse::<AuditCursor>)
         .transpose()
         .map_err(read_error)?;
-    query.limit = limit as usize;
+    query.limit = limit;
     let page = api
         .deployment()
         .audit_source()

@@ -43,6 +43,8 @@
 
 mod audit;
 mod call;
+mod deliveries;
+mod endpoints;
 mod extract;
 mod key_view;
 mod keys;
@@ -104,6 +106,31 @@ impl AdminApi {
             .route("/projects", get(projects::list).post(projects::create))
             .route("/projects/{id}", get(projects::show))
             .route("/projects/{id}/plan", put(projects::set_plan))
+            .route(
+                "/webhooks/endpoints",
+                get(endpoints::list).post(endpoints::create),
+            )
+            .route(
+                "/webhooks/endpoints/{id}",
+                get(endpoints::show)
+                    .patch(endpoints::update)
+                    .delete(endpoints::delete),
+            )
+            .route("/webhooks/endpoints/{id}/enable", post(endpoints::enable))
+            .route(
+                "/webhooks/endpoints/{id}/rotate-secret",
+                post(endpoints::rotate_secret),
+            )
+            .route("/webhooks/attempts", get(deliveries::attempts))
+            .route("/webhooks/dead-letters", get(deliveries::dead_letters))
+            .route(
+                "/webhooks/dead-letters/replay",
+                post(deliveries::replay_since),
+            )
+            .route(
+                "/webhooks/dead-letters/{id}/replay",
+                post(deliveries::replay_one),
+            )
             .route("/audit", get(audit::query))
             .route("/audit/verify", get(audit::verify))
             .route("/openapi.json", get(openapi::document))

@@ -9,7 +9,7 @@ use super::key_view::{
     UsageView,
 };
 use super::problem::Problem;
-use super::{audit, keys, projects};
+use super::{audit, deliveries, endpoints, keys, projects};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -20,6 +20,9 @@ use super::{audit, keys, projects};
     paths(
         keys::list, keys::create, keys::show, keys::update, keys::rotate, keys::revoke,
         projects::list, projects::show, projects::create, projects::set_plan,
+        endpoints::list, endpoints::create, endpoints::show, endpoints::update,
+        endpoints::delete, endpoints::enable, endpoints::rotate_secret, deliveries::attempts,
+        deliveries::dead_letters, deliveries::replay_one, deliveries::replay_since,
         audit::query, audit::verify
     ),
     components(schemas(
@@ -27,13 +30,17 @@ use super::{audit, keys, projects};
         OwnerName, EnvironmentName, keys::NewKey, keys::KeyPatch, keys::Rotation,
         projects::ProjectView, projects::PlanBody, projects::Tile, projects::TileEntry,
         projects::NewProject, audit::AuditLine, audit::OutcomeName, audit::VerifyView,
-        audit::HeadView
+        audit::HeadView, endpoints::EndpointDoc, endpoints::SecretAndEndpoint,
+        endpoints::NewEndpointBody, endpoints::EndpointPatchBody, endpoints::Rotation,
+        deliveries::AttemptView, deliveries::AttemptPage, deliveries::DeadLetterView,
+        deliveries::DeadLetterPage, deliveries::Replayed
     )),
     modifiers(&AdminToken),
     security(("admin_token" = [])),
     tags(
         (name = "keys", description = "API keys: list, create, update, rotate, revoke"),
         (name = "projects", description = "Plans and the month's quota tile"),
+        (name = "webhooks", description = "Endpoints, delivery attempts and dead letters"),
         (name = "audit", description = "The audit log, newest first, and its chain verified")
     )
 )]

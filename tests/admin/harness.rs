@@ -1,6 +1,7 @@
 //! One deployment with its admin router, an admin and a read token, a manual clock, and the
 //! pipeline around a memory-API stand-in, driven by `oneshot`.
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -14,8 +15,10 @@ use memorysync_pipeline::clock::ManualClock;
 use memorysync_pipeline::config::Config;
 use memorysync_pipeline::deployment::{Deployment, DeploymentOptions};
 use memorysync_pipeline::key::{AdminToken, ApiKey};
+use memorysync_pipeline::webhook::endpoints::SecretKey;
 use memorysync_pipeline::{ClientAddr, Environment};
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 use tower::ServiceExt;
 
 use crate::common::T0;
@@ -40,6 +43,7 @@ pub(crate) struct Admin {
     pub(crate) reader: AdminToken,
     pub(crate) file_key: ApiKey,
     pub(crate) clock: ManualClock,
+    _secrets: tempfile::TempDir,
 }
 
 /// A development config with `proj_demo`, the file's key and the two tokens' entries.
@@ -48,6 +52,7 @@ pub(crate) fn config_text(
     file_key: &ApiKey,
     admin: &AdminToken,
     reader: &AdminToken,
+    sealing_key: &Path,
 ) -> String {
     let store = match backend {
         Backend::Memory => String::new(),
@@ -69,10 +74,12 @@ pub(crate) fn config_text(
          [[projects]]\nid = \"{PROJECT}\"\nadds_per_month = 3\nqueries_per_month = 100\n\
          [[keys]]\nid = \"{FILE_KEY}\"\nsha256 = \"{}\"\nproject = \"{PROJECT}\"\nenvironment = \"development\"\nrps = 100\nrpm = 1000\n\
          [[admin_tokens]]\nid = \"tok_ops\"\nsha256 = \"{}\"\nrole = \"admin\"\n\
-         [[admin_tokens]]\nid = \"tok_read\"\nsha256 = \"{}\"\nrole = \"read\"\n",
+         [[admin_tokens]]\nid = \"tok_read\"\nsha256 = \"{}\"\nrole = \"read\"\n\
+         [admin]\nsecret_key_file = \"{}\"\n",
         file_key.hash().to_hex(),
         admin.hash().to_hex(),
         reader.hash().to_hex(),
+        sealing_key.display(),
     )
 }
 
@@ -95,7 +102,16 @@ impl Admin {
         instance: &str,
     ) -> Self {
         let reader = AdminToken::generate().unwrap();
-        let config = Config::from_toml(&config_text(&backend, &file_key, &admin, &reader)).unwrap();
+        // The key that seals endpoint secrets, in a file only its owner reads; derived from the
+        // admin token so that a second instance or a restart (given the same token) opens the
+        // secrets the first one sealed.
+        let secrets = tempfile::tempdir().unwrap();
+        let sealing_key = secrets.path().join("sealing.key");
+        let bytes: [u8; 32] = Sha256::digest(admin.expose_secret()).into();
+        std::fs::write(&sealing_key, SecretKey::from_bytes(bytes).to_base64()).unwrap();
+        std::fs::set_permissions(&sealing_key, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let text = config_text(&backend, &file_key, &admin, &reader, &sealing_key);
+        let config = Config::from_toml(&text).unwrap();
         let clock = ManualClock::new(T0);
         let mut options = DeploymentOptions::new()
             .with_clock(clock.clone())
@@ -113,6 +129,7 @@ impl Admin {
             reader,
             file_key,
             clock,
+            _secrets: secrets,
         }
     }
 

@@ -14,3 +14,5 @@ mod keys;
 mod projects;
 mod schemathesis;
 mod tokens;
+#[cfg(feature = "webhook-client")]
+mod webhooks;

@@ -7,10 +7,10 @@ pub(crate) mod api_plans;
 pub(crate) mod audit_crash;
 pub(crate) mod audit_read;
 pub(crate) mod captured;
-pub(crate) mod key_record;
-pub(crate) mod plan_store;
 #[cfg(feature = "webhook-client")]
 pub(crate) mod hooks;
+pub(crate) mod key_record;
+pub(crate) mod plan_store;
 pub(crate) mod reconcile;
 #[cfg(feature = "redis")]
 pub(crate) mod redis;
