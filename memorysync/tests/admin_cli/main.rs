@@ -14,3 +14,4 @@ mod projects_audit;
 #[path = "../serve/process.rs"]
 mod process;
 mod tls;
+mod webhooks;
