@@ -21,6 +21,8 @@ use crate::key::AdminRole;
 pub(crate) struct Target {
     pub(crate) key_id: Option<Arc<str>>,
     pub(crate) project: Option<Arc<str>>,
+    /// More the event's `detail` says, e.g. `new_key=key_b` for a rotation.
+    pub(crate) note: Option<String>,
 }
 
 impl Target {
@@ -28,6 +30,7 @@ impl Target {
         Target {
             key_id: Some(Arc::from(id)),
             project: Some(Arc::from(project)),
+            note: None,
         }
     }
 
@@ -35,7 +38,14 @@ impl Target {
         Target {
             key_id: None,
             project: Some(Arc::from(project)),
+            note: None,
         }
+    }
+
+    /// This target, with `note` added to the event's `detail`.
+    pub(crate) fn noting(mut self, note: String) -> Self {
+        self.note = Some(note);
+        self
     }
 
     /// `response` carrying this target.
@@ -108,13 +118,16 @@ pub(crate) async fn admin_call(
         path,
         status: status.as_u16(),
         outcome: outcome(status),
-        key_id: target.key_id,
-        project: target.project,
+        key_id: target.key_id.clone(),
+        project: target.project.clone(),
         environment: None,
         client_ip,
         user_agent,
         latency_us: u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
-        detail: Some(format!("admin token={token} result={result}")),
+        detail: Some(match &target.note {
+            Some(note) => format!("admin token={token} result={result} {note}"),
+            None => format!("admin token={token} result={result}"),
+        }),
     };
     deployment.audit().record(event).await;
 

@@ -238,7 +238,9 @@ pub(crate) async fn rotate(
             expires_at: old.expires_at.unwrap_or(grace_ends).to_rfc3339(),
         },
     };
-    Ok(Target::key(&new_id, &record.project).on((StatusCode::CREATED, axum::Json(view))))
+    // The event names the key rotated (the path's), and the new one in its detail.
+    let target = Target::key(&old.id, &old.project).noting(format!("new_key={new_id}"));
+    Ok(target.on((StatusCode::CREATED, axum::Json(view))))
 }
 
 /// Revokes a key, whoever manages it: refused from now on, for good (its id and hash are

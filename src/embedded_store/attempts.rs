@@ -64,7 +64,10 @@ impl AttemptLog for EmbeddedAttemptLog {
 
     async fn query(&self, query: &AttemptQuery) -> Result<AttemptPage, PageError> {
         let before = query.cursor.as_deref().map(parse_cursor).transpose()?;
-        let db = Arc::clone(&self.store.shared.db);
+        let db = self
+            .store
+            .database()
+            .ok_or_else(|| PageError::Store(StoreError::new("the embedded store is closed")))?;
         let query = query.clone();
         let read = move || -> Result<AttemptPage, redb::Error> {
             let transaction = db.begin_read()?;

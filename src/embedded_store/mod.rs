@@ -190,8 +190,10 @@ struct Shared {
     /// The sequence number of the next webhook attempt.
     next_attempt: std::sync::atomic::AtomicU64,
     /// The database, for reads the memory does not answer (the attempt log); after the writer,
-    /// so the writer thread has ended when the last handle to it goes.
-    db: Arc<Database>,
+    /// so the writer thread has ended when the last handle to it goes. Taken by
+    /// [`EmbeddedStore::close`], so that a closed store leaves the file free to open again
+    /// while handles to it remain.
+    db: std::sync::Mutex<Option<Arc<Database>>>,
     /// Set by [`EmbeddedStore::close`]: quota reservations are refused from then on.
     closed: AtomicBool,
     dir: PathBuf,
@@ -251,7 +253,7 @@ impl EmbeddedStore {
                 plans: tokio::sync::Mutex::new(loaded.plans),
                 endpoints: endpoints::EndpointTable::new(loaded.endpoints),
                 next_attempt: std::sync::atomic::AtomicU64::new(loaded.next_attempt),
-                db,
+                db: std::sync::Mutex::new(Some(db)),
                 closed: AtomicBool::new(false),
                 dir: dir.to_owned(),
                 _lock: lock,
@@ -354,6 +356,21 @@ impl EmbeddedStore {
             tracing::warn!(%error, "quota counts not settled at shutdown; the blocks are forfeited");
         }
         shared.writer.close().await;
+        // The writer thread has dropped its handle; this one goes too, which closes the file.
+        shared
+            .db
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+    }
+
+    /// The database for a read, while the store is open.
+    pub(crate) fn database(&self) -> Option<Arc<Database>> {
+        self.shared
+            .db
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 }
 

@@ -9,6 +9,8 @@
 mod common;
 
 mod audit;
+#[cfg(feature = "webhook-client")]
+mod checklist;
 mod harness;
 mod keys;
 mod projects;
