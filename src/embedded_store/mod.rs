@@ -197,7 +197,9 @@ struct Shared {
     /// Set by [`EmbeddedStore::close`]: quota reservations are refused from then on.
     closed: AtomicBool,
     dir: PathBuf,
-    _lock: DirLock,
+    /// The directory's lock, released by [`EmbeddedStore::close`] (a closed store writes
+    /// nothing more, so the directory may be opened again while handles to it remain).
+    lock: std::sync::Mutex<Option<DirLock>>,
 }
 
 impl EmbeddedStore {
@@ -256,7 +258,7 @@ impl EmbeddedStore {
                 db: std::sync::Mutex::new(Some(db)),
                 closed: AtomicBool::new(false),
                 dir: dir.to_owned(),
-                _lock: lock,
+                lock: std::sync::Mutex::new(Some(lock)),
             }),
         })
     }
@@ -356,9 +358,15 @@ impl EmbeddedStore {
             tracing::warn!(%error, "quota counts not settled at shutdown; the blocks are forfeited");
         }
         shared.writer.close().await;
-        // The writer thread has dropped its handle; this one goes too, which closes the file.
+        // The writer thread has dropped its handle; this one goes too, which closes the file,
+        // and then the directory's lock.
         shared
             .db
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        shared
+            .lock
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .take();

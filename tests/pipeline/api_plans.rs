@@ -77,9 +77,18 @@ async fn embedded_api_plans_survive_a_restart_in_force_and_metered() {
         .await
         .unwrap();
     drop(restarted);
-    let again = Deployment::start(&file(&keys, &store, 3, 6, ""), options("node-e"))
-        .await
-        .unwrap();
+    // The store is released once the dropped deployment's background tasks (the webhook
+    // worker) have seen the drop and ended: soon, not at once.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let again = loop {
+        match Deployment::start(&file(&keys, &store, 3, 6, ""), options("node-e")).await {
+            Ok(deployment) => break deployment,
+            Err(error) => {
+                assert!(std::time::Instant::now() < deadline, "{error}");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    };
     assert_eq!(again.plans().get(API_PROJECT), Some(&roomy));
     again.shutdown(Duration::from_secs(5)).await.unwrap();
 }

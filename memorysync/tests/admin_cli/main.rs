@@ -3,6 +3,8 @@
 
 #[path = "../common/tls.rs"]
 mod cert;
+#[cfg(feature = "webhook-client")]
+mod checklist;
 mod cli;
 #[path = "../common/client.rs"]
 mod client;
@@ -13,5 +15,10 @@ mod projects_audit;
 #[allow(dead_code)]
 #[path = "../serve/process.rs"]
 mod process;
+#[cfg(feature = "redis")]
+#[allow(dead_code)]
+#[path = "../../../tests/common/redis.rs"]
+mod test_redis;
 mod tls;
+#[cfg(feature = "webhook-client")]
 mod webhooks;
