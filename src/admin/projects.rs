@@ -271,7 +271,7 @@ fn plan_error(id: &str, error: PlanError) -> AdminError {
             "project_exists",
             format!("project `{id}` exists already: change its plan with PUT"),
         ),
-        PlanError::InvalidProject { .. } => {
+        PlanError::InvalidProject => {
             AdminError::invalid(format!("id: {}", crate::config::RECORD_ID_RULE))
         }
         PlanError::Store(e) => AdminError::unavailable(&e),

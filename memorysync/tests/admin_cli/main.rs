@@ -16,7 +16,6 @@ mod projects_audit;
 #[path = "../serve/process.rs"]
 mod process;
 #[cfg(feature = "redis")]
-#[allow(dead_code)]
 #[path = "../../../tests/common/redis.rs"]
 mod test_redis;
 mod tls;
