@@ -1,0 +1,168 @@
+//! Console sessions: a random id in a cookie, kept in memory with an absolute and an idle
+//! expiry read from the deployment's clock. A session holds its token's id, role and hash, never
+//! the token.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::clock::Timestamp;
+use crate::key::{AdminRole, KeyHash};
+
+/// The cookie that carries the session id.
+pub(crate) const COOKIE: &str = "msc_session";
+/// A session ends this long after its login, however busy.
+pub(crate) const LIFETIME: Duration = Duration::from_secs(8 * 3600);
+/// A session ends this long after its last request.
+pub(crate) const IDLE: Duration = Duration::from_secs(30 * 60);
+
+/// One logged-in console user.
+#[derive(Clone)]
+pub(crate) struct Session {
+    /// The admin token's id, for the audit log.
+    pub(crate) token_id: Arc<str>,
+    /// Its role at login; each request re-reads it from the token set.
+    pub(crate) role: AdminRole,
+    /// The token's hash: a token replaced under the same id ends the session.
+    pub(crate) token_hash: KeyHash,
+    /// The form token every POST of this session carries.
+    pub(crate) csrf: String,
+    started: Timestamp,
+    last_seen: Timestamp,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The CSRF token and the hash stay out of logs.
+        f.debug_struct("Session")
+            .field("token_id", &self.token_id)
+            .field("role", &self.role)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Session {
+    /// Whether `csrf` is this session's form token, compared in constant time.
+    pub(crate) fn csrf_matches(&self, csrf: &str) -> bool {
+        bool::from(self.csrf.as_bytes().ct_eq(csrf.as_bytes()))
+    }
+}
+
+/// The sessions of one console, keyed by the SHA-256 of their ids (a lookup's timing says
+/// nothing about the ids held).
+#[derive(Default)]
+pub(crate) struct Sessions {
+    by_id: Mutex<HashMap<[u8; 32], Session>>,
+    secure: AtomicBool,
+}
+
+impl std::fmt::Debug for Sessions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sessions").finish_non_exhaustive()
+    }
+}
+
+/// Random bytes ran out: no session can be made.
+#[derive(Debug)]
+pub(crate) struct NoRandomness;
+
+impl Sessions {
+    /// Marks the session cookie `Secure` (the listener serves TLS).
+    pub(crate) fn set_secure(&self, secure: bool) {
+        self.secure.store(secure, Ordering::Relaxed);
+    }
+
+    /// A new session for this token; its id, for the cookie.
+    pub(crate) fn open(
+        &self,
+        token_id: Arc<str>,
+        role: AdminRole,
+        token_hash: KeyHash,
+        now: Timestamp,
+    ) -> Result<String, NoRandomness> {
+        let id = random_text()?;
+        let session = Session {
+            token_id,
+            role,
+            token_hash,
+            csrf: random_text()?,
+            started: now,
+            last_seen: now,
+        };
+        let mut sessions = self.by_id.lock().unwrap_or_else(PoisonError::into_inner);
+        // Ended sessions go as new ones come: the map holds live sessions only, roughly.
+        sessions.retain(|_, s| live(s, now));
+        sessions.insert(digest(&id), session);
+        Ok(id)
+    }
+
+    /// The live session with this id, its idle time restarted; an ended one is forgotten.
+    pub(crate) fn touch(&self, id: &str, now: Timestamp) -> Option<Session> {
+        let mut sessions = self.by_id.lock().unwrap_or_else(PoisonError::into_inner);
+        let key = digest(id);
+        let session = sessions.get_mut(&key)?;
+        if !live(session, now) {
+            sessions.remove(&key);
+            return None;
+        }
+        session.last_seen = now;
+        Some(session.clone())
+    }
+
+    /// Ends the session with this id.
+    pub(crate) fn close(&self, id: &str) {
+        let mut sessions = self.by_id.lock().unwrap_or_else(PoisonError::into_inner);
+        sessions.remove(&digest(id));
+    }
+
+    /// The `Set-Cookie` value that gives the browser session `id`.
+    pub(crate) fn cookie(&self, id: &str) -> String {
+        let secure = if self.secure.load(Ordering::Relaxed) {
+            "; Secure"
+        } else {
+            ""
+        };
+        format!(
+            "{COOKIE}={id}; HttpOnly; SameSite=Strict; Path=/admin; Max-Age={}{secure}",
+            LIFETIME.as_secs()
+        )
+    }
+
+    /// The `Set-Cookie` value that removes the session cookie.
+    pub(crate) fn removal(&self) -> String {
+        format!("{COOKIE}=; HttpOnly; SameSite=Strict; Path=/admin; Max-Age=0")
+    }
+}
+
+fn live(session: &Session, now: Timestamp) -> bool {
+    now < session.started.saturating_add(LIFETIME) && now < session.last_seen.saturating_add(IDLE)
+}
+
+fn digest(id: &str) -> [u8; 32] {
+    Sha256::digest(id.as_bytes()).into()
+}
+
+/// 32 random bytes in base64url: a session id or a form token.
+fn random_text() -> Result<String, NoRandomness> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|_| NoRandomness)?;
+    Ok(URL_SAFE_NO_PAD.encode(bytes))
+}
+
+/// The session id in a request's `Cookie` headers.
+pub(crate) fn cookie_of(headers: &http::HeaderMap) -> Option<String> {
+    headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == COOKIE)
+        .map(|(_, value)| value.to_owned())
+}
