@@ -9,6 +9,9 @@
 mod common;
 
 mod audit;
+mod console;
+mod console_client;
+mod console_pages;
 #[cfg(feature = "webhook-client")]
 mod checklist;
 mod harness;

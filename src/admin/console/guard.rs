@@ -80,7 +80,8 @@ async fn guard(api: &AdminApi, mut request: Request, next: Next) -> (Response, O
     };
     let token = Some(session.token_id.clone());
     if !is_read(request.method()) {
-        if session.role == AdminRole::Read {
+        // Logging out changes nothing but the session: a read session may.
+        if session.role == AdminRole::Read && request.uri().path() != "/admin/logout" {
             let error = AdminError::new(
                 StatusCode::FORBIDDEN,
                 "read_only_token",
