@@ -128,7 +128,12 @@ impl CallMeta {
 
     /// Records the call of admin token `token` (`none` when unknown), answered by `response`,
     /// in the audit chain, and gives the answer its request id and `Cache-Control: no-store`.
-    pub(crate) async fn finish(self, api: &AdminApi, token: &str, mut response: Response) -> Response {
+    pub(crate) async fn finish(
+        self,
+        api: &AdminApi,
+        token: &str,
+        mut response: Response,
+    ) -> Response {
         let status = response.status();
         let target = response
             .extensions()

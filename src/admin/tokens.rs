@@ -87,11 +87,16 @@ impl AdminTokens {
     }
 
     /// The caller of an admin token typed into the console's login form.
-    pub(crate) fn authenticate_token(&self, text: &str) -> Result<(AdminCaller, KeyHash), TokenRefusal> {
+    pub(crate) fn authenticate_token(
+        &self,
+        text: &str,
+    ) -> Result<(AdminCaller, KeyHash), TokenRefusal> {
         let token = AdminToken::parse_bytes(text.trim().as_bytes())
             .map_err(|e| TokenRefusal::Malformed(e.message()))?;
         let hash = token.hash();
-        self.find(&hash).map(|caller| (caller, hash)).ok_or(TokenRefusal::Unknown)
+        self.find(&hash)
+            .map(|caller| (caller, hash))
+            .ok_or(TokenRefusal::Unknown)
     }
 
     /// The role of the token `id` with this hash, while the set still lists it: a console

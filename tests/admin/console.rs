@@ -32,7 +32,13 @@ async fn login_with_a_listed_token_opens_a_session_and_others_are_refused() {
     let page = browser.get("/admin/keys").await;
     assert_eq!(page.status, StatusCode::SEE_OTHER);
     assert_eq!(page.location(), "/admin/login");
-    assert!(browser.get("/admin/login").await.body.contains("name=\"token\""));
+    assert!(
+        browser
+            .get("/admin/login")
+            .await
+            .body
+            .contains("name=\"token\"")
+    );
 
     let other = memorysync_pipeline::key::AdminToken::generate().unwrap();
     for (token, code) in [
@@ -62,8 +68,14 @@ async fn login_with_a_listed_token_opens_a_session_and_others_are_refused() {
 
     // Each attempt is in the audit chain, the token never.
     let lines = console_lines(&admin).await;
-    let details: Vec<&str> = lines.iter().map(|l| l["detail"].as_str().unwrap()).collect();
-    assert!(details.contains(&"admin token=none result=malformed_admin_token"), "{details:?}");
+    let details: Vec<&str> = lines
+        .iter()
+        .map(|l| l["detail"].as_str().unwrap())
+        .collect();
+    assert!(
+        details.contains(&"admin token=none result=malformed_admin_token"),
+        "{details:?}"
+    );
     assert!(details.contains(&"admin token=none result=invalid_admin_token"));
     assert!(details.contains(&"admin token=tok_ops result=ok"));
     assert!(details.contains(&"admin token=tok_read result=ok"));
@@ -86,7 +98,11 @@ async fn the_cookie_is_secure_over_tls_and_a_removed_token_ends_its_sessions() {
     let tokens = AdminTokens::new(vec![record]);
     let mut browser = Browser::new(console_with(&admin, &tokens, true));
     let page = browser.login(admin.admin.expose_secret()).await;
-    assert!(page.set_cookie().contains("; Secure"), "{}", page.set_cookie());
+    assert!(
+        page.set_cookie().contains("; Secure"),
+        "{}",
+        page.set_cookie()
+    );
     assert_eq!(browser.get("/admin/").await.status, StatusCode::OK);
 
     // A reload that removes the token: its session ends at the next request.
@@ -131,23 +147,41 @@ async fn sessions_end_after_30_idle_minutes_or_8_hours_and_at_logout() {
 async fn a_post_without_the_session_csrf_token_is_refused_and_audited() {
     let admin = Admin::start(Backend::Memory).await;
     let browser = Browser::logged_in(admin.router.clone(), admin.admin.expose_secret()).await;
-    let fields = [("project", "proj_demo"), ("environment", "development"), ("id", "key_x")];
+    let fields = [
+        ("project", "proj_demo"),
+        ("environment", "development"),
+        ("id", "key_x"),
+    ];
     let page = browser.post("/admin/keys", &fields).await;
     assert_eq!(page.status, StatusCode::FORBIDDEN);
     assert!(page.body.contains("csrf_refused"), "{}", page.body);
-    let wrong = [("csrf", "AAAA"), ("project", "proj_demo"), ("environment", "development")];
-    assert_eq!(browser.post("/admin/keys", &wrong).await.status, StatusCode::FORBIDDEN);
+    let wrong = [
+        ("csrf", "AAAA"),
+        ("project", "proj_demo"),
+        ("environment", "development"),
+    ];
+    assert_eq!(
+        browser.post("/admin/keys", &wrong).await.status,
+        StatusCode::FORBIDDEN
+    );
     // Another session's token is as wrong.
     let other = Browser::logged_in(admin.router.clone(), admin.admin.expose_secret()).await;
     let theirs = other.get("/admin/").await.csrf();
-    let page = browser.post("/admin/keys/key_file/revoke", &[("csrf", &theirs)]).await;
+    let page = browser
+        .post("/admin/keys/key_file/revoke", &[("csrf", &theirs)])
+        .await;
     assert_eq!(page.status, StatusCode::FORBIDDEN);
-    assert_eq!(admin.add_with(admin.file_key.expose_secret()).await.0, StatusCode::OK);
+    assert_eq!(
+        admin.add_with(admin.file_key.expose_secret()).await.0,
+        StatusCode::OK
+    );
     // No key was made; no session, no POST.
     let (_, keys) = admin.call("GET", "/admin/v1/keys", None).await;
     assert_eq!(keys["items"].as_array().unwrap().len(), 1);
     let anonymous = Browser::new(admin.router.clone());
-    let page = anonymous.post("/admin/keys/key_file/revoke", &[("csrf", &theirs)]).await;
+    let page = anonymous
+        .post("/admin/keys/key_file/revoke", &[("csrf", &theirs)])
+        .await;
     assert_eq!(page.status, StatusCode::UNAUTHORIZED);
 
     let lines = console_lines(&admin).await;
@@ -156,26 +190,47 @@ async fn a_post_without_the_session_csrf_token_is_refused_and_audited() {
         .filter(|l| l["detail"] == "admin token=tok_ops result=csrf_refused")
         .collect();
     assert_eq!(refused.len(), 3, "{lines:#?}");
-    assert!(refused.iter().all(|l| l["outcome"] == "forbidden" && l["status"] == 403));
+    assert!(
+        refused
+            .iter()
+            .all(|l| l["outcome"] == "forbidden" && l["status"] == 403)
+    );
 }
 
 #[tokio::test]
 async fn a_read_session_sees_no_controls_and_its_posts_are_refused() {
     let admin = Admin::start(Backend::Memory).await;
     let reader = Browser::logged_in(admin.router.clone(), admin.reader.expose_secret()).await;
-    for path in ["/admin/", "/admin/keys", "/admin/projects", "/admin/keys/key_file/revoke"] {
+    for path in [
+        "/admin/",
+        "/admin/keys",
+        "/admin/projects",
+        "/admin/keys/key_file/revoke",
+    ] {
         let page = reader.get(path).await;
         assert_eq!(page.status, StatusCode::OK, "{path}");
         // The logout is the one form.
         assert_eq!(page.forms(), 1, "{path}: {}", page.body);
         assert!(page.body.contains("action=\"/admin/logout\""));
-        assert!(!page.body.contains("<button type=\"submit\">Revoke"), "{path}");
+        assert!(
+            !page.body.contains("<button type=\"submit\">Revoke"),
+            "{path}"
+        );
     }
     let csrf = reader.get("/admin/").await.csrf();
-    let page = reader.post("/admin/keys/key_file/revoke", &[("csrf", &csrf)]).await;
+    let page = reader
+        .post("/admin/keys/key_file/revoke", &[("csrf", &csrf)])
+        .await;
     assert_eq!(page.status, StatusCode::FORBIDDEN);
     assert!(page.body.contains("read_only_token"));
-    assert_eq!(admin.add_with(admin.file_key.expose_secret()).await.0, StatusCode::OK);
+    assert_eq!(
+        admin.add_with(admin.file_key.expose_secret()).await.0,
+        StatusCode::OK
+    );
     let lines = console_lines(&admin).await;
-    assert!(lines.iter().any(|l| l["detail"] == "admin token=tok_read result=read_only_token"));
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["detail"] == "admin token=tok_read result=read_only_token")
+    );
 }

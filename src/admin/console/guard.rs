@@ -63,7 +63,10 @@ async fn guard(api: &AdminApi, mut request: Request, next: Next) -> (Response, O
     let session = cookie_of(request.headers()).and_then(|id| {
         let session = api.sessions().touch(&id, now)?;
         // The token's record is read again: a reload that removed it ends the session.
-        match api.tokens().still_listed(&session.token_id, &session.token_hash) {
+        match api
+            .tokens()
+            .still_listed(&session.token_id, &session.token_hash)
+        {
             Some(role) => {
                 let mut session = session;
                 session.role = role;

@@ -63,22 +63,22 @@ impl IntoResponse for ConsoleError {
             Ok(html) => (self.0.status, Html(html)).into_response(),
             Err(_) => self.0.status.into_response(),
         };
-        response
-            .extensions_mut()
-            .insert(ProblemCode(self.0.code));
+        response.extensions_mut().insert(ProblemCode(self.0.code));
         response
     }
 }
 
 /// `page` as a 200 HTML answer.
 pub(crate) fn html(page: &impl Template) -> Result<Response, ConsoleError> {
-    page.render().map(|html| Html(html).into_response()).map_err(|_| {
-        ConsoleError(AdminError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "render_failed",
-            "the page could not be rendered",
-        ))
-    })
+    page.render()
+        .map(|html| Html(html).into_response())
+        .map_err(|_| {
+            ConsoleError(AdminError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "render_failed",
+                "the page could not be rendered",
+            ))
+        })
 }
 
 /// An admin handler's answer read back as `T`, with the target it named for the audit event.

@@ -34,10 +34,11 @@ pub(crate) async fn overview(
 ) -> Result<Response, ConsoleError> {
     let query = Query(input(json!({ "limit": 1 }))?);
     // A deployment without webhooks answers 404 here: the page says so instead.
-    let dead_letters = answer::<DeadLetterCount>(deliveries::dead_letters(State(api.clone()), query).await)
-        .await
-        .ok()
-        .map(|(page, _)| page.count);
+    let dead_letters =
+        answer::<DeadLetterCount>(deliveries::dead_letters(State(api.clone()), query).await)
+            .await
+            .ok()
+            .map(|(page, _)| page.count);
     html(&Overview {
         frame: Frame::of(&user),
         dead_letters,
@@ -117,4 +118,3 @@ async fn project_cards(api: &AdminApi) -> Result<Vec<ProjectCard>, ConsoleError>
         answer::<Listed<ProjectRow>>(projects::list(State(api.clone()), query).await).await?;
     Ok(listed.items.into_iter().map(ProjectCard::from).collect())
 }
-
