@@ -131,6 +131,9 @@ pub(crate) async fn query(
         .transpose()
         .map_err(read_error)?;
     query.limit = limit;
+    // The calls recorded before this one are in the log before it is read (an operator who
+    // revokes a key and then asks for its events finds the revocation).
+    let _ = tokio::time::timeout(FLUSH_WAIT, api.deployment().audit().flush()).await;
     let page = api
         .deployment()
         .audit_source()
