@@ -61,6 +61,11 @@ async fn login_with_a_listed_token_opens_a_session_and_others_are_refused() {
     assert!(!cookie.contains("Secure"), "{cookie}");
     let overview = browser.get("/admin/").await;
     assert_eq!(overview.status, StatusCode::OK);
+    let policy = overview.headers["content-security-policy"]
+        .to_str()
+        .unwrap();
+    assert!(policy.contains("frame-ancestors 'none'"), "{policy}");
+    assert_eq!(overview.headers["cache-control"], "no-store");
     assert!(overview.body.contains("token tok_ops"), "{}", overview.body);
 
     let reader = Browser::logged_in(admin.router.clone(), admin.reader.expose_secret()).await;

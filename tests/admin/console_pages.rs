@@ -121,7 +121,8 @@ async fn a_rotation_shows_the_new_key_and_the_old_ones_grace() {
 #[tokio::test]
 async fn tiles_show_use_against_the_plan_with_marks_and_plans_change_where_the_api_owns_them() {
     let admin = Admin::start(Backend::Memory).await;
-    let plan = json!({"id": "proj_api", "adds_per_month": 8, "queries_per_month": 10});
+    let plan = json!({"id": "proj_api", "adds_per_month": 8, "queries_per_month": 10,
+        "alert_thresholds": [50, 75, 100]});
     assert_eq!(
         admin.call("POST", "/admin/v1/projects", Some(plan)).await.0,
         StatusCode::CREATED
@@ -170,9 +171,15 @@ async fn tiles_show_use_against_the_plan_with_marks_and_plans_change_where_the_a
         "{tile}"
     );
     assert!(
-        tile.contains("class=\"mark\" style=\"left: 90%\""),
+        tile.contains("class=\"mark\" style=\"left: 100%\""),
         "{tile}"
     );
+    // The console's plan change kept the plan's thresholds.
+    assert!(
+        tile.contains("class=\"mark reached\" style=\"left: 50%\""),
+        "{tile}"
+    );
+    assert!(!tile.contains("left: 90%"), "{tile}");
     assert!(
         overview.body.contains("webhooks are off")
             || overview.body.contains("id=\"dead-letters\">0<")

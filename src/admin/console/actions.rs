@@ -128,10 +128,17 @@ pub(crate) async fn set_plan(
 ) -> Result<Response, ConsoleError> {
     let adds = number("adds_per_month", &form.adds_per_month)?;
     let queries = number("queries_per_month", &form.queries_per_month)?;
-    // The thresholds stay the standard ones; the API sets others.
-    let plan = Body(input(
-        json!({ "adds_per_month": adds.unwrap_or(0), "queries_per_month": queries.unwrap_or(0) }),
-    )?);
+    // The form changes the limits; the plan's alert thresholds stay as they are.
+    let thresholds: Option<Vec<u8>> = api
+        .deployment()
+        .plans()
+        .get(&id)
+        .map(|plan| plan.alert_thresholds.iter().collect());
+    let plan = Body(input(json!({
+        "adds_per_month": adds.unwrap_or(0),
+        "queries_per_month": queries.unwrap_or(0),
+        "alert_thresholds": thresholds,
+    }))?);
     let (_, target) = answer::<Value>(projects::set_plan(State(api), Path(id), plan).await).await?;
     Ok(target.on(Redirect::to("/admin/projects").into_response()))
 }

@@ -7,7 +7,7 @@ use axum::body::Body;
 use axum::extract::{FromRequest, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
-use http::StatusCode;
+use http::{HeaderValue, StatusCode, header};
 use serde::Deserialize;
 
 use super::page::ConsoleError;
@@ -52,7 +52,19 @@ pub(crate) async fn console_call(
     let (response, token) = guard(&api, request, next).await;
     let token = token.or_else(|| response.extensions().get::<LoggedIn>().map(|l| l.0.clone()));
     let token = token.as_deref().unwrap_or("none").to_owned();
-    meta.finish(&api, &token, response).await
+    let mut response = meta.finish(&api, &token, response).await;
+    // No script, no frame around the pages (clickjacking), forms only to the console itself.
+    response.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; \
+             frame-ancestors 'none'; base-uri 'none'",
+        ),
+    );
+    response
+        .headers_mut()
+        .insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    response
 }
 
 async fn guard(api: &AdminApi, mut request: Request, next: Next) -> (Response, Option<Arc<str>>) {

@@ -166,3 +166,60 @@ pub(crate) fn cookie_of(headers: &http::HeaderMap) -> Option<String> {
         .find(|(name, _)| *name == COOKIE)
         .map(|(_, value)| value.to_owned())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T0: Timestamp = Timestamp::from_unix_secs(1_800_000_000);
+
+    fn open(sessions: &Sessions) -> String {
+        let hash = crate::key::AdminToken::generate().unwrap().hash();
+        sessions
+            .open(Arc::from("tok_ops"), AdminRole::Admin, hash, T0)
+            .unwrap()
+    }
+
+    #[test]
+    fn a_session_lives_until_idle_or_old_and_its_id_is_the_only_way_in() {
+        let sessions = Sessions::default();
+        let id = open(&sessions);
+        let other = open(&sessions);
+        assert_ne!(id, other);
+        assert!(sessions.touch("nope", T0).is_none());
+        let session = sessions.touch(&id, T0.saturating_add(IDLE / 2)).unwrap();
+        assert!(session.csrf_matches(&session.csrf.clone()));
+        assert!(!session.csrf_matches(""));
+        // Touched at IDLE/2, it lives to IDLE/2 + IDLE; the other, untouched, ended at IDLE.
+        assert!(sessions.touch(&other, T0.saturating_add(IDLE)).is_none());
+        assert!(sessions.touch(&id, T0.saturating_add(IDLE)).is_some());
+        sessions.close(&id);
+        assert!(sessions.touch(&id, T0.saturating_add(IDLE)).is_none());
+
+        let id = open(&sessions);
+        let mut at = T0;
+        while at.saturating_add(IDLE / 2) < T0.saturating_add(LIFETIME) {
+            at = at.saturating_add(IDLE / 2);
+            assert!(sessions.touch(&id, at).is_some());
+        }
+        assert!(sessions.touch(&id, T0.saturating_add(LIFETIME)).is_none());
+        assert!(!format!("{session:?}").contains(&session.csrf));
+    }
+
+    #[test]
+    fn the_cookie_has_its_attributes_and_is_read_back_among_others() {
+        let sessions = Sessions::default();
+        assert!(!sessions.cookie("abc").contains("Secure"));
+        sessions.set_secure(true);
+        let cookie = sessions.cookie("abc");
+        assert!(cookie.starts_with("msc_session=abc; HttpOnly; SameSite=Strict; Path=/admin"));
+        assert!(cookie.ends_with("; Secure"), "{cookie}");
+        let mut headers = http::HeaderMap::new();
+        headers.insert(
+            http::header::COOKIE,
+            http::HeaderValue::from_static("theme=dark; msc_session=xyz; other=1"),
+        );
+        assert_eq!(cookie_of(&headers).as_deref(), Some("xyz"));
+        assert_eq!(cookie_of(&http::HeaderMap::new()), None);
+    }
+}
