@@ -180,6 +180,9 @@ async fn tiles_show_use_against_the_plan_with_marks_and_plans_change_where_the_a
         "{tile}"
     );
     assert!(!tile.contains("left: 90%"), "{tile}");
+    let health = &overview.body[overview.body.find("id=\"health\"").unwrap()..];
+    let health = &health[..health.find("</table>").unwrap()];
+    assert!(health.contains("<td>audit</td><td>ok</td>"), "{health}");
     assert!(
         overview.body.contains("webhooks are off")
             || overview.body.contains("id=\"dead-letters\">0<")

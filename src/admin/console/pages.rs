@@ -13,6 +13,7 @@ use super::views::{DeadLetterCount, KeyRow, Listed, ProjectCard, ProjectRow};
 use crate::admin::AdminApi;
 use crate::admin::extract::{Path, Query};
 use crate::admin::{deliveries, keys, projects};
+use crate::health::CheckStatus;
 
 /// The most items a page lists (the admin API's largest page).
 const PAGE: u32 = 500;
@@ -21,6 +22,8 @@ const PAGE: u32 = 500;
 #[template(path = "console/overview.html")]
 struct Overview {
     frame: Frame,
+    /// Each health check's name, and why it is degraded (`None`: ok).
+    checks: Vec<(String, Option<String>)>,
     /// `None` when the deployment has no webhooks.
     dead_letters: Option<u64>,
     keys: usize,
@@ -39,8 +42,22 @@ pub(crate) async fn overview(
             .await
             .ok()
             .map(|(page, _)| page.count);
+    // The checks `/health` runs, each shown (the public route names only the failing ones).
+    let checks = api
+        .deployment()
+        .stages()
+        .health
+        .check_each()
+        .await
+        .into_iter()
+        .map(|(name, status)| match status {
+            CheckStatus::Ok => (name, None),
+            CheckStatus::Degraded(why) => (name, Some(why.into_owned())),
+        })
+        .collect();
     html(&Overview {
         frame: Frame::of(&user),
+        checks,
         dead_letters,
         keys: key_rows(&api).await?.len(),
         projects: project_cards(&api).await?,
