@@ -103,7 +103,7 @@ impl AdminApi {
 
     /// The routes: the API under `/admin/v1/`, where every answer, an unknown path's 404
     /// included, comes after the token check; and the web console's pages under `/admin/`
-    /// (login, overview, keys, projects), behind a session. Merge it into a router of your own,
+    /// (login, overview, keys, projects, webhooks), behind a session. Merge it into a router of your own,
     /// or serve it alone.
     pub fn router(&self) -> Router {
         let v1 = Router::new()

@@ -210,6 +210,7 @@ async fn a_read_session_sees_no_controls_and_its_posts_are_refused() {
         "/admin/",
         "/admin/keys",
         "/admin/projects",
+        "/admin/webhooks",
         "/admin/keys/key_file/revoke",
     ] {
         let page = reader.get(path).await;

@@ -14,6 +14,8 @@ mod checklist;
 mod console;
 mod console_client;
 mod console_pages;
+#[cfg(feature = "webhook-client")]
+mod console_webhooks;
 mod harness;
 mod keys;
 mod projects;

@@ -29,6 +29,7 @@ mod page;
 mod pages;
 pub(crate) mod session;
 mod views;
+mod webhooks;
 
 use axum::Router;
 use axum::response::Redirect;
@@ -51,6 +52,15 @@ pub(crate) fn routes(api: &AdminApi) -> Router {
         )
         .route("/admin/projects", get(pages::projects))
         .route("/admin/projects/{id}/plan", post(actions::set_plan))
+        .route("/admin/webhooks", get(webhooks::page))
+        .route(
+            "/admin/webhooks/endpoints/{id}/enable",
+            post(webhooks::enable),
+        )
+        .route(
+            "/admin/webhooks/dead-letters/{id}/replay",
+            post(webhooks::replay),
+        )
         .route_layer(axum::middleware::from_fn_with_state(
             api.clone(),
             guard::console_call,
