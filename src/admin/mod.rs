@@ -9,6 +9,11 @@
 //! `detail` = `admin token=<id> result=<ok or the problem's code>`. Errors are problem+json with
 //! a `code`; lists are paginated (`?cursor=&limit=`, answering `{"items", "next_cursor"}`).
 //!
+//! The same router serves a web console under `/admin/`: HTML pages (askama templates, no
+//! JavaScript) over these handlers, behind a login with an admin token into a session cookie,
+//! every form CSRF-checked, every request audited like an API call (see
+//! [`AdminApi::secure_cookies`] and the README's "The admin console").
+//!
 //! ```no_run
 //! # async fn run(config: memorysync_pipeline::config::Config) -> Result<(), Box<dyn std::error::Error>> {
 //! use std::sync::Arc;
