@@ -63,86 +63,120 @@ pub(crate) async fn admin_call(
     mut request: Request,
     next: Next,
 ) -> Response {
-    let started = Instant::now();
-    let deployment = api.deployment();
-    let ts = deployment.clock().now();
-    let (request_id, request_id_value) = crate::audit::request_id(request.headers());
-    let method = request.method().clone();
-    // Under `nest`, the request's URI has lost the prefix; the audit log records the whole path.
-    let uri = match request.extensions().get::<OriginalUri>() {
-        Some(OriginalUri(uri)) => uri,
-        None => request.uri(),
-    };
-    let path = crate::audit::sanitized(uri.path().as_bytes(), MAX_PATH);
-    let user_agent = request
-        .headers()
-        .get(header::USER_AGENT)
-        .map(|ua| crate::audit::sanitized(ua.as_bytes(), MAX_USER_AGENT));
-    let client_ip = crate::client_ip::peer_ip(request.extensions());
-
+    let meta = CallMeta::of(&api, &request);
     let caller = api.tokens().authenticate(request.headers());
-    let mut response = match &caller {
+    let response = match &caller {
         Err(refusal) => refused(*refusal).into_response(),
-        Ok(caller) if caller.role == AdminRole::Read && !is_read(&method) => AdminError::new(
-            StatusCode::FORBIDDEN,
-            "read_only_token",
-            format!(
-                "admin token `{}` has the read role: it may only GET",
-                caller.token_id
-            ),
-        )
-        .into_response(),
+        Ok(caller) if caller.role == AdminRole::Read && !is_read(request.method()) => {
+            AdminError::new(
+                StatusCode::FORBIDDEN,
+                "read_only_token",
+                format!(
+                    "admin token `{}` has the read role: it may only GET",
+                    caller.token_id
+                ),
+            )
+            .into_response()
+        }
         Ok(caller) => {
             request.extensions_mut().insert(caller.clone());
             next.run(request).await
         }
     };
-
-    let status = response.status();
-    let target = response
-        .extensions()
-        .get::<Target>()
-        .cloned()
-        .unwrap_or_default();
-    let result = response
-        .extensions()
-        .get::<ProblemCode>()
-        .map_or("ok", |code| code.0);
     let token = caller
         .as_ref()
         .map_or("none", |caller: &AdminCaller| &*caller.token_id);
-    let event = AuditEvent {
-        ts,
-        request_id,
-        method: method.as_str().to_owned(),
-        path,
-        status: status.as_u16(),
-        outcome: outcome(status),
-        key_id: target.key_id.clone(),
-        project: target.project.clone(),
-        environment: None,
-        client_ip,
-        user_agent,
-        latency_us: u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
-        detail: Some(match &target.note {
-            Some(note) => format!("admin token={token} result={result} {note}"),
-            None => format!("admin token={token} result={result}"),
-        }),
-    };
-    deployment.audit().record(event).await;
-
-    let headers = response.headers_mut();
-    headers.insert(X_REQUEST_ID, request_id_value);
-    // Answers name keys, usage and projects: no cache along the way keeps them.
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
+    meta.finish(&api, token, response).await
 }
 
-fn is_read(method: &Method) -> bool {
+/// What the audit event of a call takes from its request, read before the handler runs.
+pub(crate) struct CallMeta {
+    started: Instant,
+    ts: crate::clock::Timestamp,
+    request_id: String,
+    request_id_value: HeaderValue,
+    method: Method,
+    path: String,
+    user_agent: Option<String>,
+    client_ip: Option<std::net::IpAddr>,
+}
+
+impl CallMeta {
+    /// The call `request` starts, now.
+    pub(crate) fn of(api: &AdminApi, request: &Request) -> Self {
+        let (request_id, request_id_value) = crate::audit::request_id(request.headers());
+        // Under `nest`, the request's URI has lost the prefix; the audit log records the whole
+        // path.
+        let uri = match request.extensions().get::<OriginalUri>() {
+            Some(OriginalUri(uri)) => uri,
+            None => request.uri(),
+        };
+        CallMeta {
+            started: Instant::now(),
+            ts: api.deployment().clock().now(),
+            request_id,
+            request_id_value,
+            method: request.method().clone(),
+            path: crate::audit::sanitized(uri.path().as_bytes(), MAX_PATH),
+            user_agent: request
+                .headers()
+                .get(header::USER_AGENT)
+                .map(|ua| crate::audit::sanitized(ua.as_bytes(), MAX_USER_AGENT)),
+            client_ip: crate::client_ip::peer_ip(request.extensions()),
+        }
+    }
+
+    /// Records the call of admin token `token` (`none` when unknown), answered by `response`,
+    /// in the audit chain, and gives the answer its request id and `Cache-Control: no-store`.
+    pub(crate) async fn finish(
+        self,
+        api: &AdminApi,
+        token: &str,
+        mut response: Response,
+    ) -> Response {
+        let status = response.status();
+        let target = response
+            .extensions()
+            .get::<Target>()
+            .cloned()
+            .unwrap_or_default();
+        let result = response
+            .extensions()
+            .get::<ProblemCode>()
+            .map_or("ok", |code| code.0);
+        let event = AuditEvent {
+            ts: self.ts,
+            request_id: self.request_id,
+            method: self.method.as_str().to_owned(),
+            path: self.path,
+            status: status.as_u16(),
+            outcome: outcome(status),
+            key_id: target.key_id.clone(),
+            project: target.project.clone(),
+            environment: None,
+            client_ip: self.client_ip,
+            user_agent: self.user_agent,
+            latency_us: u64::try_from(self.started.elapsed().as_micros()).unwrap_or(u64::MAX),
+            detail: Some(match &target.note {
+                Some(note) => format!("admin token={token} result={result} {note}"),
+                None => format!("admin token={token} result={result}"),
+            }),
+        };
+        api.deployment().audit().record(event).await;
+
+        let headers = response.headers_mut();
+        headers.insert(X_REQUEST_ID, self.request_id_value);
+        // Answers name keys, usage and projects: no cache along the way keeps them.
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        response
+    }
+}
+
+pub(crate) fn is_read(method: &Method) -> bool {
     matches!(*method, Method::GET | Method::HEAD)
 }
 
-fn refused(refusal: TokenRefusal) -> AdminError {
+pub(crate) fn refused(refusal: TokenRefusal) -> AdminError {
     let (code, detail) = match refusal {
         TokenRefusal::Missing => (
             "missing_admin_token",

@@ -9,6 +9,11 @@
 //! `detail` = `admin token=<id> result=<ok or the problem's code>`. Errors are problem+json with
 //! a `code`; lists are paginated (`?cursor=&limit=`, answering `{"items", "next_cursor"}`).
 //!
+//! The same router serves a web console under `/admin/`: HTML pages (askama templates, no
+//! JavaScript) over these handlers, behind a login with an admin token into a session cookie,
+//! every form CSRF-checked, every request audited like an API call (see
+//! [`AdminApi::secure_cookies`] and the README's "The admin console").
+//!
 //! ```no_run
 //! # async fn run(config: memorysync_pipeline::config::Config) -> Result<(), Box<dyn std::error::Error>> {
 //! use std::sync::Arc;
@@ -43,6 +48,7 @@
 
 mod audit;
 mod call;
+mod console;
 mod deliveries;
 mod endpoints;
 mod extract;
@@ -76,6 +82,7 @@ pub struct AdminApi {
 struct Inner {
     deployment: Arc<Deployment>,
     tokens: AdminTokens,
+    sessions: console::session::Sessions,
 }
 
 impl std::fmt::Debug for AdminApi {
@@ -91,12 +98,18 @@ impl AdminApi {
     /// The admin API of `deployment`, for callers holding one of `tokens`.
     pub fn new(deployment: Arc<Deployment>, tokens: AdminTokens) -> Self {
         AdminApi {
-            inner: Arc::new(Inner { deployment, tokens }),
+            inner: Arc::new(Inner {
+                deployment,
+                tokens,
+                sessions: console::session::Sessions::default(),
+            }),
         }
     }
 
-    /// The routes, all under `/admin/v1/`: every answer there, an unknown path's 404 included,
-    /// comes after the token check. Merge it into a router of your own, or serve it alone.
+    /// The routes: the API under `/admin/v1/`, where every answer, an unknown path's 404
+    /// included, comes after the token check; and the web console's pages under `/admin/`
+    /// (login, overview, keys, projects, webhooks), behind a session. Merge it into a router of your own,
+    /// or serve it alone.
     pub fn router(&self) -> Router {
         let v1 = Router::new()
             .route("/keys", get(keys::list).post(keys::create))
@@ -149,7 +162,20 @@ impl AdminApi {
                 call::admin_call,
             ))
             .with_state(self.clone());
-        Router::new().nest("/admin/v1", v1)
+        Router::new()
+            .nest("/admin/v1", v1)
+            .merge(console::routes(self))
+    }
+
+    /// Marks the console's session cookie `Secure`: call it with `true` when the listener
+    /// serves TLS (a browser then never sends the cookie in clear). Off by default.
+    pub fn secure_cookies(self, secure: bool) -> Self {
+        self.inner.sessions.set_secure(secure);
+        self
+    }
+
+    pub(crate) fn sessions(&self) -> &console::session::Sessions {
+        &self.inner.sessions
     }
 
     /// The OpenAPI 3.1 document of the routes, as `GET /admin/v1/openapi.json` answers it.

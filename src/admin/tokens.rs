@@ -86,6 +86,27 @@ impl AdminTokens {
         self.find(&token.hash()).ok_or(TokenRefusal::Unknown)
     }
 
+    /// The caller of an admin token typed into the console's login form.
+    pub(crate) fn authenticate_token(
+        &self,
+        text: &str,
+    ) -> Result<(AdminCaller, KeyHash), TokenRefusal> {
+        let token = AdminToken::parse_bytes(text.trim().as_bytes())
+            .map_err(|e| TokenRefusal::Malformed(e.message()))?;
+        let hash = token.hash();
+        self.find(&hash)
+            .map(|caller| (caller, hash))
+            .ok_or(TokenRefusal::Unknown)
+    }
+
+    /// The role of the token `id` with this hash, while the set still lists it: a console
+    /// session ends when its token leaves the file (or is replaced under the same id).
+    pub(crate) fn still_listed(&self, id: &str, hash: &KeyHash) -> Option<AdminRole> {
+        self.find(hash)
+            .filter(|caller| &*caller.token_id == id)
+            .map(|caller| caller.role)
+    }
+
     /// The record with this hash. Every record is compared, whichever matches, so the time taken
     /// says nothing about where in the list (or how close) a match was.
     fn find(&self, hash: &KeyHash) -> Option<AdminCaller> {

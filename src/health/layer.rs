@@ -89,6 +89,12 @@ impl HealthRouteLayer {
         self
     }
 
+    /// Runs every check now, as a probe would (without its rate limit): each check's name and
+    /// status, in the order they were added. For an operator's page.
+    pub(crate) async fn check_each(&self) -> Vec<(String, super::CheckStatus)> {
+        super::report::each_check(&self.checks, self.check_timeout).await
+    }
+
     /// Reads the per-IP window's time from `clock`.
     pub fn with_clock(mut self, clock: impl Clock) -> Self {
         self.clock = Arc::new(clock);

@@ -11,6 +11,11 @@ mod common;
 mod audit;
 #[cfg(feature = "webhook-client")]
 mod checklist;
+mod console;
+mod console_client;
+mod console_pages;
+#[cfg(feature = "webhook-client")]
+mod console_webhooks;
 mod harness;
 mod keys;
 mod projects;

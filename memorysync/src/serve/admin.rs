@@ -13,9 +13,9 @@ use super::problem::problem;
 
 /// What the admin listener serves, for the startup line.
 pub(crate) const SERVES: &str = if cfg!(feature = "metrics") {
-    "the admin API under /admin/v1/, GET /metrics"
+    "the admin API under /admin/v1/, the console under /admin/, GET /metrics"
 } else {
-    "the admin API under /admin/v1/"
+    "the admin API under /admin/v1/, the console under /admin/"
 };
 
 /// The metrics routes. Installs the process's metrics recorder: call it once, before the
@@ -53,14 +53,14 @@ pub(crate) fn answering_the_rest(routes: Router) -> Router {
             problem(
                 StatusCode::NOT_FOUND,
                 "not_found",
-                "the admin listener serves /admin/v1/ and GET /metrics only",
+                "the admin listener serves /admin/v1/, /admin/ and GET /metrics only",
             )
         })
         .method_not_allowed_fallback(|| async {
             problem(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "method_not_allowed",
-                "the admin listener serves /admin/v1/ and GET /metrics only",
+                "the admin listener serves /admin/v1/, /admin/ and GET /metrics only",
             )
         })
 }

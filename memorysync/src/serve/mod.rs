@@ -183,7 +183,9 @@ async fn start(args: ServeArgs) -> Result<(), String> {
         );
     }
     let admin = admin.map(|(listener, metrics)| {
-        let api = AdminApi::new(Arc::clone(&app.deployment), app.admin_tokens.clone());
+        // The console's session cookie is `Secure` when the listener serves TLS.
+        let api = AdminApi::new(Arc::clone(&app.deployment), app.admin_tokens.clone())
+            .secure_cookies(tls.is_some());
         (listener, admin::router(metrics, &api))
     });
     let listeners = Listeners { public, admin, tls };

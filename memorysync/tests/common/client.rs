@@ -53,6 +53,32 @@ impl Running {
         (status, body)
     }
 
+    /// Posts `form` (already encoded) as a browser posts a form: the status, the response's
+    /// header fields and its body as text.
+    #[allow(dead_code)]
+    pub(crate) async fn post_form(
+        &self,
+        path: &str,
+        headers: &[(&str, &str)],
+        form: &str,
+    ) -> (u16, http::HeaderMap, String) {
+        let mut request = http::Request::builder()
+            .method("POST")
+            .uri(format!("http://{}{path}", self.addr))
+            .header("content-type", "application/x-www-form-urlencoded");
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let request = request
+            .body(Full::new(Bytes::from(form.to_owned())))
+            .unwrap();
+        let response = self.client.request(request).await.unwrap();
+        let status = response.status().as_u16();
+        let fields = response.headers().clone();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        (status, fields, String::from_utf8_lossy(&bytes).into_owned())
+    }
+
     /// The status, the response's header fields and its JSON body.
     pub(crate) async fn send_full(
         &self,

@@ -108,6 +108,49 @@ async fn the_admin_listener_makes_keys_and_a_sighup_ends_a_removed_token() {
 }
 
 #[tokio::test]
+async fn the_admin_listener_serves_the_console_and_the_public_one_does_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("memorysync.toml");
+    let ops = AdminToken::generate().unwrap();
+    std::fs::write(&path, config(&[("tok_ops", &ops)], "")).unwrap();
+    let server = ServerProcess::start_with(
+        &path,
+        &["--instance", "console-a", "--admin-listen", "127.0.0.1:0"],
+        &[],
+    )
+    .await;
+    let admin = Running::at(server.admin.expect("the admin line"));
+    let public = Running::at(server.addr);
+    let (status, page) = admin.send_text("GET", "/admin/login").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("name=\"token\""), "{page}");
+    let form = format!("token={}", ops.expose_secret());
+    let (status, fields, _) = admin.post_form("/admin/login", &[], &form).await;
+    assert_eq!(status, 303);
+    let cookie = fields["set-cookie"].to_str().unwrap();
+    // Plain HTTP on loopback: the cookie is not marked Secure.
+    assert!(
+        cookie.contains("HttpOnly; SameSite=Strict; Path=/admin"),
+        "{cookie}"
+    );
+    assert!(!cookie.contains("Secure"), "{cookie}");
+    let session = cookie.split(';').next().unwrap();
+    let (status, fields, _) = admin
+        .send_full("GET", "/admin/projects", &[("cookie", session)], "")
+        .await;
+    assert_eq!(status, 200);
+    assert!(
+        fields["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let (status, _) = public.send_text("GET", "/admin/login").await;
+    assert_eq!(status, 401, "the public listener asks for an API key");
+    server.kill().await;
+}
+
+#[tokio::test]
 async fn an_admin_listener_off_loopback_needs_tls_or_an_explicit_plaintext() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("memorysync.toml");

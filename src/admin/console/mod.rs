@@ -1,0 +1,69 @@
+//! The admin console: server-rendered HTML pages under `/admin/` over the admin API's own
+//! handlers, for operators with a browser.
+//!
+//! [`AdminApi::router`](crate::admin::AdminApi::router) serves it beside `/admin/v1/`; a
+//! listener that serves TLS says so with
+//! [`AdminApi::secure_cookies`](crate::admin::AdminApi::secure_cookies).
+//!
+//! # Decisions
+//! - Templates are askama's: compiled into the binary from `templates/console/`, HTML-escaped
+//!   by default, no files read at run time. There is no JavaScript: every control is a form.
+//! - Login posts an admin token; the answer is a session cookie (`msc_session`: a random id,
+//!   `HttpOnly`, `SameSite=Strict`, `Path=/admin`, `Secure` over TLS). Sessions live in memory
+//!   (a restart logs everyone out; two instances each hold their own), end 8 hours after login
+//!   or 30 minutes after their last request by the deployment's clock, and hold the token's id,
+//!   role and hash, never the token. Each request reads the token set again: a reload that
+//!   removes (or replaces) the token ends its sessions, and a changed role takes effect.
+//! - Every POST but the login carries the session's CSRF token in a form field, compared in
+//!   constant time; without it, or with a wrong one, the answer is 403 `csrf_refused`.
+//! - A `read` session's pages have no form but the logout, and its POSTs are 403.
+//! - Every console request is an event in the audit chain, as an admin API call is: the same
+//!   fields, `detail` = `admin token=<id> result=<ok or the code>`, the key and project the
+//!   action named. Actions run the admin API's own handlers, so their checks are the API's.
+//! - Lists show the first 500 items (the API's largest page).
+
+mod actions;
+mod guard;
+mod login;
+mod page;
+mod pages;
+pub(crate) mod session;
+mod views;
+mod webhooks;
+
+use axum::Router;
+use axum::response::Redirect;
+use axum::routing::{get, post};
+
+use super::AdminApi;
+
+/// The console's routes, each behind the session check and audited.
+pub(crate) fn routes(api: &AdminApi) -> Router {
+    Router::new()
+        .route("/admin", get(|| async { Redirect::to("/admin/") }))
+        .route("/admin/", get(pages::overview))
+        .route("/admin/login", get(login::form).post(login::login))
+        .route("/admin/logout", post(login::logout))
+        .route("/admin/keys", get(pages::keys).post(actions::create_key))
+        .route("/admin/keys/{id}/rotate", post(actions::rotate_key))
+        .route(
+            "/admin/keys/{id}/revoke",
+            get(pages::confirm_revoke).post(actions::revoke_key),
+        )
+        .route("/admin/projects", get(pages::projects))
+        .route("/admin/projects/{id}/plan", post(actions::set_plan))
+        .route("/admin/webhooks", get(webhooks::page))
+        .route(
+            "/admin/webhooks/endpoints/{id}/enable",
+            post(webhooks::enable),
+        )
+        .route(
+            "/admin/webhooks/dead-letters/{id}/replay",
+            post(webhooks::replay),
+        )
+        .route_layer(axum::middleware::from_fn_with_state(
+            api.clone(),
+            guard::console_call,
+        ))
+        .with_state(api.clone())
+}

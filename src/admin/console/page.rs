@@ -1,0 +1,124 @@
+//! Rendering: a template into an HTML answer, an admin error into an HTML error page, and the
+//! admin API's handlers' JSON read back into the pages' views.
+
+use askama::Template;
+use axum::response::{Html, IntoResponse, Response};
+use http::StatusCode;
+use serde::de::DeserializeOwned;
+
+use super::guard::ConsoleUser;
+use crate::admin::call::Target;
+use crate::admin::problem::{AdminError, ProblemCode};
+
+/// The largest JSON answer of an admin handler the console reads back.
+const MAX_ANSWER: usize = 16 * 1024 * 1024;
+
+/// What every page's frame shows: who is logged in, and the form token for its forms.
+#[derive(Debug)]
+pub(crate) struct Frame {
+    /// The admin token's id.
+    pub(crate) token_id: String,
+    /// Whether the page offers controls that change anything.
+    pub(crate) can_write: bool,
+    /// The session's CSRF token.
+    pub(crate) csrf: String,
+}
+
+impl Frame {
+    pub(crate) fn of(user: &ConsoleUser) -> Self {
+        Frame {
+            token_id: user.token_id.to_string(),
+            can_write: user.can_write(),
+            csrf: user.csrf.clone(),
+        }
+    }
+}
+
+/// An admin error, answered as an HTML page with its status and code.
+#[derive(Debug)]
+pub(crate) struct ConsoleError(pub(crate) AdminError);
+
+impl From<AdminError> for ConsoleError {
+    fn from(error: AdminError) -> Self {
+        ConsoleError(error)
+    }
+}
+
+#[derive(Template)]
+#[template(path = "console/error.html")]
+struct ErrorPage<'a> {
+    status: u16,
+    code: &'a str,
+    detail: &'a str,
+}
+
+impl IntoResponse for ConsoleError {
+    fn into_response(self) -> Response {
+        let page = ErrorPage {
+            status: self.0.status.as_u16(),
+            code: self.0.code,
+            detail: &self.0.detail,
+        };
+        let mut response = match page.render() {
+            Ok(html) => (self.0.status, Html(html)).into_response(),
+            Err(_) => self.0.status.into_response(),
+        };
+        response.extensions_mut().insert(ProblemCode(self.0.code));
+        response
+    }
+}
+
+/// `page` as a 200 HTML answer.
+pub(crate) fn html(page: &impl Template) -> Result<Response, ConsoleError> {
+    page.render()
+        .map(|html| Html(html).into_response())
+        .map_err(|_| {
+            ConsoleError(AdminError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "render_failed",
+                "the page could not be rendered",
+            ))
+        })
+}
+
+/// An admin handler's answer read back as `T`, with the target it named for the audit event.
+pub(crate) async fn answer<T: DeserializeOwned>(
+    answer: Result<impl IntoResponse, AdminError>,
+) -> Result<(T, Target), ConsoleError> {
+    let response = answer?.into_response();
+    let target = response
+        .extensions()
+        .get::<Target>()
+        .cloned()
+        .unwrap_or_default();
+    let unreadable = || {
+        ConsoleError(AdminError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "unreadable_answer",
+            "the admin API's answer could not be read",
+        ))
+    };
+    let bytes = axum::body::to_bytes(response.into_body(), MAX_ANSWER)
+        .await
+        .map_err(|_| unreadable())?;
+    let value = serde_json::from_slice(&bytes).map_err(|_| unreadable())?;
+    Ok((value, target))
+}
+
+/// A form's value as the admin API's JSON input: `T` from `value`, or 422.
+pub(crate) fn input<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ConsoleError> {
+    serde_json::from_value(value).map_err(|e| ConsoleError(AdminError::invalid(e.to_string())))
+}
+
+/// A form's optional number: empty is none.
+pub(crate) fn number(name: &str, text: &str) -> Result<Option<u64>, ConsoleError> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    text.parse().map(Some).map_err(|_| {
+        ConsoleError(AdminError::invalid(format!(
+            "{name} is a whole number, not `{text}`"
+        )))
+    })
+}

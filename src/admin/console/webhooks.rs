@@ -1,0 +1,88 @@
+//! The console's webhooks page: endpoints with their state, dead letters with a replay, and the
+//! forms that enable an endpoint and replay a letter, through the admin API's handlers.
+
+use askama::Template;
+use axum::Extension;
+use axum::extract::State;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::guard::ConsoleUser;
+use super::page::{ConsoleError, Frame, answer, html, input};
+use super::views::Listed;
+use crate::admin::AdminApi;
+use crate::admin::extract::{Path, Query};
+use crate::admin::{deliveries, endpoints};
+
+/// An endpoint as the page shows it.
+#[derive(Debug, Deserialize)]
+struct Endpoint {
+    id: String,
+    owner: String,
+    projects: Vec<String>,
+    url: String,
+    events: Vec<String>,
+    state: String,
+}
+
+/// A dead letter as the page shows it.
+#[derive(Debug, Deserialize)]
+struct Letter {
+    id: String,
+    endpoint: String,
+    event_type: String,
+    attempts: u32,
+    reason: String,
+    dead_at: String,
+}
+
+/// The dead letters' page of the API.
+#[derive(Debug, Deserialize)]
+struct Letters {
+    count: u64,
+    items: Vec<Letter>,
+}
+
+#[derive(Template)]
+#[template(path = "console/webhooks.html")]
+struct Webhooks {
+    frame: Frame,
+    endpoints: Vec<Endpoint>,
+    letters: Letters,
+}
+
+/// `GET /admin/webhooks`: every endpoint, and the newest 500 dead letters with their count.
+pub(crate) async fn page(
+    State(api): State<AdminApi>,
+    Extension(user): Extension<ConsoleUser>,
+) -> Result<Response, ConsoleError> {
+    let query = Query(input(json!({ "limit": 500 }))?);
+    let (listed, _) =
+        answer::<Listed<Endpoint>>(endpoints::list(State(api.clone()), query).await).await?;
+    let query = Query(input(json!({ "limit": 500 }))?);
+    let (letters, _) = answer::<Letters>(deliveries::dead_letters(State(api), query).await).await?;
+    html(&Webhooks {
+        frame: Frame::of(&user),
+        endpoints: listed.items,
+        letters,
+    })
+}
+
+/// `POST /admin/webhooks/endpoints/{id}/enable`: deliveries go out again.
+pub(crate) async fn enable(
+    State(api): State<AdminApi>,
+    Path(id): Path<String>,
+) -> Result<Response, ConsoleError> {
+    let (_, target) = answer::<Value>(endpoints::enable(State(api), Path(id)).await).await?;
+    Ok(target.on(Redirect::to("/admin/webhooks").into_response()))
+}
+
+/// `POST /admin/webhooks/dead-letters/{id}/replay`: the letter is queued again, due now.
+pub(crate) async fn replay(
+    State(api): State<AdminApi>,
+    Path(id): Path<String>,
+) -> Result<Response, ConsoleError> {
+    answer::<Value>(deliveries::replay_one(State(api), Path(id)).await).await?;
+    Ok(Redirect::to("/admin/webhooks").into_response())
+}
