@@ -208,7 +208,16 @@ fn read_error(error: AuditReadError) -> AdminError {
         AuditReadError::FromAfterTo { .. } => StatusCode::UNPROCESSABLE_ENTITY,
         AuditReadError::InvalidCursor(_) => StatusCode::BAD_REQUEST,
         AuditReadError::Unreadable => StatusCode::CONFLICT,
-        _ => StatusCode::SERVICE_UNAVAILABLE,
+        _ => {
+            // The error names files and the operating system's reason: logged here, and the
+            // caller (a read token suffices) gets a fixed sentence.
+            tracing::error!(%error, "the audit log could not be read");
+            return AdminError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                error.code(),
+                "the audit log could not be read; the server's log says why",
+            );
+        }
     };
     AdminError::new(status, error.code(), error.to_string())
 }

@@ -136,13 +136,7 @@ pub(crate) async fn show(
     State(api): State<AdminApi>,
     Path(id): Path<String>,
 ) -> Result<Response, AdminError> {
-    let endpoint = api
-        .deployment()
-        .endpoints()
-        .get(&id)
-        .await
-        .map_err(endpoint_error)?;
-    Ok(target(&endpoint).on(axum::Json(endpoint)))
+    answered(api.deployment().endpoints().get(&id).await)
 }
 
 /// `PATCH /admin/v1/webhooks/endpoints/{id}`: each field left out stays.
@@ -172,13 +166,7 @@ pub(crate) async fn update(
         events: body.events,
         enabled: body.enabled,
     };
-    let endpoint = api
-        .deployment()
-        .endpoints()
-        .update(&id, patch)
-        .await
-        .map_err(endpoint_error)?;
-    Ok(target(&endpoint).on(axum::Json(endpoint)))
+    answered(api.deployment().endpoints().update(&id, patch).await)
 }
 
 /// Deletes an API endpoint; deliveries still queued for it become dead letters.
@@ -205,13 +193,7 @@ pub(crate) async fn enable(
     State(api): State<AdminApi>,
     Path(id): Path<String>,
 ) -> Result<Response, AdminError> {
-    let endpoint = api
-        .deployment()
-        .endpoints()
-        .enable(&id)
-        .await
-        .map_err(endpoint_error)?;
-    Ok(target(&endpoint).on(axum::Json(endpoint)))
+    answered(api.deployment().endpoints().enable(&id).await)
 }
 
 /// `POST /admin/v1/webhooks/endpoints/{id}/rotate-secret`.
@@ -251,6 +233,12 @@ pub(crate) async fn rotate_secret(
         endpoint,
     };
     Ok(target.on(axum::Json(answer)))
+}
+
+/// An endpoint as the answer, audited under its project; a refusal as its problem.
+fn answered(result: Result<EndpointView, EndpointError>) -> Result<Response, AdminError> {
+    let endpoint = result.map_err(endpoint_error)?;
+    Ok(target(&endpoint).on(axum::Json(endpoint)))
 }
 
 /// The project an endpoint's calls are audited under.

@@ -197,18 +197,8 @@ async fn the_checklist_through_the_api_on_the_embedded_store() {
 #[cfg(feature = "redis")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_checklist_through_the_api_on_redis_with_two_instances() {
-    let Some(redis) = crate::common::redis::RedisServer::start() else {
+    let Some((_redis, a, b)) = Admin::pair_on_redis().await else {
         return;
     };
-    redis.until_answers().await;
-    let url = redis.url();
-    let a = Admin::start(Backend::Redis(&url)).await;
-    let b = Admin::start_with(
-        Backend::Redis(&url),
-        a.file_key.clone(),
-        a.admin.clone(),
-        "node-b",
-    )
-    .await;
     checklist(&a, &b).await;
 }

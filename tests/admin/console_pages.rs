@@ -116,6 +116,19 @@ async fn a_rotation_shows_the_new_key_and_the_old_ones_grace() {
         .await;
     assert_eq!(page.status, StatusCode::CONFLICT);
     assert!(page.body.contains("owned_by_config"), "{}", page.body);
+    // An emptied grace is refused, not taken as none (the old key would end at once).
+    let page = browser
+        .post(
+            "/admin/keys/key_next/rotate",
+            &[("csrf", &csrf), ("grace_seconds", "")],
+        )
+        .await;
+    assert!(
+        page.status.is_client_error(),
+        "{}: {}",
+        page.status,
+        page.body
+    );
 }
 
 #[tokio::test]
@@ -199,6 +212,31 @@ async fn tiles_show_use_against_the_plan_with_marks_and_plans_change_where_the_a
         )
         .await;
     assert_eq!(page.status, StatusCode::CONFLICT);
+    // An emptied field is refused, never taken as a limit of 0.
+    let page = browser
+        .post(
+            "/admin/projects/proj_api/plan",
+            &[
+                ("csrf", &projects.csrf()),
+                ("adds_per_month", ""),
+                ("queries_per_month", "10"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        page.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        page.body
+    );
+    assert_eq!(
+        admin
+            .deployment
+            .plans()
+            .get("proj_api")
+            .map(|p| p.adds_per_month),
+        Some(4)
+    );
 }
 
 #[tokio::test]

@@ -133,6 +133,25 @@ impl Admin {
         }
     }
 
+    /// Two instances, `node-a` and `node-b`, sharing a `redis-server` of the test's own (kept
+    /// alive by the returned handle), or `None` (after a printed line) without a test Redis.
+    #[cfg(feature = "redis")]
+    pub(crate) async fn pair_on_redis() -> Option<(crate::common::redis::RedisServer, Admin, Admin)>
+    {
+        let redis = crate::common::redis::RedisServer::start()?;
+        redis.until_answers().await;
+        let url = redis.url();
+        let a = Admin::start(Backend::Redis(&url)).await;
+        let b = Admin::start_with(
+            Backend::Redis(&url),
+            a.file_key.clone(),
+            a.admin.clone(),
+            "node-b",
+        )
+        .await;
+        Some((redis, a, b))
+    }
+
     /// `method path` with the admin token and `body` as JSON.
     pub(crate) async fn call(
         &self,

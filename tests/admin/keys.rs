@@ -403,19 +403,9 @@ async fn on_the_embedded_store_what_the_api_did_survives_a_restart() {
 #[cfg(feature = "redis")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_redis_what_instance_a_does_is_in_force_on_instance_b() {
-    let Some(redis) = crate::common::redis::RedisServer::start() else {
+    let Some((_redis, a, b)) = Admin::pair_on_redis().await else {
         return;
     };
-    redis.until_answers().await;
-    let url = redis.url();
-    let a = Admin::start(Backend::Redis(&url)).await;
-    let b = Admin::start_with(
-        Backend::Redis(&url),
-        a.file_key.clone(),
-        a.admin.clone(),
-        "node-b",
-    )
-    .await;
 
     let (key, _) = create(
         &a,

@@ -211,19 +211,9 @@ async fn on_the_embedded_store_an_api_plan_survives_a_restart() {
 #[cfg(feature = "redis")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_redis_a_plan_changed_on_instance_a_meters_instance_b_within_a_second() {
-    let Some(redis) = crate::common::redis::RedisServer::start() else {
+    let Some((_redis, a, b)) = Admin::pair_on_redis().await else {
         return;
     };
-    redis.until_answers().await;
-    let url = redis.url();
-    let a = Admin::start(Backend::Redis(&url)).await;
-    let b = Admin::start_with(
-        Backend::Redis(&url),
-        a.file_key.clone(),
-        a.admin.clone(),
-        "node-b",
-    )
-    .await;
     let key = project_with_key(&a, "proj_shared", 1).await;
     // In force on B within a second: the first add there is served, the second degraded.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);

@@ -282,19 +282,9 @@ async fn bad_endpoint_requests_are_refused_for_what_they_are() {
 #[cfg(feature = "redis")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_redis_an_endpoint_registered_on_a_is_delivered_to_from_b() {
-    let Some(redis) = crate::common::redis::RedisServer::start() else {
+    let Some((_redis, a, b)) = Admin::pair_on_redis().await else {
         return;
     };
-    redis.until_answers().await;
-    let url = redis.url();
-    let a = Admin::start(Backend::Redis(&url)).await;
-    let b = Admin::start_with(
-        Backend::Redis(&url),
-        a.file_key.clone(),
-        a.admin.clone(),
-        "node-b",
-    )
-    .await;
     let mut hook = Hook::start().await;
     let (endpoint, secret) = register(&a, &hook).await;
     let id = endpoint["id"].as_str().unwrap().to_owned();
@@ -321,4 +311,23 @@ async fn on_redis_an_endpoint_registered_on_a_is_delivered_to_from_b() {
             == "disabled_by_operator"
     })
     .await;
+}
+
+#[tokio::test]
+async fn a_url_with_a_user_or_password_is_refused() {
+    let admin = Admin::start(Backend::Memory).await;
+    let hook = Hook::start().await;
+    let url = hook.url("/hook").replace("http://", "http://ops:hunter2@");
+    let (status, answer) = admin
+        .call(
+            "POST",
+            "/admin/v1/webhooks/endpoints",
+            Some(json!({"url": url, "events": EVENTS})),
+        )
+        .await;
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_request"))
+    );
+    assert!(!answer.to_string().contains("hunter2"), "{answer}");
 }

@@ -90,7 +90,8 @@ pub(crate) async fn rotate_key(
     Path(id): Path<String>,
     axum::Form(form): axum::Form<RotateForm>,
 ) -> Result<Response, ConsoleError> {
-    let grace = number("grace_seconds", &form.grace_seconds)?.unwrap_or(0);
+    // An emptied field goes as `null`, which the API refuses: no grace is made up.
+    let grace = number("grace_seconds", &form.grace_seconds)?;
     let rotation = Body(input(json!({ "grace_seconds": grace }))?);
     let (rotated, target) =
         answer::<Rotated>(keys::rotate(State(api), Path(id), rotation).await).await?;
@@ -135,8 +136,9 @@ pub(crate) async fn set_plan(
         .get(&id)
         .map(|plan| plan.alert_thresholds.iter().collect());
     let plan = Body(input(json!({
-        "adds_per_month": adds.unwrap_or(0),
-        "queries_per_month": queries.unwrap_or(0),
+        // An emptied field goes as `null`, which the API refuses: never a limit of 0.
+        "adds_per_month": adds,
+        "queries_per_month": queries,
         "alert_thresholds": thresholds,
     }))?);
     let (_, target) = answer::<Value>(projects::set_plan(State(api), Path(id), plan).await).await?;

@@ -96,12 +96,10 @@ impl ChainVerifier {
         if self.lines == 1 {
             self.first_seq = ChainHead::of_line(&text).ok().map(|head| head.seq);
         }
-        if text.contains(RECOVERY_MARK) {
-            let detail = serde_json::from_str::<serde_json::Value>(&text)
-                .ok()
-                .and_then(|event| event["detail"].as_str().map(str::to_owned));
-            self.recoveries
-                .push((self.lines, detail.unwrap_or_default()));
+        if text.contains(RECOVERY_MARK)
+            && let Some(detail) = recovery_detail(&text)
+        {
+            self.recoveries.push((self.lines, detail));
         }
         if self.first_break.is_none() {
             self.pending.push(text.clone());
@@ -194,10 +192,48 @@ impl ChainVerifier {
     }
 }
 
+/// The `detail` of a line the server wrote as a recovery event, else `None`. The method alone
+/// does not say so: a client may send any method, and the audit stage records it as sent. A
+/// recovery event is the one line with that method, path `/audit`, status 200,
+/// outcome `error` and a `detail`, which no request's line has (API calls carry no `detail`,
+/// admin calls are under `/admin/`).
+fn recovery_detail(text: &str) -> Option<String> {
+    let event: serde_json::Value = serde_json::from_str(text).ok()?;
+    let is_recovery = event["method"] == crate::audit::RECOVERY_METHOD
+        && event["path"] == crate::audit::RECOVERY_PATH
+        && event["status"] == 200
+        && event["outcome"] == "error";
+    is_recovery
+        .then(|| event["detail"].as_str().map(str::to_owned))
+        .flatten()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::audit::RECOVERY_METHOD;
+
+    #[test]
+    fn a_request_sent_with_the_recovery_method_is_no_recovery() {
+        // What the audit stage writes for `RECOVERY /audit` from a client: refused, no detail.
+        let forged = r#"{"ts":"2027-01-15T08:00:00Z","request_id":"r","method":"RECOVERY","path":"/audit","status":401,"outcome":"unauthenticated","key_id":null,"project":null,"environment":null,"client_ip":"203.0.113.9","user_agent":null,"latency_us":1,"seq":3,"prev":"00"}"#;
+        assert_eq!(recovery_detail(forged), None);
+        let served = forged.replace(
+            r#""status":401,"outcome":"unauthenticated""#,
+            r#""status":200,"outcome":"allowed""#,
+        );
+        assert_eq!(recovery_detail(&served), None);
+        let written = forged
+            .replace(
+                r#""status":401,"outcome":"unauthenticated""#,
+                r#""status":200,"outcome":"error""#,
+            )
+            .replace(r#""seq":3"#, r#""detail":"torn tail moved aside","seq":3"#);
+        assert_eq!(
+            recovery_detail(&written).as_deref(),
+            Some("torn tail moved aside")
+        );
+    }
 
     #[test]
     fn the_recovery_mark_is_the_method_as_the_writer_writes_it() {

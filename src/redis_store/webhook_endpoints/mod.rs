@@ -44,11 +44,11 @@ impl RedisEndpointStore {
         &self.connection
     }
 
+    /// A read, checked against the epoch this process trusts: an emptied Redis must not read
+    /// as "no endpoints" (the live set would drop every API endpoint and dead-letter its
+    /// deliveries) but as an error, which keeps the last endpoints in force.
     async fn query<T: redis::FromRedisValue>(&self, cmd: redis::Cmd) -> Result<T, StoreError> {
-        let mut manager = self.connection.manager();
-        self.connection
-            .timed(async move { cmd.query_async(&mut manager).await })
-            .await
+        self.connection.timed_on_epoch(cmd).await
     }
 
     async fn script(&self, script: &Script, id: &str, args: &[&str]) -> Result<bool, StoreError> {

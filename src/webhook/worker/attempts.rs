@@ -66,7 +66,10 @@ where
                 }
             }
         };
-        let _ = self.dead_letter(delivery, reason.into(), now).await;
+        if let Err(error) = self.dead_letter(delivery, reason.into(), now).await {
+            // The claim stays with the queue: the delivery comes back when it goes stale.
+            tracing::error!(%error, "a webhook delivery could not be dead-lettered");
+        }
     }
 
     /// The queue's side of an attempt's outcome, and its line in the attempt log.
@@ -87,12 +90,8 @@ where
                 self.queue.finish(&delivery.id, delivery.target()).await
             }
             Attempt::Gone => {
-                let (url, endpoint) = (&*delivery.url, &**delivery.target());
-                tracing::warn!(
-                    url,
-                    endpoint,
-                    "webhook endpoint answered 410 Gone; disabled"
-                );
+                let endpoint = &**delivery.target();
+                tracing::warn!(endpoint, "webhook endpoint answered 410 Gone; disabled");
                 telemetry::webhook_attempt("gone");
                 let target = Arc::clone(delivery.target());
                 self.settings.endpoints.gone(&target).await;
@@ -118,8 +117,8 @@ where
                         self.queue.reschedule(delivery).await
                     }
                     None => {
-                        let url = &*delivery.url;
-                        tracing::warn!(url, %reason, "webhook attempts used up; dead-lettered");
+                        let endpoint = &**delivery.target();
+                        tracing::warn!(endpoint, %reason, "webhook attempts used up; dead-lettered");
                         self.dead_letter(delivery, reason, now).await
                     }
                 }
