@@ -282,7 +282,7 @@ mod tests {
     #[test]
     fn recoveries_are_listed_and_only_one_that_lost_lines_fails_the_check() {
         let mut lines = chain(3);
-        let torn = r#""method":"RECOVERY","detail":"torn_tail_bytes=27 moved_to=a.torn-9 resumed_after_seq=3""#;
+        let torn = r#""method":"RECOVERY","path":"/audit","status":200,"outcome":"error","detail":"torn_tail_bytes=27 moved_to=a.torn-9 resumed_after_seq=3""#;
         let prev = hex(&head_of(&lines[2]).hash);
         lines.push(format!(r#"{{"seq":4,{torn},"prev":"{prev}"}}"#));
         let (report, broken) = checked(&lines, None);
@@ -291,7 +291,7 @@ mod tests {
             report.contains("recoveries: 1\n  line 4 (audit-2030-01-01.jsonl line 4): torn_tail_bytes=27 moved_to=a.torn-9 resumed_after_seq=3\n"),
             "{report}"
         );
-        let cut = r#""method":"RECOVERY","detail":"log_ends_before_checkpoint checkpoint_seq=9 checkpoint_sha256=ab log_ends_at_seq=4 resumed_after_seq=4""#;
+        let cut = r#""method":"RECOVERY","path":"/audit","status":200,"outcome":"error","detail":"log_ends_before_checkpoint checkpoint_seq=9 checkpoint_sha256=ab log_ends_at_seq=4 resumed_after_seq=4""#;
         let prev = hex(&head_of(&lines[3]).hash);
         lines.push(format!(r#"{{"seq":5,{cut},"prev":"{prev}"}}"#));
         let (report, broken) = checked(&lines, None);
