@@ -10,49 +10,16 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU16, AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use memorysync_pipeline::webhook::endpoints::SecretKey;
 use serde_json::Value;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::cli::{FILE_KEY, PROJECT, Secrets, cli};
 use crate::client::Running;
 use crate::process::ServerProcess;
-
-/// A webhook receiver answering the status it is told; it counts what it received.
-#[derive(Clone, Default)]
-struct Receiver {
-    status: Arc<AtomicU16>,
-    received: Arc<AtomicUsize>,
-}
-
-impl Receiver {
-    async fn serve(&self) -> String {
-        self.status.store(200, Ordering::SeqCst);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let this = self.clone();
-        tokio::spawn(async move {
-            while let Ok((mut stream, _)) = listener.accept().await {
-                let this = this.clone();
-                tokio::spawn(async move {
-                    let mut buffer = [0u8; 16 * 1024];
-                    let _ = stream.read(&mut buffer).await;
-                    this.received.fetch_add(1, Ordering::SeqCst);
-                    let status = this.status.load(Ordering::SeqCst);
-                    let answer = format!(
-                        "HTTP/1.1 {status} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
-                    );
-                    let _ = stream.write_all(answer.as_bytes()).await;
-                });
-            }
-        });
-        format!("http://{addr}/alerts")
-    }
-}
+use crate::status_receiver::Receiver;
 
 /// The config of both instances: `store`, a plan of three adds, the sealing key's file.
 fn config(secrets: &Secrets, store: &str, key_file: &Path) -> String {

@@ -11,6 +11,9 @@ mod client;
 mod errors;
 mod keys;
 mod projects_audit;
+#[cfg(feature = "webhook-client")]
+#[path = "../common/status_receiver.rs"]
+mod status_receiver;
 // Only some of the process helpers are used here.
 #[allow(dead_code)]
 #[path = "../serve/process.rs"]

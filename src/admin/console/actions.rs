@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::guard::ConsoleUser;
-use super::page::{ConsoleError, Frame, answer, html, input, number};
+use super::page::{ConsoleError, Form, Frame, answer, html, input, number};
 use super::views::NewKey;
 use crate::admin::AdminApi;
 use crate::admin::extract::{Body, Path};
@@ -41,7 +41,7 @@ struct KeyMade {
 pub(crate) async fn create_key(
     State(api): State<AdminApi>,
     Extension(user): Extension<ConsoleUser>,
-    axum::Form(form): axum::Form<KeyForm>,
+    Form(form): Form<KeyForm>,
 ) -> Result<Response, ConsoleError> {
     let mut new = Map::new();
     new.insert("project".into(), json!(form.project));
@@ -88,7 +88,7 @@ pub(crate) async fn rotate_key(
     State(api): State<AdminApi>,
     Extension(user): Extension<ConsoleUser>,
     Path(id): Path<String>,
-    axum::Form(form): axum::Form<RotateForm>,
+    Form(form): Form<RotateForm>,
 ) -> Result<Response, ConsoleError> {
     // An emptied field goes as `null`, which the API refuses: no grace is made up.
     let grace = number("grace_seconds", &form.grace_seconds)?;
@@ -125,7 +125,7 @@ pub(crate) struct PlanForm {
 pub(crate) async fn set_plan(
     State(api): State<AdminApi>,
     Path(id): Path<String>,
-    axum::Form(form): axum::Form<PlanForm>,
+    Form(form): Form<PlanForm>,
 ) -> Result<Response, ConsoleError> {
     let adds = number("adds_per_month", &form.adds_per_month)?;
     let queries = number("queries_per_month", &form.queries_per_month)?;

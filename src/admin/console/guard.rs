@@ -53,11 +53,13 @@ pub(crate) async fn console_call(
     let token = token.or_else(|| response.extensions().get::<LoggedIn>().map(|l| l.0.clone()));
     let token = token.as_deref().unwrap_or("none").to_owned();
     let mut response = meta.finish(&api, &token, response).await;
-    // No script, no frame around the pages (clickjacking), forms only to the console itself.
+    // Scripts only the console's own file, no frame around the pages (clickjacking), forms
+    // only to the console itself.
     response.headers_mut().insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(
-            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; \
+            "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; \
+             form-action 'self'; \
              frame-ancestors 'none'; base-uri 'none'",
         ),
     );

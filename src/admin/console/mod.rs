@@ -7,7 +7,9 @@
 //!
 //! # Decisions
 //! - Templates are askama's: compiled into the binary from `templates/console/`, HTML-escaped
-//!   by default, no files read at run time. There is no JavaScript: every control is a form.
+//!   by default, no files read at run time. Every control is a form and works without
+//!   JavaScript; one static script (`/admin/console.js`, the only one the policy allows) adds
+//!   a copy button beside a key shown once.
 //! - Login posts an admin token; the answer is a session cookie (`msc_session`: a random id,
 //!   `HttpOnly`, `SameSite=Strict`, `Path=/admin`, `Secure` over TLS). Sessions live in memory
 //!   (a restart logs everyone out; two instances each hold their own), end 8 hours after login
@@ -20,9 +22,13 @@
 //! - Every console request is an event in the audit chain, as an admin API call is: the same
 //!   fields, `detail` = `admin token=<id> result=<ok or the code>`, the key and project the
 //!   action named. Actions run the admin API's own handlers, so their checks are the API's.
-//! - Lists show the first 500 items (the API's largest page).
+//! - Lists show the first 500 items (the API's largest page); the audit log and the delivery
+//!   attempts are shown 100 lines at a time, newest first, with a link to the older ones that
+//!   keeps the filters. The chain's verification reads the whole log, so it is a page of its
+//!   own (`/admin/audit/verify`), run when asked.
 
 mod actions;
+mod audit;
 mod guard;
 mod login;
 mod page;
@@ -32,8 +38,9 @@ mod views;
 mod webhooks;
 
 use axum::Router;
-use axum::response::Redirect;
+use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
+use http::header;
 
 use super::AdminApi;
 
@@ -53,6 +60,7 @@ pub(crate) fn routes(api: &AdminApi) -> Router {
         .route("/admin/projects", get(pages::projects))
         .route("/admin/projects/{id}/plan", post(actions::set_plan))
         .route("/admin/webhooks", get(webhooks::page))
+        .route("/admin/webhooks/attempts", get(webhooks::attempts))
         .route(
             "/admin/webhooks/endpoints/{id}/enable",
             post(webhooks::enable),
@@ -61,9 +69,25 @@ pub(crate) fn routes(api: &AdminApi) -> Router {
             "/admin/webhooks/dead-letters/{id}/replay",
             post(webhooks::replay),
         )
+        .route("/admin/audit", get(audit::page))
+        .route("/admin/audit/verify", get(audit::verify))
         .route_layer(axum::middleware::from_fn_with_state(
             api.clone(),
             guard::console_call,
         ))
+        // Outside the session check: a static file, the same for everyone.
+        .route("/admin/console.js", get(script))
         .with_state(api.clone())
+}
+
+/// `GET /admin/console.js`: the copy button's script.
+async fn script() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        include_str!("../../../templates/console/console.js"),
+    )
 }

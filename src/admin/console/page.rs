@@ -122,3 +122,74 @@ pub(crate) fn number(name: &str, text: &str) -> Result<Option<u64>, ConsoleError
         )))
     })
 }
+
+/// A posted form; one that does not parse is a 400 page, with its code in the audit event.
+#[derive(Debug)]
+pub(crate) struct Form<T>(pub(crate) T);
+
+impl<T: DeserializeOwned, S: Send + Sync> axum::extract::FromRequest<S> for Form<T> {
+    type Rejection = ConsoleError;
+
+    async fn from_request(
+        request: axum::extract::Request,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        axum::Form::<T>::from_request(request, state)
+            .await
+            .map(|axum::Form(value)| Form(value))
+            .map_err(|rejection| ConsoleError(AdminError::bad_request(rejection.body_text())))
+    }
+}
+
+/// A page's query string (its filters); one that does not parse is a 400 page.
+#[derive(Debug)]
+pub(crate) struct Filters<T>(pub(crate) T);
+
+impl<T: DeserializeOwned, S: Send + Sync> axum::extract::FromRequestParts<S> for Filters<T> {
+    type Rejection = ConsoleError;
+
+    async fn from_request_parts(
+        parts: &mut http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Query(value)| Filters(value))
+            .map_err(|rejection| ConsoleError(AdminError::bad_request(rejection.body_text())))
+    }
+}
+
+/// The non-empty fields of a filter form, trimmed, as the admin API's query object.
+pub(crate) fn filled(
+    fields: &[(&str, &Option<String>)],
+) -> serde_json::Map<String, serde_json::Value> {
+    fields
+        .iter()
+        .filter_map(|(name, value)| {
+            let value = value.as_deref()?.trim();
+            (!value.is_empty()).then(|| ((*name).to_owned(), value.into()))
+        })
+        .collect()
+}
+
+/// The value of the filter `name` among `fields`, "" when it is empty or absent.
+pub(crate) fn field<'a>(fields: &[(&str, &'a Option<String>)], name: &str) -> &'a str {
+    fields
+        .iter()
+        .find(|(field, _)| *field == name)
+        .and_then(|(_, value)| value.as_deref())
+        .unwrap_or("")
+}
+
+/// The address of the page after this one: `path` with the same filters and `cursor`.
+pub(crate) fn next_page(path: &str, fields: &[(&str, &Option<String>)], cursor: &str) -> String {
+    let mut pairs: Vec<(&str, &str)> = fields
+        .iter()
+        .filter_map(|(name, value)| Some((*name, value.as_deref()?.trim())))
+        .filter(|(_, value)| !value.is_empty())
+        .collect();
+    pairs.push(("cursor", cursor));
+    // Pairs of strings always encode.
+    let query = serde_urlencoded::to_string(&pairs).unwrap_or_default();
+    format!("{path}?{query}")
+}

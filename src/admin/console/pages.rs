@@ -24,10 +24,19 @@ struct Overview {
     frame: Frame,
     /// Each health check's name, and why it is degraded (`None`: ok).
     checks: Vec<(String, Option<String>)>,
-    /// `None` when the deployment has no webhooks.
-    dead_letters: Option<u64>,
+    dead_letters: DeadLetters,
     keys: usize,
     projects: Vec<ProjectCard>,
+}
+
+/// The dead letters' count, as far as it could be read.
+#[derive(Debug)]
+enum DeadLetters {
+    Counted(u64),
+    /// The deployment delivers no webhooks.
+    Off,
+    /// The store did not answer: the error's code.
+    Unreadable(&'static str),
 }
 
 /// `GET /admin/`: dead letters, keys and every project's tile.
@@ -36,12 +45,15 @@ pub(crate) async fn overview(
     Extension(user): Extension<ConsoleUser>,
 ) -> Result<Response, ConsoleError> {
     let query = Query(input(json!({ "limit": 1 }))?);
-    // A deployment without webhooks answers 404 here: the page says so instead.
     let dead_letters =
-        answer::<DeadLetterCount>(deliveries::dead_letters(State(api.clone()), query).await)
+        match answer::<DeadLetterCount>(deliveries::dead_letters(State(api.clone()), query).await)
             .await
-            .ok()
-            .map(|(page, _)| page.count);
+        {
+            Ok((page, _)) => DeadLetters::Counted(page.count),
+            Err(ConsoleError(error)) if error.code == "webhooks_unavailable" => DeadLetters::Off,
+            // The store failed: the page says so, and the rest of it is still worth showing.
+            Err(ConsoleError(error)) => DeadLetters::Unreadable(error.code),
+        };
     // The checks `/health` runs, each shown (the public route names only the failing ones).
     let checks = api
         .deployment()

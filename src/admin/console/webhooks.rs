@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::guard::ConsoleUser;
-use super::page::{ConsoleError, Frame, answer, html, input};
+use super::page::{ConsoleError, Filters, Frame, answer, field, filled, html, input, next_page};
 use super::views::Listed;
 use crate::admin::AdminApi;
 use crate::admin::extract::{Path, Query};
@@ -85,4 +85,73 @@ pub(crate) async fn replay(
 ) -> Result<Response, ConsoleError> {
     answer::<Value>(deliveries::replay_one(State(api), Path(id)).await).await?;
     Ok(Redirect::to("/admin/webhooks").into_response())
+}
+
+/// The attempts log's filters, as the page's query string carries them.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct AttemptFilters {
+    endpoint: Option<String>,
+    status: Option<String>,
+    cursor: Option<String>,
+}
+
+impl AttemptFilters {
+    fn fields(&self) -> [(&'static str, &Option<String>); 2] {
+        [("endpoint", &self.endpoint), ("status", &self.status)]
+    }
+
+    fn value(&self, name: &str) -> &str {
+        field(&self.fields(), name)
+    }
+}
+
+/// One delivery attempt, as the page shows it.
+#[derive(Debug, Deserialize)]
+struct Attempt {
+    at: String,
+    endpoint: String,
+    message: String,
+    event_type: String,
+    status: Option<u16>,
+    latency_ms: u64,
+    error: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Attempts {
+    items: Vec<Attempt>,
+    next_cursor: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "console/attempts.html")]
+struct AttemptsPage<'a> {
+    frame: Frame,
+    filters: &'a AttemptFilters,
+    attempts: Vec<Attempt>,
+    older: Option<String>,
+}
+
+/// `GET /admin/webhooks/attempts`: the newest delivery attempts, by endpoint and status.
+pub(crate) async fn attempts(
+    State(api): State<AdminApi>,
+    Extension(user): Extension<ConsoleUser>,
+    Filters(filters): Filters<AttemptFilters>,
+) -> Result<Response, ConsoleError> {
+    let mut query = filled(&filters.fields());
+    if let Some(cursor) = filters.cursor.as_deref().filter(|c| !c.is_empty()) {
+        query.insert("cursor".into(), cursor.into());
+    }
+    query.insert("limit".into(), 100.into());
+    let query = Query(input(Value::Object(query))?);
+    let (page, _) = answer::<Attempts>(deliveries::attempts(State(api), query).await).await?;
+    let older = page
+        .next_cursor
+        .map(|cursor| next_page("/admin/webhooks/attempts", &filters.fields(), &cursor));
+    html(&AttemptsPage {
+        frame: Frame::of(&user),
+        filters: &filters,
+        attempts: page.items,
+        older,
+    })
 }
