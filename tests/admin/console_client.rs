@@ -77,14 +77,11 @@ impl Browser {
 
     /// Posts `fields` as `application/x-www-form-urlencoded`.
     pub(crate) async fn post(&self, path: &str, fields: &[(&str, &str)]) -> Page {
-        let body: Vec<String> = fields
-            .iter()
-            .map(|(name, value)| format!("{name}={}", encode(value)))
-            .collect();
+        let body = serde_urlencoded::to_string(fields).unwrap();
         let request = self
             .request("POST", path)
             .header("content-type", "application/x-www-form-urlencoded")
-            .body(Body::from(body.join("&")))
+            .body(Body::from(body))
             .unwrap();
         self.send(request).await
     }
@@ -107,15 +104,4 @@ impl Browser {
             body: String::from_utf8(bytes.to_vec()).unwrap(),
         }
     }
-}
-
-/// Percent-encodes a form value.
-fn encode(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }

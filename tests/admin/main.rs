@@ -12,6 +12,7 @@ mod audit;
 #[cfg(feature = "webhook-client")]
 mod checklist;
 mod console;
+mod console_audit;
 mod console_client;
 mod console_pages;
 #[cfg(feature = "webhook-client")]
