@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::AdminApi;
+use super::call::Target;
 use super::extract::{Path, Query};
 use super::page::limit;
 use super::problem::{AdminError, Problems};
@@ -204,7 +205,7 @@ pub(crate) struct Replayed {
 pub(crate) async fn replay_one(
     State(api): State<AdminApi>,
     Path(id): Path<String>,
-) -> Result<axum::Json<Replayed>, AdminError> {
+) -> Result<axum::response::Response, AdminError> {
     let found = webhooks(&api)?
         .replay_letter(&id)
         .await
@@ -215,7 +216,10 @@ pub(crate) async fn replay_one(
             format!("no dead letter `{id}`"),
         ));
     }
-    Ok(axum::Json(Replayed { replayed: 1 }))
+    // The audit event names the letter: `detail` ends with `dead_letter=<id>`.
+    Ok(Target::default()
+        .noting(format!("dead_letter={id}"))
+        .on(axum::Json(Replayed { replayed: 1 })))
 }
 
 /// `POST /admin/v1/webhooks/dead-letters/replay?since=`.

@@ -146,6 +146,12 @@ async fn sessions_end_after_30_idle_minutes_or_8_hours_and_at_logout() {
     assert_eq!(page.location(), "/admin/login");
     assert!(page.set_cookie().contains("Max-Age=0"));
     assert_eq!(browser.get("/admin/").await.status, StatusCode::SEE_OTHER);
+    // Logging out of a session that is over already leads to the login form too.
+    let page = browser.post("/admin/logout", &[("csrf", &csrf)]).await;
+    assert_eq!(
+        (page.status, page.location()),
+        (StatusCode::SEE_OTHER, "/admin/login")
+    );
 }
 
 #[tokio::test]

@@ -74,6 +74,12 @@ async fn a_dead_letter_is_shown_and_replayed_from_the_console() {
         )
         .await;
     assert_eq!(replayed.status, StatusCode::SEE_OTHER, "{}", replayed.body);
+    let lines = admin.audit_lines().await;
+    let replay = lines.iter().rev().find(|l| l["method"] == "POST").unwrap();
+    assert_eq!(
+        replay["detail"],
+        format!("admin token=tok_ops result=ok dead_letter={letter}")
+    );
     assert!(hook.next().await.verifies(&secret, admin.clock.now()));
     let page = browser.get("/admin/webhooks").await;
     assert!(!page.body.contains(&format!("id=\"letter-{letter}\"")));

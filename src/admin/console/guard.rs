@@ -93,7 +93,7 @@ async fn guard(api: &AdminApi, mut request: Request, next: Next) -> (Response, O
         }
     });
     let Some(session) = session else {
-        return (no_session(request.method()), None);
+        return (no_session(&request), None);
     };
     let token = Some(session.token_id.clone());
     if !is_read(request.method()) {
@@ -122,9 +122,10 @@ async fn guard(api: &AdminApi, mut request: Request, next: Next) -> (Response, O
     (next.run(request).await, token)
 }
 
-/// No live session: a page asks to log in, anything else is refused.
-fn no_session(method: &http::Method) -> Response {
-    let mut response = if is_read(method) {
+/// No live session: a page asks to log in, and so does a logout (the session it would end is
+/// over already); anything else is refused.
+fn no_session(request: &Request) -> Response {
+    let mut response = if is_read(request.method()) || request.uri().path() == "/admin/logout" {
         Redirect::to("/admin/login").into_response()
     } else {
         ConsoleError(AdminError::new(

@@ -15,7 +15,9 @@
 //!   (a restart logs everyone out; two instances each hold their own), end 8 hours after login
 //!   or 30 minutes after their last request by the deployment's clock, and hold the token's id,
 //!   role and hash, never the token. Each request reads the token set again: a reload that
-//!   removes (or replaces) the token ends its sessions, and a changed role takes effect.
+//!   removes (or replaces) the token ends its sessions, and a changed role takes effect. An
+//!   instance keeps at most 10,000 sessions; a login beyond that ends the least recently used.
+//!   A logout without a live session leads to the login form, as one with it does.
 //! - Every POST but the login carries the session's CSRF token in a form field, compared in
 //!   constant time; without it, or with a wrong one, the answer is 403 `csrf_refused`.
 //! - A `read` session's pages have no form but the logout, and its POSTs are 403.

@@ -21,6 +21,8 @@ pub(crate) const COOKIE: &str = "msc_session";
 pub(crate) const LIFETIME: Duration = Duration::from_secs(8 * 3600);
 /// A session ends this long after its last request.
 pub(crate) const IDLE: Duration = Duration::from_secs(30 * 60);
+/// The most sessions one instance keeps: a login beyond it ends the least recently used one.
+pub(crate) const MAX_SESSIONS: usize = 10_000;
 
 /// One logged-in console user.
 #[derive(Clone)]
@@ -56,10 +58,21 @@ impl Session {
 
 /// The sessions of one console, keyed by the SHA-256 of their ids (a lookup's timing says
 /// nothing about the ids held).
-#[derive(Default)]
 pub(crate) struct Sessions {
     by_id: Mutex<HashMap<[u8; 32], Session>>,
     secure: AtomicBool,
+    /// The most sessions kept: [`MAX_SESSIONS`].
+    cap: usize,
+}
+
+impl Default for Sessions {
+    fn default() -> Self {
+        Sessions {
+            by_id: Mutex::default(),
+            secure: AtomicBool::default(),
+            cap: MAX_SESSIONS,
+        }
+    }
 }
 
 impl std::fmt::Debug for Sessions {
@@ -98,6 +111,15 @@ impl Sessions {
         let mut sessions = self.by_id.lock().unwrap_or_else(PoisonError::into_inner);
         // Ended sessions go as new ones come: the map holds live sessions only, roughly.
         sessions.retain(|_, s| live(s, now));
+        // Logins in a loop with a valid token cannot grow the map without end.
+        if sessions.len() >= self.cap
+            && let Some(oldest) = sessions
+                .iter()
+                .min_by_key(|(_, s)| s.last_seen)
+                .map(|(key, _)| *key)
+        {
+            sessions.remove(&oldest);
+        }
         sessions.insert(digest(&id), session);
         Ok(id)
     }
@@ -204,6 +226,37 @@ mod tests {
         }
         assert!(sessions.touch(&id, T0.saturating_add(LIFETIME)).is_none());
         assert!(!format!("{session:?}").contains(&session.csrf));
+    }
+
+    #[test]
+    fn logins_past_the_cap_end_the_least_recently_used_session() {
+        let sessions = Sessions {
+            cap: 3,
+            ..Sessions::default()
+        };
+        let at = |secs| T0.saturating_add(Duration::from_secs(secs));
+        let open_at = |secs| {
+            let hash = crate::key::AdminToken::generate().unwrap().hash();
+            sessions
+                .open(Arc::from("tok_ops"), AdminRole::Admin, hash, at(secs))
+                .unwrap()
+        };
+        let first = open_at(0);
+        let second = open_at(1);
+        // The first is used again: the second is now the least recently used.
+        assert!(sessions.touch(&first, at(2)).is_some());
+        let third = open_at(3);
+        let fourth = open_at(4);
+        let count = sessions
+            .by_id
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len();
+        assert_eq!(count, 3);
+        assert!(sessions.touch(&second, at(5)).is_none());
+        for id in [first, third, fourth] {
+            assert!(sessions.touch(&id, at(5)).is_some());
+        }
     }
 
     #[test]

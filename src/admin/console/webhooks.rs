@@ -83,8 +83,8 @@ pub(crate) async fn replay(
     State(api): State<AdminApi>,
     Path(id): Path<String>,
 ) -> Result<Response, ConsoleError> {
-    answer::<Value>(deliveries::replay_one(State(api), Path(id)).await).await?;
-    Ok(Redirect::to("/admin/webhooks").into_response())
+    let (_, target) = answer::<Value>(deliveries::replay_one(State(api), Path(id)).await).await?;
+    Ok(target.on(Redirect::to("/admin/webhooks").into_response()))
 }
 
 /// The attempts log's filters, as the page's query string carries them.
