@@ -65,7 +65,26 @@ async fn login_with_a_listed_token_opens_a_session_and_others_are_refused() {
         .to_str()
         .unwrap();
     assert!(policy.contains("frame-ancestors 'none'"), "{policy}");
+    assert!(policy.contains("script-src 'self';"), "{policy}");
     assert_eq!(overview.headers["cache-control"], "no-store");
+    assert_eq!(overview.headers["x-frame-options"], "DENY");
+    assert_eq!(overview.headers["x-content-type-options"], "nosniff");
+    assert_eq!(overview.headers["referrer-policy"], "no-referrer");
+    assert!(
+        overview.body.contains("id=\"key-count\">1</a>"),
+        "{}",
+        overview.body
+    );
+    // The one script the policy allows is served to anyone, as a script.
+    let script = Browser::new(admin.router.clone())
+        .get("/admin/console.js")
+        .await;
+    assert_eq!(script.status, StatusCode::OK);
+    assert_eq!(
+        script.headers["content-type"],
+        "text/javascript; charset=utf-8"
+    );
+    assert!(script.body.contains("data-copy"));
     assert!(overview.body.contains("token tok_ops"), "{}", overview.body);
 
     let reader = Browser::logged_in(admin.router.clone(), admin.reader.expose_secret()).await;

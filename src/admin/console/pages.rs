@@ -25,7 +25,8 @@ struct Overview {
     /// Each health check's name, and why it is degraded (`None`: ok).
     checks: Vec<(String, Option<String>)>,
     dead_letters: DeadLetters,
-    keys: usize,
+    /// How many keys there are, as the page says it ("500 or more" past one list page).
+    keys: String,
     projects: Vec<ProjectCard>,
 }
 
@@ -71,7 +72,7 @@ pub(crate) async fn overview(
         frame: Frame::of(&user),
         checks,
         dead_letters,
-        keys: key_rows(&api).await?.len(),
+        keys: key_count(&api).await?,
         projects: project_cards(&api).await?,
     })
 }
@@ -132,6 +133,16 @@ pub(crate) async fn projects(
     html(&Projects {
         frame: Frame::of(&user),
         projects: project_cards(&api).await?,
+    })
+}
+
+async fn key_count(api: &AdminApi) -> Result<String, ConsoleError> {
+    let query = Query(input(json!({ "limit": PAGE }))?);
+    let (listed, _) =
+        answer::<Listed<serde_json::Value>>(keys::list(State(api.clone()), query).await).await?;
+    Ok(match listed.next_cursor {
+        Some(_) => format!("{} or more", listed.items.len()),
+        None => listed.items.len().to_string(),
     })
 }
 

@@ -7,6 +7,9 @@ use serde::Deserialize;
 pub(crate) struct Listed<T> {
     /// This page's items.
     pub(crate) items: Vec<T>,
+    /// Set when there are more.
+    #[serde(default)]
+    pub(crate) next_cursor: Option<String>,
 }
 
 /// A key record with its usage.
