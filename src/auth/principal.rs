@@ -54,6 +54,16 @@ impl Principal {
         self.entry.record().rpm
     }
 
+    /// The key's own per-second window, if it sets one.
+    pub fn rps_window(&self) -> Option<std::time::Duration> {
+        self.entry.record().rps_window
+    }
+
+    /// The key's own per-minute window, if it sets one.
+    pub fn rpm_window(&self) -> Option<std::time::Duration> {
+        self.entry.record().rpm_window
+    }
+
     /// Records who is calling on a stage's span. Checked first because recording looks the
     /// field up by name even on a span that no subscriber wants.
     pub(crate) fn record_on(&self, span: &Span) {

@@ -1,6 +1,7 @@
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::time::Duration;
 
 use super::KeyHash;
 use crate::clock::Timestamp;
@@ -22,6 +23,10 @@ pub struct KeyRecord {
     pub rps: Option<u32>,
     /// Requests per minute; `None` means no per-minute limit.
     pub rpm: Option<u32>,
+    /// The per-second rate's window; `None`: the deployment's default (`[limits]`, else 1 s).
+    pub rps_window: Option<Duration>,
+    /// The per-minute rate's window; `None`: the deployment's default (`[limits]`, else 60 s).
+    pub rpm_window: Option<Duration>,
     /// The key is refused from this instant on.
     pub expires_at: Option<Timestamp>,
     /// The key was revoked at this instant.
@@ -46,6 +51,8 @@ impl KeyRecord {
             environment,
             rps: None,
             rpm: None,
+            rps_window: None,
+            rpm_window: None,
             expires_at: None,
             revoked_at: None,
             owner: RecordOwner::Api,
@@ -64,6 +71,18 @@ impl KeyRecord {
     pub fn with_limits(mut self, rps: Option<u32>, rpm: Option<u32>) -> Self {
         self.rps = rps;
         self.rpm = rpm;
+        self
+    }
+
+    /// Sets the windows of the two limits (`None`: the deployment's default).
+    #[must_use]
+    pub fn with_windows(
+        mut self,
+        rps_window: Option<Duration>,
+        rpm_window: Option<Duration>,
+    ) -> Self {
+        self.rps_window = rps_window;
+        self.rpm_window = rpm_window;
         self
     }
 

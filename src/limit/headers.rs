@@ -25,7 +25,7 @@ pub(crate) fn insert(headers: &mut HeaderMap, decision: &Decision) {
         policy.push(b";q=");
         policy.push_number(u64::from(window.limit));
         policy.push(b";w=");
-        policy.push_number(window.kind.seconds());
+        policy.push_number(window.window_secs);
     }
     if let Some(value) = policy.value() {
         headers.insert(RATELIMIT_POLICY, value);
@@ -50,7 +50,8 @@ pub(crate) fn insert(headers: &mut HeaderMap, decision: &Decision) {
     }
 }
 
-/// Room for the longest field: two windows of `"rpm";q=<u32>;w=60`, or `"rpm";r=<u64>;t=<u64>`.
+/// Room for the longest field: `"rps";q=<u32>;w=3600, "rpm";q=<u32>;w=86400`, or
+/// `"rpm";r=<u64>;t=<u64>`.
 const ROOM: usize = 64;
 
 /// A field value being written: names, digits and punctuation only.

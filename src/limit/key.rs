@@ -41,11 +41,16 @@ pub trait KeyExtractor<B> {
 pub struct ByApiKey;
 
 impl<B> KeyExtractor<B> for ByApiKey {
-    fn rate_key<'r>(&self, request: &'r Request<B>, _limits: Limits) -> RateKey<'r> {
+    fn rate_key<'r>(&self, request: &'r Request<B>, layer: Limits) -> RateKey<'r> {
         match request.extensions().get::<Principal>() {
+            // The record's rates, over its own windows or else the layer's.
             Some(principal) => RateKey::Limited {
                 id: Cow::Borrowed(principal.key_id()),
-                limits: Limits::new(principal.rps(), principal.rpm()),
+                limits: Limits::new(principal.rps(), principal.rpm()).with_windows(
+                    layer
+                        .windows
+                        .overridden_by(principal.rps_window(), principal.rpm_window()),
+                ),
             },
             None => RateKey::Refused(Rejection::new(
                 RejectionCode::MissingApiKey,

@@ -5,7 +5,7 @@ use http::Request;
 use tower_layer::Layer;
 
 use super::key::{ByApiKey, ByFn};
-use super::{Limits, RateLimitStore, SlidingWindowLimiter, SlidingWindowRateLimit};
+use super::{Limits, RateLimitStore, SlidingWindowLimiter, SlidingWindowRateLimit, Windows};
 use crate::clock::{Clock, SharedClock, system_clock};
 
 /// Applies [`SlidingWindowRateLimit`]. Cheap to clone: the store sits behind an `Arc`, and clones
@@ -76,7 +76,14 @@ impl<L: RateLimitStore, K> SlidingWindowRateLimitLayer<L, K> {
     /// per minute. Without it such keys are unlimited, like a key record with neither limit.
     /// API keys keep their records' limits.
     pub fn with_limits(mut self, rps: u32, rpm: u32) -> Self {
-        self.limits = Limits::new(Some(rps), Some(rpm));
+        self.limits = Limits::new(Some(rps), Some(rpm)).with_windows(self.limits.windows);
+        self
+    }
+
+    /// The windows' lengths for keys whose record sets none (the config's `[limits]`), and for
+    /// keys from [`with_key`](Self::with_key). Without it: 1 s and 60 s.
+    pub fn with_windows(mut self, windows: Windows) -> Self {
+        self.limits.windows = windows;
         self
     }
 

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use dashmap::DashMap;
 
 use super::limits::{Decision, Limits, WindowKind, WindowStatus, ceil_secs};
-use super::window::{GroupLog, MINUTE, SECOND, Span, WindowCheck};
+use super::window::{GroupLog, Span, WindowCheck};
 use crate::clock::Timestamp;
 
 /// How often idle keys are swept out when the limiter is not full.
@@ -16,11 +16,14 @@ const SWEEP_EVERY_MS: i64 = 60_000;
 /// scan of the whole table.
 const FULL_SWEEP_EVERY_MS: i64 = 1_000;
 
-/// The state of one key: 112 bytes.
+/// The state of one key: 120 bytes.
 #[derive(Clone, Copy, Debug, Default)]
 struct KeyState {
     /// The latest time seen; earlier readings are taken as this one.
     last_ms: i64,
+    /// The windows' lengths in seconds when their logs were written (0: never).
+    second_secs: u32,
+    minute_secs: u32,
     second: GroupLog,
     minute: GroupLog,
 }
@@ -114,48 +117,90 @@ impl Default for SlidingWindowLimiter {
 }
 
 impl KeyState {
+    /// Decides one request at `now` under `limits`, and records it when admitted.
     fn decide(&mut self, limits: Limits, now_ms: i64) -> Decision {
         let now_ms = now_ms.max(self.last_ms);
         let idle_ms = now_ms - self.last_ms;
-        // A window untouched for its whole length is empty; clearing it also keeps its 16-bit
-        // group ends within the range they are compared in.
-        if idle_ms >= SECOND.length_ms {
+        let (second_span, minute_span) = spans(limits);
+        // A window whose length changed (the key's record was edited) starts over: its groups
+        // were counted against the old length.
+        let second_secs = secs_of(limits.windows.rps_window());
+        if idle_ms >= second_span.length_ms || self.second_secs != second_secs {
             self.second = GroupLog::default();
+            self.second_secs = second_secs;
         }
-        if idle_ms >= MINUTE.length_ms {
+        let minute_secs = secs_of(limits.windows.rpm_window());
+        if idle_ms >= minute_span.length_ms || self.minute_secs != minute_secs {
             self.minute = GroupLog::default();
+            self.minute_secs = minute_secs;
         }
         self.last_ms = now_ms;
-        let second = limits
-            .per_second
-            .map(|limit| (limit, self.second.check(SECOND, limit, now_ms)));
-        let minute = limits
-            .per_minute
-            .map(|limit| (limit, self.minute.check(MINUTE, limit, now_ms)));
-        let admitted = second.is_none_or(|(_, c)| c.fits) && minute.is_none_or(|(_, c)| c.fits);
+        let second = limits.per_second_quota().map(|limit| Checked {
+            limit,
+            span: second_span,
+            check: self.second.check(second_span, limit, now_ms),
+        });
+        let minute = limits.per_minute_quota().map(|limit| Checked {
+            limit,
+            span: minute_span,
+            check: self.minute.check(minute_span, limit, now_ms),
+        });
+        let admitted = second.is_none_or(|w| w.check.fits) && minute.is_none_or(|w| w.check.fits);
         if admitted {
-            if let Some((limit, _)) = second {
-                self.second.record(SECOND, limit, now_ms);
+            if let Some(w) = second {
+                self.second.record(w.span, w.limit, now_ms);
             }
-            if let Some((limit, _)) = minute {
-                self.minute.record(MINUTE, limit, now_ms);
+            if let Some(w) = minute {
+                self.minute.record(w.span, w.limit, now_ms);
             }
         }
         decision_of(second, minute, admitted)
     }
+
+    /// Whether both windows are empty at `now`, so forgetting the key changes no decision.
+    fn is_idle(&self, now_ms: i64) -> bool {
+        let now_ms = now_ms.max(self.last_ms);
+        let idle_ms = now_ms - self.last_ms;
+        let empty = |log: &GroupLog, secs: u32| {
+            let span = Span::of_secs(u64::from(secs));
+            idle_ms >= span.length_ms || log.is_empty_at(span, now_ms)
+        };
+        empty(&self.second, self.second_secs) && empty(&self.minute, self.minute_secs)
+    }
 }
 
-/// The decision from each window's check: shared by the in-memory limiter and the Redis script's
-/// answer, so both report alike.
+/// Whole seconds of a window's length (at most a day: it fits).
+fn secs_of(length: std::time::Duration) -> u32 {
+    u32::try_from(length.as_secs()).unwrap_or(u32::MAX)
+}
+
+/// The spans of both windows of `limits`.
+pub(crate) fn spans(limits: Limits) -> (Span, Span) {
+    (
+        Span::of_secs(limits.windows.rps_window().as_secs()),
+        Span::of_secs(limits.windows.rpm_window().as_secs()),
+    )
+}
+
+/// One window's check: its quota, its span, and what it said.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Checked {
+    pub(crate) limit: u32,
+    pub(crate) span: Span,
+    pub(crate) check: WindowCheck,
+}
+
+/// The decision from both windows' checks (shared with the Redis store, whose script checks
+/// the same way).
 pub(crate) fn decision_of(
-    second: Option<(u32, WindowCheck)>,
-    minute: Option<(u32, WindowCheck)>,
+    second: Option<Checked>,
+    minute: Option<Checked>,
     admitted: bool,
 ) -> Decision {
     let wait_ms = [second, minute]
         .iter()
         .flatten()
-        .map(|(_, c)| c.wait_ms)
+        .map(|w| w.check.wait_ms)
         .max()
         .unwrap_or(0);
     Decision {
@@ -165,31 +210,14 @@ pub(crate) fn decision_of(
         } else {
             ceil_secs(wait_ms).max(1)
         },
-        per_second: second.map(|(l, c)| status(WindowKind::PerSecond, SECOND, l, c, admitted)),
-        per_minute: minute.map(|(l, c)| status(WindowKind::PerMinute, MINUTE, l, c, admitted)),
+        per_second: second.map(|w| status(WindowKind::PerSecond, w, admitted)),
+        per_minute: minute.map(|w| status(WindowKind::PerMinute, w, admitted)),
         at_capacity: false,
     }
 }
 
-impl KeyState {
-    fn is_idle(&self, now_ms: i64) -> bool {
-        let now_ms = now_ms.max(self.last_ms);
-        let idle_ms = now_ms - self.last_ms;
-        // Past a window's length the window is empty whatever its ends say (and its 16-bit ends
-        // may no longer be comparable), so that case is decided by time alone.
-        let second_empty = idle_ms >= SECOND.length_ms || self.second.is_empty_at(SECOND, now_ms);
-        let minute_empty = idle_ms >= MINUTE.length_ms || self.minute.is_empty_at(MINUTE, now_ms);
-        second_empty && minute_empty
-    }
-}
-
-fn status(
-    kind: WindowKind,
-    span: Span,
-    limit: u32,
-    check: WindowCheck,
-    admitted: bool,
-) -> WindowStatus {
+fn status(kind: WindowKind, window: Checked, admitted: bool) -> WindowStatus {
+    let Checked { limit, span, check } = window;
     let used = check.live_count + u64::from(admitted);
     // An admission into an empty window frees a whole window from now.
     let reset_ms = if check.reset_ms == 0 && admitted {
@@ -200,6 +228,7 @@ fn status(
     WindowStatus {
         kind,
         limit,
+        window_secs: ceil_secs(span.length_ms),
         remaining: u64::from(limit).saturating_sub(used),
         reset_secs: ceil_secs(reset_ms),
     }
@@ -207,17 +236,23 @@ fn status(
 
 impl Decision {
     fn at_capacity(limits: Limits) -> Decision {
-        let refused = |kind: WindowKind, limit: u32| WindowStatus {
+        let refused = |kind: WindowKind, limit: u32, window: std::time::Duration| WindowStatus {
             kind,
             limit,
+            window_secs: window.as_secs(),
             remaining: 0,
             reset_secs: 1,
         };
+        let windows = limits.windows;
         Decision {
             admitted: false,
             retry_after_secs: 1,
-            per_second: limits.per_second.map(|l| refused(WindowKind::PerSecond, l)),
-            per_minute: limits.per_minute.map(|l| refused(WindowKind::PerMinute, l)),
+            per_second: limits
+                .per_second_quota()
+                .map(|l| refused(WindowKind::PerSecond, l, windows.rps_window())),
+            per_minute: limits
+                .per_minute_quota()
+                .map(|l| refused(WindowKind::PerMinute, l, windows.rpm_window())),
             at_capacity: true,
         }
     }

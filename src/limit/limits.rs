@@ -1,24 +1,49 @@
 use std::fmt;
 
-/// A key's limits: requests per second and per minute. `None` means no limit on that window.
+use super::windows::Windows;
+
+/// A key's limits: requests per second and per minute, each enforced over its window (1 s and
+/// 60 s unless [`Limits::with_windows`] says otherwise). `None` means no limit on that window.
 ///
 /// A limit of 0 refuses every request (with `Retry-After` the window's length); the config file
 /// refuses 0 as an error, so it is reached only through the API.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Limits {
-    /// Requests per 1 s window.
+    /// Requests per second, on average over the per-second window.
     pub per_second: Option<u32>,
-    /// Requests per 60 s window.
+    /// Requests per minute, on average over the per-minute window.
     pub per_minute: Option<u32>,
+    /// The windows' lengths.
+    pub windows: Windows,
 }
 
 impl Limits {
-    /// Limits with both windows.
+    /// Limits with both rates, over the default windows (1 s and 60 s).
     pub const fn new(per_second: Option<u32>, per_minute: Option<u32>) -> Self {
         Limits {
             per_second,
             per_minute,
+            windows: Windows::DEFAULT,
         }
+    }
+
+    /// These rates over `windows`.
+    #[must_use]
+    pub const fn with_windows(mut self, windows: Windows) -> Self {
+        self.windows = windows;
+        self
+    }
+
+    /// The requests the per-second window admits: `rps × rps_window` in seconds.
+    pub fn per_second_quota(&self) -> Option<u32> {
+        let seconds = self.windows.rps_window().as_secs();
+        self.per_second.map(|rate| quota(rate, seconds, 1))
+    }
+
+    /// The requests the per-minute window admits: `rpm × rpm_window` in minutes, rounded down.
+    pub fn per_minute_quota(&self) -> Option<u32> {
+        let seconds = self.windows.rpm_window().as_secs();
+        self.per_minute.map(|rate| quota(rate, seconds, 60))
     }
 
     /// Whether neither window is limited.
@@ -45,7 +70,7 @@ impl WindowKind {
         }
     }
 
-    /// The window's length in seconds.
+    /// The window's default length in seconds (a key's may differ: [`WindowStatus::window_secs`]).
     pub const fn seconds(self) -> u64 {
         match self {
             WindowKind::PerSecond => 1,
@@ -65,8 +90,10 @@ impl fmt::Display for WindowKind {
 pub struct WindowStatus {
     /// Which window.
     pub kind: WindowKind,
-    /// Its limit.
+    /// Requests it admits: the rate times the window's length (`q` of `RateLimit-Policy`).
     pub limit: u32,
+    /// Its length in seconds (`w` of `RateLimit-Policy`).
+    pub window_secs: u64,
     /// Requests left in it after this decision.
     pub remaining: u64,
     /// Seconds until some of it frees (the draft's `t`), rounded up. For a window that refused
@@ -115,6 +142,16 @@ impl Decision {
                 .total_cmp(&used(b))
                 .then(a.reset_secs.cmp(&b.reset_secs))
         })
+    }
+}
+
+/// `rate × seconds / per`, rounded down, at most `u32::MAX`; a positive rate admits at least 1.
+fn quota(rate: u32, seconds: u64, per: u64) -> u32 {
+    let admitted = u64::from(rate) * seconds / per;
+    match u32::try_from(admitted) {
+        Ok(0) if rate > 0 => 1,
+        Ok(admitted) => admitted,
+        Err(_) => u32::MAX,
     }
 }
 

@@ -128,6 +128,7 @@ mod limits;
 mod service;
 mod store;
 mod window;
+mod windows;
 
 pub use crate::store::WithFallback;
 pub use future::ResponseFuture;
@@ -137,8 +138,9 @@ pub use limiter::SlidingWindowLimiter;
 pub use limits::{Decision, Limits, WindowKind, WindowStatus};
 pub use service::SlidingWindowRateLimit;
 pub use store::RateLimitStore;
+pub use windows::{WindowError, WindowName, Windows, format_window};
 
 #[cfg(feature = "redis")]
-pub(crate) use limiter::decision_of;
+pub(crate) use limiter::{Checked, decision_of, spans};
 #[cfg(feature = "redis")]
 pub(crate) use window::{GROUPS, WindowCheck};

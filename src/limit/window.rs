@@ -37,19 +37,36 @@ pub(crate) struct Span {
     pub(crate) unit_shift: u32,
 }
 
-/// The per-second window: 1 s, in 1 ms units.
-pub(crate) const SECOND: Span = Span {
-    length_ms: 1_000,
-    unit_shift: 0,
-};
+/// The default per-second window: 1 s, in 1 ms units.
+#[cfg(test)]
+pub(crate) const SECOND: Span = Span::of_secs(1);
 
-/// The per-minute window: 60 s, in 2 ms units (so ±2^15 units cover twice the length).
-pub(crate) const MINUTE: Span = Span {
-    length_ms: 60_000,
-    unit_shift: 1,
-};
+/// The default per-minute window: 60 s, in 2 ms units.
+#[cfg(test)]
+pub(crate) const MINUTE: Span = Span::of_secs(60);
 
 impl Span {
+    /// A window of `secs` seconds, in the smallest power-of-two unit that keeps its length
+    /// under 2^15 units (1 ms for 1 s, 2 ms for 60 s, 128 ms for 1 h, 4096 ms for 24 h): every
+    /// live end is then within 2^15 units after the horizon, where the 16-bit circle compares
+    /// them rightly.
+    pub(crate) const fn of_secs(secs: u64) -> Span {
+        let length_ms = secs as i64 * 1_000;
+        let mut unit_shift = 0;
+        while (length_ms >> unit_shift) >= 1 << 15 {
+            unit_shift += 1;
+        }
+        Span {
+            length_ms,
+            unit_shift,
+        }
+    }
+
+    /// The unit in milliseconds.
+    pub(crate) const fn unit_ms(self) -> i64 {
+        1 << self.unit_shift
+    }
+
     /// `floor((now - T) / unit)`: a group is live when its end is after this.
     fn horizon(self, now_ms: i64) -> i64 {
         (now_ms - self.length_ms) >> self.unit_shift
@@ -200,6 +217,33 @@ mod tests {
             log.record(span, limit, now);
         }
         check.fits
+    }
+
+    #[test]
+    fn spans_keep_their_lengths_under_two_to_the_fifteen_units() {
+        assert_eq!(SECOND.unit_shift, 0);
+        assert_eq!(MINUTE.unit_shift, 1);
+        assert_eq!(Span::of_secs(3_600).unit_ms(), 128);
+        assert_eq!(Span::of_secs(86_400).unit_ms(), 4_096);
+        for secs in [1, 4, 59, 60, 61, 600, 3_600, 86_400] {
+            let span = Span::of_secs(secs);
+            assert!(span.length_ms >> span.unit_shift < 1 << 15, "{secs}");
+        }
+    }
+
+    #[test]
+    fn a_long_window_holds_its_admissions_to_its_end() {
+        // A day's window in 4 s units, across the 16-bit counter's wrap.
+        let day = Span::of_secs(86_400);
+        let mut log = GroupLog::default();
+        let start = (65_536_i64 << day.unit_shift) - 3_600_000;
+        for i in 0..3 {
+            assert!(admit(&mut log, day, 3, start + i * 1_000));
+        }
+        for later in [start + 43_200_000, start + 86_399_999] {
+            assert!(!admit(&mut log, day, 3, later), "at {later}");
+        }
+        assert!(admit(&mut log, day, 3, start + 86_400_000 + day.unit_ms()));
     }
 
     #[test]

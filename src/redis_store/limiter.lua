@@ -1,8 +1,9 @@
 -- The sliding-window rule of src/limit/window.rs, for one key, in one round trip.
 -- KEYS[1]: hash {last, s_size, s_count, m_size, m_count}; KEYS[2], KEYS[3]: lists of the group
 -- ends (ms) of the per-second and per-minute windows, oldest first.
--- ARGV[1], ARGV[2]: the per-second and per-minute limits, -1 for none; ARGV[3]: groups per
--- window; ARGV[4]: "now" in ms for tests, empty to use the server's TIME.
+-- ARGV[1], ARGV[2]: the per-second and per-minute windows' quotas, -1 for none; ARGV[3]: groups
+-- per window; ARGV[4]: "now" in ms for tests, empty to use the server's TIME; ARGV[5], ARGV[6]:
+-- the per-second window's length and unit in ms; ARGV[7], ARGV[8]: the per-minute window's.
 local now
 if ARGV[4] ~= nil and ARGV[4] ~= '' then
   now = tonumber(ARGV[4])
@@ -15,9 +16,14 @@ local last = tonumber(redis.call('HGET', KEYS[1], 'last') or '-1e18')
 if now < last then now = last end
 local groups = tonumber(ARGV[3])
 
-local function check(ends_key, size_f, count_f, limit, length, unit)
+local function check(ends_key, size_f, count_f, length_f, limit, length, unit)
   if limit < 0 then return nil end
-  if now - last >= length then redis.call('DEL', ends_key) end
+  -- A window whose length changed starts over: its groups were counted against the old one.
+  local was = tonumber(redis.call('HGET', KEYS[1], length_f) or '0')
+  if now - last >= length or was ~= length then
+    redis.call('DEL', ends_key)
+    redis.call('HSET', KEYS[1], length_f, length)
+  end
   local ends = redis.call('LRANGE', ends_key, 0, -1)
   local first = 1
   while first <= #ends and tonumber(ends[first]) <= now - length do first = first + 1 end
@@ -67,8 +73,11 @@ local function record(w)
   redis.call('HSET', KEYS[1], w.size_f, size, w.count_f, count)
 end
 
-local s = check(KEYS[2], 's_size', 's_count', tonumber(ARGV[1]), 1000, 1)
-local m = check(KEYS[3], 'm_size', 'm_count', tonumber(ARGV[2]), 60000, 2)
+local s_length, m_length = tonumber(ARGV[5]), tonumber(ARGV[7])
+local s = check(KEYS[2], 's_size', 's_count', 's_length', tonumber(ARGV[1]), s_length,
+  tonumber(ARGV[6]))
+local m = check(KEYS[3], 'm_size', 'm_count', 'm_length', tonumber(ARGV[2]), m_length,
+  tonumber(ARGV[8]))
 local admitted = (s == nil or s.fits) and (m == nil or m.fits)
 if admitted then
   record(s)
@@ -76,7 +85,8 @@ if admitted then
 end
 redis.call('HSET', KEYS[1], 'last', now)
 -- Idle keys vanish by themselves once both windows are over.
-for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], 61000) end
+local longest = math.max(s_length, m_length) + 1000
+for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], longest) end
 
 local function report(w)
   if w == nil then return { 0, 0, 0, 0, 0 } end

@@ -9,7 +9,9 @@ use redis::Script;
 
 use super::RedisConnection;
 use crate::clock::Timestamp;
-use crate::limit::{Decision, GROUPS, Limits, RateLimitStore, WindowCheck, decision_of};
+use crate::limit::{
+    Checked, Decision, GROUPS, Limits, RateLimitStore, WindowCheck, decision_of, spans,
+};
 use crate::store::StoreError;
 
 /// One decision on a key's two windows (`limiter.lua`).
@@ -68,13 +70,19 @@ async fn decide(
     now: Option<Timestamp>,
 ) -> Result<Decision, StoreError> {
     let limit_arg = |limit: Option<u32>| limit.map_or(-1, i64::from);
+    let (second, minute) = spans(limits);
+    let (second_quota, minute_quota) = (limits.per_second_quota(), limits.per_minute_quota());
     let mut invocation = DECIDE.prepare_invoke();
     invocation
         .key(&connection.keyspace().rate_limit_windows(&key_id))
-        .arg(limit_arg(limits.per_second))
-        .arg(limit_arg(limits.per_minute))
+        .arg(limit_arg(second_quota))
+        .arg(limit_arg(minute_quota))
         .arg(GROUPS)
-        .arg(now.map_or(String::new(), |t| t.unix_millis().to_string()));
+        .arg(now.map_or(String::new(), |t| t.unix_millis().to_string()))
+        .arg(second.length_ms)
+        .arg(second.unit_ms())
+        .arg(minute.length_ms)
+        .arg(minute.unit_ms());
     let mut manager = connection.manager();
     let answer: Vec<i64> = connection
         .timed(async move { invocation.invoke_async(&mut manager).await })
@@ -97,22 +105,22 @@ async fn decide(
             "redis rate-limit script answered in an unknown shape",
         ));
     };
-    let window = |on: i64, fits: i64, live: i64, wait: i64, reset: i64, limit: Option<u32>| {
-        (on == 1).then(|| {
-            (
-                limit.unwrap_or(0),
-                WindowCheck {
+    let window =
+        |on: i64, fits: i64, live: i64, wait: i64, reset: i64, limit: Option<u32>, span| {
+            (on == 1).then(|| Checked {
+                limit: limit.unwrap_or(0),
+                span,
+                check: WindowCheck {
                     live_count: u64::try_from(live).unwrap_or(0),
                     fits: fits == 1,
                     wait_ms: wait,
                     reset_ms: reset,
                 },
-            )
-        })
-    };
+            })
+        };
     Ok(decision_of(
-        window(s_on, s_fits, s_live, s_wait, s_reset, limits.per_second),
-        window(m_on, m_fits, m_live, m_wait, m_reset, limits.per_minute),
+        window(s_on, s_fits, s_live, s_wait, s_reset, second_quota, second),
+        window(m_on, m_fits, m_live, m_wait, m_reset, minute_quota, minute),
         admitted == 1,
     ))
 }

@@ -62,6 +62,8 @@ pub(super) fn decode(
         environment: stored.environment,
         rps: stored.rps,
         rpm: stored.rpm,
+        rps_window: None,
+        rpm_window: None,
         expires_at: stored.expires_at.map(Timestamp::from_unix_millis),
         revoked_at: revoked_at.map(Timestamp::from_unix_millis),
         owner: stored.owner,
