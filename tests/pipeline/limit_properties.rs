@@ -1,17 +1,36 @@
 //! The limiter against an exact sliding log (section 5): strict on every trace, and at least 95%
-//! as generous as the exact log on each family of traces. Also many threads on one key, and the
-//! bad inputs: limit 0, the largest limits, a clock going backwards, a million distinct keys.
+//! as generous as the exact log on each family of traces, over several window lengths. Also many
+//! threads on one key, and the bad inputs: limit 0, the largest limits, a clock going backwards,
+//! a million distinct keys.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use memorysync_pipeline::clock::Timestamp;
-use memorysync_pipeline::limit::{Limits, SlidingWindowLimiter};
+use std::time::Duration;
+
+use memorysync_pipeline::limit::{Limits, SlidingWindowLimiter, Windows};
 use proptest::prelude::*;
 
-const SECOND_MS: i64 = 1_000;
-const MINUTE_MS: i64 = 60_000;
+/// The window lengths the properties and the accuracy figures run over, in seconds: the
+/// defaults, and longer ones that tolerate bursts.
+const WINDOWS: [(u64, u64); 4] = [(1, 60), (4, 60), (10, 600), (60, 3_600)];
+
+fn windows(rps_secs: u64, rpm_secs: u64) -> Windows {
+    Windows::new(Duration::from_secs(rps_secs), Duration::from_secs(rpm_secs)).unwrap()
+}
+
+/// A window's quota and length in ms, when it is limited.
+fn per_second(limits: Limits) -> (Option<u32>, i64) {
+    let length = limits.windows.rps_window().as_millis() as i64;
+    (limits.per_second_quota(), length)
+}
+
+fn per_minute(limits: Limits) -> (Option<u32>, i64) {
+    let length = limits.windows.rpm_window().as_millis() as i64;
+    (limits.per_minute_quota(), length)
+}
 
 /// One request: which key, when (ms).
 type Trace = Vec<(u32, i64)>;
@@ -31,8 +50,9 @@ impl ExactLog {
             }
             limit.is_none_or(|l| (log.len() as u64) < u64::from(l))
         };
-        let admitted = fits(&mut self.second, limits.per_second, SECOND_MS)
-            & fits(&mut self.minute, limits.per_minute, MINUTE_MS);
+        let ((second, second_ms), (minute, minute_ms)) = (per_second(limits), per_minute(limits));
+        let admitted =
+            fits(&mut self.second, second, second_ms) & fits(&mut self.minute, minute, minute_ms);
         if admitted {
             self.second.push_back(now);
             self.minute.push_back(now);
@@ -63,9 +83,10 @@ fn run(trace: &Trace, limits: Limits) -> (u64, u64) {
         }
         theirs += u64::from(exact[key].admit(limits, at));
     }
+    let ((second, second_ms), (minute, minute_ms)) = (per_second(limits), per_minute(limits));
     for times in &admitted {
-        assert_strict(times, limits.per_second, SECOND_MS);
-        assert_strict(times, limits.per_minute, MINUTE_MS);
+        assert_strict(times, second, second_ms);
+        assert_strict(times, minute, minute_ms);
     }
     (ours, theirs)
 }
@@ -154,7 +175,12 @@ fn standing_still(count: usize, keys: u32) -> Trace {
 }
 
 fn limits_strategy() -> impl Strategy<Value = Limits> {
-    (prop::option::of(1u32..60), prop::option::of(1u32..700)).prop_map(|(s, m)| Limits::new(s, m))
+    (
+        prop::option::of(1u32..60),
+        prop::option::of(1u32..700),
+        prop::sample::select(&WINDOWS[..]),
+    )
+        .prop_map(|(s, m, (rps, rpm))| Limits::new(s, m).with_windows(windows(rps, rpm)))
 }
 
 proptest! {
@@ -172,7 +198,7 @@ proptest! {
 
     #[test]
     fn strict_on_bursts_at_window_edges(limits in limits_strategy(), seed in 1u64.., burst in 1u64..400, minute in any::<bool>()) {
-        let length = if minute { MINUTE_MS } else { SECOND_MS };
+        let length = if minute { per_minute(limits).1 } else { per_second(limits).1 };
         run(&edge_bursts(&mut Rng(seed), 3000, burst, length), limits);
     }
 
@@ -224,20 +250,28 @@ fn random_limits(rng: &mut Rng) -> Limits {
 
 /// The gap that offers `load` times the tighter limit's rate.
 fn gap_for(limits: Limits, load: f64) -> i64 {
-    let per_ms = [
-        limits.per_second.map(|l| f64::from(l) / SECOND_MS as f64),
-        limits.per_minute.map(|l| f64::from(l) / MINUTE_MS as f64),
-    ]
-    .into_iter()
-    .flatten()
-    .fold(f64::INFINITY, f64::min);
+    let per_ms = [per_second(limits), per_minute(limits)]
+        .into_iter()
+        .filter_map(|(quota, length)| Some(f64::from(quota?) / length as f64))
+        .fold(f64::INFINITY, f64::min);
     ((1.0 / (per_ms * load)).round() as i64).max(1)
 }
 
 #[test]
-fn accuracy_is_at_least_95_percent_of_an_exact_log_per_family() {
+fn accuracy_is_at_least_95_percent_of_an_exact_log_per_family_and_window() {
+    for (rps_secs, rpm_secs) in WINDOWS {
+        println!("windows rps {rps_secs} s, rpm {rpm_secs} s:");
+        accuracy_over(windows(rps_secs, rpm_secs));
+    }
+}
+
+fn accuracy_over(windows: Windows) {
     let mut rng = Rng(0x5eed_1234_abcd_0001);
-    let mut cases = |n: usize| -> Vec<Limits> { (0..n).map(|_| random_limits(&mut rng)).collect() };
+    let mut cases = |n: usize| -> Vec<Limits> {
+        (0..n)
+            .map(|_| random_limits(&mut rng).with_windows(windows))
+            .collect()
+    };
     let limits = cases(60);
     let loads = [0.9, 1.0, 1.1, 1.5, 2.0, 4.0];
 
@@ -264,7 +298,11 @@ fn accuracy_is_at_least_95_percent_of_an_exact_log_per_family() {
             .iter()
             .enumerate()
             .map(|(i, l)| {
-                let length = if i % 2 == 0 { SECOND_MS } else { MINUTE_MS };
+                let length = if i % 2 == 0 {
+                    per_second(*l).1
+                } else {
+                    per_minute(*l).1
+                };
                 (edge_bursts(&mut rng, 4000, 100, length), *l)
             })
             .collect::<Vec<_>>()

@@ -7,6 +7,7 @@ mod edges;
 mod fields;
 mod integration;
 mod refusals;
+mod windows;
 
 use std::convert::Infallible;
 use std::future::{Ready, ready};
