@@ -1,9 +1,13 @@
 //! `SlidingWindowRateLimit`: stage 5, per-key sliding-window rate limits (section 5).
 //!
-//! Each key gets two sliding windows at once, requests per second (1 s) and per minute (60 s),
-//! with the limits of its key record (`rps`, `rpm`; an absent limit is no limit). The windows are
-//! **strict**: in no interval of a window's length does a key get more admitted requests than
-//! its limit, under any arrival pattern and any number of threads. A refused request is a 429
+//! Each key gets two sliding windows at once, requests per second and per minute, with the
+//! limits of its key record (`rps`, `rpm`; an absent limit is no limit). The windows are 1 s and
+//! 60 s long unless the record sets its own (`rps_window`, `rpm_window`) or the layer has other
+//! defaults ([`SlidingWindowRateLimitLayer::with_windows`]); a rate `r` over a window `w` admits
+//! `r × w` requests per window, which is how a longer window tolerates bursts at the same
+//! average rate. The windows are **strict**: in no interval of a window's length does a key get
+//! more admitted requests than its window's quota, under any arrival pattern and any number of
+//! threads. A refused request is a 429
 //! `rate_limited` with `Retry-After` (whole seconds, at least 1) and gRPC `RESOURCE_EXHAUSTED`;
 //! admitted and refused responses carry `RateLimit-Policy` and `RateLimit`
 //! (draft-ietf-httpapi-ratelimit-headers).
@@ -111,6 +115,10 @@
 //! - The `RateLimit` field names the window closest to exhaustion; on a 429, `t` equals
 //!   `Retry-After`.
 //! - A clock that jumps backwards is taken as standing still for the keys it has seen.
+//! - A window whose length changes for a key (its record edited) starts over empty: the groups
+//!   it held were counted against the old length (a change of the window frees it, once).
+//! - The per-minute window's quota is `rpm × rpm_window / 60 s` rounded down (`rpm = 3` over
+//!   90 s admits 4), at least 1 for a positive rate.
 //! - Keyed by API key (the default) and used without `ApiKeyAuth` outside it, every request is
 //!   refused 401 `missing_api_key`. Keyed by a closure ([`SlidingWindowRateLimitLayer::with_key`]),
 //!   a request for which the closure returns `None` is not limited: that is the closure's explicit
