@@ -41,6 +41,7 @@
 mod admin;
 mod admin_tokens;
 mod error;
+mod limits;
 mod quota_routes;
 mod raw;
 mod secrets;
@@ -56,6 +57,7 @@ pub use crate::store::StoreErrorPolicy;
 pub use admin::{AdminConfig, SecretKeyError, SecretKeySource};
 pub use admin_tokens::{MAX_RECORD_ID, RECORD_ID_RULE, is_record_id};
 pub use error::ConfigError;
+pub use limits::LimitsConfig;
 pub use quota_routes::QuotaConfig;
 /// Redacts `whsec_`, `msk_` and `msa_` material from a text that may be logged or stored.
 pub(crate) use secrets::redact;
@@ -85,6 +87,8 @@ pub struct Config {
     pub projects: Vec<ProjectConfig>,
     /// The key records (hashes only).
     pub keys: Vec<KeyRecord>,
+    /// `[limits]`: the window lengths of keys that set none of their own.
+    pub limits: LimitsConfig,
     /// The health route.
     pub health: HealthConfig,
     /// The audit log.
