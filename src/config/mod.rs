@@ -18,7 +18,11 @@
 //! an error. `[server.tls]` needs both `cert` and `key`, and reading the config checks that each
 //! names a readable, non-empty file (relative paths from the working directory), so a wrong path
 //! is reported with its line before anything listens. `config_version` (top-level, before any
-//! table) is a whole number from 0 to [`MAX_CONFIG_VERSION`], 0 when absent.
+//! table) is a whole number from 0 to [`MAX_CONFIG_VERSION`], 0 when absent. Window lengths
+//! (`rps_window`, `rpm_window`, in `[limits]` as defaults and in `[[keys]]` per key) are durations
+//! written as strings (`"4s"`, `"10m"`), whole seconds, 1 s to 1 h and 1 min to 24 h; a number
+//! is refused, not read as seconds. `[limits]` is read when the deployment starts: a reload
+//! reconciles the keys' own windows but keeps the defaults it started with.
 //!
 //! # Example
 //! ```
