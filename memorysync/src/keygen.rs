@@ -6,10 +6,13 @@
 //! never quote what was given (a key pasted into the wrong place stays off the terminal), and
 //! the entry is loaded through the config's own loader before anything is printed.
 
+use std::time::Duration;
+
 use memorysync_pipeline::Environment;
 use memorysync_pipeline::clock::{Clock, SystemClock, Timestamp};
 use memorysync_pipeline::config::{Config, RECORD_ID_RULE, is_record_id};
 use memorysync_pipeline::key::ApiKey;
+use memorysync_pipeline::limit::{WindowName, format_window};
 
 /// Creates an API key: prints the key alone on the first line (shown once: keep it secret),
 /// then the `[[keys]]` entry holding only its SHA-256.
@@ -31,6 +34,14 @@ pub(crate) struct KeygenArgs {
     /// Requests per minute, at least 1; absent, the key has no per-minute limit.
     #[arg(long, value_name = "N")]
     pub(crate) rpm: Option<String>,
+    /// The per-second rate's window, a duration such as 4s (whole seconds, 1s to 1h); absent,
+    /// the deployment's default (`[limits] rps_window`, else 1s).
+    #[arg(long, value_name = "DURATION")]
+    pub(crate) rps_window: Option<String>,
+    /// The per-minute rate's window, a duration such as 10m (whole seconds, 1m to 24h); absent,
+    /// the deployment's default (`[limits] rpm_window`, else 60s).
+    #[arg(long, value_name = "DURATION")]
+    pub(crate) rpm_window: Option<String>,
     /// When the key stops working: an RFC 3339 time in the future, e.g. 2027-01-01T00:00:00Z.
     #[arg(long, value_name = "RFC3339")]
     pub(crate) expires: Option<String>,
@@ -55,6 +66,14 @@ pub(crate) fn keygen(args: &KeygenArgs, now: Timestamp) -> Result<String, String
     };
     let rps = args.rps.as_deref().map(|n| limit("--rps", n)).transpose()?;
     let rpm = args.rpm.as_deref().map(|n| limit("--rpm", n)).transpose()?;
+    let rps_window = args.rps_window.as_deref();
+    let rps_window = rps_window
+        .map(|text| window("--rps-window", WindowName::Rps, text))
+        .transpose()?;
+    let rpm_window = args.rpm_window.as_deref();
+    let rpm_window = rpm_window
+        .map(|text| window("--rpm-window", WindowName::Rpm, text))
+        .transpose()?;
     let expires_at = args
         .expires
         .as_deref()
@@ -70,6 +89,12 @@ pub(crate) fn keygen(args: &KeygenArgs, now: Timestamp) -> Result<String, String
     for (name, value) in [("rps", rps), ("rpm", rpm)] {
         if let Some(value) = value {
             entry.push_str(&format!("{name} = {value}\n"));
+        }
+    }
+    for (name, length) in [(WindowName::Rps, rps_window), (WindowName::Rpm, rpm_window)] {
+        if let Some(length) = length {
+            let text = format_window(length);
+            entry.push_str(&format!("{} = \"{text}\"\n", name.field()));
         }
     }
     if let Some(at) = expires_at {
@@ -96,6 +121,17 @@ fn limit(option: &str, text: &str) -> Result<u32, String> {
             u32::MAX
         )),
     }
+}
+
+/// A window length, with a message that names the option and its bounds but not the text.
+fn window(option: &str, name: WindowName, text: &str) -> Result<Duration, String> {
+    name.parse(text).map_err(|_| {
+        let bounds = match name {
+            WindowName::Rps => "1s to 1h",
+            WindowName::Rpm => "1m to 24h",
+        };
+        format!("{option} must be a duration such as 4s or 10m, whole seconds from {bounds}")
+    })
 }
 
 fn expiry(text: &str, now: Timestamp) -> Result<Timestamp, String> {
@@ -132,6 +168,8 @@ fn random_id() -> Result<String, String> {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use memorysync_pipeline::Environment;
     use memorysync_pipeline::clock::Timestamp;
     use memorysync_pipeline::config::Config;
@@ -150,6 +188,8 @@ mod tests {
             id: None,
             rps: None,
             rpm: None,
+            rps_window: None,
+            rpm_window: None,
             expires: None,
         }
     }
@@ -177,6 +217,8 @@ mod tests {
         given.id = Some("key_x".into());
         given.rps = Some("10".into());
         given.rpm = Some("300".into());
+        given.rps_window = Some("4s".into());
+        given.rpm_window = Some("90s".into());
         given.expires = Some("2027-01-01T02:00:00+02:00".into());
         let output = keygen(&given, now()).expect("a key");
         let (key, entry) = split(&output);
@@ -190,6 +232,14 @@ mod tests {
         assert_eq!(record.sha256, key.hash());
         assert_eq!((&*record.id, &*record.project), ("key_x", "proj_demo"));
         assert_eq!((record.rps, record.rpm), (Some(10), Some(300)));
+        assert!(
+            entry.contains("rps_window = \"4s\"\nrpm_window = \"1m 30s\"\n"),
+            "{entry}"
+        );
+        assert_eq!(
+            (record.rps_window, record.rpm_window),
+            (Some(Duration::from_secs(4)), Some(Duration::from_secs(90)))
+        );
         // The expiry is written in UTC.
         assert!(
             entry.contains("expires_at = \"2027-01-01T00:00:00Z\"\n"),
@@ -206,7 +256,7 @@ mod tests {
         let output = keygen(&args("proj_demo", "development"), now()).expect("a key");
         let (key, entry) = split(&output);
         assert!(key.expose_secret().starts_with("msk_test_"));
-        for absent in ["rps", "rpm", "expires_at"] {
+        for absent in ["rps", "rpm", "window", "expires_at"] {
             assert!(!entry.contains(absent), "{entry}");
         }
         let record = config_with(entry, Environment::Development).keys[0].clone();
@@ -228,7 +278,7 @@ mod tests {
         let key = ApiKey::generate(Environment::Production).expect("a key");
         let secret = key.expose_secret();
         type Edit = fn(&mut KeygenArgs, &str);
-        let cases: [(Edit, &str, &str); 12] = [
+        let cases: [(Edit, &str, &str); 17] = [
             (|a, _| a.environment = "staging".into(), "--environment", ""),
             (
                 |a, _| a.project = "proj demo".into(),
@@ -241,6 +291,31 @@ mod tests {
             (|a, _| a.rps = Some("0".into()), "--rps", "from 1"),
             (|a, _| a.rpm = Some("-5".into()), "--rpm", "from 1"),
             (|a, _| a.rpm = Some("4294967296".into()), "--rpm", "from 1"),
+            (
+                |a, _| a.rps_window = Some("0s".into()),
+                "--rps-window",
+                "1s to 1h",
+            ),
+            (
+                |a, _| a.rps_window = Some("1500ms".into()),
+                "--rps-window",
+                "whole seconds",
+            ),
+            (
+                |a, _| a.rpm_window = Some("59s".into()),
+                "--rpm-window",
+                "1m to 24h",
+            ),
+            (
+                |a, _| a.rpm_window = Some("soon".into()),
+                "--rpm-window",
+                "a duration",
+            ),
+            (
+                |a, s| a.rps_window = Some(s.into()),
+                "--rps-window",
+                "a duration",
+            ),
             (
                 |a, _| a.expires = Some("2027-01-01".into()),
                 "--expires",

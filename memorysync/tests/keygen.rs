@@ -44,6 +44,10 @@ async fn the_entry_appended_to_a_config_loads_and_the_key_authenticates() {
         "5",
         "--rpm",
         "100",
+        "--rps-window",
+        "4s",
+        "--rpm-window",
+        "10m",
         "--expires",
         &expires.to_rfc3339(),
     ]);
@@ -61,6 +65,10 @@ async fn the_entry_appended_to_a_config_loads_and_the_key_authenticates() {
     let record = &config.keys[0];
     assert_eq!(record.sha256, key.hash());
     assert_eq!((record.rps, record.rpm), (Some(5), Some(100)));
+    assert_eq!(
+        (record.rps_window, record.rpm_window),
+        (Some(Duration::from_secs(4)), Some(Duration::from_secs(600)))
+    );
     assert_eq!(
         record.expires_at.map(|t| t.unix_millis() / 1000),
         Some(expires.unix_millis() / 1000)
@@ -133,6 +141,18 @@ fn refused_values_exit_1_naming_the_option_and_nothing_is_printed() {
     for (extra, says) in [
         (vec!["--rps", "0"], "--rps must be a whole number from 1"),
         (vec!["--rpm", "many"], "--rpm must be a whole number from 1"),
+        (
+            vec!["--rps-window", "2h"],
+            "--rps-window must be a duration such as 4s or 10m, whole seconds from 1s to 1h",
+        ),
+        (
+            vec!["--rpm-window", "30"],
+            "--rpm-window must be a duration such as 4s or 10m, whole seconds from 1m to 24h",
+        ),
+        (
+            vec!["--rps-window", secret],
+            "--rps-window must be a duration",
+        ),
         (vec!["--id", "key x"], "--id: an id is 1 to 64 characters"),
         (
             vec!["--expires", "2020-01-01T00:00:00Z"],
@@ -191,6 +211,8 @@ fn every_tool_documents_every_option() {
                 "--id",
                 "--rps",
                 "--rpm",
+                "--rps-window",
+                "--rpm-window",
                 "--expires",
             ][..],
         ),

@@ -9,6 +9,7 @@ use super::problem::AdminError;
 use crate::clock::Timestamp;
 use crate::environment::Environment;
 use crate::key::{KeyRecord, KeyStore, KeyUsage};
+use crate::limit::format_window;
 
 /// `development` or `production`.
 #[derive(Clone, Copy, Debug, Deserialize, Serialize, ToSchema, PartialEq, Eq)]
@@ -91,6 +92,12 @@ pub(crate) struct KeyView {
     rps: Option<u32>,
     /// Requests per minute; `null`: no limit.
     rpm: Option<u32>,
+    /// The per-second rate's window, e.g. `4s`; `null`: the deployment's default.
+    #[schema(example = "4s")]
+    rps_window: Option<String>,
+    /// The per-minute rate's window, e.g. `10m`; `null`: the deployment's default.
+    #[schema(example = "10m")]
+    rpm_window: Option<String>,
     /// RFC 3339; refused from then on.
     expires_at: Option<String>,
     /// RFC 3339; revoked then.
@@ -118,6 +125,8 @@ impl KeyView {
             environment: record.environment.into(),
             rps: record.rps,
             rpm: record.rpm,
+            rps_window: record.rps_window.map(format_window),
+            rpm_window: record.rpm_window.map(format_window),
             expires_at: record.expires_at.map(Timestamp::to_rfc3339),
             revoked_at: record.revoked_at.map(Timestamp::to_rfc3339),
             owner: record.owner.into(),

@@ -13,10 +13,13 @@ use super::key_view::{
 };
 use super::page::{Page, page};
 use super::problem::{AdminError, Problems};
-use super::values::{double_option, limit_value, new_id, no_randomness, record_id, timestamp};
+use super::values::{
+    double_option, limit_value, new_id, no_randomness, record_id, timestamp, window_value,
+};
 use crate::clock::Timestamp;
 use crate::environment::Environment;
 use crate::key::{ApiKey, KeyRecord, KeyStore};
+use crate::limit::WindowName;
 use crate::store::RecordOwner;
 
 /// The longest grace a rotation may give the old key: 30 days.
@@ -86,6 +89,14 @@ pub(crate) struct NewKey {
     /// Requests per minute; no limit when left out.
     #[schema(minimum = 1)]
     rpm: Option<u32>,
+    /// The per-second rate's window, a duration from `1s` to `1h` such as `4s`; the
+    /// deployment's default (`[limits]`, else 1 s) when left out.
+    #[schema(example = "4s")]
+    rps_window: Option<String>,
+    /// The per-minute rate's window, a duration from `1m` to `24h` such as `10m`; the
+    /// deployment's default (`[limits]`, else 60 s) when left out.
+    #[schema(example = "10m")]
+    rpm_window: Option<String>,
     /// RFC 3339; the key is refused from then on. In the future.
     expires_at: Option<String>,
 }
@@ -115,7 +126,11 @@ pub(crate) async fn create(
     let expires_at = future_instant(new.expires_at.as_deref(), now)?;
     let key = ApiKey::generate(environment).map_err(|_| no_randomness())?;
     let mut record = KeyRecord::new(id.as_str(), key.hash(), project, environment)
-        .with_limits(limit_value("rps", new.rps)?, limit_value("rpm", new.rpm)?);
+        .with_limits(limit_value("rps", new.rps)?, limit_value("rpm", new.rpm)?)
+        .with_windows(
+            window_value(WindowName::Rps, new.rps_window.as_deref())?,
+            window_value(WindowName::Rpm, new.rpm_window.as_deref())?,
+        );
     record.expires_at = expires_at;
     api.deployment().keys().insert(record.clone(), now).await?;
     let view = NewKeyView {
@@ -139,7 +154,8 @@ pub(crate) async fn show(
     Ok(Target::key(&record.id, &record.project).on(axum::Json(view)))
 }
 
-/// `PATCH /admin/v1/keys/{id}`: each field left out stays; `null` removes a limit or the expiry.
+/// `PATCH /admin/v1/keys/{id}`: each field left out stays; `null` removes a limit or the expiry,
+/// and puts a window back to the deployment's default.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct KeyPatch {
@@ -151,13 +167,21 @@ pub(crate) struct KeyPatch {
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<u32>, minimum = 1)]
     rpm: Option<Option<u32>>,
+    /// The per-second rate's window, `1s` to `1h`; `null` for the deployment's default.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>, example = "4s")]
+    rps_window: Option<Option<String>>,
+    /// The per-minute rate's window, `1m` to `24h`; `null` for the deployment's default.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>, example = "10m")]
+    rpm_window: Option<Option<String>>,
     /// RFC 3339, in the future; `null` for no expiry.
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>)]
     expires_at: Option<Option<String>>,
 }
 
-/// Changes an API-owned key's limits or expiry.
+/// Changes an API-owned key's limits, windows or expiry.
 #[utoipa::path(patch, path = "/admin/v1/keys/{id}", tag = "keys", request_body = KeyPatch,
     params(("id" = String, Path, description = "The key's id")),
     responses((status = 200, body = KeyView), Problems))]
@@ -173,6 +197,12 @@ pub(crate) async fn update(
     }
     if let Some(rpm) = patch.rpm {
         record.rpm = limit_value("rpm", rpm)?;
+    }
+    if let Some(window) = patch.rps_window {
+        record.rps_window = window_value(WindowName::Rps, window.as_deref())?;
+    }
+    if let Some(window) = patch.rpm_window {
+        record.rpm_window = window_value(WindowName::Rpm, window.as_deref())?;
     }
     if let Some(expires_at) = patch.expires_at {
         record.expires_at = future_instant(expires_at.as_deref(), now)?;
@@ -196,8 +226,8 @@ pub(crate) struct Rotation {
     id: Option<String>,
 }
 
-/// A new key with the old one's project, environment and limits; the old key works until the
-/// grace ends, then is refused as expired.
+/// A new key with the old one's project, environment, limits and windows; the old key works
+/// until the grace ends, then is refused as expired.
 #[utoipa::path(post, path = "/admin/v1/keys/{id}/rotate", tag = "keys", request_body = Rotation,
     params(("id" = String, Path, description = "The key's id")),
     responses((status = 201, body = RotatedKeyView), Problems))]
@@ -219,7 +249,8 @@ pub(crate) async fn rotate(
     };
     let key = ApiKey::generate(old.environment).map_err(|_| no_randomness())?;
     let record = KeyRecord::new(new_id.as_str(), key.hash(), &*old.project, old.environment)
-        .with_limits(old.rps, old.rpm);
+        .with_limits(old.rps, old.rpm)
+        .with_windows(old.rps_window, old.rpm_window);
     let keys = api.deployment().keys();
     keys.insert(record.clone(), now).await?;
     let grace_ends = now.saturating_add(std::time::Duration::from_secs(rotation.grace_seconds));

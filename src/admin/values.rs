@@ -1,10 +1,14 @@
-//! The checks of values the admin API is given: ids, limits, instants; and new random ids.
+//! The checks of values the admin API is given: ids, limits, windows, instants; and new random
+//! ids.
+
+use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
 
 use super::problem::AdminError;
 use crate::clock::Timestamp;
-use crate::config::{RECORD_ID_RULE, is_record_id};
+use crate::config::{RECORD_ID_RULE, is_record_id, redact};
+use crate::limit::WindowName;
 
 /// `value` when it follows the record id rule, else 422 naming the field.
 pub(crate) fn record_id<'a>(field: &str, value: &'a str) -> Result<&'a str, AdminError> {
@@ -24,6 +28,21 @@ pub(crate) fn limit_value(field: &str, value: Option<u32>) -> Result<Option<u32>
         ))),
         other => Ok(other),
     }
+}
+
+/// A window length written as a duration (`"4s"`, `"10m"`), within its bounds; or none, the
+/// deployment's default.
+pub(crate) fn window_value(
+    window: WindowName,
+    text: Option<&str>,
+) -> Result<Option<Duration>, AdminError> {
+    text.map(|text| {
+        // The message quotes what was sent: whatever it holds, never a secret in the answer.
+        window
+            .parse(text)
+            .map_err(|error| AdminError::invalid(redact(&error.to_string())))
+    })
+    .transpose()
 }
 
 /// An RFC 3339 instant.

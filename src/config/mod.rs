@@ -18,7 +18,11 @@
 //! an error. `[server.tls]` needs both `cert` and `key`, and reading the config checks that each
 //! names a readable, non-empty file (relative paths from the working directory), so a wrong path
 //! is reported with its line before anything listens. `config_version` (top-level, before any
-//! table) is a whole number from 0 to [`MAX_CONFIG_VERSION`], 0 when absent.
+//! table) is a whole number from 0 to [`MAX_CONFIG_VERSION`], 0 when absent. Window lengths
+//! (`rps_window`, `rpm_window`, in `[limits]` as defaults and in `[[keys]]` per key) are durations
+//! written as strings (`"4s"`, `"10m"`), whole seconds, 1 s to 1 h and 1 min to 24 h; a number
+//! is refused, not read as seconds. `[limits]` is read when the deployment starts: a reload
+//! reconciles the keys' own windows but keeps the defaults it started with.
 //!
 //! # Example
 //! ```
@@ -41,6 +45,7 @@
 mod admin;
 mod admin_tokens;
 mod error;
+mod limits;
 mod quota_routes;
 mod raw;
 mod secrets;
@@ -56,6 +61,7 @@ pub use crate::store::StoreErrorPolicy;
 pub use admin::{AdminConfig, SecretKeyError, SecretKeySource};
 pub use admin_tokens::{MAX_RECORD_ID, RECORD_ID_RULE, is_record_id};
 pub use error::ConfigError;
+pub use limits::LimitsConfig;
 pub use quota_routes::QuotaConfig;
 /// Redacts `whsec_`, `msk_` and `msa_` material from a text that may be logged or stored.
 pub(crate) use secrets::redact;
@@ -85,6 +91,8 @@ pub struct Config {
     pub projects: Vec<ProjectConfig>,
     /// The key records (hashes only).
     pub keys: Vec<KeyRecord>,
+    /// `[limits]`: the window lengths of keys that set none of their own.
+    pub limits: LimitsConfig,
     /// The health route.
     pub health: HealthConfig,
     /// The audit log.

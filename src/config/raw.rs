@@ -20,6 +20,8 @@ pub(super) struct RawConfig {
     #[serde(default)]
     pub(super) keys: Vec<RawKey>,
     #[serde(default)]
+    pub(super) limits: RawLimits,
+    #[serde(default)]
     pub(super) health: RawHealth,
     #[serde(default)]
     pub(super) audit: RawAudit,
@@ -68,8 +70,17 @@ pub(super) struct RawKey {
     pub(super) environment: Environment,
     pub(super) rps: Option<Spanned<u32>>,
     pub(super) rpm: Option<Spanned<u32>>,
+    pub(super) rps_window: Option<Spanned<String>>,
+    pub(super) rpm_window: Option<Spanned<String>>,
     pub(super) expires_at: Option<Spanned<String>>,
     pub(super) revoked_at: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawLimits {
+    pub(super) rps_window: Option<Spanned<String>>,
+    pub(super) rpm_window: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize, Default)]

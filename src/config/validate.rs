@@ -8,12 +8,14 @@ use std::path::PathBuf;
 use ipnet::IpNet;
 use toml::Spanned;
 
+use super::limits::window;
 use super::raw::{RawAudit, RawConfig, RawHealth, RawKey, RawProject, RawStore};
 use super::{
     AuditConfig, Config, ConfigError, HealthConfig, ProjectConfig, StoreBackend, StoreConfig, days,
 };
 use crate::clock::Timestamp;
 use crate::key::{KeyHash, KeyRecord};
+use crate::limit::WindowName;
 use crate::store::RecordOwner;
 
 /// The longest retention or tombstone period accepted: 100 years.
@@ -53,6 +55,7 @@ pub(super) fn parse(text: &str) -> Result<Config, ConfigError> {
         config_version: config_version(&lines, raw.config_version)?,
         store: store(&lines, raw.store)?,
         keys: keys(&lines, raw.keys, &projects)?,
+        limits: super::limits::validate(&lines, raw.limits)?,
         webhooks: super::webhooks::endpoints(&lines, raw.webhooks, &projects)?,
         webhooks_retry: super::webhooks::retry(&lines, raw.webhooks_retry)?,
         projects,
@@ -236,6 +239,10 @@ fn keys(
         }
         let mut record = KeyRecord::new(id, sha256, project.as_str(), key.environment)
             .with_limits(limit(lines, key.rps)?, limit(lines, key.rpm)?)
+            .with_windows(
+                window(lines, WindowName::Rps, key.rps_window)?,
+                window(lines, WindowName::Rpm, key.rpm_window)?,
+            )
             .with_owner(RecordOwner::Config);
         record.expires_at = instant(lines, key.expires_at)?;
         record.revoked_at = instant(lines, key.revoked_at)?;

@@ -97,7 +97,9 @@ pub(super) async fn start(
         auth: ApiKeyAuthLayer::from_shared_store(Arc::clone(&keys), config.environment)
             .with_clock(SharedClock::clone(&clock)),
         scope: ProjectScopeLayer::new(),
+        // Read once: a reload that changes `[limits]` takes effect at the next start.
         limit: SlidingWindowRateLimitLayer::from_store(stores.limits)
+            .with_windows(config.limits.windows)
             .with_clock(SharedClock::clone(&clock)),
         quota,
     };

@@ -13,6 +13,8 @@
 //!   (in the request extensions as [`DeploymentTombstones`]);
 //! - webhook secrets are read from the variables `secret_env` names;
 //! - `[[quota.routes]]` decide which requests spend quota;
+//! - `[limits]` gives the rate-limit stage the windows of keys that set none (read at start;
+//!   a reconciled file changes the keys' own windows, not these);
 //! - the audit chain is this process's own (see [`DeploymentOptions::with_instance`]), locked
 //!   against a second live writer;
 //! - the config's keys and plans are reconciled with the stores ([`Deployment::reconcile`]):

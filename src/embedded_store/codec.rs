@@ -3,6 +3,7 @@
 //! counters.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
@@ -24,6 +25,12 @@ pub(super) struct StoredKey {
     environment: Environment,
     rps: Option<u32>,
     rpm: Option<u32>,
+    /// Whole seconds; absent in a record that sets no window (the deployment's default), and in
+    /// every record written before keys had windows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    rps_window: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    rpm_window: Option<u64>,
     expires_at: Option<i64>,
     revoked_at: Option<i64>,
     /// Absent in a record written before records had owners: those came from the file.
@@ -43,6 +50,8 @@ pub(super) fn encode_key(record: &KeyRecord) -> Vec<u8> {
         environment: record.environment,
         rps: record.rps,
         rpm: record.rpm,
+        rps_window: record.rps_window.map(|w| w.as_secs()),
+        rpm_window: record.rpm_window.map(|w| w.as_secs()),
         expires_at: record.expires_at.map(Timestamp::unix_millis),
         revoked_at: record.revoked_at.map(Timestamp::unix_millis),
         owner: record.owner,
@@ -58,6 +67,10 @@ pub(super) fn decode_key(bytes: &[u8]) -> Result<KeyRecord, EmbeddedError> {
         .map_err(|e| EmbeddedError::Database(format!("key record `{}`: {e}", stored.id)))?;
     let mut record = KeyRecord::new(stored.id, sha256, stored.project, stored.environment)
         .with_limits(stored.rps, stored.rpm)
+        .with_windows(
+            stored.rps_window.map(Duration::from_secs),
+            stored.rpm_window.map(Duration::from_secs),
+        )
         .with_owner(stored.owner);
     record.expires_at = stored.expires_at.map(Timestamp::from_unix_millis);
     record.revoked_at = stored.revoked_at.map(Timestamp::from_unix_millis);

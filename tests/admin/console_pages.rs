@@ -35,6 +35,8 @@ async fn a_key_made_in_the_console_is_shown_once_listed_used_and_revoked_for_goo
         ("id", "key_console"),
         ("rps", "5"),
         ("rpm", ""),
+        ("rps_window", " 4s "),
+        ("rpm_window", ""),
     ];
     let made = browser.post("/admin/keys", &fields).await;
     assert_eq!(made.status, StatusCode::OK, "{}", made.body);
@@ -48,7 +50,7 @@ async fn a_key_made_in_the_console_is_shown_once_listed_used_and_revoked_for_goo
     let row = &keys.body[keys.body.find("id=\"key-key_console\"").unwrap()..];
     let row = &row[..row.find("</tr>").unwrap()];
     assert!(row.contains("<td>1</td>"), "{row}");
-    assert!(row.contains("5/s"), "{row}");
+    assert!(row.contains("5/s over 4s"), "{row}");
 
     // Revocation asks first, then the pipeline refuses the key.
     let confirm = browser.get("/admin/keys/key_console/revoke").await;
@@ -237,6 +239,35 @@ async fn tiles_show_use_against_the_plan_with_marks_and_plans_change_where_the_a
             .map(|p| p.adds_per_month),
         Some(4)
     );
+}
+
+#[tokio::test]
+async fn a_window_out_of_its_bounds_is_refused_with_its_field_and_no_key_is_made() {
+    let admin = Admin::start(Backend::Memory).await;
+    let browser = Browser::logged_in(admin.router.clone(), admin.admin.expose_secret()).await;
+    let csrf = browser.get("/admin/keys").await.csrf();
+    let fields = [
+        ("csrf", csrf.as_str()),
+        ("project", PROJECT),
+        ("environment", "development"),
+        ("id", "key_windowed"),
+        ("rpm", "60"),
+        ("rpm_window", "30s"),
+    ];
+    let page = browser.post("/admin/keys", &fields).await;
+    assert_eq!(
+        page.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains("rpm_window must be whole seconds"),
+        "{}",
+        page.body
+    );
+    let keys = browser.get("/admin/keys").await;
+    assert!(!keys.body.contains("key_windowed"), "{}", keys.body);
 }
 
 #[tokio::test]

@@ -107,6 +107,11 @@ async fn bad_key_requests_are_refused_for_what_they_are() {
             "duplicate_id",
         ),
         (json!([1, 2]), 422, "invalid_request"),
+        (
+            json!({"project": PROJECT, "environment": "development", "rps_window": 4}),
+            422,
+            "invalid_request",
+        ),
     ];
     for (body, status, code) in cases {
         let (got, answer) = admin
@@ -148,6 +153,81 @@ async fn bad_key_requests_are_refused_for_what_they_are() {
     assert_eq!(
         (status, body["code"].as_str()),
         (StatusCode::NOT_FOUND, Some("unknown_key"))
+    );
+}
+
+#[tokio::test]
+async fn a_bad_window_is_refused_naming_its_field_and_makes_no_key() {
+    let admin = Admin::start(Backend::Memory).await;
+    for (field, text) in [
+        ("rps_window", "0s"),
+        ("rps_window", "2h"),
+        ("rps_window", "1500ms"),
+        ("rps_window", "soon"),
+        ("rpm_window", "30s"),
+        ("rpm_window", "25h"),
+        ("rpm_window", ""),
+    ] {
+        let body =
+            json!({"project": PROJECT, "environment": "development", "id": "key_w", field: text});
+        let (status, answer) = admin.call("POST", "/admin/v1/keys", Some(body)).await;
+        assert_eq!(
+            (status, answer["code"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_request")),
+            "{field} = {text:?}: {answer}"
+        );
+        let detail = answer["detail"].as_str().unwrap();
+        assert!(detail.starts_with(field), "{field} = {text:?}: {detail}");
+    }
+    let (status, _) = admin.call("GET", "/admin/v1/keys/key_w", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn a_window_is_set_at_creation_enforced_changed_and_cleared_back_to_the_default() {
+    let admin = Admin::start(Backend::Memory).await;
+    let (key, record) = create(
+        &admin,
+        json!({"project": PROJECT, "environment": "development", "id": "key_w",
+               "rps": 1, "rps_window": "4s"}),
+    )
+    .await;
+    assert_eq!(
+        (record["rps_window"].as_str(), record["rpm_window"].clone()),
+        (Some("4s"), Value::Null)
+    );
+    // One a second over 4 s: a burst of 4, then refused.
+    for _ in 0..4 {
+        assert_eq!(admin.add_with(&key).await.0, StatusCode::OK);
+    }
+    assert_eq!(
+        admin.add_with(&key).await.1.as_deref(),
+        Some("rate_limited")
+    );
+
+    let patch = |body: Value| admin.call("PATCH", "/admin/v1/keys/key_w", Some(body));
+    let (status, answer) = patch(json!({"rpm_window": "59s"})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+    assert!(answer["detail"].as_str().unwrap().starts_with("rpm_window"));
+    let (status, record) = patch(json!({"rpm": 10, "rpm_window": "2m"})).await;
+    assert_eq!(status, StatusCode::OK, "{record}");
+    assert_eq!(
+        (record["rps_window"].as_str(), record["rpm_window"].as_str()),
+        (Some("4s"), Some("2m")),
+        "a window left out stays"
+    );
+    let (_, shown) = admin.call("GET", "/admin/v1/keys/key_w", None).await;
+    assert_eq!(shown["rpm_window"], "2m");
+
+    // `null`: back to the deployment's 1 s.
+    let (_, record) = patch(json!({"rps_window": null})).await;
+    assert_eq!(record["rps_window"], Value::Null);
+    assert_eq!(record["rpm_window"], "2m");
+    admin.clock.advance(Duration::from_secs(5));
+    assert_eq!(admin.add_with(&key).await.0, StatusCode::OK);
+    assert_eq!(
+        admin.add_with(&key).await.1.as_deref(),
+        Some("rate_limited")
     );
 }
 
@@ -268,7 +348,8 @@ async fn an_update_applies_to_the_next_request_and_a_file_key_is_the_files() {
 async fn rotation_with_a_grace(admin: &Admin) {
     let (old, _) = create(
         admin,
-        json!({"project": PROJECT, "environment": "development", "id": "key_old", "rpm": 600}),
+        json!({"project": PROJECT, "environment": "development", "id": "key_old", "rpm": 600,
+               "rpm_window": "10m"}),
     )
     .await;
     let (status, rotated) = admin
@@ -282,6 +363,7 @@ async fn rotation_with_a_grace(admin: &Admin) {
     let new = rotated["key"].as_str().unwrap().to_owned();
     assert_eq!(rotated["record"]["id"], "key_next");
     assert_eq!(rotated["record"]["rpm"], 600);
+    assert_eq!(rotated["record"]["rpm_window"], "10m");
     assert_eq!(rotated["previous"]["id"], "key_old");
     assert_eq!(rotated["previous"]["expires_at"], "2027-01-15T09:00:00Z");
     assert_eq!(admin.add_with(&new).await.0, StatusCode::OK);

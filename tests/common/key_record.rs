@@ -1,5 +1,6 @@
 //! `KeyStore::record`, the same on every key store: a record read back by its id exactly as
-//! stored, revoked ones with `revoked_at`, `None` for an id no record has. Included by path in
+//! stored (windows included), revoked ones with `revoked_at`, `None` for an id no record has; a
+//! change of a window alone is a change. Included by path in
 //! each test binary that holds a backend.
 #![allow(dead_code, clippy::unwrap_used)]
 
@@ -22,6 +23,7 @@ pub(crate) async fn record_suite<S: KeyStore>(store: &S, now: Timestamp, n: u8, 
     // Every field comes back as stored.
     let a = KeyRecord::new(id("a"), hash(n), "proj_a", Environment::Production)
         .with_limits(Some(7), Some(70))
+        .with_windows(Some(Duration::from_secs(4)), Some(Duration::from_secs(600)))
         .with_expiry(now.saturating_add(Duration::from_secs(86_400)));
     store.insert(a.clone(), now).await.unwrap();
     assert_eq!(store.record(&id("a")).await.unwrap(), Some(a.clone()));
@@ -35,6 +37,28 @@ pub(crate) async fn record_suite<S: KeyStore>(store: &S, now: Timestamp, n: u8, 
         rps: Some(3),
         ..filed
     };
+    assert_eq!(
+        store.upsert(rehashed.clone(), now).await,
+        Ok(Upserted::Changed)
+    );
+    assert_eq!(
+        store.record(&id("f")).await.unwrap(),
+        Some(rehashed.clone())
+    );
+
+    // A window set, then cleared (back to the deployment's default): each is a change.
+    let windowed = rehashed
+        .clone()
+        .with_windows(None, Some(Duration::from_secs(120)));
+    assert_eq!(
+        store.upsert(windowed.clone(), now).await,
+        Ok(Upserted::Changed)
+    );
+    assert_eq!(
+        store.upsert(windowed.clone(), now).await,
+        Ok(Upserted::Unchanged)
+    );
+    assert_eq!(store.record(&id("f")).await.unwrap(), Some(windowed));
     assert_eq!(
         store.upsert(rehashed.clone(), now).await,
         Ok(Upserted::Changed)

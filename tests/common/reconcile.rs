@@ -1,5 +1,6 @@
 //! The config-edit scenario of `Deployment::reconcile`, run on every backend: a file edited
-//! (a key removed, one rehashed, one given an expiry, one new limits, a plan changed) applied
+//! (a key removed, one rehashed, one given an expiry, one new limits, one a longer per-minute
+//! window, a plan changed) applied
 //! without a restart, an API-owned key left alone, an older and a conflicting file refused
 //! with nothing changed, a revoked key the file names again refused, and every reconciliation
 //! in the audit log.
@@ -68,12 +69,13 @@ pub(crate) fn first_file(keys: &Keys, store: &str) -> String {
 }
 
 /// The edit: `key_remove` gone, `key_rehash` a new hash, `key_expire` expired, `key_limit` at
-/// one request per second, and no adds left in the plan.
+/// one request per second, `key_keep` with a 10-minute per-minute window, and no adds left in
+/// the plan.
 pub(crate) fn edited_file(keys: &Keys, store: &str, version: u64) -> String {
     format!(
         "environment = \"development\"\nconfig_version = {version}\n{store}\n\
          [[projects]]\nid = \"{PROJECT}\"\nadds_per_month = 0\nqueries_per_month = 100\n{}{}{}{}",
-        entry("key_keep", &keys.keep, ""),
+        entry("key_keep", &keys.keep, "rpm_window = \"10m\"\n"),
         entry("key_rehash", &keys.rehash_new, ""),
         entry(
             "key_expire",
@@ -184,7 +186,7 @@ pub(crate) async fn config_edits_apply_without_a_restart(store: &str, instance: 
             summary.revoked,
             summary.plans_changed
         ),
-        (0, 3, 1, 1),
+        (0, 4, 1, 1),
         "{summary:?}"
     );
     assert!(summary.refused.is_empty(), "{summary:?}");
@@ -261,7 +263,7 @@ pub(crate) async fn config_edits_apply_without_a_restart(store: &str, instance: 
     let statuses: Vec<u16> = audited.iter().map(|(status, _)| *status).collect();
     assert_eq!(statuses, [200, 200, 409, 409, 200, 200], "{audited:?}");
     assert!(
-        audited[1].1 == "config_version=2 added=0 changed=3 revoked=1 plans_changed=1 refused=0",
+        audited[1].1 == "config_version=2 added=0 changed=4 revoked=1 plans_changed=1 refused=0",
         "{audited:?}"
     );
     assert!(
@@ -291,7 +293,13 @@ pub(crate) async fn insert_api_key(deployment: &Deployment, keys: &Keys) {
 
 /// What the edited file says is what the pipeline does.
 pub(crate) async fn assert_edit_in_force(deployment: &Deployment, keys: &Keys) {
-    assert_served(&query(deployment, &keys.keep).await);
+    let kept = query(deployment, &keys.keep).await;
+    assert_served(&kept);
+    // 1,000 a minute over 10 minutes: 10,000 in any 10 minutes.
+    assert_eq!(
+        kept.headers["ratelimit-policy"], r#""rps";q=100;w=1, "rpm";q=10000;w=600"#,
+        "{kept:?}"
+    );
     assert_problem(
         &query(deployment, &keys.remove).await,
         401,

@@ -10,15 +10,20 @@ use memorysync_pipeline::tombstone::{TombstoneKind, TombstoneStore};
 
 use crate::{now, open, record};
 
+/// A record with a limit and a window of its own.
+fn live_record() -> memorysync_pipeline::key::KeyRecord {
+    record("key_live", 1)
+        .with_limits(Some(5), None)
+        .with_windows(Some(Duration::from_secs(4)), None)
+}
+
 #[tokio::test]
 async fn records_revocations_and_tombstones_survive_a_drop_without_close() {
     let dir = tempfile::tempdir().unwrap();
     {
         let store = open(dir.path());
         let keys = store.keys();
-        keys.insert(record("key_live", 1).with_limits(Some(5), None), now())
-            .await
-            .unwrap();
+        keys.insert(live_record(), now()).await.unwrap();
         keys.insert(record("key_gone", 2), now()).await.unwrap();
         keys.revoke("key_gone", now()).await.unwrap();
         store
@@ -32,10 +37,7 @@ async fn records_revocations_and_tombstones_survive_a_drop_without_close() {
     let keys = store.keys();
     let live = keys.find_by_hash(&KeyHash::from_bytes([1; 32])).await;
     let live = live.unwrap().unwrap();
-    assert_eq!(
-        live.record(),
-        &record("key_live", 1).with_limits(Some(5), None)
-    );
+    assert_eq!(live.record(), &live_record());
     let gone = keys.find_by_hash(&KeyHash::from_bytes([2; 32])).await;
     assert!(gone.unwrap().unwrap().record().is_revoked(now()));
     let tombstones = store.tombstones();

@@ -54,6 +54,11 @@ async fn a_version_1_database_is_migrated_and_keeps_its_records() {
         let hash = KeyHash::from_hex(&"ab".repeat(32)).unwrap();
         let entry = store.keys().find_by_hash(&hash).await.unwrap().unwrap();
         assert_eq!(entry.record().rps, Some(3));
+        // Written without windows: the deployment's defaults.
+        assert_eq!(
+            (entry.record().rps_window, entry.record().rpm_window),
+            (None, None)
+        );
         assert!(!entry.record().is_revoked(now()));
         store.close().await;
     }

@@ -1,6 +1,8 @@
 //! The configuration file of section 10: a good file loads, and every kind of bad file is refused
 //! with the line of the problem.
 
+use std::time::Duration;
+
 use memorysync_pipeline::Environment;
 use memorysync_pipeline::clock::Timestamp;
 use memorysync_pipeline::config::{Config, StoreBackend, StoreErrorPolicy};
@@ -216,6 +218,45 @@ fn a_malformed_value_names_its_line() {
     ] {
         let (got, message) = error_line(&full_with(from, to));
         assert_eq!(got, line, "{from} -> {to}: {message}");
+    }
+}
+
+#[test]
+fn a_key_takes_its_windows_as_durations() {
+    let file = full_with(
+        "rps = 10",
+        "rps = 10\nrps_window = \"4s\"\nrpm_window = \"10m\"",
+    );
+    let config = Config::from_toml(&file).unwrap();
+    let key = &config.keys[0];
+    assert_eq!(key.rps_window, Some(Duration::from_secs(4)));
+    assert_eq!(key.rpm_window, Some(Duration::from_secs(600)));
+    let other = &config.keys[1];
+    assert_eq!((other.rps_window, other.rpm_window), (None, None));
+}
+
+#[test]
+fn a_bad_key_window_names_its_line() {
+    for (window, expected) in [
+        (
+            "rps_window = \"0s\"",
+            "rps_window must be whole seconds from 1s to 1h, not 0s",
+        ),
+        ("rps_window = \"61m\"", "rps_window must be whole seconds"),
+        ("rpm_window = \"30s\"", "rpm_window must be whole seconds"),
+        ("rpm_window = \"2days\"", "rpm_window must be whole seconds"),
+        (
+            "rps_window = \"1500ms\"",
+            "rps_window must be whole seconds",
+        ),
+        ("rps_window = \"soon\"", "rps_window must be a duration"),
+        ("rpm_window = \"\"", "rpm_window must be a duration"),
+        ("rps_window = 4", "invalid type"),
+        ("rpm_window = [\"1m\"]", "invalid type"),
+    ] {
+        let (line, message) = error_line(&full_with("rps = 10", &format!("rps = 10\n{window}")));
+        assert_eq!(line, 20, "{window}: {message}");
+        assert!(message.contains(expected), "{window}: {message}");
     }
 }
 

@@ -196,6 +196,33 @@ async fn a_production_deployment_refuses_a_development_key_its_config_holds() {
 }
 
 #[tokio::test]
+async fn the_default_windows_of_limits_reach_the_limit_stage_and_a_key_own_window_wins() {
+    let key = development_key();
+    let own = development_key();
+    let tables = format!(
+        "[limits]\nrps_window = \"2s\"\nrpm_window = \"5m\"\n\
+         [[keys]]\nid = \"key_own\"\nsha256 = \"{}\"\nproject = \"{PROJECT}\"\nenvironment = \"development\"\nrps = 100\nrpm = 1000\nrps_window = \"10s\"\n",
+        own.hash().to_hex()
+    );
+    let deployment = Deployment::start(
+        &config(&key, "development", &tables),
+        DeploymentOptions::new(),
+    )
+    .await
+    .unwrap();
+    let app = deployment.layer().around(api());
+    let policy = |reply: &crate::common::Reply| reply.header("ratelimit-policy").to_owned();
+    // 100 a second over 2 s, 1,000 a minute over 5 minutes.
+    let defaults = send(app.clone(), keyed("POST", "/v1/memories", &key)).await;
+    assert_eq!(policy(&defaults), r#""rps";q=200;w=2, "rpm";q=5000;w=300"#);
+    let overridden = send(app, keyed("POST", "/v1/memories", &own)).await;
+    assert_eq!(
+        policy(&overridden),
+        r#""rps";q=1000;w=10, "rpm";q=5000;w=300"#
+    );
+}
+
+#[tokio::test]
 async fn quota_routes_of_the_config_meter_any_path_and_a_classifier_option_replaces_them() {
     let key = development_key();
     let routes =

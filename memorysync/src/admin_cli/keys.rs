@@ -3,11 +3,14 @@
 use std::process::ExitCode;
 
 use http::Method;
+use memorysync_pipeline::limit::WindowName;
 use serde_json::{Map, Value, json};
 
 use super::failure::{Failure, usage};
 use super::table::{Column, field, record};
-use super::values::{grace, id, instant, instant_or_none, positive, positive_or_none};
+use super::values::{
+    grace, id, instant, instant_or_none, positive, positive_or_none, window, window_or_none,
+};
 use super::{ApiRequest, Call, Remote, View, list_limit};
 
 /// API keys: list, create, show, update, rotate, revoke.
@@ -22,7 +25,8 @@ pub(crate) struct KeysArgs {
 /// The keys' subcommands.
 #[derive(Debug, clap::Subcommand)]
 pub(crate) enum KeysCommand {
-    /// Lists key records with their usage, sorted by id.
+    /// Lists key records with their usage, sorted by id. A window shown as `-` is the
+    /// deployment's default.
     List {
         /// Only this project's keys.
         #[arg(long, value_name = "PROJECT")]
@@ -54,6 +58,14 @@ pub(crate) enum KeysCommand {
         /// Requests per minute, at least 1; default: no limit.
         #[arg(long, value_name = "N")]
         rpm: Option<String>,
+        /// The per-second rate's window: a duration such as 4s, whole seconds from 1s to 1h;
+        /// default: the deployment's (`[limits] rps_window`, else 1s).
+        #[arg(long, value_name = "DURATION")]
+        rps_window: Option<String>,
+        /// The per-minute rate's window: a duration such as 10m, whole seconds from 1m to 24h;
+        /// default: the deployment's (`[limits] rpm_window`, else 60s).
+        #[arg(long, value_name = "DURATION")]
+        rpm_window: Option<String>,
         /// When the key stops working: an RFC 3339 time in the future.
         #[arg(long, value_name = "RFC3339")]
         expires: Option<String>,
@@ -63,7 +75,7 @@ pub(crate) enum KeysCommand {
         /// The key's id.
         id: String,
     },
-    /// Changes a key's limits or expiry (a key the admin API manages).
+    /// Changes a key's limits, windows or expiry (a key the admin API manages).
     Update {
         /// The key's id.
         id: String,
@@ -73,14 +85,20 @@ pub(crate) enum KeysCommand {
         /// Requests per minute, or `none` for no limit.
         #[arg(long, value_name = "N|none")]
         rpm: Option<String>,
+        /// The per-second rate's window (1s to 1h), or `none` for the deployment's default.
+        #[arg(long, value_name = "DURATION|none")]
+        rps_window: Option<String>,
+        /// The per-minute rate's window (1m to 24h), or `none` for the deployment's default.
+        #[arg(long, value_name = "DURATION|none")]
+        rpm_window: Option<String>,
         /// An RFC 3339 time in the future, or `none` for no expiry.
         #[arg(long, value_name = "RFC3339|none")]
         expires: Option<String>,
     },
     /// Replaces a key with a new one; the old one works for a grace.
     ///
-    /// The new key has the old one's project, environment and limits. It comes alone on the
-    /// first line (shown once: keep it secret), then a blank line and its record.
+    /// The new key has the old one's project, environment, limits and windows. It comes alone
+    /// on the first line (shown once: keep it secret), then a blank line and its record.
     Rotate {
         /// The id of the key to replace.
         id: String,
@@ -135,6 +153,8 @@ impl KeysCommand {
                 id: key_id,
                 rps,
                 rpm,
+                rps_window,
+                rpm_window,
                 expires,
             } => {
                 let mut body = Map::new();
@@ -146,6 +166,11 @@ impl KeysCommand {
                 for (name, option, value) in [("rps", "--rps", rps), ("rpm", "--rpm", rpm)] {
                     if let Some(value) = value {
                         body.insert(name.into(), positive(option, value)?.into());
+                    }
+                }
+                for (name, option, text) in windows(rps_window, rpm_window) {
+                    if let Some(text) = text {
+                        body.insert(name.field().into(), window(option, name, text)?.into());
                     }
                 }
                 if let Some(at) = expires {
@@ -162,6 +187,8 @@ impl KeysCommand {
                 id: key_id,
                 rps,
                 rpm,
+                rps_window,
+                rpm_window,
                 expires,
             } => {
                 let mut patch = Map::new();
@@ -170,11 +197,18 @@ impl KeysCommand {
                         patch.insert(name.into(), positive_or_none(option, value)?);
                     }
                 }
+                for (name, option, text) in windows(rps_window, rpm_window) {
+                    if let Some(text) = text {
+                        patch.insert(name.field().into(), window_or_none(option, name, text)?);
+                    }
+                }
                 if let Some(at) = expires {
                     patch.insert("expires_at".into(), instant_or_none("--expires", at)?);
                 }
                 if patch.is_empty() {
-                    return Err(usage("keys update needs --rps, --rpm or --expires"));
+                    return Err(usage(
+                        "keys update needs --rps, --rpm, --rps-window, --rpm-window or --expires",
+                    ));
                 }
                 let request = ApiRequest::new(Method::PATCH, &["keys", &id("ID", key_id)?])
                     .body(Value::Object(patch));
@@ -200,6 +234,17 @@ impl KeysCommand {
     }
 }
 
+/// Each window with its option and the text given for it.
+fn windows<'a>(
+    rps_window: &'a Option<String>,
+    rpm_window: &'a Option<String>,
+) -> [(WindowName, &'static str, Option<&'a str>); 2] {
+    [
+        (WindowName::Rps, "--rps-window", rps_window.as_deref()),
+        (WindowName::Rpm, "--rpm-window", rpm_window.as_deref()),
+    ]
+}
+
 /// `development` or `production`.
 fn environment(text: &str) -> Result<String, Failure> {
     match text {
@@ -216,6 +261,8 @@ pub(crate) const KEY_TABLE: &[Column] = &[
     Column::at("STATUS", &["/status"]),
     Column::at("RPS", &["/rps"]),
     Column::at("RPM", &["/rpm"]),
+    Column::at("RPS_WINDOW", &["/rps_window"]),
+    Column::at("RPM_WINDOW", &["/rpm_window"]),
     Column::at("REQUESTS", &["/usage/requests"]),
     Column::at("LAST_USED", &["/usage/last_used"]),
     Column::at("OWNER", &["/owner"]),
@@ -230,6 +277,8 @@ pub(crate) const KEY_RECORD: &[Column] = &[
     Column::at("OWNER", &["/owner"]),
     Column::at("RPS", &["/rps"]),
     Column::at("RPM", &["/rpm"]),
+    Column::at("RPS_WINDOW", &["/rps_window"]),
+    Column::at("RPM_WINDOW", &["/rpm_window"]),
     Column::at("EXPIRES_AT", &["/expires_at"]),
     Column::at("REVOKED_AT", &["/revoked_at"]),
     Column::at("REQUESTS", &["/usage/requests"]),

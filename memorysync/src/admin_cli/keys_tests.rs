@@ -31,6 +31,10 @@ fn each_keys_command_builds_its_request() {
                 "key_new",
                 "--rps",
                 "5",
+                "--rps-window",
+                "4s",
+                "--rpm-window",
+                "600s",
                 "--expires",
                 "2027-01-01T01:00:00+01:00",
             ],
@@ -38,7 +42,8 @@ fn each_keys_command_builds_its_request() {
             "/admin/v1/keys",
             Some(
                 json!({"project": "proj_a", "environment": "development", "id": "key_new",
-                        "rps": 5, "expires_at": "2027-01-01T00:00:00Z"}),
+                        "rps": 5, "rps_window": "4s", "rpm_window": "10m",
+                        "expires_at": "2027-01-01T00:00:00Z"}),
             ),
         ),
         (
@@ -52,6 +57,20 @@ fn each_keys_command_builds_its_request() {
             Method::PATCH,
             "/admin/v1/keys/key_a",
             Some(json!({"rps": null, "rpm": 600})),
+        ),
+        (
+            vec![
+                "keys",
+                "update",
+                "key_a",
+                "--rps-window",
+                "none",
+                "--rpm-window",
+                "2h",
+            ],
+            Method::PATCH,
+            "/admin/v1/keys/key_a",
+            Some(json!({"rps_window": null, "rpm_window": "2h"})),
         ),
         (
             vec!["keys", "update", "key_a", "--expires", "none"],
@@ -113,9 +132,26 @@ fn bad_keys_arguments_are_refused_before_anything_is_sent() {
         (vec!["keys", "show", "key/../x"], "ID: an id is"),
         (
             vec!["keys", "update", "key_a"],
-            "needs --rps, --rpm or --expires",
+            "needs --rps, --rpm, --rps-window, --rpm-window or --expires",
         ),
         (vec!["keys", "update", "key_a", "--rps", "0"], "--rps"),
+        (
+            vec!["keys", "update", "key_a", "--rps-window", "2h"],
+            "--rps-window must be a duration such as 4s or 10m, whole seconds from 1s to 1h, or none",
+        ),
+        (
+            vec![
+                "keys",
+                "create",
+                "--project",
+                "p",
+                "--environment",
+                "production",
+                "--rpm-window",
+                "30s",
+            ],
+            "--rpm-window must be a duration",
+        ),
         (vec!["keys", "rotate", "key_a", "--grace", "31d"], "--grace"),
         (
             vec![
@@ -148,16 +184,17 @@ fn bad_keys_arguments_are_refused_before_anything_is_sent() {
 #[test]
 fn keys_print_a_table_a_record_and_the_new_key_alone_first() {
     let key = json!({"id": "key_a", "project": "proj_a", "environment": "production",
-        "rps": 10, "rpm": null, "expires_at": null, "revoked_at": null, "owner": "api",
+        "rps": 10, "rpm": null, "rps_window": "4s", "rpm_window": null,
+        "expires_at": null, "revoked_at": null, "owner": "api",
         "status": "active", "usage": {"requests": 3, "last_used": "2026-11-02T10:00:00Z"}});
     let page = json!({"items": [key, {"id": "key_file", "project": "proj_a",
         "environment": "development", "status": "revoked", "owner": "config",
         "usage": {"requests": 0, "last_used": null}}], "next_cursor": null});
     assert_eq!(
         printed(&call(&["keys", "list"]), &page),
-        "ID        PROJECT  ENV          STATUS   RPS  RPM  REQUESTS  LAST_USED             OWNER\n\
-         key_a     proj_a   production   active   10   -    3         2026-11-02T10:00:00Z  api\n\
-         key_file  proj_a   development  revoked  -    -    0         -                     config\n"
+        "ID        PROJECT  ENV          STATUS   RPS  RPM  RPS_WINDOW  RPM_WINDOW  REQUESTS  LAST_USED             OWNER\n\
+         key_a     proj_a   production   active   10   -    4s          -           3         2026-11-02T10:00:00Z  api\n\
+         key_file  proj_a   development  revoked  -    -    -           -           0         -                     config\n"
     );
     let shown = printed(&call(&["keys", "show", "key_a"]), &key);
     assert!(
@@ -165,7 +202,7 @@ fn keys_print_a_table_a_record_and_the_new_key_alone_first() {
         "{shown}"
     );
     assert!(
-        shown.contains("\nRPM          -\n")
+        shown.contains("\nRPM          -\nRPS_WINDOW   4s\nRPM_WINDOW   -\n")
             && shown.ends_with("LAST_USED    2026-11-02T10:00:00Z\n")
     );
 

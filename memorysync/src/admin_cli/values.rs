@@ -4,6 +4,7 @@
 use memorysync_pipeline::clock::Timestamp;
 use memorysync_pipeline::config::{RECORD_ID_RULE, is_record_id};
 use memorysync_pipeline::key::{AdminToken, ApiKey};
+use memorysync_pipeline::limit::{WindowName, format_window};
 use serde_json::Value;
 
 use super::failure::{Failure, usage};
@@ -55,6 +56,31 @@ pub(crate) fn positive_or_none(option: &str, text: &str) -> Result<Value, Failur
     positive(option, text)
         .map(Value::from)
         .map_err(|_| usage(format!("{option} must be a whole number from 1, or none")))
+}
+
+/// A window length: a duration such as `4s` or `10m`, whole seconds within the window's bounds
+/// (1s to 1h per second, 1m to 24h per minute), written back as the API reads it.
+pub(crate) fn window(option: &str, name: WindowName, text: &str) -> Result<String, Failure> {
+    name.parse(text)
+        .map(format_window)
+        .map_err(|_| usage(format!("{option} must be {}", window_rule(name))))
+}
+
+/// [`window`], or `none` for the deployment's default (JSON `null`).
+pub(crate) fn window_or_none(option: &str, name: WindowName, text: &str) -> Result<Value, Failure> {
+    if text == "none" {
+        return Ok(Value::Null);
+    }
+    window(option, name, text)
+        .map(Value::from)
+        .map_err(|_| usage(format!("{option} must be {}, or none", window_rule(name))))
+}
+
+fn window_rule(name: WindowName) -> &'static str {
+    match name {
+        WindowName::Rps => "a duration such as 4s or 10m, whole seconds from 1s to 1h",
+        WindowName::Rpm => "a duration such as 4s or 10m, whole seconds from 1m to 24h",
+    }
 }
 
 /// An RFC 3339 time, written back in UTC.
@@ -138,6 +164,19 @@ mod tests {
             "2027-01-01T00:00:00Z"
         );
         assert_eq!(instant_or_none("--expires", "none").unwrap(), Value::Null);
+        assert_eq!(window("--rps-window", WindowName::Rps, "4s").unwrap(), "4s");
+        assert_eq!(
+            window("--rpm-window", WindowName::Rpm, "90s").unwrap(),
+            "1m 30s"
+        );
+        assert_eq!(
+            window_or_none("--rpm-window", WindowName::Rpm, "none").unwrap(),
+            Value::Null
+        );
+        assert_eq!(
+            window_or_none("--rpm-window", WindowName::Rpm, "24h").unwrap(),
+            json!("1day")
+        );
         for (text, seconds) in [
             ("0", 0),
             ("90", 90),
@@ -159,7 +198,7 @@ mod tests {
         let token = AdminToken::generate().unwrap();
         let secrets = [key.expose_secret(), token.expose_secret()];
         type Check = fn(&str, &str) -> Result<(), Failure>;
-        let checks: [(&str, Check); 7] = [
+        let checks: [(&str, Check); 9] = [
             ("--id", |o, t| id(o, t).map(drop)),
             ("--adds-per-month", |o, t| whole(o, t).map(drop)),
             ("--rps", |o, t| positive(o, t).map(drop)),
@@ -167,6 +206,12 @@ mod tests {
             ("--from", |o, t| instant(o, t).map(drop)),
             ("--grace", |o, t| grace(o, t).map(drop)),
             ("--alert-thresholds", |o, t| thresholds(o, t).map(drop)),
+            ("--rps-window", |o, t| {
+                window(o, WindowName::Rps, t).map(drop)
+            }),
+            ("--rpm-window", |o, t| {
+                window_or_none(o, WindowName::Rpm, t).map(drop)
+            }),
         ];
         for (option, check) in checks {
             for text in ["", "0x1", "-1", "31d", "key one", secrets[0], secrets[1]] {
@@ -185,6 +230,8 @@ mod tests {
         }
         assert!(positive("--rps", "0").is_err());
         assert!(grace("--grace", "2592001").is_err());
+        assert!(window("--rps-window", WindowName::Rps, "2h").is_err());
+        assert!(window("--rpm-window", WindowName::Rpm, "59s").is_err());
         assert!(thresholds("--alert-thresholds", "75,,100").is_err());
         assert!(id("--id", "").is_err());
     }

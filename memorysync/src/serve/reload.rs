@@ -3,7 +3,8 @@
 //! Only what [`Deployment::reconcile`] reconciles applies: the keys (added, changed, revoked)
 //! and the projects' plans, and `[[admin_tokens]]` (a token removed from the file stops working,
 //! whatever the stores say of the rest). Every other field of the file takes a restart: `environment`,
-//! `[store]`, `[server]` and `[server.tls]` (listeners, limits, certificates), `[audit]`,
+//! `[store]`, `[server]` and `[server.tls]` (listeners, limits, certificates), `[limits]` (the
+//! default window lengths; a key's own windows reload with the key), `[audit]`,
 //! `[health]`, `[[webhooks]]` and `[webhooks_retry]`, `[[quota.routes]]`, `[upstream]` and
 //! `[admin]`; a reload that finds one of them changed says so and leaves it as it
 //! was. A file that does not load, or that the store refuses (an older `config_version`, or
@@ -128,6 +129,7 @@ pub(crate) fn needing_restart(started: &Config, reloaded: &Config) -> Vec<&'stat
         ("environment", started.environment == reloaded.environment),
         ("[store]", started.store == reloaded.store),
         ("[server]", started.server == reloaded.server),
+        ("[limits]", started.limits == reloaded.limits),
         ("[audit]", started.audit == reloaded.audit),
         ("[health]", started.health == reloaded.health),
         ("[[webhooks]]", started.webhooks == reloaded.webhooks),
@@ -160,12 +162,12 @@ mod tests {
         .unwrap();
         assert!(needing_restart(&started, &keys_and_plans).is_empty());
         let listeners = Config::from_toml(
-            "environment = \"production\"\n[server]\nmax_connections = 7\n[health]\nper_ip_rps = 2\n",
+            "environment = \"production\"\n[server]\nmax_connections = 7\n[limits]\nrps_window = \"4s\"\n[health]\nper_ip_rps = 2\n",
         )
         .unwrap();
         assert_eq!(
             needing_restart(&started, &listeners),
-            ["environment", "[server]", "[health]"]
+            ["environment", "[server]", "[limits]", "[health]"]
         );
     }
 }

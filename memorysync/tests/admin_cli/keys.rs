@@ -54,6 +54,8 @@ async fn every_keys_command_works_end_to_end() {
             "key_cli",
             "--rps",
             "50",
+            "--rps-window",
+            "4s",
         ],
         &env,
     )
@@ -61,6 +63,10 @@ async fn every_keys_command_works_end_to_end() {
     let (key, record) = split_key(&created);
     assert!(record.starts_with("ID           key_cli\n"), "{record}");
     assert!(record.contains("\nRPS          50\n") && record.contains("\nOWNER        api\n"));
+    assert!(
+        record.contains("\nRPS_WINDOW   4s\nRPM_WINDOW   -\n"),
+        "{record}"
+    );
     assert_eq!(use_key(&public, key.expose_secret()).await, (200, None));
 
     let shown = cli(&["keys", "show", "key_cli", "--json"], &env).json();
@@ -74,12 +80,22 @@ async fn every_keys_command_works_end_to_end() {
     assert!(shown.get("key").is_none() && !shown.to_string().contains(key.expose_secret()));
 
     let updated = cli(
-        &["keys", "update", "key_cli", "--rpm", "600", "--rps", "none"],
+        &[
+            "keys",
+            "update",
+            "key_cli",
+            "--rpm",
+            "600",
+            "--rps",
+            "none",
+            "--rpm-window",
+            "10m",
+        ],
         &env,
     )
     .ok();
     assert!(
-        updated.contains("\nRPS          -\nRPM          600\n"),
+        updated.contains("\nRPS          -\nRPM          600\nRPS_WINDOW   4s\nRPM_WINDOW   10m\n"),
         "{updated}"
     );
 
@@ -99,8 +115,8 @@ async fn every_keys_command_works_end_to_end() {
     let (new_key, record) = split_key(&rotated);
     assert!(record.starts_with("ID           key_cli_2\n"), "{record}");
     assert!(
-        record.contains("\nRPM          600\n"),
-        "the limits carry over: {record}"
+        record.contains("\nRPM          600\nRPS_WINDOW   4s\nRPM_WINDOW   10m\n"),
+        "the limits and windows carry over: {record}"
     );
     assert!(
         record.contains("the previous key key_cli works until "),
@@ -171,6 +187,8 @@ async fn every_keys_command_works_end_to_end() {
             "STATUS",
             "RPS",
             "RPM",
+            "RPS_WINDOW",
+            "RPM_WINDOW",
             "REQUESTS",
             "LAST_USED",
             "OWNER"
@@ -178,7 +196,7 @@ async fn every_keys_command_works_end_to_end() {
     );
     let revoked_row: Vec<&str> = lines[1].split_whitespace().collect();
     assert_eq!(
-        revoked_row[..7],
+        revoked_row[..9],
         [
             "key_cli",
             PROJECT,
@@ -186,10 +204,12 @@ async fn every_keys_command_works_end_to_end() {
             "revoked",
             "-",
             "600",
+            "4s",
+            "10m",
             "2"
         ]
     );
-    assert_eq!(revoked_row[8..], ["api"]);
+    assert_eq!(revoked_row[10..], ["api"]);
     // Each column starts where its header does.
     let at = lines[0].find("STATUS").unwrap();
     assert!(

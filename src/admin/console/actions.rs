@@ -26,6 +26,12 @@ pub(crate) struct KeyForm {
     rps: String,
     #[serde(default)]
     rpm: String,
+    /// A duration such as `4s`; empty for the deployment's default.
+    #[serde(default)]
+    rps_window: String,
+    /// A duration such as `10m`; empty for the deployment's default.
+    #[serde(default)]
+    rpm_window: String,
 }
 
 #[derive(Template)]
@@ -52,6 +58,15 @@ pub(crate) async fn create_key(
     for (name, text) in [("rps", &form.rps), ("rpm", &form.rpm)] {
         if let Some(limit) = number(name, text)? {
             new.insert(name.into(), json!(limit));
+        }
+    }
+    // The API checks the text: a bad window is refused with its message, as from the API.
+    for (name, text) in [
+        ("rps_window", &form.rps_window),
+        ("rpm_window", &form.rpm_window),
+    ] {
+        if !text.trim().is_empty() {
+            new.insert(name.into(), json!(text.trim()));
         }
     }
     let new = Body(input(Value::Object(new))?);

@@ -20,6 +20,10 @@ pub(crate) struct KeyRow {
     pub(crate) environment: String,
     pub(crate) rps: Option<u32>,
     pub(crate) rpm: Option<u32>,
+    #[serde(default)]
+    pub(crate) rps_window: Option<String>,
+    #[serde(default)]
+    pub(crate) rpm_window: Option<String>,
     pub(crate) expires_at: Option<String>,
     pub(crate) owner: String,
     pub(crate) status: String,

@@ -30,6 +30,12 @@ struct Key<'a> {
     environment: Environment,
     rps: Option<u32>,
     rpm: Option<u32>,
+    /// Whole seconds. Left out when the key sets none: a file without windows then hashes as
+    /// the same form without these fields did, and the digests stores already hold still match.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rps_window: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rpm_window: Option<u64>,
     expires_at: Option<i64>,
     revoked_at: Option<i64>,
 }
@@ -54,6 +60,8 @@ pub(super) fn of(config: &Config) -> ConfigDigest {
             environment: record.environment,
             rps: record.rps,
             rpm: record.rpm,
+            rps_window: record.rps_window.map(|w| w.as_secs()),
+            rpm_window: record.rpm_window.map(|w| w.as_secs()),
             expires_at: record.expires_at.map(Timestamp::unix_millis),
             revoked_at: record.revoked_at.map(Timestamp::unix_millis),
         })
@@ -92,8 +100,13 @@ mod tests {
     }
 
     fn file(rps: u32, order_swapped: bool, extra: &str) -> Config {
+        file_with(&format!("rps = {rps}"), order_swapped, extra)
+    }
+
+    /// Two keys; `key_a` has the fields `fields`.
+    fn file_with(fields: &str, order_swapped: bool, extra: &str) -> Config {
         let a = format!(
-            "[[keys]]\nid = \"key_a\"\nsha256 = \"{HASH_A}\"\nproject = \"p\"\nenvironment = \"development\"\nrps = {rps}\n"
+            "[[keys]]\nid = \"key_a\"\nsha256 = \"{HASH_A}\"\nproject = \"p\"\nenvironment = \"development\"\n{fields}\n"
         );
         let b = format!(
             "[[keys]]\nid = \"key_b\"\nsha256 = \"{HASH_B}\"\nproject = \"p\"\nenvironment = \"development\"\n"
@@ -113,5 +126,29 @@ mod tests {
         );
         assert_eq!(of(&file(5, false, "config_version = 3")), base);
         assert_ne!(of(&file(6, false, "")), base);
+    }
+
+    #[test]
+    fn a_window_changes_the_digest_and_the_defaults_do_not() {
+        let base = of(&file(5, false, ""));
+        let with = |window: &str| of(&file_with(&format!("rps = 5\n{window}"), false, ""));
+        assert_ne!(with("rps_window = \"4s\""), base);
+        assert_ne!(with("rps_window = \"4s\""), with("rps_window = \"5s\""));
+        assert_ne!(with("rpm_window = \"4m\""), base);
+        assert_ne!(with("rpm_window = \"4m\""), with("rps_window = \"4m\""));
+        // `[limits]` is no key's: it takes a restart, and reconciliation never sees it.
+        assert_eq!(of(&file(5, false, "[limits]\nrps_window = \"3s\"")), base);
+    }
+
+    #[test]
+    fn keys_without_windows_hash_as_the_form_without_window_fields() {
+        // The SHA-256 of this file's content written without `rps_window`/`rpm_window`: a store
+        // that applied it holds this digest, and a different one now would make the same file
+        // conflict with itself.
+        const WITHOUT_WINDOW_FIELDS: &str =
+            "d777ee1b376694e5eee2f5915494b0c127893e433c421e7fdde4e51dff7844b1";
+        let digest = of(&file(5, false, ""));
+        let hex: String = digest.0.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(hex, WITHOUT_WINDOW_FIELDS);
     }
 }

@@ -1,6 +1,7 @@
 //! A key record as Redis holds it, and back.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -19,6 +20,12 @@ pub(super) struct StoredRecord {
     rps: Option<u32>,
     #[serde(default)]
     rpm: Option<u32>,
+    /// Whole seconds; absent when the key sets no window (the deployment's default), so a
+    /// record without windows keeps the JSON it had and an upsert of it stays `unchanged`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    rps_window: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    rpm_window: Option<u64>,
     #[serde(default)]
     expires_at: Option<i64>,
     /// Records stored before owners existed were all loaded from the config file.
@@ -40,6 +47,8 @@ pub(super) fn encode(record: &KeyRecord) -> Result<String, StoreError> {
         environment: record.environment,
         rps: record.rps,
         rpm: record.rpm,
+        rps_window: record.rps_window.map(|w| w.as_secs()),
+        rpm_window: record.rpm_window.map(|w| w.as_secs()),
         expires_at: record.expires_at.map(Timestamp::unix_millis),
         owner: record.owner,
     })
@@ -62,8 +71,8 @@ pub(super) fn decode(
         environment: stored.environment,
         rps: stored.rps,
         rpm: stored.rpm,
-        rps_window: None,
-        rpm_window: None,
+        rps_window: stored.rps_window.map(Duration::from_secs),
+        rpm_window: stored.rpm_window.map(Duration::from_secs),
         expires_at: stored.expires_at.map(Timestamp::from_unix_millis),
         revoked_at: revoked_at.map(Timestamp::from_unix_millis),
         owner: stored.owner,
@@ -73,4 +82,42 @@ pub(super) fn decode(
         last_used: last_used.map(Timestamp::from_unix_millis),
     };
     Ok(Some((record, usage)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(json: &str) -> StoredFields {
+        (Some(json.to_owned()), None, None, None)
+    }
+
+    #[test]
+    fn windows_round_trip_as_whole_seconds_and_are_left_out_when_unset() {
+        let hash = KeyHash::from_bytes([7; 32]);
+        let plain = KeyRecord::new("key_a", hash, "proj_a", Environment::Production);
+        let json = encode(&plain).unwrap();
+        assert!(!json.contains("window"), "{json}");
+        let windowed =
+            plain.with_windows(Some(Duration::from_secs(4)), Some(Duration::from_secs(600)));
+        let json = encode(&windowed).unwrap();
+        assert!(
+            json.contains(r#""rps_window":4,"rpm_window":600"#),
+            "{json}"
+        );
+        let (read, _) = decode(hash, fields(&json)).unwrap().unwrap();
+        assert_eq!(read, windowed);
+    }
+
+    #[test]
+    fn a_record_stored_without_windows_reads_with_the_defaults() {
+        let json = r#"{"id":"key_a","project":"proj_a","environment":"production","rps":3,"rpm":null,"expires_at":null,"owner":"api"}"#;
+        let (read, _) = decode(KeyHash::from_bytes([7; 32]), fields(json))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (read.rps, read.rps_window, read.rpm_window),
+            (Some(3), None, None)
+        );
+    }
 }
