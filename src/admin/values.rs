@@ -55,12 +55,10 @@ pub(crate) fn timestamp(field: &str, text: &str) -> Result<Timestamp, AdminError
 pub(crate) fn new_id(prefix: &str) -> Result<String, AdminError> {
     let mut bytes = [0u8; 12];
     getrandom::fill(&mut bytes).map_err(|_| no_randomness())?;
-    let mut id = String::with_capacity(prefix.len() + 24);
-    id.push_str(prefix);
-    for byte in bytes {
-        id.push_str(&format!("{byte:02x}"));
-    }
-    Ok(id)
+    Ok(format!(
+        "{prefix}{}",
+        base16ct::lower::encode_string(&bytes)
+    ))
 }
 
 /// 503: the operating system's random number generator failed.

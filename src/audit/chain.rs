@@ -146,15 +146,11 @@ struct Hex<'a>(&'a [u8; 32]);
 
 impl Serialize for Hex<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(&HexDisplay(self.0))
-    }
-}
-
-struct HexDisplay<'a>(&'a [u8; 32]);
-
-impl fmt::Display for HexDisplay<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
+        let mut text = [0u8; 64];
+        // 32 bytes always fit 64 digits.
+        let text =
+            base16ct::lower::encode_str(self.0, &mut text).map_err(serde::ser::Error::custom)?;
+        serializer.serialize_str(text)
     }
 }
 
@@ -215,7 +211,8 @@ pub fn verify<'a>(
             if seq != before.seq + 1 {
                 return Err(broken(BreakKind::Gap));
             }
-            if prev != HexDisplay(&before.hash).to_string() {
+            let mut hex = [0u8; 64];
+            if base16ct::lower::encode_str(&before.hash, &mut hex).ok() != Some(prev.as_str()) {
                 return Err(broken(BreakKind::Edited));
             }
         }

@@ -8,7 +8,6 @@
 //! back with it. Against that, ship the head elsewhere as it moves ([`AuditLog::head`](super::AuditLog::head),
 //! written with [`ChainHead::to_checkpoint`]) to a place that writer cannot reach, and compare.
 
-use std::fmt::Write as _;
 use std::io;
 
 use super::{ChainHead, Resumed};
@@ -89,11 +88,7 @@ impl ChainHead {
 
     /// The hash as 64 lowercase hex digits.
     pub fn hash_hex(&self) -> String {
-        let mut hex = String::with_capacity(64);
-        for byte in self.hash {
-            let _ = write!(hex, "{byte:02x}");
-        }
-        hex
+        base16ct::lower::encode_string(&self.hash)
     }
 
     /// Reads a checkpoint's text back.

@@ -36,33 +36,16 @@ impl KeyHash {
 
     /// Parses 64 lowercase hex digits, the form of the config file.
     pub fn from_hex(text: &str) -> Result<Self, InvalidKeyHash> {
-        let text = text.as_bytes();
-        if text.len() != 64 {
-            return Err(InvalidKeyHash);
-        }
         let mut bytes = [0u8; 32];
-        for (byte, pair) in bytes.iter_mut().zip(text.chunks_exact(2)) {
-            *byte = (hex_digit(pair[0])? << 4) | hex_digit(pair[1])?;
+        match base16ct::lower::decode(text, &mut bytes) {
+            Ok(decoded) if decoded.len() == 32 => Ok(KeyHash(bytes)),
+            _ => Err(InvalidKeyHash),
         }
-        Ok(KeyHash(bytes))
     }
 
     /// 64 lowercase hex digits.
     pub fn to_hex(&self) -> String {
-        use fmt::Write;
-        let mut out = String::with_capacity(64);
-        for byte in self.0 {
-            let _ = write!(out, "{byte:02x}");
-        }
-        out
-    }
-}
-
-fn hex_digit(c: u8) -> Result<u8, InvalidKeyHash> {
-    match c {
-        b'0'..=b'9' => Ok(c - b'0'),
-        b'a'..=b'f' => Ok(c - b'a' + 10),
-        _ => Err(InvalidKeyHash),
+        base16ct::lower::encode_string(&self.0)
     }
 }
 

@@ -19,19 +19,16 @@ pub struct ConfigDigest(pub [u8; 32]);
 impl ConfigDigest {
     /// 64 lowercase hex digits.
     pub fn to_hex(&self) -> String {
-        self.0.iter().map(|b| format!("{b:02x}")).collect()
+        base16ct::lower::encode_string(&self.0)
     }
 
     /// From 64 hex digits; `None` for anything else.
     pub fn from_hex(hex: &str) -> Option<Self> {
-        if hex.len() != 64 || !hex.is_ascii() {
-            return None;
-        }
         let mut bytes = [0u8; 32];
-        for (i, byte) in bytes.iter_mut().enumerate() {
-            *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()?;
+        match base16ct::mixed::decode(hex, &mut bytes) {
+            Ok(decoded) if decoded.len() == 32 => Some(ConfigDigest(bytes)),
+            _ => None,
         }
-        Some(ConfigDigest(bytes))
     }
 }
 

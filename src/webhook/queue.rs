@@ -67,7 +67,7 @@ pub(crate) fn letter_id(id: &str, target: &str) -> String {
     hash.update([0]);
     hash.update(target.as_bytes());
     let digest = hash.finalize();
-    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+    let hex = base16ct::lower::encode_string(&digest[..16]);
     format!("dl_{hex}")
 }
 

@@ -331,6 +331,6 @@ fn new_message_id() -> String {
     // Without randomness the id is still unique enough in time; a collision only makes a
     // receiver drop a duplicate it should have kept.
     let _ = getrandom::fill(&mut bytes);
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let hex = base16ct::lower::encode_string(&bytes);
     format!("msg_{hex}")
 }

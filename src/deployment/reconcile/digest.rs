@@ -148,7 +148,6 @@ mod tests {
         const WITHOUT_WINDOW_FIELDS: &str =
             "d777ee1b376694e5eee2f5915494b0c127893e433c421e7fdde4e51dff7844b1";
         let digest = of(&file(5, false, ""));
-        let hex: String = digest.0.iter().map(|b| format!("{b:02x}")).collect();
-        assert_eq!(hex, WITHOUT_WINDOW_FIELDS);
+        assert_eq!(digest.to_hex(), WITHOUT_WINDOW_FIELDS);
     }
 }

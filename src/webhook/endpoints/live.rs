@@ -91,7 +91,7 @@ fn api_endpoint(
 pub fn config_endpoint_id(position: usize, url: &str) -> String {
     use sha2::{Digest, Sha256};
     let digest = Sha256::digest(format!("{position}\n{url}").as_bytes());
-    let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    let hex = base16ct::lower::encode_string(&digest[..8]);
     format!("ep_cfg_{hex}")
 }
 
