@@ -18,7 +18,9 @@ use std::sync::Arc;
 
 use dashmap::DashMap;
 
-use super::{KeyEntry, KeyHash, KeyRecord, KeyStore, KeyStoreError, KeyUsage, Upserted};
+use super::{
+    KeyEntry, KeyHash, KeyHashState, KeyRecord, KeyStore, KeyStoreError, KeyUsage, Upserted,
+};
 use crate::clock::Timestamp;
 use crate::store::{RecordOwner, StoreError, StoreErrorPolicy, WithFallback};
 
@@ -26,7 +28,7 @@ use crate::store::{RecordOwner, StoreError, StoreErrorPolicy, WithFallback};
 /// [`WithFallback`] answers from during an outage.
 #[derive(Debug, Default)]
 pub struct LastKnownKeys {
-    entries: DashMap<KeyHash, Arc<KeyEntry>>,
+    entries: DashMap<KeyHash, Arc<KeyEntry>, KeyHashState>,
 }
 
 impl LastKnownKeys {

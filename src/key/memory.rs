@@ -4,7 +4,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use dashmap::DashMap;
 use dashmap::mapref::entry::Entry;
 
-use super::{KeyEntry, KeyHash, KeyRecord, KeyStore, KeyStoreError, KeyUsage, Upserted};
+use super::{
+    KeyEntry, KeyHash, KeyHashState, KeyRecord, KeyStore, KeyStoreError, KeyUsage, Upserted,
+};
 use crate::clock::Timestamp;
 use crate::store::{RecordOwner, StoreError};
 use crate::tombstone::{MemoryTombstones, TombstoneKind};
@@ -17,7 +19,7 @@ pub struct MemoryKeyStore {
 
 #[derive(Debug, Default)]
 struct Inner {
-    entry_by_hash: DashMap<KeyHash, Arc<KeyEntry>>,
+    entry_by_hash: DashMap<KeyHash, Arc<KeyEntry>, KeyHashState>,
     hash_by_id: DashMap<Arc<str>, KeyHash>,
     tombstones: MemoryTombstones,
     /// One write (insert, upsert, revoke) at a time, so that each one's checks and changes to
@@ -36,7 +38,7 @@ impl MemoryKeyStore {
     pub fn with_tombstones(tombstones: MemoryTombstones) -> Self {
         MemoryKeyStore {
             inner: Arc::new(Inner {
-                entry_by_hash: DashMap::new(),
+                entry_by_hash: DashMap::default(),
                 hash_by_id: DashMap::new(),
                 tombstones,
                 writes: Mutex::new(()),

@@ -35,6 +35,7 @@ pub use admin_token::{
 };
 pub use fallback::LastKnownKeys;
 pub use format::{ApiKey, KEY_LEN, KeyFormatError};
+pub(crate) use hash::KeyHashState;
 pub use hash::{InvalidKeyHash, KeyHash};
 pub use memory::MemoryKeyStore;
 pub use record::{KeyEntry, KeyRecord, KeyUsage};
