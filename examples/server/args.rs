@@ -3,15 +3,18 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use crate::app::Mode;
+
 pub(crate) struct Args {
     pub(crate) config: PathBuf,
     pub(crate) listen: SocketAddr,
-    pub(crate) bare: bool,
+    /// `--bare`, `--stages`, or the full pipeline when neither is given.
+    pub(crate) mode: Mode,
     /// This process's audit chain; `[server] instance` or the audit directory's if unset.
     pub(crate) instance: Option<String>,
 }
 
-const USAGE: &str = "usage: server [--config FILE] [--listen ADDR] [--bare] [--instance NAME]";
+const USAGE: &str = "usage: server [--config FILE] [--listen ADDR] [--bare | --stages all|auth,scope,limit] [--instance NAME]";
 
 impl Args {
     pub(crate) fn parse(mut words: impl Iterator<Item = String>) -> Result<Args, String> {
@@ -21,9 +24,10 @@ impl Args {
                 "/examples/memorysync.toml"
             )),
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
-            bare: false,
+            mode: Mode::Full,
             instance: None,
         };
+        let mut mode_given = false;
         while let Some(word) = words.next() {
             match word.as_str() {
                 "--config" => args.config = words.next().ok_or(USAGE)?.into(),
@@ -33,7 +37,16 @@ impl Args {
                         .parse()
                         .map_err(|_| format!("--listen: not an address: {addr}"))?;
                 }
-                "--bare" => args.bare = true,
+                "--bare" | "--stages" => {
+                    if mode_given {
+                        return Err(format!("give one of --bare and --stages, once\n{USAGE}"));
+                    }
+                    mode_given = true;
+                    args.mode = match word.as_str() {
+                        "--bare" => Mode::Bare,
+                        _ => Mode::from_stages(&words.next().ok_or(USAGE)?)?,
+                    };
+                }
                 "--instance" => {
                     let name = words.next().ok_or(USAGE)?;
                     if !memorysync_pipeline::audit::is_instance_name(&name) {

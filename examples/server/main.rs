@@ -2,11 +2,14 @@
 //! `Deployment::start` from a config file and served by `axum::serve`.
 //!
 //! ```text
-//! cargo run --example server [-- --config FILE] [--listen ADDR] [--bare] [--instance NAME]
+//! cargo run --example server [-- --config FILE] [--listen ADDR] [--bare | --stages LIST]
+//!     [--instance NAME]
 //! ```
-//! Serves on 127.0.0.1:8080 with `examples/memorysync.toml`. `--bare` serves the same API with no
-//! pipeline at all, every request scoped to `proj_demo` in development, for comparisons.
-//! `--instance` names this process's audit chain.
+//! Serves on 127.0.0.1:8080 with `examples/memorysync.toml`. For comparisons, `--bare` serves the
+//! same API with no pipeline at all, every request scoped to `proj_demo` in development, and
+//! `--stages auth,scope,limit` behind only the deployment's authentication, scope and rate-limit
+//! stages (`--stages all`, the default, is the full pipeline). `--instance` names this process's
+//! audit chain.
 //!
 //! This is how a Rust service puts the pipeline in front of its own routes. The product server
 //! is the `memorysync` binary (`memorysync serve`): the same pipeline, plus what an exposed
@@ -59,13 +62,11 @@ async fn run(args: args::Args) -> Result<(), String> {
     if let Some(name) = &args.instance {
         options = options.with_instance(name.clone());
     }
-    let app::App { router, deployment } = app::build_with(&config, args.bare, options).await?;
-    let mode = if args.bare {
-        "bare, no pipeline"
-    } else {
-        "full pipeline"
-    };
-    println!("server example on http://{bound} ({mode})");
+    let app::App { router, deployment } = app::build_with(&config, args.mode, options).await?;
+    println!(
+        "server example on http://{bound} ({})",
+        args.mode.describe()
+    );
     // The pipeline reads the client address that axum records as `ConnectInfo`.
     axum::serve(
         listener,

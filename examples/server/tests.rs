@@ -11,6 +11,7 @@ use memorysync_pipeline::config::Config;
 use memorysync_pipeline::key::ApiKey;
 use memorysync_pipeline::quota::QuotaAlert;
 
+use super::app::Mode;
 use super::client::Running;
 
 /// A request to send: method, path, header fields, body.
@@ -18,18 +19,18 @@ type Call<'a> = (&'a str, &'a str, &'a [(&'a str, &'a str)], &'a str);
 
 /// Serves the example's app for `config` on an ephemeral loopback port, on a clock that moves
 /// only when the test moves it.
-async fn serve(config: &Config, bare: bool) -> Running {
+async fn serve(config: &Config, mode: Mode) -> Running {
     let clock = ManualClock::new(Timestamp::from_unix_secs(1_800_000_000));
-    serve_with(config, bare, clock, |_| {}).await
+    serve_with(config, mode, clock, |_| {}).await
 }
 
 async fn serve_with(
     config: &Config,
-    bare: bool,
+    mode: Mode,
     clock: ManualClock,
     on_alert: impl Fn(&QuotaAlert) + Send + Sync + 'static,
 ) -> Running {
-    let app = super::app::build(config, bare, "test", clock, on_alert)
+    let app = super::app::build(config, mode, "test", clock, on_alert)
         .await
         .unwrap()
         .router;
@@ -69,7 +70,7 @@ fn config_with_keys() -> (Config, ApiKey, ApiKey) {
 #[tokio::test]
 async fn the_memory_api_serves_behind_auth_scope_and_health() {
     let (config, dev, _) = config_with_keys();
-    let server = serve(&config, false).await;
+    let server = serve(&config, Mode::Full).await;
     let auth = format!("Bearer {}", dev.expose_secret());
     let headers = [
         ("authorization", auth.as_str()),
@@ -146,7 +147,7 @@ async fn the_memory_api_serves_behind_auth_scope_and_health() {
 #[tokio::test]
 async fn a_development_key_never_sees_production_memories() {
     let (config, dev, live) = config_with_keys();
-    let server = serve(&config, false).await;
+    let server = serve(&config, Mode::Full).await;
     let live_auth = format!("Bearer {}", live.expose_secret());
     let dev_auth = format!("Bearer {}", dev.expose_secret());
     let as_live = [
@@ -191,7 +192,7 @@ async fn a_production_deployment_refuses_development_keys() {
     let (config, dev, live) = config_with_keys();
     let mut config = config;
     config.environment = Environment::Production;
-    let server = serve(&config, false).await;
+    let server = serve(&config, Mode::Full).await;
     let dev_auth = format!("Bearer {}", dev.expose_secret());
     let as_dev = [
         ("authorization", dev_auth.as_str()),
@@ -216,7 +217,7 @@ async fn a_production_deployment_refuses_development_keys() {
 #[tokio::test]
 async fn bad_bodies_are_problems_not_500s() {
     let (config, dev, _) = config_with_keys();
-    let server = serve(&config, false).await;
+    let server = serve(&config, Mode::Full).await;
     let auth = format!("Bearer {}", dev.expose_secret());
     let headers = [
         ("authorization", auth.as_str()),
@@ -239,7 +240,7 @@ async fn bad_bodies_are_problems_not_500s() {
 #[tokio::test]
 async fn the_keys_limits_from_the_config_reach_the_rate_limit_stage() {
     let (config, dev, _) = config_with_keys();
-    let server = serve(&config, false).await;
+    let server = serve(&config, Mode::Full).await;
     let auth = format!("Bearer {}", dev.expose_secret());
     let headers = [
         ("authorization", auth.as_str()),
@@ -271,7 +272,7 @@ async fn the_projects_plan_from_the_config_reaches_the_quota_stage_and_its_alert
     let alerts = std::sync::Arc::new(std::sync::Mutex::new(Vec::<QuotaAlert>::new()));
     let clock = ManualClock::new(Timestamp::from_unix_secs(1_800_000_000));
     let recorder = alerts.clone();
-    let server = serve_with(&config, false, clock.clone(), move |alert| {
+    let server = serve_with(&config, Mode::Full, clock.clone(), move |alert| {
         recorder.lock().unwrap().push(alert.clone())
     })
     .await;
@@ -328,7 +329,7 @@ async fn the_configured_audit_dir_gets_one_verifiable_segment_a_day_and_no_probe
     );
     let config = Config::from_toml(&text).unwrap();
     let clock = ManualClock::new(Timestamp::parse_rfc3339("2026-11-26T10:00:00Z").unwrap());
-    let app = super::app::build(&config, false, "test", clock.clone(), |_| {})
+    let app = super::app::build(&config, Mode::Full, "test", clock.clone(), |_| {})
         .await
         .unwrap();
     let audit = app.deployment.as_ref().unwrap().audit().clone();
@@ -367,13 +368,51 @@ async fn the_configured_audit_dir_gets_one_verifiable_segment_a_day_and_no_probe
 #[tokio::test]
 async fn bare_mode_serves_the_same_api_without_a_key() {
     let (config, _, _) = config_with_keys();
-    let server = serve(&config, true).await;
+    let server = serve(&config, Mode::Bare).await;
     let (status, _) = server
         .send("POST", "/v1/memories", &[], r#"{"text":"hello"}"#)
         .await;
     assert_eq!(status, 200);
     let (_, body) = server.send("GET", "/v1/memories", &[], "").await;
     assert_eq!(body["results"].as_array().unwrap().len(), 1);
+}
+
+/// `--stages auth,scope,limit`: the three stages in front, and nothing else (no `/health`).
+#[tokio::test]
+async fn the_auth_scope_limit_mode_serves_behind_those_three_stages_only() {
+    let (config, dev, _) = config_with_keys();
+    let server = serve(&config, Mode::AuthScopeLimit).await;
+    let auth = format!("Bearer {}", dev.expose_secret());
+    let headers = [
+        ("authorization", auth.as_str()),
+        ("x-project-id", "proj_demo"),
+    ];
+    let (status, body) = server
+        .send("POST", "/v1/memories", &headers, r#"{"text":"kept"}"#)
+        .await;
+    assert_eq!(
+        (status, body["results"][0]["event"].as_str()),
+        (200, Some("ADD"))
+    );
+    // The tombstones reach the handler without the audit stage.
+    let id = body["results"][0]["id"].as_str().unwrap().to_owned();
+    let path = format!("/v1/memories/{id}");
+    assert_eq!(server.send("DELETE", &path, &headers, "").await.0, 200);
+
+    assert_eq!(server.send("GET", "/health", &[], "").await.0, 401);
+    let wrong_project = [
+        ("authorization", auth.as_str()),
+        ("x-project-id", "proj_other"),
+    ];
+    let (status, _) = server.send("GET", "/v1/memories", &wrong_project, "").await;
+    assert_eq!(status, 403);
+    // The key allows 10 a second and the clock stands still: two admitted so far (a refused
+    // request spends nothing), eight more, then the limit.
+    let mut statuses = Vec::new();
+    for _ in 0..9 {
+        statuses.push(server.send("GET", "/v1/memories", &headers, "").await.0);
+    }
+    assert_eq!(statuses, [200, 200, 200, 200, 200, 200, 200, 200, 429]);
 }
 
 #[test]
@@ -387,7 +426,11 @@ fn the_arguments_parse_and_bad_ones_are_refused() {
     let args =
         super::args::Args::parse(words("--listen 127.0.0.1:9000 --bare --config x.toml")).unwrap();
     assert_eq!(args.listen.port(), 9000);
-    assert!(args.bare);
+    assert_eq!(args.mode, Mode::Bare);
+    let args = super::args::Args::parse(words("--stages auth,scope,limit")).unwrap();
+    assert_eq!(args.mode, Mode::AuthScopeLimit);
+    assert!(super::args::Args::parse(words("--stages auth,limit")).is_err());
+    assert!(super::args::Args::parse(words("--bare --stages all")).is_err());
     assert!(super::args::Args::parse(words("--listen nowhere")).is_err());
     assert!(super::args::Args::parse(words("--config")).is_err());
     assert!(super::args::Args::parse(words("--verbose")).is_err());
@@ -405,7 +448,7 @@ async fn the_configs_quota_routes_reach_the_servers_quota_stage() {
          [[quota.routes]]\nmethod = \"POST\"\npath = \"/v1/memories/*\"\noperation = \"add\"\n",
         dev.hash().to_hex()
     );
-    let server = serve(&Config::from_toml(&text).unwrap(), false).await;
+    let server = serve(&Config::from_toml(&text).unwrap(), Mode::Full).await;
     let auth = format!("Bearer {}", dev.expose_secret());
     let headers = [
         ("authorization", auth.as_str()),
