@@ -8,6 +8,7 @@ use std::sync::LazyLock;
 use redis::Script;
 
 use super::RedisConnection;
+use super::epoch::evalsha;
 use crate::clock::Timestamp;
 use crate::limit::{
     Checked, Decision, GROUPS, Limits, RateLimitStore, WindowCheck, decision_of, spans,
@@ -17,7 +18,8 @@ use crate::store::StoreError;
 /// One decision on a key's two windows (`limiter.lua`).
 static DECIDE: LazyLock<Script> = lua_script!("limiter.lua");
 
-/// Per-key sliding windows shared through Redis. Each decision is one `EVALSHA`.
+/// Per-key sliding windows shared through Redis. Each decision is one `EVALSHA`, with the
+/// epoch check in its round trip when the connection watches one.
 #[derive(Clone, Debug)]
 pub struct RedisRateLimitStore {
     connection: RedisConnection,
@@ -72,9 +74,9 @@ async fn decide(
     let limit_arg = |limit: Option<u32>| limit.map_or(-1, i64::from);
     let (second, minute) = spans(limits);
     let (second_quota, minute_quota) = (limits.per_second_quota(), limits.per_minute_quota());
-    let mut invocation = DECIDE.prepare_invoke();
-    invocation
-        .key(&connection.keyspace().rate_limit_windows(&key_id))
+    let keys = connection.keyspace().rate_limit_windows(&key_id);
+    let mut decide = evalsha(&DECIDE, &keys);
+    decide
         .arg(limit_arg(second_quota))
         .arg(limit_arg(minute_quota))
         .arg(GROUPS)
@@ -83,10 +85,7 @@ async fn decide(
         .arg(second.unit_ms())
         .arg(minute.length_ms)
         .arg(minute.unit_ms());
-    let mut manager = connection.manager();
-    let answer: Vec<i64> = connection
-        .timed(async move { invocation.invoke_async(&mut manager).await })
-        .await?;
+    let answer: Vec<i64> = connection.script_on_epoch(&DECIDE, decide).await?;
     let [
         admitted,
         s_on,

@@ -235,10 +235,43 @@ impl RedisConnection {
     where
         T: redis::FromRedisValue,
     {
+        self.on_epoch(command, None).await
+    }
+
+    /// [`timed_on_epoch`](Self::timed_on_epoch) for an `EVALSHA` of `script` (see
+    /// [`evalsha`]): the script is loaded and the call sent again when Redis does not know it.
+    /// The request path's scripts (a rate-limit decision, a quota reservation) go this way, so
+    /// that a request served from the key cache still meets an emptied Redis in its first call.
+    pub(crate) async fn script_on_epoch<T>(
+        &self,
+        script: &Script,
+        evalsha: redis::Cmd,
+    ) -> Result<T, StoreError>
+    where
+        T: redis::FromRedisValue,
+    {
+        self.on_epoch(evalsha, Some(script)).await
+    }
+
+    async fn on_epoch<T>(&self, command: redis::Cmd, script: Option<&Script>) -> Result<T, StoreError>
+    where
+        T: redis::FromRedisValue,
+    {
         let watch = self.epoch_watch();
         let mut manager = self.manager();
         let Some(expected) = watch.expected()? else {
-            return self.timed(command.query_async(&mut manager)).await;
+            return self
+                .timed(async {
+                    let answer = command.query_async(&mut manager).await;
+                    match script {
+                        Some(script) if unknown_script(&answer) => {
+                            script.load_async(&mut manager).await?;
+                            command.query_async(&mut manager).await
+                        }
+                        _ => answer,
+                    }
+                })
+                .await;
         };
         let mut pipeline = redis::pipe();
         pipeline
@@ -246,11 +279,37 @@ impl RedisConnection {
             .cmd("HGET")
             .arg(&watch.key)
             .arg("id");
-        let (value, found): (T, Option<String>) =
-            self.timed(pipeline.query_async(&mut manager)).await?;
+        let (value, found): (T, Option<String>) = self
+            .timed(async {
+                let answer = pipeline.query_async(&mut manager).await;
+                match script {
+                    Some(script) if unknown_script(&answer) => {
+                        script.load_async(&mut manager).await?;
+                        pipeline.query_async(&mut manager).await
+                    }
+                    _ => answer,
+                }
+            })
+            .await?;
         watch.seen(&expected, found.as_deref())?;
         Ok(value)
     }
+}
+
+/// `EVALSHA <script's hash> <keys.len()> <keys...>`: add the arguments, then send it with
+/// [`RedisConnection::script_on_epoch`].
+pub(crate) fn evalsha(script: &Script, keys: &[String]) -> redis::Cmd {
+    let mut cmd = redis::cmd("EVALSHA");
+    cmd.arg(script.get_hash()).arg(keys.len()).arg(keys);
+    cmd
+}
+
+/// Whether Redis answered `NOSCRIPT` (a restart or a `SCRIPT FLUSH` emptied its script cache):
+/// the script is loaded and the call sent once more.
+fn unknown_script<T>(answer: &redis::RedisResult<T>) -> bool {
+    answer
+        .as_ref()
+        .is_err_and(|e| e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript))
 }
 
 /// 128 random bits in hex.
