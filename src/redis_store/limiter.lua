@@ -1,14 +1,20 @@
 -- The sliding-window rule of src/limit/window.rs, for one key, in one round trip.
 -- KEYS[1]: hash {last, s_length, s_size, s_count, m_length, m_size, m_count}; KEYS[2], KEYS[3]:
--- lists of the group ends (ms) of the per-second and per-minute windows, oldest first.
+-- lists of the group ends (ms) of the per-second and per-minute windows, oldest first; KEYS[4]:
+-- the epoch marker.
 -- ARGV[1], ARGV[2]: the per-second and per-minute windows' quotas, -1 for none; ARGV[3]: groups
 -- per window; ARGV[4]: "now" in ms for tests, empty to use the server's TIME; ARGV[5], ARGV[6]:
--- the per-second window's length and unit in ms; ARGV[7], ARGV[8]: the per-minute window's.
--- Returns {admitted, then per window (second, minute): on, fits, live count, wait ms, reset ms}.
+-- the per-second window's length and unit in ms; ARGV[7], ARGV[8]: the per-minute window's;
+-- ARGV[9]: the epoch id the marker must hold, empty to check none.
+-- Returns {admitted, then per window (second, minute): on, fits, live count, wait ms, reset ms},
+-- or {-1}, writing nothing, when the marker holds another epoch or none: Redis lost its data.
 --
 -- Run on every admitted request, so it builds no table and no closure of its own: the two
 -- windows go through one loop whose results land in plain locals (s_* and m_*), the state hash
 -- is read by one HMGET and written by one HSET, and the answer is built once, at the end.
+if ARGV[9] ~= '' and redis.call('HGET', KEYS[4], 'id') ~= ARGV[9] then
+  return {-1}
+end
 local now
 if ARGV[4] ~= nil and ARGV[4] ~= '' then
   now = tonumber(ARGV[4])

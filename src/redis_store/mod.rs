@@ -45,7 +45,7 @@ pub use audit_lease::AUDIT_LEASE;
 pub use config_version::RedisConfigVersions;
 pub use connection::{RedisConnection, RedisOptions};
 pub use epoch::{Epoch, EpochMarker, EpochOrigin, EpochStart};
-pub use keys::RedisKeyStore;
+pub use keys::{KeyCacheOptions, RedisKeyLookup, RedisKeyStore};
 pub use limiter::RedisRateLimitStore;
 pub use plans::RedisPlanStore;
 pub use quota::RedisQuotaStore;

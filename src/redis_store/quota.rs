@@ -18,7 +18,7 @@ use redis::Script;
 use tokio::sync::Notify;
 
 use super::RedisConnection;
-use super::epoch::evalsha;
+use super::epoch::ScriptEpoch;
 use crate::quota::{AlertThresholds, QuotaKey, QuotaStore, Reservation};
 use crate::store::StoreError;
 
@@ -34,8 +34,8 @@ static REFUND: LazyLock<Script> = lua_script!("quota_refund.lua");
 /// The future of [`RedisQuotaStore::reserve`](QuotaStore::reserve): one script call.
 type ReserveFuture = Pin<Box<dyn Future<Output = Result<Reservation, StoreError>> + Send>>;
 
-/// Quota counters and alert marks in Redis: one script call per reservation, with the epoch
-/// check in its round trip when the connection watches one. Clones share one connection.
+/// Quota counters and alert marks in Redis: one script call per reservation, which also checks
+/// the epoch marker on a connection that watches one. Clones share one connection.
 #[derive(Clone, Debug)]
 pub struct RedisQuotaStore {
     connection: RedisConnection,
@@ -84,11 +84,12 @@ impl QuotaStore for RedisQuotaStore {
     type Reserve = ReserveFuture;
 
     fn reserve(&self, key: &QuotaKey, limit: u64, thresholds: AlertThresholds) -> Self::Reserve {
-        let mut keys = vec![self.counter_key(key)];
+        let counter = self.counter_key(key);
+        let mut marks = Vec::new();
         let mut crossings = Vec::new();
         let mut percents = Vec::new();
         for percent in thresholds.iter() {
-            keys.push(self.connection.keyspace().alert_mark(key, percent));
+            marks.push(self.connection.keyspace().alert_mark(key, percent));
             crossings.push(crossing_count(percent, limit));
             // Widened: a `Vec<u8>` would go to Redis as one binary string.
             percents.push(u16::from(percent));
@@ -96,9 +97,18 @@ impl QuotaStore for RedisQuotaStore {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let connection = self.connection.clone();
         Box::pin(async move {
-            let mut reserve = evalsha(&RESERVE, &keys);
-            reserve.arg(limit).arg(KEEP_SECS).arg(&crossings).arg(&percents);
-            let answer: Vec<i64> = connection.script_on_epoch(&RESERVE, reserve).await?;
+            let epoch = connection.script_epoch()?;
+            let mut invocation = RESERVE.key(&counter);
+            invocation.key(epoch.key()).key(&marks);
+            invocation.arg(limit).arg(KEEP_SECS).arg(epoch.expected());
+            invocation.arg(&crossings).arg(&percents);
+            let mut manager = connection.manager();
+            let answer: Vec<i64> = connection
+                .timed(invocation.invoke_async(&mut manager))
+                .await?;
+            if answer == [ScriptEpoch::MISMATCH] {
+                return Err(epoch.mismatch());
+            }
             let Some((&used, newly_marked)) = answer.split_first() else {
                 return Err(StoreError::new("redis: empty answer from the quota script"));
             };

@@ -235,43 +235,10 @@ impl RedisConnection {
     where
         T: redis::FromRedisValue,
     {
-        self.on_epoch(command, None).await
-    }
-
-    /// [`timed_on_epoch`](Self::timed_on_epoch) for an `EVALSHA` of `script` (see
-    /// [`evalsha`]): the script is loaded and the call sent again when Redis does not know it.
-    /// The request path's scripts (a rate-limit decision, a quota reservation) go this way, so
-    /// that a request served from the key cache still meets an emptied Redis in its first call.
-    pub(crate) async fn script_on_epoch<T>(
-        &self,
-        script: &Script,
-        evalsha: redis::Cmd,
-    ) -> Result<T, StoreError>
-    where
-        T: redis::FromRedisValue,
-    {
-        self.on_epoch(evalsha, Some(script)).await
-    }
-
-    async fn on_epoch<T>(&self, command: redis::Cmd, script: Option<&Script>) -> Result<T, StoreError>
-    where
-        T: redis::FromRedisValue,
-    {
         let watch = self.epoch_watch();
         let mut manager = self.manager();
         let Some(expected) = watch.expected()? else {
-            return self
-                .timed(async {
-                    let answer = command.query_async(&mut manager).await;
-                    match script {
-                        Some(script) if unknown_script(&answer) => {
-                            script.load_async(&mut manager).await?;
-                            command.query_async(&mut manager).await
-                        }
-                        _ => answer,
-                    }
-                })
-                .await;
+            return self.timed(command.query_async(&mut manager)).await;
         };
         let mut pipeline = redis::pipe();
         pipeline
@@ -279,37 +246,53 @@ impl RedisConnection {
             .cmd("HGET")
             .arg(&watch.key)
             .arg("id");
-        let (value, found): (T, Option<String>) = self
-            .timed(async {
-                let answer = pipeline.query_async(&mut manager).await;
-                match script {
-                    Some(script) if unknown_script(&answer) => {
-                        script.load_async(&mut manager).await?;
-                        pipeline.query_async(&mut manager).await
-                    }
-                    _ => answer,
-                }
-            })
-            .await?;
+        let (value, found): (T, Option<String>) =
+            self.timed(pipeline.query_async(&mut manager)).await?;
         watch.seen(&expected, found.as_deref())?;
         Ok(value)
     }
 }
 
-/// `EVALSHA <script's hash> <keys.len()> <keys...>`: add the arguments, then send it with
-/// [`RedisConnection::script_on_epoch`].
-pub(crate) fn evalsha(script: &Script, keys: &[String]) -> redis::Cmd {
-    let mut cmd = redis::cmd("EVALSHA");
-    cmd.arg(script.get_hash()).arg(keys.len()).arg(keys);
-    cmd
+/// The epoch check a request-path script makes itself (`limiter.lua`, `quota_reserve.lua`):
+/// inside the script, so that a Redis that lost its data is refused by a request's first call
+/// (a request whose key came from the key cache sends no other) and is never written to, at
+/// no extra round trip. The script takes the marker as its last key and the expected id as
+/// its last argument, and answers `{-1}` when the marker holds another id or none.
+pub(crate) struct ScriptEpoch<'a> {
+    watch: &'a EpochWatch,
+    expected: Option<Arc<str>>,
 }
 
-/// Whether Redis answered `NOSCRIPT` (a restart or a `SCRIPT FLUSH` emptied its script cache):
-/// the script is loaded and the call sent once more.
-fn unknown_script<T>(answer: &redis::RedisResult<T>) -> bool {
-    answer
-        .as_ref()
-        .is_err_and(|e| e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript))
+impl RedisConnection {
+    /// The epoch check to hand a request-path script; the refusal while the data is lost.
+    pub(crate) fn script_epoch(&self) -> Result<ScriptEpoch<'_>, StoreError> {
+        let watch = self.epoch_watch();
+        Ok(ScriptEpoch {
+            expected: watch.expected()?,
+            watch,
+        })
+    }
+}
+
+impl ScriptEpoch<'_> {
+    /// What a script answers when the marker holds another id or none.
+    pub(crate) const MISMATCH: i64 = -1;
+
+    /// The marker's key name, declared among the script's keys.
+    pub(crate) fn key(&self) -> &str {
+        &self.watch.key
+    }
+
+    /// The id the marker must hold; empty when no epoch is watched (the script checks nothing).
+    pub(crate) fn expected(&self) -> &str {
+        self.expected.as_deref().unwrap_or_default()
+    }
+
+    /// The script found the marker changed: every call of the connection fails at once until
+    /// the watcher has looked, as when a key look-up finds it.
+    pub(crate) fn mismatch(&self) -> StoreError {
+        self.watch.mismatched(self.expected())
+    }
 }
 
 /// 128 random bits in hex.
