@@ -256,6 +256,7 @@ impl KeyStore for RedisKeyStore {
                         .arg(&revoked_at)
                         .arg(&*record.id)
                         .arg(inner.connection.keyspace().key_changes())
+                        .arg(counter_start()?)
                         .invoke_async(&mut manager),
                 )
                 .await;
@@ -312,6 +313,7 @@ impl KeyStore for RedisKeyStore {
                         .key(&keys)
                         .arg(at.unix_millis())
                         .arg(inner.connection.keyspace().key_changes())
+                        .arg(counter_start()?)
                         .invoke_async(&mut manager),
                 )
                 .await;
@@ -390,6 +392,16 @@ impl Inner {
             KeyHash::from_hex(&hex).map_err(|_| StoreError::new("redis: unreadable key index"))?;
         Ok(hash)
     }
+}
+
+/// Where a new generation counter starts: a random value below 2^52 (the scripts count in Lua
+/// numbers, exact up to 2^53), so that a counter emptied with the rest of Redis never comes
+/// back at a value a poll saw before.
+fn counter_start() -> Result<u64, StoreError> {
+    let mut bytes = [0u8; 8];
+    getrandom::fill(&mut bytes)
+        .map_err(|_| StoreError::new("no randomness for the key generation counter"))?;
+    Ok(u64::from_le_bytes(bytes) >> 12)
 }
 
 async fn leave_tombstones(

@@ -9,7 +9,8 @@
 -- ARGV[4]: the hex hash the caller read from the id index, or empty; ARGV[5]: the owner;
 -- ARGV[6]: the id; ARGV[7]: the unix millisecond the old hash's tombstone expires at;
 -- ARGV[8]: the unix millisecond a revoked record's tombstones expire at, or empty; ARGV[9]: the
--- channel where changes are announced.
+-- channel where changes are announced; ARGV[10]: a random value below 2^52 for the counter, if
+-- there is none yet.
 -- Returns {'added'}, {'changed'}, {'unchanged'}, {'tombstoned'}, {'owned_by', <owner>},
 -- {'duplicate_hash', <JSON of the record holding the hash>}, or {'moved'} when the id index no
 -- longer holds ARGV[4] (the caller reads it again and retries).
@@ -81,6 +82,8 @@ if ARGV[3] ~= '' then
   leave(KEYS[3], ARGV[8])
   leave(KEYS[4], ARGV[8])
 end
--- Every instance's key cache learns of it: the counter for its poll, the channel at once.
+-- Every instance's key cache learns of it: the counter for its poll, the channel at once. A
+-- new counter starts at a random value, so that one emptied with Redis never repeats a value.
+redis.call('SET', KEYS[8], ARGV[10], 'NX')
 redis.call('PUBLISH', ARGV[9], redis.call('INCR', KEYS[8]))
 return {outcome}

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::scripts::UPSERT;
 use super::stored::{StoredFields, StoredRecord, decode, encode};
-use super::{Inner, RECORD_FIELDS};
+use super::{Inner, RECORD_FIELDS, counter_start};
 use crate::clock::Timestamp;
 use crate::key::{KeyHash, KeyRecord, KeyStoreError, KeyUsage, Upserted};
 use crate::store::{RecordOwner, StoreError};
@@ -86,6 +86,7 @@ impl Inner {
                         record.revoked_at.map(|at| at.saturating_add(keep_for)),
                     ))
                     .arg(self.connection.keyspace().key_changes())
+                    .arg(counter_start()?)
                     .invoke_async(&mut manager),
             )
             .await;

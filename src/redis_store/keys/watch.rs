@@ -24,8 +24,7 @@ const RESUBSCRIBE_AFTER: Duration = Duration::from_secs(1);
 /// would otherwise wait for messages forever.
 const PING_EVERY: Duration = Duration::from_secs(5);
 
-/// What a poll read: the epoch it was checked against and the generation counter (absent on a
-/// Redis that never saw a change, or that lost its data).
+/// What a poll read: the epoch it was checked against and the generation counter.
 #[derive(Debug, PartialEq, Eq)]
 struct Seen {
     epoch: Option<Arc<str>>,
@@ -68,11 +67,12 @@ async fn poll(fresh: Arc<Freshness>, connection: RedisConnection) {
         match read(&connection).await {
             Ok(seen) => {
                 // A first read has nothing to compare with: what was read before it may be
-                // older than the counter it found.
-                if last.as_ref() != Some(&seen) {
+                // older than the counter it found. Without a counter (no change since Redis
+                // was seeded, or it lost its data) two reads cannot tell a change either.
+                if seen.generation.is_none() || last.as_ref() != Some(&seen) {
                     fresh.invalidate();
-                    last = Some(seen);
                 }
+                last = Some(seen);
                 fresh.trust_from(sent);
             }
             Err(error) => {
@@ -87,9 +87,9 @@ async fn poll(fresh: Arc<Freshness>, connection: RedisConnection) {
     }
 }
 
-/// The generation counter, checked against the epoch in the same round trip. `MGET`, not
-/// `GET`: no other call of the stores sends it, so that counting commands (the round-trip
-/// bench) tells the polls apart.
+/// The generation counter (`None` while there is none), checked against the epoch in the same
+/// round trip. `MGET`, not `GET`: no other call of the stores sends it, so that counting
+/// commands (the round-trip bench) tells the polls apart.
 async fn read(connection: &RedisConnection) -> Result<Seen, StoreError> {
     let epoch = connection.epoch_watch().expected()?;
     let mut mget = redis::cmd("MGET");
