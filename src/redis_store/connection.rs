@@ -32,8 +32,9 @@ impl Default for RedisOptions {
 #[derive(Clone)]
 pub struct RedisConnection {
     manager: ConnectionManager,
-    /// For connections of their own: the key cache's pub/sub subscription.
-    client: redis::Client,
+    /// For connections of their own: the key cache's pub/sub subscription. Behind an `Arc`:
+    /// the connection is cloned into every store and kept small.
+    client: Arc<redis::Client>,
     options: Arc<RedisOptions>,
     keyspace: Keyspace,
     stall: Arc<Stall>,
@@ -67,7 +68,7 @@ impl RedisConnection {
         let keyspace = Keyspace::new(&options.prefix);
         Ok(RedisConnection {
             manager,
-            client,
+            client: Arc::new(client),
             epoch: Arc::new(EpochWatch::new(keyspace.epoch())),
             keyspace,
             options: Arc::new(options),

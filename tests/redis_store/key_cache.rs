@@ -241,10 +241,17 @@ async fn an_admitted_request_whose_key_is_cached_costs_two_round_trips() {
         let from = monitor.mark().await;
         assert_eq!(tenant.call("GET", "/v1/memories").await, 200);
         let to = monitor.mark().await;
-        if !monitor.between(from, to).iter().any(|(name, _)| name == "HMGET") {
+        if !monitor
+            .between(from, to)
+            .iter()
+            .any(|(name, _)| name == "HMGET")
+        {
             break;
         }
-        assert!(Instant::now() < deadline, "the key was never served from the cache");
+        assert!(
+            Instant::now() < deadline,
+            "the key was never served from the cache"
+        );
     }
 
     const REQUESTS: usize = 100;

@@ -145,12 +145,20 @@ mod tests {
         let view = fresh.view();
         assert_eq!(fresh.servable_view(), Some(view));
         fresh.invalidate();
-        assert_eq!(fresh.servable_view(), Some(view + 1), "older answers are stale");
+        assert_eq!(
+            fresh.servable_view(),
+            Some(view + 1),
+            "older answers are stale"
+        );
 
         tokio::time::advance(KeyCacheOptions::TRUSTED_FOR - Duration::from_millis(1)).await;
         assert!(fresh.servable_view().is_some());
         tokio::time::advance(Duration::from_millis(1)).await;
-        assert_eq!(fresh.servable_view(), None, "a second after the poll was sent");
+        assert_eq!(
+            fresh.servable_view(),
+            None,
+            "a second after the poll was sent"
+        );
 
         // A slow poll sent before a later one does not pull the deadline back.
         fresh.trust_from(Instant::now());

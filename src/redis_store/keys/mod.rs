@@ -14,28 +14,6 @@
 //! A read by id ([`KeyStore::record`]) is two round trips: the id index, then the record with
 //! the index again (see `record.rs`).
 //!
-//! # The key cache
-//!
-//! A look-up is answered from memory when it can, so that an admitted request costs Redis only
-//! its rate limit and its quota: **a change made on any instance is seen everywhere within one
-//! second** ([`KeyCacheOptions::TRUSTED_FOR`]), most of them at once.
-//! - Every script that changes a record (`insert.lua`, `upsert.lua`, `revoke.lua`) also moves
-//!   the counter `key:generation` and announces the change on the channel `key:changes`, in
-//!   the same step as the change.
-//! - Each store subscribes to the channel and forgets every cached answer on a message. Pub/sub
-//!   loses messages while a subscriber reconnects, so that is only the fast path.
-//! - Each store also reads the counter every [`KeyCacheOptions::POLL_EVERY`] (one `MGET`, with
-//!   the epoch check), forgets every cached answer when it moved (or the epoch changed, or the
-//!   poll failed), and serves cached answers only while its last successful poll was sent
-//!   less than a second ago. This bound holds whatever pub/sub delivers.
-//! - A write of this process forgets every cached answer before it returns.
-//! - When Redis does not answer, polls fail, nothing is served from the cache after a
-//!   second, and look-ups read through to Redis and fail like any call: put the store behind
-//!   [`WithFallback`](crate::store::WithFallback) with
-//!   [`LastKnownKeys`](crate::key::LastKnownKeys) for `store.on_store_error`. A Redis that lost
-//!   its data is met by the epoch check of the request's rate-limit or quota call (one round
-//!   trip, as before), and by the next poll.
-//!
 //! A look-up the cache cannot answer is one `HMGET` (pipelined with the epoch marker's `HGET`
 //! on a connection that watches an epoch: still one round trip). "No such key" answers are
 //! kept too, under the same rule, so a key created elsewhere is refused for at most a second.
@@ -49,7 +27,8 @@
 //! Every call that reads Redis reports its errors. For outages, put the store behind
 //! [`WithFallback`](crate::store::WithFallback) with [`LastKnownKeys`](crate::key::LastKnownKeys),
 //! like every shared store: it stops asking Redis while it does not answer and checks the keys
-//! this process has seen against the entries this store last gave.
+//! this process has seen against the entries this store last gave. The key cache's rule is in
+//! the docs of [`RedisKeyStore`].
 
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -67,26 +46,51 @@ mod stored;
 mod upsert;
 mod usage;
 mod watch;
+mod writes;
 
 use cache::Freshness;
 pub use cache::KeyCacheOptions;
 pub use lookup::RedisKeyLookup;
 
-use scripts::{INSERT, REVOKE};
-use stored::{StoredFields, StoredRecord, decode, encode};
+use stored::{StoredFields, decode};
 use usage::{Tracked, start_flusher};
 
 use super::{RedisConnection, RedisTombstones};
 use crate::clock::Timestamp;
 use crate::key::{KeyHash, KeyRecord, KeyStore, KeyStoreError, KeyUsage, Upserted};
 use crate::store::{RecordOwner, StoreError};
-use crate::tombstone::{TombstoneKind, TombstoneStore};
 
 /// The fields of a record's hash that a look-up reads, in the order of [`StoredFields`].
 const RECORD_FIELDS: [&str; 4] = ["record", "revoked_at", "count", "last_used"];
 
-/// API-key records in Redis, cached in process (see the [module docs](self) for the rule).
-/// Clones share one connection, one cache and its background tasks.
+/// API-key records in Redis, cached in process. Clones share one connection, one cache and its
+/// background tasks.
+///
+/// # The key cache
+///
+/// A look-up is answered from memory when it can, so that an admitted request costs Redis only
+/// its rate limit and its quota: **a change made on any instance is seen everywhere within one
+/// second** ([`KeyCacheOptions::TRUSTED_FOR`]), most of them at once.
+/// - Every script that changes a record (`insert.lua`, `upsert.lua`, `revoke.lua`) also moves
+///   the counter `key:generation` and announces the change on the channel `key:changes`, in
+///   the same step as the change.
+/// - Each store subscribes to the channel and forgets every cached answer on a message. Pub/sub
+///   loses messages while a subscriber reconnects, so that is only the fast path.
+/// - Each store also reads the counter every [`KeyCacheOptions::POLL_EVERY`] (one `MGET`, with
+///   the epoch check), forgets every cached answer when it moved (or the epoch changed, or the
+///   poll failed, or there is no counter), and serves cached answers only while its last
+///   successful poll was sent less than a second ago. This bound holds whatever pub/sub
+///   delivers.
+/// - A write of this process forgets every cached answer before it returns.
+/// - "No such key" answers are cached by the same rule, so a key created elsewhere is refused
+///   for at most a second. Both kinds are bounded ([`KeyCacheOptions`]): anyone can present
+///   new well-formed keys.
+/// - **When Redis does not answer**, polls fail, nothing is served from the cache a second
+///   after the last one that succeeded, and look-ups read through to Redis and fail like any
+///   call: put the store behind [`WithFallback`](crate::store::WithFallback) with
+///   [`LastKnownKeys`](crate::key::LastKnownKeys) for `store.on_store_error`. A Redis that
+///   lost its data is met by the epoch check of the request's rate-limit or quota call, and by
+///   the next poll.
 ///
 /// Build it inside a tokio runtime: the constructor starts the task that flushes usage every
 /// [`RedisKeyStore::FLUSH_EVERY`], the cache's poll and its pub/sub subscription (one
@@ -230,65 +234,7 @@ impl KeyStore for RedisKeyStore {
         _now: Timestamp,
     ) -> impl Future<Output = Result<(), KeyStoreError>> + Send {
         let inner = Arc::clone(&self.inner);
-        async move {
-            let hex = record.sha256.to_hex();
-            let tombstones = &inner.tombstones;
-            let keys = [
-                inner.id_key(&record.id),
-                inner.hash_key(&record.sha256),
-                tombstones.key(TombstoneKind::ApiKeyId, &record.id),
-                tombstones.key(TombstoneKind::ApiKeyHash, &hex),
-                inner.connection.keyspace().key_owner_index(record.owner),
-                inner.connection.keyspace().key_generation(),
-            ];
-            let json = encode(&record)?;
-            let revoked_at = record
-                .revoked_at
-                .map_or_else(String::new, |at| at.unix_millis().to_string());
-            let mut manager = inner.connection.manager();
-            let answer: Result<Vec<String>, _> = inner
-                .connection
-                .timed(
-                    INSERT
-                        .key(&keys)
-                        .arg(&hex)
-                        .arg(&json)
-                        .arg(&revoked_at)
-                        .arg(&*record.id)
-                        .arg(inner.connection.keyspace().key_changes())
-                        .arg(counter_start()?)
-                        .invoke_async(&mut manager),
-                )
-                .await;
-            // Even a call that timed out may have landed.
-            inner.fresh.invalidate();
-            let answer = answer?;
-            match answer.first().map(String::as_str) {
-                // Tracked from now on: requests counted before its first look-up are flushed.
-                Some("ok") => {
-                    inner.track(record.sha256, record.clone(), KeyUsage::default());
-                }
-                Some("tombstoned") => return Err(KeyStoreError::Tombstoned(record.id)),
-                Some("duplicate_id") => return Err(KeyStoreError::DuplicateId(record.id)),
-                Some("duplicate_hash") => {
-                    let existing = answer
-                        .get(1)
-                        .and_then(|json| serde_json::from_str::<StoredRecord>(json).ok())
-                        .map(|stored| stored.id)
-                        .ok_or_else(|| StoreError::new("redis: unreadable key record"))?;
-                    return Err(KeyStoreError::DuplicateHash {
-                        id: record.id,
-                        existing,
-                    });
-                }
-                _ => return Err(StoreError::new("redis: unexpected answer to a key insert").into()),
-            }
-            // A record that arrives already revoked (from the config file) is tombstoned too.
-            if let Some(at) = record.revoked_at {
-                leave_tombstones(tombstones, &record.id, &hex, at).await?;
-            }
-            Ok(())
-        }
+        async move { inner.insert(record).await }
     }
 
     fn revoke(
@@ -298,33 +244,7 @@ impl KeyStore for RedisKeyStore {
     ) -> impl Future<Output = Result<(), KeyStoreError>> + Send {
         let inner = Arc::clone(&self.inner);
         let id: Arc<str> = Arc::from(id);
-        async move {
-            let hash = inner.hash_of(&id).await?;
-            let hex = hash.to_hex();
-            let keys = [
-                inner.hash_key(&hash),
-                inner.connection.keyspace().key_generation(),
-            ];
-            let mut manager = inner.connection.manager();
-            let revoked: Result<i64, _> = inner
-                .connection
-                .timed(
-                    REVOKE
-                        .key(&keys)
-                        .arg(at.unix_millis())
-                        .arg(inner.connection.keyspace().key_changes())
-                        .arg(counter_start()?)
-                        .invoke_async(&mut manager),
-                )
-                .await;
-            // Even a call that timed out may have landed.
-            inner.fresh.invalidate();
-            if revoked? == 0 {
-                return Err(KeyStoreError::UnknownKey(id));
-            }
-            leave_tombstones(&inner.tombstones, &id, &hex, at).await?;
-            Ok(())
-        }
+        async move { inner.revoke(id, at).await }
     }
 
     fn usage(&self, id: &str) -> impl Future<Output = Result<KeyUsage, KeyStoreError>> + Send {
@@ -373,43 +293,4 @@ impl KeyStore for RedisKeyStore {
         let inner = Arc::clone(&self.inner);
         async move { Ok(inner.owned_records(owner).await?) }
     }
-}
-
-impl Inner {
-    /// The hash the id index gives for `id`.
-    async fn hash_of(&self, id: &Arc<str>) -> Result<KeyHash, KeyStoreError> {
-        let mut manager = self.connection.manager();
-        let hex: Option<String> = self
-            .connection
-            .timed(
-                redis::cmd("GET")
-                    .arg(self.id_key(id))
-                    .query_async(&mut manager),
-            )
-            .await?;
-        let hex = hex.ok_or_else(|| KeyStoreError::UnknownKey(Arc::clone(id)))?;
-        let hash =
-            KeyHash::from_hex(&hex).map_err(|_| StoreError::new("redis: unreadable key index"))?;
-        Ok(hash)
-    }
-}
-
-/// Where a new generation counter starts: a random value below 2^52 (the scripts count in Lua
-/// numbers, exact up to 2^53), so that a counter emptied with the rest of Redis never comes
-/// back at a value a poll saw before.
-fn counter_start() -> Result<u64, StoreError> {
-    let mut bytes = [0u8; 8];
-    getrandom::fill(&mut bytes)
-        .map_err(|_| StoreError::new("no randomness for the key generation counter"))?;
-    Ok(u64::from_le_bytes(bytes) >> 12)
-}
-
-async fn leave_tombstones(
-    tombstones: &RedisTombstones,
-    id: &str,
-    hex: &str,
-    at: Timestamp,
-) -> Result<(), StoreError> {
-    tombstones.leave(TombstoneKind::ApiKeyId, id, at).await?;
-    tombstones.leave(TombstoneKind::ApiKeyHash, hex, at).await
 }

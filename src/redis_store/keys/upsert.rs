@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use super::scripts::UPSERT;
 use super::stored::{StoredFields, StoredRecord, decode, encode};
-use super::{Inner, RECORD_FIELDS, counter_start};
+use super::writes::counter_start;
+use super::{Inner, RECORD_FIELDS};
 use crate::clock::Timestamp;
 use crate::key::{KeyHash, KeyRecord, KeyStoreError, KeyUsage, Upserted};
 use crate::store::{RecordOwner, StoreError};
