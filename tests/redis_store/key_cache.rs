@@ -1,7 +1,8 @@
 //! The key cache of `RedisKeyStore` between instances (two stores, each on a connection of its
 //! own, standing for two processes): a key created, updated, revoked or flushed away on one is
-//! seen on the other within a second, with its pub/sub subscription and by the poll alone; and
-//! an admitted request whose key is cached costs two round trips, its rate limit and its quota.
+//! seen on the other within a second, with its pub/sub subscription and by the poll alone; the
+//! cache keeps to its caps; and an admitted request whose key is cached costs two round trips,
+//! its rate limit and its quota.
 //!
 //! These wait on the real clock, a second at most per change: the rule under test is a
 //! deadline kept by a background poll of Redis.
@@ -38,10 +39,7 @@ fn store_on(connection: RedisConnection, options: KeyCacheOptions) -> RedisKeySt
 async fn until_cached(store: &RedisKeyStore, hash: &KeyHash) {
     let deadline = Instant::now() + Duration::from_secs(3);
     loop {
-        let lookup = store.find_by_hash(hash);
-        let cached = format!("{lookup:?}").contains("cached");
-        lookup.await.unwrap();
-        if cached {
+        if answered_from_memory(store, hash).await {
             return;
         }
         assert!(Instant::now() < deadline, "the cache never answered");
@@ -141,6 +139,43 @@ async fn without_pubsub_the_poll_alone_shows_every_change_within_a_second() {
     changes_on_a_reach_b(&prefix, KeyCacheOptions::new().without_pubsub()).await;
 }
 
+/// Whether a look-up of `hash` on `store` is answered from memory.
+async fn answered_from_memory(store: &RedisKeyStore, hash: &KeyHash) -> bool {
+    let lookup = store.find_by_hash(hash);
+    let cached = format!("{lookup:?}").contains("cached");
+    lookup.await.unwrap();
+    cached
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cache_holds_no_more_records_or_unknown_hashes_than_its_caps() {
+    let Some(prefix) = TestPrefix::new("key-cache-caps") else {
+        return;
+    };
+    // Without a subscription: its first message would empty the cache at a time of its own.
+    let options = KeyCacheOptions::new()
+        .with_max_records(1)
+        .with_max_unknown(1)
+        .without_pubsub();
+    let store = store_on(prefix.connect().await, options);
+    let now = SystemClock.now();
+    store.insert(record("key_a", 1), now).await.unwrap();
+    store.insert(record("key_b", 2), now).await.unwrap();
+
+    // One record at a time: reading the other drops it.
+    until_cached(&store, &hash(1)).await;
+    assert!(!answered_from_memory(&store, &hash(2)).await);
+    assert!(answered_from_memory(&store, &hash(2)).await);
+    assert!(!answered_from_memory(&store, &hash(1)).await, "dropped");
+
+    // One unknown hash at a time: a new one forgets the others.
+    until_cached(&store, &hash(98)).await;
+    assert!(!answered_from_memory(&store, &hash(99)).await);
+    assert!(answered_from_memory(&store, &hash(99)).await);
+    assert!(!answered_from_memory(&store, &hash(98)).await, "forgotten");
+    assert!(store.find_by_hash(&hash(98)).await.unwrap().is_none());
+}
+
 /// The commands Redis received from clients (not from scripts), through `MONITOR` on a
 /// connection of its own.
 struct Monitor {
@@ -235,8 +270,22 @@ async fn an_admitted_request_whose_key_is_cached_costs_two_round_trips() {
             || (name == "EVALSHA" && *first == flush)
     };
 
-    // Until the cache is trusted, a request also looks its key up.
+    // Subscribed first: subscribing empties the cache (messages may have been missed).
     let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        let (_, subscribers): (String, u64) = redis::cmd("PUBSUB")
+            .arg("NUMSUB")
+            .arg("memorysync:key:changes")
+            .query_async(&mut monitor.control)
+            .await
+            .unwrap();
+        if subscribers > 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the key cache never subscribed");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // Until the cache is trusted, a request also looks its key up.
     loop {
         let from = monitor.mark().await;
         assert_eq!(tenant.call("GET", "/v1/memories").await, 200);
