@@ -17,8 +17,17 @@ pub(crate) const CONTROL: &[&str] = &[
     "client|setinfo",
     "hello",
 ];
-/// Commands a stage sends itself and waits for: one round trip each.
+/// Commands a stage sends itself and waits for: one round trip each. (`HMGET` is a key look-up
+/// the cache could not answer; the rate-limit script's own `HMGET` is told apart by
+/// [`DECISION_MARKER`].)
 pub(crate) const REQUEST_PATH: &[&str] = &["hmget", "evalsha", "eval", "script|load", "ping"];
+/// Called once by each rate-limit decision (the server's clock) and by nothing else a run
+/// sends: the decisions are counted by it, and as many `HMGET`s (the script reads its state
+/// with one) are commands inside scripts, not look-ups.
+pub(crate) const DECISION_MARKER: &str = "time";
+/// The key cache's poll of the generation counter: one `MGET`, a background round trip, four
+/// times a second.
+pub(crate) const CACHE_POLL: &str = "mget";
 /// Commands the audit writer sends from its blocking thread; `MULTI` opens each batch.
 pub(crate) const AUDIT: &[&str] = &[
     "multi",
@@ -157,10 +166,13 @@ impl Control {
                 .ok()
         };
         let busy_elsewhere = list.lines().any(|line| {
-            let monitor = line
-                .split(' ')
-                .any(|f| f.strip_prefix("flags=").is_some_and(|f| f.contains('O')));
-            !monitor
+            // A monitor, or a pub/sub subscriber (the key cache's own, which pings its
+            // connection now and then): neither sends commands to count.
+            let quiet = line.split(' ').any(|f| {
+                f.strip_prefix("flags=")
+                    .is_some_and(|f| f.contains('O') || f.contains('P'))
+            });
+            !quiet
                 && field(line, "db") != Some(u64::from(DB))
                 && field(line, "idle").is_none_or(|idle| idle <= within.as_secs() + 1)
         });
@@ -179,6 +191,7 @@ pub(crate) struct Attributed {
     pub(crate) background: Counts,
     pub(crate) background_round_trips: u64,
     pub(crate) flush_calls: u64,
+    pub(crate) cache_polls: u64,
     pub(crate) audit_batches: u64,
 }
 
@@ -198,16 +211,25 @@ pub(crate) fn attribute(mut during: Counts, after: Counts) -> Attributed {
             per_call * flushes_during,
         );
     }
+    shift(&mut during, &mut out.background, CACHE_POLL, u64::MAX);
     for (name, calls) in &after {
         *out.background.entry(name.clone()).or_default() += calls;
     }
+    let mut in_decisions = Counts::new();
+    let decisions = get(&during, DECISION_MARKER);
+    shift(&mut during, &mut in_decisions, "hmget", decisions);
     for name in REQUEST_PATH {
         shift(&mut during, &mut out.request, name, u64::MAX);
     }
+    for (name, calls) in in_decisions {
+        *during.entry(name).or_default() += calls;
+    }
     out.inner = during;
     out.flush_calls = get(&out.background, FLUSH_MARKER);
+    out.cache_polls = get(&out.background, CACHE_POLL);
     out.audit_batches = get(&out.background, "multi");
     out.background_round_trips = out.flush_calls
+        + out.cache_polls
         + AUDIT_ALONE
             .iter()
             .map(|name| get(&out.background, name))

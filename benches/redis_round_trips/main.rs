@@ -19,12 +19,15 @@
 //! time (auth; + scope; + rate limit; + quota; + audit; + health) and the stages are told apart
 //! by difference. In Redis 7 the commands a Lua script calls are counted too, under their own
 //! names, so the counts are split by name:
-//! - top level, on the request path: what the stages send and wait for (`HMGET`, `EVALSHA`,
-//!   `PING`; `EVAL`/`SCRIPT LOAD` after a `NOSCRIPT`): one round trip each;
+//! - top level, on the request path: what the stages send and wait for (`EVALSHA`, `PING`;
+//!   `HMGET` for a key look-up the key cache could not answer; `EVAL`/`SCRIPT LOAD` after a
+//!   `NOSCRIPT`): one round trip each;
 //! - top level, in the background: the audit writer's batches (`MULTI`, the `XADD`s, `EXEC`: one
-//!   pipelined round trip a batch) and the key-usage flush (`EVALSHA` of the flush script, once
-//!   a second and when forced);
-//! - inside scripts: every other command, not a round trip.
+//!   pipelined round trip a batch), the key-usage flush (`EVALSHA` of the flush script, once
+//!   a second and when forced) and the key cache's poll (`MGET`, four times a second);
+//! - inside scripts: every other command, not a round trip. The rate-limit script reads its
+//!   state with one `HMGET` and the server's clock with one `TIME`, which nothing else here
+//!   sends: each `TIME` moves one `HMGET` inside scripts.
 //!
 //! The usage flush runs once a second during a measured run as well, and its `EVALSHA`,
 //! `HGET` and `HSET` share names with the rate-limit script's. All requests use one key, so each
@@ -36,8 +39,8 @@
 //! Background work is measured by forcing it after the run (`RedisKeyStore::flush_usage`,
 //! `AuditLog::flush`) and adding what it did during the run. Counts are server-wide, so a run
 //! during which another client may have used the server (a connection opened, a client of
-//! another database active, or the key look-ups not counted exactly once per request) is
-//! measured again, up to 10 times; a run still disturbed is marked so. For clean figures on a
+//! another database active, or the rate-limit decisions or probes not counted exactly once per
+//! request) is measured again, up to 10 times; a run still disturbed is marked so. For clean figures on a
 //! busy shared Redis, point `MEMORYSYNC_TEST_REDIS_URL` at a Redis of the bench's own.
 #![allow(missing_docs, clippy::unwrap_used)]
 
@@ -288,11 +291,19 @@ impl Bench {
     }
 
     /// Sends `n` requests of `spec` through `service` one at a time, counting the commands.
-    fn run<S, B>(&mut self, name: &'static str, mut service: S, spec: &RequestSpec, n: usize) -> Run
+    /// `limited`: the service has the rate-limit stage.
+    fn run<S, B>(
+        &mut self,
+        name: &'static str,
+        mut service: S,
+        spec: &RequestSpec,
+        n: usize,
+        limited: bool,
+    ) -> Run
     where
         S: Service<Req, Response = http::Response<B>, Error = Infallible>,
     {
-        let marker = marker(spec);
+        let marker = marker(spec, limited);
         self.measure(name, marker, n, |runtime, n| {
             runtime.block_on(send_many(&mut service, spec, n, StatusCode::OK))
         })
@@ -312,7 +323,7 @@ impl Bench {
         S::Future: Send,
         B: Send + 'static,
     {
-        let marker = marker(spec);
+        let marker = marker(spec, true);
         let each = n / in_flight;
         self.measure(name, marker, each * in_flight, |runtime, n| {
             let each = n.div_ceil(in_flight);
@@ -336,11 +347,11 @@ impl Bench {
 
     /// Warms up with `send`, then counts the commands of `n` requests sent by `send` and of
     /// the background work they leave; measured again while other clients disturb the counts
-    /// or `marker`, sent once per request, was not counted exactly `n` times.
+    /// or `marker`, sent once per request when there is one, was not counted exactly `n` times.
     fn measure(
         &mut self,
         name: &'static str,
-        marker: &str,
+        marker: Option<&str>,
         n: usize,
         mut send: impl FnMut(&Runtime, usize) -> Vec<Duration>,
     ) -> Run {
@@ -356,8 +367,8 @@ impl Bench {
             let during = self.control.commands();
             self.runtime.block_on(self.settle());
             let forced = minus(&self.control.commands(), &during);
-            let disturbed =
-                self.control.disturbed(start.elapsed()) || get(&during, marker) != n as u64;
+            let disturbed = self.control.disturbed(start.elapsed())
+                || marker.is_some_and(|marker| get(&during, marker) != n as u64);
             if disturbed && attempt < ATTEMPTS {
                 println!("{name}: another client used the server during the run; again");
                 // Test runs come in bursts: give this one time to end.
@@ -378,13 +389,14 @@ impl Bench {
     }
 }
 
-/// The command each request of `spec` sends exactly once: the key look-up, or the probe's
-/// `PING`.
-fn marker(spec: &RequestSpec) -> &'static str {
+/// The command each request sends exactly once, if any: the probe's `PING`; the rate-limit
+/// decision's `TIME` ([`DECISION_MARKER`]). A request whose key the cache answers and that no
+/// rate limit decides sends nothing.
+fn marker(spec: &RequestSpec, decided: bool) -> Option<&'static str> {
     if spec.path == "/health" {
-        "ping"
+        Some("ping")
     } else {
-        "hmget"
+        decided.then_some(DECISION_MARKER)
     }
 }
 
@@ -453,6 +465,7 @@ fn main() {
                 .layer(handler()),
             &search,
             n,
+            false,
         ),
         bench.run(
             "auth + scope",
@@ -463,6 +476,7 @@ fn main() {
                 .layer(handler()),
             &search,
             n,
+            false,
         ),
         bench.run(
             "+ rate limit",
@@ -474,6 +488,7 @@ fn main() {
                 .layer(handler()),
             &search,
             n,
+            true,
         ),
         bench.run(
             "+ quota",
@@ -486,6 +501,7 @@ fn main() {
                 .layer(handler()),
             &search,
             n,
+            true,
         ),
         bench.run(
             "+ audit",
@@ -499,11 +515,18 @@ fn main() {
                 .layer(handler()),
             &search,
             n,
+            true,
         ),
-        bench.run("+ health (full)", full(), &search, n),
+        bench.run("+ health (full)", full(), &search, n, true),
         bench.run_concurrent("full, 32 requests in flight", full(), &search, n, IN_FLIGHT),
     ];
-    let probe = bench.run("GET /health probe", full(), &RequestSpec::health(), PROBES);
+    let probe = bench.run(
+        "GET /health probe",
+        full(),
+        &RequestSpec::health(),
+        PROBES,
+        false,
+    );
 
     report_configurations(&runs, &probe);
     report_stages(&runs, &probe);

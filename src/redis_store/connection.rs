@@ -32,6 +32,9 @@ impl Default for RedisOptions {
 #[derive(Clone)]
 pub struct RedisConnection {
     manager: ConnectionManager,
+    /// For connections of their own: the key cache's pub/sub subscription. Behind an `Arc`:
+    /// the connection is cloned into every store and kept small.
+    client: Arc<redis::Client>,
     options: Arc<RedisOptions>,
     keyspace: Keyspace,
     stall: Arc<Stall>,
@@ -65,6 +68,7 @@ impl RedisConnection {
         let keyspace = Keyspace::new(&options.prefix);
         Ok(RedisConnection {
             manager,
+            client: Arc::new(client),
             epoch: Arc::new(EpochWatch::new(keyspace.epoch())),
             keyspace,
             options: Arc::new(options),
@@ -91,6 +95,12 @@ impl RedisConnection {
     /// The options.
     pub fn options(&self) -> &RedisOptions {
         &self.options
+    }
+
+    /// The client the connection was opened with, for a connection that cannot be shared (a
+    /// pub/sub subscription).
+    pub(crate) fn client(&self) -> &redis::Client {
+        &self.client
     }
 
     /// A connection handle for one call (cheap: the connection is multiplexed).

@@ -7,6 +7,8 @@
 //! - `alert:<project>:<operation>:<YYYY-MM>:<percent>`: the mark of an alert that fired;
 //! - `key:hash:<hex sha256>`: a key record; `key:id:<id>`: the hash of the record with that id;
 //!   `key:owner:<config|api>`: the set of the ids of the records that owner manages;
+//!   `key:generation`: the counter every change of a key record moves, and `key:changes` (a
+//!   pub/sub channel, not a key) where each change is announced, for the instances' key caches;
 //! - `plan:{api}`, `plan:{api}:generation`: the plans the admin API manages (project -> plan
 //!   JSON) and the counter of their changes, with one hash tag so both live in one cluster slot;
 //! - `config:applied`, `config:reconciling`: the config file last reconciled (version and
@@ -112,6 +114,17 @@ impl Keyspace {
     /// The hex hash of the record with this id.
     pub(crate) fn key_id_index(&self, id: &str) -> String {
         self.join(&["key", "id", &part(id)])
+    }
+
+    /// The counter that every change of a key record moves.
+    pub(crate) fn key_generation(&self) -> String {
+        self.join(&["key", "generation"])
+    }
+
+    /// The pub/sub channel where every change of a key record is announced. Channels are shared
+    /// by every database of a Redis: the prefix keeps deployments apart.
+    pub(crate) fn key_changes(&self) -> String {
+        self.join(&["key", "changes"])
     }
 
     /// The ids of the key records `owner` manages.

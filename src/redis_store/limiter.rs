@@ -1,5 +1,7 @@
 //! Rate-limit windows in Redis: the rule of `src/limit/window.rs` as one Lua script per
-//! decision (`limiter.lua`), on the server's clock, so every instance enforces one limit.
+//! decision (`limiter.lua`), on the server's clock, so every instance enforces one limit. The
+//! script checks the epoch marker before it writes: a request whose key came from the key cache
+//! meets an emptied Redis here, in its first call.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -8,6 +10,7 @@ use std::sync::LazyLock;
 use redis::Script;
 
 use super::RedisConnection;
+use super::epoch::ScriptEpoch;
 use crate::clock::Timestamp;
 use crate::limit::{
     Checked, Decision, GROUPS, Limits, RateLimitStore, WindowCheck, decision_of, spans,
@@ -17,7 +20,8 @@ use crate::store::StoreError;
 /// One decision on a key's two windows (`limiter.lua`).
 static DECIDE: LazyLock<Script> = lua_script!("limiter.lua");
 
-/// Per-key sliding windows shared through Redis. Each decision is one `EVALSHA`.
+/// Per-key sliding windows shared through Redis. Each decision is one `EVALSHA`, which also
+/// checks the epoch marker on a connection that watches one.
 #[derive(Clone, Debug)]
 pub struct RedisRateLimitStore {
     connection: RedisConnection,
@@ -72,9 +76,11 @@ async fn decide(
     let limit_arg = |limit: Option<u32>| limit.map_or(-1, i64::from);
     let (second, minute) = spans(limits);
     let (second_quota, minute_quota) = (limits.per_second_quota(), limits.per_minute_quota());
+    let epoch = connection.script_epoch()?;
     let mut invocation = DECIDE.prepare_invoke();
     invocation
         .key(&connection.keyspace().rate_limit_windows(&key_id))
+        .key(epoch.key())
         .arg(limit_arg(second_quota))
         .arg(limit_arg(minute_quota))
         .arg(GROUPS)
@@ -82,11 +88,15 @@ async fn decide(
         .arg(second.length_ms)
         .arg(second.unit_ms())
         .arg(minute.length_ms)
-        .arg(minute.unit_ms());
+        .arg(minute.unit_ms())
+        .arg(epoch.expected());
     let mut manager = connection.manager();
     let answer: Vec<i64> = connection
         .timed(async move { invocation.invoke_async(&mut manager).await })
         .await?;
+    if answer == [ScriptEpoch::MISMATCH] {
+        return Err(epoch.mismatch());
+    }
     let [
         admitted,
         s_on,

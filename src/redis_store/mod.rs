@@ -3,7 +3,11 @@
 //! by every instance (section 9).
 //!
 //! Every store talks to Redis through one multiplexed `ConnectionManager` (it reconnects by
-//! itself), with a timeout on every call. Each check-and-write that must be atomic (a
+//! itself), with a timeout on every call; the key store's cache also holds a pub/sub
+//! subscription of its own. An admitted request costs two round trips, its rate limit and its
+//! quota: key records come from a cache in each process, and **a change made on any instance
+//! is seen everywhere within one second** (see [`RedisKeyStore`] for the rule, and what
+//! happens while Redis does not answer). Each check-and-write that must be atomic (a
 //! rate-limit decision, a quota reservation with its alert marks, a key insert or upsert, a
 //! webhook claim, a config reconciliation's claim) is one Lua script, kept in a `.lua` file beside its store with its `KEYS` and `ARGV`
 //! described at the top; scripts that need the time read the server's `TIME`, so instances
@@ -14,7 +18,8 @@
 //! escaped one-to-one, so no two ids share a key. Outages are the business of
 //! [`WithFallback`](crate::store::WithFallback), in front of any of these stores; a Redis that
 //! lost its data is one too, noticed through the epoch marker
-//! ([`RedisConnection::watch_epoch`]).
+//! ([`RedisConnection::watch_epoch`]), which every request's first call checks: the rate-limit
+//! and quota scripts before they write, a key look-up in its pipeline.
 
 /// A Lua script kept in a `.lua` file beside the module that names it; hashed on first use.
 macro_rules! lua_script {
@@ -45,7 +50,7 @@ pub use audit_lease::AUDIT_LEASE;
 pub use config_version::RedisConfigVersions;
 pub use connection::{RedisConnection, RedisOptions};
 pub use epoch::{Epoch, EpochMarker, EpochOrigin, EpochStart};
-pub use keys::RedisKeyStore;
+pub use keys::{KeyCacheOptions, RedisKeyLookup, RedisKeyStore};
 pub use limiter::RedisRateLimitStore;
 pub use plans::RedisPlanStore;
 pub use quota::RedisQuotaStore;

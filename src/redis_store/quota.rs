@@ -18,6 +18,7 @@ use redis::Script;
 use tokio::sync::Notify;
 
 use super::RedisConnection;
+use super::epoch::ScriptEpoch;
 use crate::quota::{AlertThresholds, QuotaKey, QuotaStore, Reservation};
 use crate::store::StoreError;
 
@@ -33,8 +34,8 @@ static REFUND: LazyLock<Script> = lua_script!("quota_refund.lua");
 /// The future of [`RedisQuotaStore::reserve`](QuotaStore::reserve): one script call.
 type ReserveFuture = Pin<Box<dyn Future<Output = Result<Reservation, StoreError>> + Send>>;
 
-/// Quota counters and alert marks in Redis: one script call per reservation. Clones share one
-/// connection.
+/// Quota counters and alert marks in Redis: one script call per reservation, which also checks
+/// the epoch marker on a connection that watches one. Clones share one connection.
 #[derive(Clone, Debug)]
 pub struct RedisQuotaStore {
     connection: RedisConnection,
@@ -96,13 +97,18 @@ impl QuotaStore for RedisQuotaStore {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let connection = self.connection.clone();
         Box::pin(async move {
+            let epoch = connection.script_epoch()?;
             let mut invocation = RESERVE.key(&counter);
-            invocation.key(&marks).arg(limit).arg(KEEP_SECS);
+            invocation.key(epoch.key()).key(&marks);
+            invocation.arg(limit).arg(KEEP_SECS).arg(epoch.expected());
             invocation.arg(&crossings).arg(&percents);
             let mut manager = connection.manager();
             let answer: Vec<i64> = connection
                 .timed(invocation.invoke_async(&mut manager))
                 .await?;
+            if answer == [ScriptEpoch::MISMATCH] {
+                return Err(epoch.mismatch());
+            }
             let Some((&used, newly_marked)) = answer.split_first() else {
                 return Err(StoreError::new("redis: empty answer from the quota script"));
             };

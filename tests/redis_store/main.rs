@@ -7,7 +7,8 @@
 //! key prefix of its own and deletes its keys at the end; none flushes a database. The outage
 //! and stall cases start a `redis-server` of their own. All of it goes through
 //! `tests/common/redis.rs`. Only the stall case waits in real time, on Redis's own `DEBUG SLEEP`
-//! and one probe interval after it.
+//! and one probe interval after it, and the key cache cases, a second at most per change: the
+//! deadline under test is kept by a background poll of Redis.
 #![cfg(feature = "redis")]
 #![allow(clippy::unwrap_used)]
 
@@ -23,6 +24,7 @@ mod audit_read;
 mod audit_webhooks;
 mod data_lost;
 mod deployment;
+mod key_cache;
 mod key_store;
 mod key_upsert;
 mod outage;

@@ -253,6 +253,48 @@ impl RedisConnection {
     }
 }
 
+/// The epoch check a request-path script makes itself (`limiter.lua`, `quota_reserve.lua`):
+/// inside the script, so that a Redis that lost its data is refused by a request's first call
+/// (a request whose key came from the key cache sends no other) and is never written to, at
+/// no extra round trip. The script takes the marker as its last key and the expected id as
+/// its last argument, and answers `{-1}` when the marker holds another id or none.
+pub(crate) struct ScriptEpoch<'a> {
+    watch: &'a EpochWatch,
+    expected: Option<Arc<str>>,
+}
+
+impl RedisConnection {
+    /// The epoch check to hand a request-path script; the refusal while the data is lost.
+    pub(crate) fn script_epoch(&self) -> Result<ScriptEpoch<'_>, StoreError> {
+        let watch = self.epoch_watch();
+        Ok(ScriptEpoch {
+            expected: watch.expected()?,
+            watch,
+        })
+    }
+}
+
+impl ScriptEpoch<'_> {
+    /// What a script answers when the marker holds another id or none.
+    pub(crate) const MISMATCH: i64 = -1;
+
+    /// The marker's key name, declared among the script's keys.
+    pub(crate) fn key(&self) -> &str {
+        &self.watch.key
+    }
+
+    /// The id the marker must hold; empty when no epoch is watched (the script checks nothing).
+    pub(crate) fn expected(&self) -> &str {
+        self.expected.as_deref().unwrap_or_default()
+    }
+
+    /// The script found the marker changed: every call of the connection fails at once until
+    /// the watcher has looked, as when a key look-up finds it.
+    pub(crate) fn mismatch(&self) -> StoreError {
+        self.watch.mismatched(self.expected())
+    }
+}
+
 /// 128 random bits in hex.
 fn new_epoch_id() -> Result<String, StoreError> {
     crate::redis_store::random_hex128()

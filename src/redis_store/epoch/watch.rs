@@ -107,6 +107,12 @@ impl EpochWatch {
         if found == Some(expected) {
             return Ok(());
         }
+        Err(self.mismatched(expected))
+    }
+
+    /// A request found another id than `expected` in the marker, or none: as
+    /// [`seen`](Self::seen) with a mismatch, and its error.
+    pub(crate) fn mismatched(&self, expected: &str) -> StoreError {
         {
             let mut state = self.write();
             if let State::On(epoch) = &*state
@@ -117,9 +123,7 @@ impl EpochWatch {
             }
         }
         self.wake.notify_one();
-        Err(StoreError::new(
-            "redis: the epoch marker is missing or replaced",
-        ))
+        StoreError::new("redis: the epoch marker is missing or replaced")
     }
 
     /// The state a process starts in.

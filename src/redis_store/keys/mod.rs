@@ -14,53 +14,88 @@
 //! A read by id ([`KeyStore::record`]) is two round trips: the id index, then the record with
 //! the index again (see `record.rs`).
 //!
-//! A look-up is one `HMGET` (pipelined with the epoch marker's `HGET` on a connection that
-//! watches an epoch: still one round trip). Each process keeps one [`KeyEntry`] per hash (refreshed by every
-//! look-up), so the auth stage counts a request on that entry's atomics and no request waits for
-//! usage to be written: a task started by the store adds each entry's new requests to `count`
-//! and raises `last_used` once a second ([`RedisKeyStore::FLUSH_EVERY`]).
+//! A look-up the cache cannot answer is one `HMGET` (pipelined with the epoch marker's `HGET`
+//! on a connection that watches an epoch: still one round trip). "No such key" answers are
+//! kept too, under the same rule, so a key created elsewhere is refused for at most a second.
+//! Both kinds are bounded ([`KeyCacheOptions`]): anyone can present new well-formed keys.
 //!
-//! Every call goes to Redis and reports its errors. For outages, put the store behind
+//! Each process keeps one [`KeyEntry`](crate::key::KeyEntry) per hash (refreshed by every
+//! look-up that reads Redis), so the auth stage counts a request on that entry's atomics and no
+//! request waits for usage to be written: a task started by the store adds each entry's new
+//! requests to `count` and raises `last_used` once a second ([`RedisKeyStore::FLUSH_EVERY`]).
+//!
+//! Every call that reads Redis reports its errors. For outages, put the store behind
 //! [`WithFallback`](crate::store::WithFallback) with [`LastKnownKeys`](crate::key::LastKnownKeys),
 //! like every shared store: it stops asking Redis while it does not answer and checks the keys
-//! this process has seen against the entries this store last gave.
+//! this process has seen against the entries this store last gave. The key cache's rule is in
+//! the docs of [`RedisKeyStore`].
 
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use dashmap::DashMap;
 use dashmap::mapref::entry::Entry;
+use tokio::task::AbortHandle;
 
+mod cache;
+mod lookup;
 mod record;
 mod scripts;
 mod stored;
 mod upsert;
 mod usage;
+mod watch;
+mod writes;
 
-use scripts::{INSERT, REVOKE};
-use stored::{StoredFields, StoredRecord, decode, encode};
+use cache::Freshness;
+pub use cache::KeyCacheOptions;
+pub use lookup::RedisKeyLookup;
+
+use stored::{StoredFields, decode};
 use usage::{Tracked, start_flusher};
 
 use super::{RedisConnection, RedisTombstones};
 use crate::clock::Timestamp;
-use crate::key::{KeyEntry, KeyHash, KeyRecord, KeyStore, KeyStoreError, KeyUsage, Upserted};
+use crate::key::{KeyHash, KeyRecord, KeyStore, KeyStoreError, KeyUsage, Upserted};
 use crate::store::{RecordOwner, StoreError};
-use crate::tombstone::{TombstoneKind, TombstoneStore};
 
 /// The fields of a record's hash that a look-up reads, in the order of [`StoredFields`].
 const RECORD_FIELDS: [&str; 4] = ["record", "revoked_at", "count", "last_used"];
 
-/// The future of [`RedisKeyStore::find_by_hash`](KeyStore::find_by_hash): one `HMGET`.
-type LookupFuture = Pin<Box<dyn Future<Output = Result<Option<Arc<KeyEntry>>, StoreError>> + Send>>;
-
-/// API-key records in Redis. Clones share one connection, one local entry cache and one
-/// background flush task.
+/// API-key records in Redis, cached in process. Clones share one connection, one cache and its
+/// background tasks.
+///
+/// # The key cache
+///
+/// A look-up is answered from memory when it can, so that an admitted request costs Redis only
+/// its rate limit and its quota: **a change made on any instance is seen everywhere within one
+/// second** ([`KeyCacheOptions::TRUSTED_FOR`]), most of them at once.
+/// - Every script that changes a record (`insert.lua`, `upsert.lua`, `revoke.lua`) also moves
+///   the counter `key:generation` and announces the change on the channel `key:changes`, in
+///   the same step as the change.
+/// - Each store subscribes to the channel and forgets every cached answer on a message. Pub/sub
+///   loses messages while a subscriber reconnects, so that is only the fast path.
+/// - Each store also reads the counter every [`KeyCacheOptions::POLL_EVERY`] (one `MGET`, with
+///   the epoch check), forgets every cached answer when it moved (or the epoch changed, or the
+///   poll failed, or there is no counter), and serves cached answers only while its last
+///   successful poll was sent less than a second ago. This bound holds whatever pub/sub
+///   delivers.
+/// - A write of this process forgets every cached answer before it returns.
+/// - "No such key" answers are cached by the same rule, so a key created elsewhere is refused
+///   for at most a second. Both kinds are bounded ([`KeyCacheOptions`]): anyone can present
+///   new well-formed keys.
+/// - **When Redis does not answer**, polls fail, nothing is served from the cache a second
+///   after the last one that succeeded, and look-ups read through to Redis and fail like any
+///   call: put the store behind [`WithFallback`](crate::store::WithFallback) with
+///   [`LastKnownKeys`](crate::key::LastKnownKeys) for `store.on_store_error`. A Redis that
+///   lost its data is met by the epoch check of the request's rate-limit or quota call, and by
+///   the next poll.
 ///
 /// Build it inside a tokio runtime: the constructor starts the task that flushes usage every
-/// [`RedisKeyStore::FLUSH_EVERY`] (without a runtime it logs, and only
-/// [`RedisKeyStore::flush_usage`] writes usage). The task ends when the last clone is dropped,
+/// [`RedisKeyStore::FLUSH_EVERY`], the cache's poll and its pub/sub subscription (one
+/// connection of its own). Without a runtime it logs, only [`RedisKeyStore::flush_usage`]
+/// writes usage, and every look-up reads Redis. The tasks end when the last clone is dropped,
 /// which flushes what is left in the background.
 #[derive(Clone, Debug)]
 pub struct RedisKeyStore {
@@ -71,10 +106,19 @@ pub struct RedisKeyStore {
 struct Inner {
     connection: RedisConnection,
     tombstones: RedisTombstones,
-    /// The entry of each hash looked up, whose atomics the auth stage bumps.
+    /// The entry of each hash looked up, whose atomics the auth stage bumps, and which the
+    /// cache answers with while its record is confirmed in the current view.
     cache: DashMap<KeyHash, Arc<Tracked>>,
-    /// Entries replaced in the cache (their record changed) that may still be counted on by
-    /// requests holding them; dropped once flushed and held by no one else.
+    /// Hashes a look-up found no record for, with the view it read that in.
+    unknown: DashMap<KeyHash, u64>,
+    /// The cache's view and trust, shared with the poll and the subscription.
+    fresh: Arc<Freshness>,
+    options: KeyCacheOptions,
+    /// The poll and the subscription, ended with the store.
+    watchers: Vec<AbortHandle>,
+    /// Entries replaced in the cache (their record changed) or dropped from it (it was full)
+    /// that may still be counted on by requests holding them; dropped once flushed and held by
+    /// no one else.
     retired: Mutex<Vec<Arc<Tracked>>>,
     /// One flush at a time, and no flush between the two halves of a usage read.
     flush_lock: tokio::sync::Mutex<()>,
@@ -97,10 +141,26 @@ impl RedisKeyStore {
     /// A store on `connection` that leaves and checks tombstones in `tombstones`, shared with
     /// the rest of the application.
     pub fn with_tombstones(connection: RedisConnection, tombstones: RedisTombstones) -> Self {
+        Self::with_cache(connection, tombstones, KeyCacheOptions::default())
+    }
+
+    /// A store like [`with_tombstones`](Self::with_tombstones) whose key cache is bounded and
+    /// kept fresh as `options` say.
+    pub fn with_cache(
+        connection: RedisConnection,
+        tombstones: RedisTombstones,
+        options: KeyCacheOptions,
+    ) -> Self {
+        let fresh = Arc::new(Freshness::new());
+        let watchers = watch::start(&fresh, &connection, &options);
         let inner = Arc::new(Inner {
             connection,
             tombstones,
             cache: DashMap::new(),
+            unknown: DashMap::new(),
+            fresh,
+            options,
+            watchers,
             retired: Mutex::new(Vec::new()),
             flush_lock: tokio::sync::Mutex::new(()),
             legacy_indexed: tokio::sync::OnceCell::new(),
@@ -132,21 +192,22 @@ impl Inner {
 
     /// The process's entry for this record: the cached one while the record is unchanged, so
     /// that every request of this process counts on the same atomics.
-    fn entry_for(&self, hash: KeyHash, record: KeyRecord, stored: KeyUsage) -> Arc<KeyEntry> {
+    fn track(&self, hash: KeyHash, record: KeyRecord, stored: KeyUsage) -> Arc<Tracked> {
+        if !self.cache.contains_key(&hash) {
+            self.make_room();
+        }
         match self.cache.entry(hash) {
             Entry::Occupied(mut slot) if slot.get().entry.record() != &record => {
-                let fresh = Tracked::new(hash, record, stored);
-                let entry = Arc::clone(&fresh.entry);
-                let replaced = slot.insert(fresh);
+                let tracked = Tracked::new(hash, record, stored);
+                let replaced = slot.insert(Arc::clone(&tracked));
                 self.retire(replaced);
-                entry
+                tracked
             }
-            Entry::Occupied(slot) => Arc::clone(&slot.get().entry),
+            Entry::Occupied(slot) => Arc::clone(slot.get()),
             Entry::Vacant(slot) => {
-                let fresh = Tracked::new(hash, record, stored);
-                let entry = Arc::clone(&fresh.entry);
-                slot.insert(fresh);
-                entry
+                let tracked = Tracked::new(hash, record, stored);
+                slot.insert(Arc::clone(&tracked));
+                tracked
             }
         }
     }
@@ -161,20 +222,10 @@ impl Inner {
 }
 
 impl KeyStore for RedisKeyStore {
-    type Lookup = LookupFuture;
+    type Lookup = RedisKeyLookup;
 
     fn find_by_hash(&self, hash: &KeyHash) -> Self::Lookup {
-        let (inner, hash) = (Arc::clone(&self.inner), *hash);
-        Box::pin(async move {
-            let fields = inner.fields(&hash).await?;
-            let Some((record, stored)) = decode(hash, fields)? else {
-                if let Some((_, gone)) = inner.cache.remove(&hash) {
-                    inner.retire(gone);
-                }
-                return Ok(None);
-            };
-            Ok(Some(inner.entry_for(hash, record, stored)))
-        })
+        RedisKeyLookup::new(&self.inner, *hash)
     }
 
     fn insert(
@@ -183,59 +234,7 @@ impl KeyStore for RedisKeyStore {
         _now: Timestamp,
     ) -> impl Future<Output = Result<(), KeyStoreError>> + Send {
         let inner = Arc::clone(&self.inner);
-        async move {
-            let hex = record.sha256.to_hex();
-            let tombstones = &inner.tombstones;
-            let keys = [
-                inner.id_key(&record.id),
-                inner.hash_key(&record.sha256),
-                tombstones.key(TombstoneKind::ApiKeyId, &record.id),
-                tombstones.key(TombstoneKind::ApiKeyHash, &hex),
-                inner.connection.keyspace().key_owner_index(record.owner),
-            ];
-            let json = encode(&record)?;
-            let revoked_at = record
-                .revoked_at
-                .map_or_else(String::new, |at| at.unix_millis().to_string());
-            let mut manager = inner.connection.manager();
-            let answer: Vec<String> = inner
-                .connection
-                .timed(
-                    INSERT
-                        .key(&keys)
-                        .arg(&hex)
-                        .arg(&json)
-                        .arg(&revoked_at)
-                        .arg(&*record.id)
-                        .invoke_async(&mut manager),
-                )
-                .await?;
-            match answer.first().map(String::as_str) {
-                // Tracked from now on: requests counted before its first look-up are flushed.
-                Some("ok") => {
-                    inner.entry_for(record.sha256, record.clone(), KeyUsage::default());
-                }
-                Some("tombstoned") => return Err(KeyStoreError::Tombstoned(record.id)),
-                Some("duplicate_id") => return Err(KeyStoreError::DuplicateId(record.id)),
-                Some("duplicate_hash") => {
-                    let existing = answer
-                        .get(1)
-                        .and_then(|json| serde_json::from_str::<StoredRecord>(json).ok())
-                        .map(|stored| stored.id)
-                        .ok_or_else(|| StoreError::new("redis: unreadable key record"))?;
-                    return Err(KeyStoreError::DuplicateHash {
-                        id: record.id,
-                        existing,
-                    });
-                }
-                _ => return Err(StoreError::new("redis: unexpected answer to a key insert").into()),
-            }
-            // A record that arrives already revoked (from the config file) is tombstoned too.
-            if let Some(at) = record.revoked_at {
-                leave_tombstones(tombstones, &record.id, &hex, at).await?;
-            }
-            Ok(())
-        }
+        async move { inner.insert(record).await }
     }
 
     fn revoke(
@@ -245,26 +244,7 @@ impl KeyStore for RedisKeyStore {
     ) -> impl Future<Output = Result<(), KeyStoreError>> + Send {
         let inner = Arc::clone(&self.inner);
         let id: Arc<str> = Arc::from(id);
-        async move {
-            let hash = inner.hash_of(&id).await?;
-            let hex = hash.to_hex();
-            let key = inner.hash_key(&hash);
-            let mut manager = inner.connection.manager();
-            let revoked: i64 = inner
-                .connection
-                .timed(
-                    REVOKE
-                        .key(&key)
-                        .arg(at.unix_millis())
-                        .invoke_async(&mut manager),
-                )
-                .await?;
-            if revoked == 0 {
-                return Err(KeyStoreError::UnknownKey(id));
-            }
-            leave_tombstones(&inner.tombstones, &id, &hex, at).await?;
-            Ok(())
-        }
+        async move { inner.revoke(id, at).await }
     }
 
     fn usage(&self, id: &str) -> impl Future<Output = Result<KeyUsage, KeyStoreError>> + Send {
@@ -313,33 +293,4 @@ impl KeyStore for RedisKeyStore {
         let inner = Arc::clone(&self.inner);
         async move { Ok(inner.owned_records(owner).await?) }
     }
-}
-
-impl Inner {
-    /// The hash the id index gives for `id`.
-    async fn hash_of(&self, id: &Arc<str>) -> Result<KeyHash, KeyStoreError> {
-        let mut manager = self.connection.manager();
-        let hex: Option<String> = self
-            .connection
-            .timed(
-                redis::cmd("GET")
-                    .arg(self.id_key(id))
-                    .query_async(&mut manager),
-            )
-            .await?;
-        let hex = hex.ok_or_else(|| KeyStoreError::UnknownKey(Arc::clone(id)))?;
-        let hash =
-            KeyHash::from_hex(&hex).map_err(|_| StoreError::new("redis: unreadable key index"))?;
-        Ok(hash)
-    }
-}
-
-async fn leave_tombstones(
-    tombstones: &RedisTombstones,
-    id: &str,
-    hex: &str,
-    at: Timestamp,
-) -> Result<(), StoreError> {
-    tombstones.leave(TombstoneKind::ApiKeyId, id, at).await?;
-    tombstones.leave(TombstoneKind::ApiKeyHash, hex, at).await
 }

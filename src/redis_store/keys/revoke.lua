@@ -1,5 +1,7 @@
 -- Revokes a key record: sets revoked_at unless an earlier instant is there.
--- KEYS[1]: the record hash. ARGV[1]: the unix millisecond of the revocation.
+-- KEYS[1]: the record hash; KEYS[2]: the key-record generation counter.
+-- ARGV[1]: the unix millisecond of the revocation; ARGV[2]: the channel where changes are
+-- announced; ARGV[3]: a random value below 2^52 for the counter, if there is none yet.
 -- Returns 1, or 0 when the record does not exist.
 if redis.call('HEXISTS', KEYS[1], 'record') == 0 then
   return 0
@@ -7,5 +9,9 @@ end
 local old = redis.call('HGET', KEYS[1], 'revoked_at')
 if not old or tonumber(ARGV[1]) < tonumber(old) then
   redis.call('HSET', KEYS[1], 'revoked_at', ARGV[1])
+  -- Every instance's key cache learns of it: the counter for its poll, the channel at once. A
+  -- new counter starts at a random value, so that one emptied with Redis never repeats a value.
+  redis.call('SET', KEYS[2], ARGV[3], 'NX')
+  redis.call('PUBLISH', ARGV[2], redis.call('INCR', KEYS[2]))
 end
 return 1

@@ -3,11 +3,14 @@
 -- revoked, or owned by someone else, is never replaced.
 -- KEYS[1]: the id index; KEYS[2]: the new record hash; KEYS[3], KEYS[4]: the id and new-hash
 -- tombstones; KEYS[5]: the record hash of the hash the caller read from the id index (KEYS[2]
--- when it read none or the same); KEYS[6]: that hash's tombstone; KEYS[7]: the owner's index.
+-- when it read none or the same); KEYS[6]: that hash's tombstone; KEYS[7]: the owner's index;
+-- KEYS[8]: the key-record generation counter.
 -- ARGV[1]: the new hex hash; ARGV[2]: the record as JSON; ARGV[3]: revoked_at, or empty;
 -- ARGV[4]: the hex hash the caller read from the id index, or empty; ARGV[5]: the owner;
 -- ARGV[6]: the id; ARGV[7]: the unix millisecond the old hash's tombstone expires at;
--- ARGV[8]: the unix millisecond a revoked record's tombstones expire at, or empty.
+-- ARGV[8]: the unix millisecond a revoked record's tombstones expire at, or empty; ARGV[9]: the
+-- channel where changes are announced; ARGV[10]: a random value below 2^52 for the counter, if
+-- there is none yet.
 -- Returns {'added'}, {'changed'}, {'unchanged'}, {'tombstoned'}, {'owned_by', <owner>},
 -- {'duplicate_hash', <JSON of the record holding the hash>}, or {'moved'} when the id index no
 -- longer holds ARGV[4] (the caller reads it again and retries).
@@ -79,4 +82,8 @@ if ARGV[3] ~= '' then
   leave(KEYS[3], ARGV[8])
   leave(KEYS[4], ARGV[8])
 end
+-- Every instance's key cache learns of it: the counter for its poll, the channel at once. A
+-- new counter starts at a random value, so that one emptied with Redis never repeats a value.
+redis.call('SET', KEYS[8], ARGV[10], 'NX')
+redis.call('PUBLISH', ARGV[9], redis.call('INCR', KEYS[8]))
 return {outcome}

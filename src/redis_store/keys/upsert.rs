@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use super::scripts::UPSERT;
 use super::stored::{StoredFields, StoredRecord, decode, encode};
+use super::writes::counter_start;
 use super::{Inner, RECORD_FIELDS};
 use crate::clock::Timestamp;
 use crate::key::{KeyHash, KeyRecord, KeyStoreError, KeyUsage, Upserted};
@@ -64,12 +65,13 @@ impl Inner {
             self.hash_key(&old),
             tombstones.key(TombstoneKind::ApiKeyHash, &old.to_hex()),
             self.connection.keyspace().key_owner_index(record.owner),
+            self.connection.keyspace().key_generation(),
         ];
         let keep_for = tombstones.keep_for();
         let millis =
             |at: Option<Timestamp>| at.map_or_else(String::new, |at| at.unix_millis().to_string());
         let mut manager = self.connection.manager();
-        let answer: Vec<String> = self
+        let answer: Result<Vec<String>, _> = self
             .connection
             .timed(
                 UPSERT
@@ -84,9 +86,14 @@ impl Inner {
                     .arg(millis(
                         record.revoked_at.map(|at| at.saturating_add(keep_for)),
                     ))
+                    .arg(self.connection.keyspace().key_changes())
+                    .arg(counter_start()?)
                     .invoke_async(&mut manager),
             )
-            .await?;
+            .await;
+        // Even a call that timed out may have landed.
+        self.fresh.invalidate();
+        let answer = answer?;
         let id = || Arc::clone(&record.id);
         match answer.first().map(String::as_str) {
             Some("added") => Ok(Some(Upserted::Added)),
@@ -191,7 +198,7 @@ impl Inner {
             }
             Some(_) => {}
             None => {
-                self.entry_for(record.sha256, record.clone(), KeyUsage::default());
+                self.track(record.sha256, record.clone(), KeyUsage::default());
             }
         }
     }

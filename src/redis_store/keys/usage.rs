@@ -11,13 +11,16 @@ use crate::key::{KeyEntry, KeyHash, KeyRecord, KeyUsage};
 use crate::redis_store::RedisConnection;
 use crate::store::StoreError;
 
-/// An entry with what of its usage Redis already has.
+/// An entry with what of its usage Redis already has, and the view of the key cache its record
+/// was last read in.
 #[derive(Debug)]
 pub(super) struct Tracked {
     pub(super) hash: KeyHash,
     pub(super) entry: Arc<KeyEntry>,
     flushed_count: AtomicU64,
     flushed_last: AtomicI64,
+    /// 0 until a look-up read the record; the cache answers only in this view.
+    confirmed_in: AtomicU64,
 }
 
 /// Usage of one entry not yet in Redis, as seen when a flush started.
@@ -54,6 +57,10 @@ pub(super) fn start_flusher(inner: &Arc<Inner>) {
 
 impl Drop for Inner {
     fn drop(&mut self) {
+        // The poll and the subscription serve this store alone.
+        for task in &self.watchers {
+            task.abort();
+        }
         let pending = self.pending();
         if pending.is_empty() {
             return;
@@ -118,7 +125,19 @@ impl Tracked {
             entry: Arc::new(KeyEntry::with_usage(record, stored)),
             flushed_count: AtomicU64::new(stored.request_count),
             flushed_last: AtomicI64::new(stored.last_used.map_or(i64::MIN, Timestamp::unix_millis)),
+            confirmed_in: AtomicU64::new(0),
         })
+    }
+
+    /// Its record was read from Redis in `view`. Never moves back: of two look-ups that read
+    /// the same record, the one that started later says more.
+    pub(super) fn confirm(&self, view: u64) {
+        self.confirmed_in.fetch_max(view, Ordering::AcqRel);
+    }
+
+    /// Whether its record was read in `view`.
+    pub(super) fn is_confirmed_in(&self, view: u64) -> bool {
+        self.confirmed_in.load(Ordering::Acquire) == view
     }
 
     fn pending(self: Arc<Self>) -> Option<Pending> {

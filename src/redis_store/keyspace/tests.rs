@@ -211,6 +211,7 @@ fn long_lived_names_are_the_ones_stored_so_far() {
         format!("memorysync:key:hash:{}", "ab".repeat(32))
     );
     assert_eq!(keyspace.key_id_index("key_a"), "memorysync:key:id:key_a");
+    assert_eq!(keyspace.key_generation(), "memorysync:key:generation");
     assert_eq!(
         keyspace.tombstone(TombstoneKind::ApiKeyHash, &hash.to_hex()),
         format!("memorysync:tomb:key_hash:{}", "ab".repeat(32))

@@ -5,7 +5,7 @@
 //! production.
 
 mod stall;
-mod tenant;
+pub(crate) mod tenant;
 
 use std::time::Duration;
 
