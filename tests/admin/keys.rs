@@ -502,6 +502,11 @@ async fn on_redis_what_instance_a_does_is_in_force_on_instance_b() {
         .call("POST", "/admin/v1/keys/key_shared/revoke", None)
         .await;
     assert_eq!(status, StatusCode::OK);
+    // B serves key records from its cache: a change elsewhere is in force within 1 s.
+    crate::common::hooks::eventually("B refuses the key A revoked", async || {
+        b.add_with(&key).await.0 == StatusCode::UNAUTHORIZED
+    })
+    .await;
     assert_eq!(
         b.add_with(&key).await,
         (StatusCode::UNAUTHORIZED, Some("revoked_api_key".to_owned()))
@@ -512,5 +517,8 @@ async fn on_redis_what_instance_a_does_is_in_force_on_instance_b() {
         .call("POST", &format!("/admin/v1/keys/{FILE_KEY}/revoke"), None)
         .await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(a.add_with(&file_key).await.0, StatusCode::UNAUTHORIZED);
+    crate::common::hooks::eventually("A refuses the key B revoked", async || {
+        a.add_with(&file_key).await.0 == StatusCode::UNAUTHORIZED
+    })
+    .await;
 }
