@@ -164,9 +164,10 @@ async fn checklist(a: &Admin, b: &Admin) {
     );
     assert!(b.add_with(&new).await.0.is_success());
     ok(a, "POST", "/admin/v1/keys/key_prod/revoke", None).await;
-    eventually("B refuses the revoked key instead of the expired one", async || {
-        b.add_with(&prod).await.1.as_deref() == Some("revoked_api_key")
-    })
+    eventually(
+        "B refuses the revoked key instead of the expired one",
+        async || b.add_with(&prod).await.1.as_deref() == Some("revoked_api_key"),
+    )
     .await;
 
     // Every task is in the audit chain, which is intact.
