@@ -82,7 +82,7 @@ impl<Q> Webhooks<Q> {
         WebhookStats {
             published: s.published.load(Ordering::Relaxed),
             backlog: s.unqueued.load(Ordering::Relaxed),
-            refused: s.refused.load(Ordering::Relaxed),
+            refused: s.refused.load(Ordering::Acquire),
             attempts: s.attempts.load(Ordering::Relaxed),
             delivered: s.delivered.load(Ordering::Relaxed),
             failures: s.failures.load(Ordering::Relaxed),

@@ -80,7 +80,10 @@ where
                     }
                 }
                 Err(error) => {
-                    self.shared.refused.fetch_add(1, Ordering::Relaxed);
+                    // `/health` reports the backlog before the refusal is counted: whoever sees
+                    // the count sees the health it goes with.
+                    self.shared.backlogged.store(true, Ordering::Release);
+                    self.shared.refused.fetch_add(1, Ordering::Release);
                     telemetry::webhook_refused();
                     telemetry::webhook_backlog(self.shared.unqueued.load(Ordering::Relaxed));
                     if !self.backlog.is_refused() {
@@ -92,7 +95,6 @@ where
                         );
                     }
                     self.backlog.refused(Instant::now());
-                    self.shared.backlogged.store(true, Ordering::Release);
                     return;
                 }
             }
