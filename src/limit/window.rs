@@ -51,14 +51,13 @@ impl Span {
     /// live end is then within 2^15 units after the horizon, where the 16-bit circle compares
     /// them rightly.
     pub(crate) const fn of_secs(secs: u64) -> Span {
-        let length_ms = secs as i64 * 1_000;
-        let mut unit_shift = 0;
-        while (length_ms >> unit_shift) >= 1 << 15 {
-            unit_shift += 1;
-        }
+        let length_ms = secs.saturating_mul(1_000);
+        // The smallest shift that leaves fewer than 16 significant bits: the length's bit
+        // length minus 15, at least 0.
+        let bits = u64::BITS - length_ms.leading_zeros();
         Span {
-            length_ms,
-            unit_shift,
+            length_ms: length_ms as i64,
+            unit_shift: bits.saturating_sub(15),
         }
     }
 
