@@ -57,7 +57,7 @@ use usage::{Tracked, start_flusher};
 
 use super::{RedisConnection, RedisTombstones};
 use crate::clock::Timestamp;
-use crate::key::{KeyHash, KeyRecord, KeyStore, KeyStoreError, KeyUsage, Upserted};
+use crate::key::{KeyHash, KeyHashState, KeyRecord, KeyStore, KeyStoreError, KeyUsage, Upserted};
 use crate::store::{RecordOwner, StoreError};
 
 /// The fields of a record's hash that a look-up reads, in the order of [`StoredFields`].
@@ -108,9 +108,9 @@ struct Inner {
     tombstones: RedisTombstones,
     /// The entry of each hash looked up, whose atomics the auth stage bumps, and which the
     /// cache answers with while its record is confirmed in the current view.
-    cache: DashMap<KeyHash, Arc<Tracked>>,
+    cache: DashMap<KeyHash, Arc<Tracked>, KeyHashState>,
     /// Hashes a look-up found no record for, with the view it read that in.
-    unknown: DashMap<KeyHash, u64>,
+    unknown: DashMap<KeyHash, u64, KeyHashState>,
     /// The cache's view and trust, shared with the poll and the subscription.
     fresh: Arc<Freshness>,
     options: KeyCacheOptions,
@@ -156,8 +156,8 @@ impl RedisKeyStore {
         let inner = Arc::new(Inner {
             connection,
             tombstones,
-            cache: DashMap::new(),
-            unknown: DashMap::new(),
+            cache: DashMap::default(),
+            unknown: DashMap::default(),
             fresh,
             options,
             watchers,
