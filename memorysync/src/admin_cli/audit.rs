@@ -4,22 +4,13 @@
 use std::fmt::Write as _;
 use std::process::ExitCode;
 
+use memorysync_pipeline::audit::Outcome;
 use serde_json::Value;
 
 use super::failure::{Failure, usage};
 use super::table::{Column, field, plain, printable};
 use super::values::{id, instant};
 use super::{ApiRequest, Call, Remote, View, list_limit};
-
-/// The outcomes an audit event can have.
-const OUTCOMES: [&str; 6] = [
-    "allowed",
-    "unauthenticated",
-    "forbidden",
-    "rate_limited",
-    "degraded",
-    "error",
-];
 
 /// Reads audit events from a running deployment, newest first.
 #[derive(Debug, clap::Args)]
@@ -70,10 +61,12 @@ impl QueryArgs {
         let time =
             |option, text: &Option<String>| text.as_deref().map(|t| instant(option, t)).transpose();
         let outcome = match self.outcome.as_deref() {
-            Some(word) if !OUTCOMES.contains(&word) => {
+            // The library's own words for the outcomes, parsed as the log writes them.
+            Some(word) if word.parse::<Outcome>().is_err() => {
+                let words = Outcome::ALL.map(Outcome::as_str);
                 return Err(usage(format!(
                     "--outcome must be one of {}",
-                    OUTCOMES.join(", ")
+                    words.join(", ")
                 )));
             }
             other => other,

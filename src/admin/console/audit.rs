@@ -13,6 +13,7 @@ use super::page::{ConsoleError, Filters, Frame, answer, field, filled, html, inp
 use crate::admin::AdminApi;
 use crate::admin::audit;
 use crate::admin::extract::Query;
+use crate::audit::Outcome;
 
 /// Lines a page shows.
 const LINES: u32 = 100;
@@ -66,16 +67,6 @@ struct Lines {
     next_cursor: Option<String>,
 }
 
-/// The outcomes the filter offers, as the log writes them.
-const OUTCOMES: [&str; 6] = [
-    "allowed",
-    "unauthenticated",
-    "forbidden",
-    "rate_limited",
-    "degraded",
-    "error",
-];
-
 #[derive(Template)]
 #[template(path = "console/audit.html")]
 struct AuditPage<'a> {
@@ -106,7 +97,7 @@ pub(crate) async fn page(
     html(&AuditPage {
         frame: Frame::of(&user),
         filters: &filters,
-        outcomes: &OUTCOMES,
+        outcomes: &Outcome::ALL.map(Outcome::as_str),
         lines: lines.items,
         older,
     })
