@@ -20,8 +20,8 @@ use crate::key::AdminRole;
 /// The largest form the console reads.
 const MAX_FORM: usize = 64 * 1024;
 
-/// Who a console request comes from, for its handler.
-#[derive(Clone, Debug)]
+/// Who a console request comes from, for its handler. Its `Debug` leaves the form token out.
+#[derive(Clone)]
 pub(crate) struct ConsoleUser {
     /// The admin token's id.
     pub(crate) token_id: Arc<str>,
@@ -29,6 +29,15 @@ pub(crate) struct ConsoleUser {
     pub(crate) role: AdminRole,
     /// The session's form token, for the page's forms.
     pub(crate) csrf: String,
+}
+
+impl std::fmt::Debug for ConsoleUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConsoleUser")
+            .field("token_id", &self.token_id)
+            .field("role", &self.role)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ConsoleUser {

@@ -13,8 +13,8 @@ use crate::admin::problem::{AdminError, ProblemCode};
 /// The largest JSON answer of an admin handler the console reads back.
 const MAX_ANSWER: usize = 16 * 1024 * 1024;
 
-/// What every page's frame shows: who is logged in, and the form token for its forms.
-#[derive(Debug)]
+/// What every page's frame shows: who is logged in, and the form token for its forms. Its
+/// `Debug` leaves the form token out.
 pub(crate) struct Frame {
     /// The admin token's id.
     pub(crate) token_id: String,
@@ -22,6 +22,15 @@ pub(crate) struct Frame {
     pub(crate) can_write: bool,
     /// The session's CSRF token.
     pub(crate) csrf: String,
+}
+
+impl std::fmt::Debug for Frame {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Frame")
+            .field("token_id", &self.token_id)
+            .field("can_write", &self.can_write)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Frame {
@@ -192,4 +201,26 @@ pub(crate) fn next_page(path: &str, fields: &[(&str, &Option<String>)], cursor: 
     // Pairs of strings always encode.
     let query = serde_urlencoded::to_string(&pairs).unwrap_or_default();
     format!("{path}?{query}")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::key::AdminRole;
+
+    #[test]
+    fn debug_output_leaves_the_form_token_out() {
+        let user = ConsoleUser {
+            token_id: Arc::from("tok_ops"),
+            role: AdminRole::Admin,
+            csrf: "csrf-secret-value".to_owned(),
+        };
+        let frame = Frame::of(&user);
+        for text in [format!("{user:?}"), format!("{frame:?}")] {
+            assert!(text.contains("tok_ops"), "{text}");
+            assert!(!text.contains("csrf-secret-value"), "{text}");
+        }
+    }
 }
