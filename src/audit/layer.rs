@@ -71,9 +71,6 @@ impl<S> Layer<S> for AuditRecordLayer {
     type Service = AuditRecord<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        AuditRecord {
-            inner,
-            layer: self.clone(),
-        }
+        AuditRecord::new(inner, self.clone())
     }
 }

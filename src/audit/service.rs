@@ -1,3 +1,4 @@
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
@@ -17,13 +18,18 @@ use crate::telemetry;
 #[derive(Clone, Debug)]
 pub struct AuditRecord<S> {
     pub(super) inner: S,
-    pub(super) layer: AuditRecordLayer,
+    /// Behind one `Arc`: routers clone the service for every request, and one reference count
+    /// is cheaper to move between cores than one per shared field.
+    pub(super) layer: Arc<AuditRecordLayer>,
 }
 
 impl<S> AuditRecord<S> {
     /// Wraps `inner`.
     pub fn new(inner: S, layer: AuditRecordLayer) -> Self {
-        AuditRecord { inner, layer }
+        AuditRecord {
+            inner,
+            layer: Arc::new(layer),
+        }
     }
 
     /// A layer that records into `log`.

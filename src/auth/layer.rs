@@ -76,7 +76,7 @@ impl<S, K> Layer<S> for ApiKeyAuthLayer<K> {
     fn layer(&self, inner: S) -> Self::Service {
         ApiKeyAuth {
             inner,
-            layer: self.clone(),
+            layer: Arc::new(self.clone()),
         }
     }
 }

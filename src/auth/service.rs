@@ -1,4 +1,5 @@
 use std::fmt;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use http::{Request, Response};
@@ -18,13 +19,18 @@ use crate::telemetry;
 /// extensions; refuses the rest with 401 before they reach the inner service.
 pub struct ApiKeyAuth<S, K> {
     pub(super) inner: S,
-    pub(super) layer: ApiKeyAuthLayer<K>,
+    /// Behind one `Arc`: routers clone the service for every request, and one reference count
+    /// is cheaper to move between cores than one per shared field.
+    pub(super) layer: Arc<ApiKeyAuthLayer<K>>,
 }
 
 impl<S, K: KeyStore> ApiKeyAuth<S, K> {
     /// Wraps `inner`.
     pub fn new(inner: S, layer: ApiKeyAuthLayer<K>) -> Self {
-        ApiKeyAuth { inner, layer }
+        ApiKeyAuth {
+            inner,
+            layer: Arc::new(layer),
+        }
     }
 
     /// A layer that authenticates against `store` in the `deployment` environment.
@@ -39,7 +45,7 @@ impl<S: Clone, K> Clone for ApiKeyAuth<S, K> {
     fn clone(&self) -> Self {
         ApiKeyAuth {
             inner: self.inner.clone(),
-            layer: self.layer.clone(),
+            layer: Arc::clone(&self.layer),
         }
     }
 }

@@ -1,3 +1,4 @@
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
@@ -18,13 +19,18 @@ use crate::telemetry::{self, Stage};
 #[derive(Clone, Debug)]
 pub struct HealthRoute<S> {
     inner: S,
-    layer: HealthRouteLayer,
+    /// Behind one `Arc`: routers clone the service for every request, and one reference count
+    /// is cheaper to move between cores than one per shared field.
+    layer: Arc<HealthRouteLayer>,
 }
 
 impl<S> HealthRoute<S> {
     /// Wraps `inner`.
     pub fn new(inner: S, layer: HealthRouteLayer) -> Self {
-        HealthRoute { inner, layer }
+        HealthRoute {
+            inner,
+            layer: Arc::new(layer),
+        }
     }
 
     /// The default layer.

@@ -124,7 +124,7 @@ impl<S, L, K> Layer<S> for SlidingWindowRateLimitLayer<L, K> {
     fn layer(&self, inner: S) -> Self::Service {
         SlidingWindowRateLimit {
             inner,
-            layer: self.clone(),
+            layer: Arc::new(self.clone()),
         }
     }
 }

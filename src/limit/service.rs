@@ -1,4 +1,5 @@
 use std::fmt;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use http::{Request, Response};
@@ -20,13 +21,18 @@ use crate::telemetry;
 /// `S` is the inner service, `L` the store of the windows, `K` what chooses a request's windows.
 pub struct SlidingWindowRateLimit<S, L = SlidingWindowLimiter, K = ByApiKey> {
     pub(super) inner: S,
-    pub(super) layer: SlidingWindowRateLimitLayer<L, K>,
+    /// Behind one `Arc`: routers clone the service for every request, and one reference count
+    /// is cheaper to move between cores than one per shared field.
+    pub(super) layer: Arc<SlidingWindowRateLimitLayer<L, K>>,
 }
 
 impl<S, L: RateLimitStore, K> SlidingWindowRateLimit<S, L, K> {
     /// Wraps `inner`.
     pub fn new(inner: S, layer: SlidingWindowRateLimitLayer<L, K>) -> Self {
-        SlidingWindowRateLimit { inner, layer }
+        SlidingWindowRateLimit {
+            inner,
+            layer: Arc::new(layer),
+        }
     }
 
     crate::macros::define_inner_service_accessors!();
@@ -43,7 +49,7 @@ impl<S: Clone, L, K> Clone for SlidingWindowRateLimit<S, L, K> {
     fn clone(&self) -> Self {
         SlidingWindowRateLimit {
             inner: self.inner.clone(),
-            layer: self.layer.clone(),
+            layer: Arc::clone(&self.layer),
         }
     }
 }
