@@ -2,6 +2,7 @@ use std::fmt;
 use std::future::Future;
 use std::net::IpAddr;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 use std::time::Instant;
 
@@ -9,6 +10,7 @@ use http::{HeaderValue, Response};
 use pin_project_lite::pin_project;
 use tracing::Span;
 
+use super::layer::AuditRecordLayer;
 use super::request_id::X_REQUEST_ID;
 use super::{AuditEvent, AuditLog, Outcome};
 use crate::auth::Principal;
@@ -40,7 +42,9 @@ pin_project! {
     pub struct ResponseFuture<F: Future> {
         #[pin]
         state: State<F>,
-        log: AuditLog,
+        // The layer, not a clone of its log: one reference count per call instead of the
+        // queue sender's two and the log's own.
+        layer: Arc<AuditRecordLayer>,
         span: Span,
     }
 
@@ -51,14 +55,14 @@ pin_project! {
                 StateProj::Calling { started, .. } => {
                     if let Some(started) = started.take() {
                         let event = Box::new(cancelled_event(started));
-                        if let Err(event) = this.log.try_submit(event) {
-                            finish_in_background(this.log.submit_waiting(event), this.log);
+                        if let Err(event) = this.layer.log.try_submit(event) {
+                            finish_in_background(this.layer.log.submit_waiting(event), &this.layer.log);
                         }
                     }
                 }
                 StateProj::WaitingForRoom { waiting, .. } => {
                     if let Some(waiting) = waiting.take() {
-                        finish_in_background(waiting, this.log);
+                        finish_in_background(waiting, &this.layer.log);
                     }
                 }
             }
@@ -86,13 +90,18 @@ pin_project! {
 }
 
 impl<F: Future> ResponseFuture<F> {
-    pub(super) fn new(future: F, started: Started, log: AuditLog, span: Span) -> Self {
+    pub(super) fn new(
+        future: F,
+        started: Started,
+        layer: Arc<AuditRecordLayer>,
+        span: Span,
+    ) -> Self {
         ResponseFuture {
             state: State::Calling {
                 future,
                 started: Some(started),
             },
-            log,
+            layer,
             span,
         }
     }
@@ -122,10 +131,10 @@ where
                     let event = Box::new(event_of(started, &output));
                     telemetry::recorded(event.outcome.as_str());
                     record_caller(this.span, &event);
-                    match this.log.try_submit(event) {
+                    match this.layer.log.try_submit(event) {
                         Ok(()) => return Poll::Ready(output),
                         Err(event) => {
-                            let waiting = this.log.submit_waiting(event);
+                            let waiting = this.layer.log.submit_waiting(event);
                             this.state.set(State::WaitingForRoom {
                                 waiting: Some(waiting),
                                 output: Some(output),

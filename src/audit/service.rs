@@ -91,7 +91,7 @@ where
             hand(request.extensions_mut());
         }
         let future = self.inner.call(request);
-        ResponseFuture::new(future, started, layer.log.clone(), span.clone())
+        ResponseFuture::new(future, started, Arc::clone(layer), span.clone())
     }
 }
 
