@@ -15,6 +15,8 @@ mod keys;
 mod limit;
 #[path = "../../memorysync/src/demo.rs"]
 mod memories;
+#[path = "../../examples/common/shutdown.rs"]
+mod shutdown;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -83,28 +85,7 @@ async fn run(mut words: impl Iterator<Item = String>) -> Result<(), String> {
     let bound = listener.local_addr().map_err(|e| e.to_string())?;
     println!("diy stack on http://{bound}");
     axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(shutdown::shutdown_signal())
         .await
         .map_err(|e| e.to_string())
-}
-
-/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        if let Ok(mut signal) =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        {
-            signal.recv().await;
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
-    }
 }

@@ -20,6 +20,8 @@ mod app;
 mod args;
 #[path = "../../memorysync/src/demo.rs"]
 mod memories;
+#[path = "../common/shutdown.rs"]
+mod shutdown;
 
 #[cfg(test)]
 #[path = "../../memorysync/tests/common/client.rs"]
@@ -72,7 +74,7 @@ async fn run(args: args::Args) -> Result<(), String> {
         listener,
         router.into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown_signal())
+    .with_graceful_shutdown(shutdown::shutdown_signal())
     .await
     .map_err(|e| e.to_string())?;
     if let Some(deployment) = deployment {
@@ -96,25 +98,4 @@ pub(crate) async fn record_client_addr(mut request: Request) -> Request {
         request.extensions_mut().insert(ClientAddr(addr));
     }
     request
-}
-
-/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        if let Ok(mut signal) =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        {
-            signal.recv().await;
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
-    }
 }
