@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::guard::ConsoleUser;
-use super::page::{ConsoleError, Filters, Frame, answer, field, filled, html, input, next_page};
+use super::page::{ConsoleError, Filters, Frame, answer, field, html, next_page, page_query};
 use crate::admin::AdminApi;
 use crate::admin::audit;
 use crate::admin::extract::Query;
@@ -84,12 +84,11 @@ pub(crate) async fn page(
     Extension(user): Extension<ConsoleUser>,
     Filters(filters): Filters<AuditFilters>,
 ) -> Result<Response, ConsoleError> {
-    let mut query = filled(&filters.fields());
-    if let Some(cursor) = filters.cursor.as_deref().filter(|c| !c.is_empty()) {
-        query.insert("cursor".into(), cursor.into());
-    }
-    query.insert("limit".into(), LINES.into());
-    let query = Query(input(Value::Object(query))?);
+    let query = Query(page_query(
+        &filters.fields(),
+        filters.cursor.as_deref(),
+        LINES,
+    )?);
     let (lines, _) = answer::<Lines>(audit::query(State(api), query).await).await?;
     let older = lines
         .next_cursor

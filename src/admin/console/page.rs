@@ -168,17 +168,31 @@ impl<T: DeserializeOwned, S: Send + Sync> axum::extract::FromRequestParts<S> for
     }
 }
 
-/// The non-empty fields of a filter form, trimmed, as the admin API's query object.
-pub(crate) fn filled(
-    fields: &[(&str, &Option<String>)],
-) -> serde_json::Map<String, serde_json::Value> {
+/// The non-empty fields of a filter form, trimmed.
+fn set_fields<'a>(
+    fields: &'a [(&'a str, &'a Option<String>)],
+) -> impl Iterator<Item = (&'a str, &'a str)> {
     fields
         .iter()
-        .filter_map(|(name, value)| {
-            let value = value.as_deref()?.trim();
-            (!value.is_empty()).then(|| ((*name).to_owned(), value.into()))
-        })
-        .collect()
+        .filter_map(|(name, value)| Some((*name, value.as_deref()?.trim())))
+        .filter(|(_, value)| !value.is_empty())
+}
+
+/// A filtered page's query to the admin API: the filters that are set, the cursor of the page
+/// (if any) and the page size; 422 when the API's query type refuses them.
+pub(crate) fn page_query<T: DeserializeOwned>(
+    fields: &[(&str, &Option<String>)],
+    cursor: Option<&str>,
+    limit: u32,
+) -> Result<T, ConsoleError> {
+    let mut query: serde_json::Map<String, serde_json::Value> = set_fields(fields)
+        .map(|(name, value)| (name.to_owned(), value.into()))
+        .collect();
+    if let Some(cursor) = cursor.filter(|c| !c.is_empty()) {
+        query.insert("cursor".into(), cursor.into());
+    }
+    query.insert("limit".into(), limit.into());
+    input(serde_json::Value::Object(query))
 }
 
 /// The value of the filter `name` among `fields`, "" when it is empty or absent.
@@ -192,11 +206,7 @@ pub(crate) fn field<'a>(fields: &[(&str, &'a Option<String>)], name: &str) -> &'
 
 /// The address of the page after this one: `path` with the same filters and `cursor`.
 pub(crate) fn next_page(path: &str, fields: &[(&str, &Option<String>)], cursor: &str) -> String {
-    let mut pairs: Vec<(&str, &str)> = fields
-        .iter()
-        .filter_map(|(name, value)| Some((*name, value.as_deref()?.trim())))
-        .filter(|(_, value)| !value.is_empty())
-        .collect();
+    let mut pairs: Vec<(&str, &str)> = set_fields(fields).collect();
     pairs.push(("cursor", cursor));
     // Pairs of strings always encode.
     let query = serde_urlencoded::to_string(&pairs).unwrap_or_default();

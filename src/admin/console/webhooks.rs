@@ -9,7 +9,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::guard::ConsoleUser;
-use super::page::{ConsoleError, Filters, Frame, answer, field, filled, html, input, next_page};
+use super::page::{
+    ConsoleError, Filters, Frame, answer, field, html, input, next_page, page_query,
+};
 use super::views::Listed;
 use crate::admin::AdminApi;
 use crate::admin::extract::{Path, Query};
@@ -138,12 +140,11 @@ pub(crate) async fn attempts(
     Extension(user): Extension<ConsoleUser>,
     Filters(filters): Filters<AttemptFilters>,
 ) -> Result<Response, ConsoleError> {
-    let mut query = filled(&filters.fields());
-    if let Some(cursor) = filters.cursor.as_deref().filter(|c| !c.is_empty()) {
-        query.insert("cursor".into(), cursor.into());
-    }
-    query.insert("limit".into(), 100.into());
-    let query = Query(input(Value::Object(query))?);
+    let query = Query(page_query(
+        &filters.fields(),
+        filters.cursor.as_deref(),
+        100,
+    )?);
     let (page, _) = answer::<Attempts>(deliveries::attempts(State(api), query).await).await?;
     let older = page
         .next_cursor
