@@ -109,6 +109,66 @@ async fn login_with_a_listed_token_opens_a_session_and_others_are_refused() {
 }
 
 /// A console over tokens the test holds, on `admin`'s deployment.
+#[tokio::test]
+async fn a_login_from_another_site_or_without_a_token_is_refused_and_a_login_ends_the_last() {
+    let admin = Admin::start(Backend::Memory).await;
+    let token = admin.admin.expose_secret();
+    let mut browser = Browser::new(admin.router.clone());
+
+    // Another site's page posting a valid token: no session.
+    let page = browser
+        .post_with(
+            "/admin/login",
+            &[("token", token)],
+            &[("sec-fetch-site", "cross-site")],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN, "{}", page.body);
+    assert!(page.headers.get("set-cookie").is_none());
+    assert!(page.body.contains("csrf_refused"), "{}", page.body);
+    // A form without its field: a typed 400, not a login.
+    let page = browser.post("/admin/login", &[("other", "x")]).await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST, "{}", page.body);
+    assert!(page.headers.get("set-cookie").is_none());
+
+    // The console's own page posts same-origin: logged in.
+    let page = browser
+        .post_with(
+            "/admin/login",
+            &[("token", token)],
+            &[("sec-fetch-site", "same-origin")],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    let first = page.set_cookie().split(';').next().unwrap().to_owned();
+    browser.cookie = Some(first.clone());
+    // Logging in again from that browser ends the session it came with.
+    let page = browser.login(token).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    let mut old = Browser::new(admin.router.clone());
+    old.cookie = Some(first);
+    let page = old.get("/admin/").await;
+    assert_eq!(
+        (page.status, page.location()),
+        (StatusCode::SEE_OTHER, "/admin/login")
+    );
+    assert_eq!(browser.get("/admin/").await.status, StatusCode::OK);
+
+    let details: Vec<String> = console_lines(&admin)
+        .await
+        .iter()
+        .map(|l| l["detail"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        details.contains(&"admin token=none result=csrf_refused".to_owned()),
+        "{details:?}"
+    );
+    assert!(
+        details.contains(&"admin token=none result=bad_request".to_owned()),
+        "{details:?}"
+    );
+}
+
 fn console_with(admin: &Admin, tokens: &AdminTokens, tls: bool) -> axum::Router {
     AdminApi::new(Arc::clone(&admin.deployment), tokens.clone())
         .secure_cookies(tls)

@@ -77,13 +77,24 @@ impl Browser {
 
     /// Posts `fields` as `application/x-www-form-urlencoded`.
     pub(crate) async fn post(&self, path: &str, fields: &[(&str, &str)]) -> Page {
+        self.post_with(path, fields, &[]).await
+    }
+
+    /// Posts `fields` with the extra `headers` a browser would add.
+    pub(crate) async fn post_with(
+        &self,
+        path: &str,
+        fields: &[(&str, &str)],
+        headers: &[(&str, &str)],
+    ) -> Page {
         let body = serde_urlencoded::to_string(fields).unwrap();
-        let request = self
+        let mut request = self
             .request("POST", path)
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(Body::from(body))
-            .unwrap();
-        self.send(request).await
+            .header("content-type", "application/x-www-form-urlencoded");
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        self.send(request.body(Body::from(body)).unwrap()).await
     }
 
     fn request(&self, method: &str, path: &str) -> http::request::Builder {

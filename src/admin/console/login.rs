@@ -3,11 +3,11 @@
 use askama::Template;
 use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
-use http::{HeaderValue, StatusCode, header};
+use http::{HeaderMap, HeaderValue, StatusCode, header};
 use serde::Deserialize;
 
 use super::guard::LoggedIn;
-use super::page::{ConsoleError, html};
+use super::page::{ConsoleError, Form, html};
 use super::session::cookie_of;
 use crate::admin::AdminApi;
 use crate::admin::call::refused;
@@ -38,10 +38,26 @@ impl std::fmt::Debug for Credentials {
 }
 
 /// `POST /admin/login`: a session for a listed token, or the form again with a 401.
+///
+/// A login posted from another site is refused (403 `csrf_refused`): no cookie guards the login
+/// form, so without this a page elsewhere could log a browser into a session of its choosing.
+/// Browsers say where a request comes from in `Sec-Fetch-Site`; a client that sends none (a
+/// script, `curl`) is not a browser another site can drive.
 pub(crate) async fn login(
     State(api): State<AdminApi>,
-    axum::Form(credentials): axum::Form<Credentials>,
+    headers: HeaderMap,
+    Form(credentials): Form<Credentials>,
 ) -> Result<Response, ConsoleError> {
+    if headers
+        .get("sec-fetch-site")
+        .is_some_and(|site| site.as_bytes() == b"cross-site")
+    {
+        return Err(ConsoleError(AdminError::new(
+            StatusCode::FORBIDDEN,
+            "csrf_refused",
+            "a login posted from another site is refused: log in from this console's own page",
+        )));
+    }
     let (caller, hash) = match api.tokens().authenticate_token(&credentials.token) {
         Ok(found) => found,
         Err(refusal) => {
@@ -54,6 +70,10 @@ pub(crate) async fn login(
             return Ok(response);
         }
     };
+    // The session the browser came with, if any, ends: one login, one live session.
+    if let Some(old) = cookie_of(&headers) {
+        api.sessions().close(&old);
+    }
     let id = api
         .sessions()
         .open(caller.token_id.clone(), caller.role, hash, api.now())

@@ -16,10 +16,14 @@
 //!   or 30 minutes after their last request by the deployment's clock, and hold the token's id,
 //!   role and hash, never the token. Each request reads the token set again: a reload that
 //!   removes (or replaces) the token ends its sessions, and a changed role takes effect. An
-//!   instance keeps at most 10,000 sessions; a login beyond that ends the least recently used.
+//!   instance keeps at most 10,000 sessions, and one token at most 32: a login beyond either
+//!   ends the least recently used session (of that token first), so one token logging in in a
+//!   loop cannot end other operators' sessions. A login ends the session the browser came with.
 //!   A logout without a live session leads to the login form, as one with it does.
 //! - Every POST but the login carries the session's CSRF token in a form field, compared in
-//!   constant time; without it, or with a wrong one, the answer is 403 `csrf_refused`.
+//!   constant time; without it, or with a wrong one, the answer is 403 `csrf_refused`. A login
+//!   a browser says came from another site (`Sec-Fetch-Site: cross-site`) is 403
+//!   `csrf_refused` too; a login form that does not parse is 400 `bad_request`.
 //! - A `read` session's pages have no form but the logout, and its POSTs are 403.
 //! - Every console request is an event in the audit chain, as an admin API call is: the same
 //!   fields, `detail` = `admin token=<id> result=<ok or the code>`, the key and project the

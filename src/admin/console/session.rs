@@ -23,6 +23,9 @@ pub(crate) const LIFETIME: Duration = Duration::from_secs(8 * 3600);
 pub(crate) const IDLE: Duration = Duration::from_secs(30 * 60);
 /// The most sessions one instance keeps: a login beyond it ends the least recently used one.
 pub(crate) const MAX_SESSIONS: usize = 10_000;
+/// The most sessions one token keeps: its own logins beyond it end its own least recently used
+/// session, so one token logging in in a loop cannot push other operators out.
+pub(crate) const MAX_SESSIONS_PER_TOKEN: usize = 32;
 
 /// One logged-in console user.
 #[derive(Clone)]
@@ -63,6 +66,8 @@ pub(crate) struct Sessions {
     secure: AtomicBool,
     /// The most sessions kept: [`MAX_SESSIONS`].
     cap: usize,
+    /// The most sessions of one token: [`MAX_SESSIONS_PER_TOKEN`].
+    cap_per_token: usize,
 }
 
 impl Default for Sessions {
@@ -71,6 +76,7 @@ impl Default for Sessions {
             by_id: Mutex::default(),
             secure: AtomicBool::default(),
             cap: MAX_SESSIONS,
+            cap_per_token: MAX_SESSIONS_PER_TOKEN,
         }
     }
 }
@@ -111,14 +117,17 @@ impl Sessions {
         let mut sessions = self.by_id.lock().unwrap_or_else(PoisonError::into_inner);
         // Ended sessions go as new ones come: the map holds live sessions only, roughly.
         sessions.retain(|_, s| live(s, now));
-        // Logins in a loop with a valid token cannot grow the map without end.
-        if sessions.len() >= self.cap
-            && let Some(oldest) = sessions
-                .iter()
-                .min_by_key(|(_, s)| s.last_seen)
-                .map(|(key, _)| *key)
-        {
-            sessions.remove(&oldest);
+        // A token's logins in a loop end its own sessions first, then (many tokens at once)
+        // the map's: it cannot grow without end.
+        let own = sessions
+            .values()
+            .filter(|s| s.token_id == session.token_id)
+            .count();
+        if own >= self.cap_per_token {
+            evict_least_recent(&mut sessions, |s| s.token_id == session.token_id);
+        }
+        if sessions.len() >= self.cap {
+            evict_least_recent(&mut sessions, |_| true);
         }
         sessions.insert(digest(&id), session);
         Ok(id)
@@ -145,20 +154,37 @@ impl Sessions {
 
     /// The `Set-Cookie` value that gives the browser session `id`.
     pub(crate) fn cookie(&self, id: &str) -> String {
+        self.set_cookie(id, LIFETIME.as_secs())
+    }
+
+    /// The `Set-Cookie` value that removes the session cookie.
+    pub(crate) fn removal(&self) -> String {
+        self.set_cookie("", 0)
+    }
+
+    /// The session cookie with `value` for `max_age` seconds, with the same attributes either
+    /// way (a browser removes a cookie only when they match).
+    fn set_cookie(&self, value: &str, max_age: u64) -> String {
         let secure = if self.secure.load(Ordering::Relaxed) {
             "; Secure"
         } else {
             ""
         };
         format!(
-            "{COOKIE}={id}; HttpOnly; SameSite=Strict; Path=/admin; Max-Age={}{secure}",
-            LIFETIME.as_secs()
+            "{COOKIE}={value}; HttpOnly; SameSite=Strict; Path=/admin; Max-Age={max_age}{secure}"
         )
     }
+}
 
-    /// The `Set-Cookie` value that removes the session cookie.
-    pub(crate) fn removal(&self) -> String {
-        format!("{COOKIE}=; HttpOnly; SameSite=Strict; Path=/admin; Max-Age=0")
+/// Removes the least recently used session among those `which` selects.
+fn evict_least_recent(sessions: &mut HashMap<[u8; 32], Session>, which: impl Fn(&Session) -> bool) {
+    let oldest = sessions
+        .iter()
+        .filter(|(_, s)| which(s))
+        .min_by_key(|(_, s)| s.last_seen)
+        .map(|(key, _)| *key);
+    if let Some(oldest) = oldest {
+        sessions.remove(&oldest);
     }
 }
 
@@ -260,6 +286,34 @@ mod tests {
     }
 
     #[test]
+    fn one_token_logging_in_in_a_loop_ends_only_its_own_sessions() {
+        let sessions = Sessions {
+            cap: 10,
+            cap_per_token: 3,
+            ..Sessions::default()
+        };
+        let at = |secs| T0.saturating_add(Duration::from_secs(secs));
+        let open_as = |token: &str, secs| {
+            let hash = crate::key::AdminToken::generate().unwrap().hash();
+            sessions
+                .open(Arc::from(token), AdminRole::Read, hash, at(secs))
+                .unwrap()
+        };
+        let operator = open_as("tok_ops", 0);
+        let flood: Vec<String> = (1..=50).map(|i| open_as("tok_flood", i)).collect();
+        assert!(
+            sessions.touch(&operator, at(60)).is_some(),
+            "another token's session survives the flood"
+        );
+        let alive = flood
+            .iter()
+            .filter(|id| sessions.touch(id, at(60)).is_some())
+            .count();
+        assert_eq!(alive, 3, "the flooding token keeps its newest three");
+        assert!(sessions.touch(&flood[49], at(60)).is_some());
+    }
+
+    #[test]
     fn the_cookie_has_its_attributes_and_is_read_back_among_others() {
         let sessions = Sessions::default();
         assert!(!sessions.cookie("abc").contains("Secure"));
@@ -267,6 +321,12 @@ mod tests {
         let cookie = sessions.cookie("abc");
         assert!(cookie.starts_with("msc_session=abc; HttpOnly; SameSite=Strict; Path=/admin"));
         assert!(cookie.ends_with("; Secure"), "{cookie}");
+        let removal = sessions.removal();
+        assert!(
+            removal.starts_with("msc_session=; HttpOnly; SameSite=Strict; Path=/admin; Max-Age=0"),
+            "{removal}"
+        );
+        assert!(removal.ends_with("; Secure"), "{removal}");
         let mut headers = http::HeaderMap::new();
         headers.insert(
             http::header::COOKIE,
