@@ -46,18 +46,20 @@ pub(crate) const SECOND: Span = Span::of_secs(1);
 pub(crate) const MINUTE: Span = Span::of_secs(60);
 
 impl Span {
-    /// A window of `secs` seconds, in the smallest power-of-two unit that keeps its length
-    /// under 2^15 units (1 ms for 1 s, 2 ms for 60 s, 128 ms for 1 h, 4096 ms for 24 h): every
-    /// live end is then within 2^15 units after the horizon, where the 16-bit circle compares
-    /// them rightly.
+    /// A window of `secs` seconds, in the smallest power-of-two unit in which every end a window
+    /// can hold stays within 2^15 units after the horizon, where the 16-bit circle compares them
+    /// rightly (1 ms for 1 s, 2 ms for 60 s, 128 ms for 1 h, 4,096 ms for 24 h). An end is
+    /// `ceil(now / u)` and the horizon `floor((now - T) / u)`, so an end can lie up to
+    /// `floor(T / u) + 2` units after it: that, not the length alone, must stay below 2^15.
     pub(crate) const fn of_secs(secs: u64) -> Span {
         let length_ms = secs.saturating_mul(1_000);
-        // The smallest shift that leaves fewer than 16 significant bits: the length's bit
-        // length minus 15, at least 0.
-        let bits = u64::BITS - length_ms.leading_zeros();
+        let mut unit_shift = 0;
+        while (length_ms >> unit_shift) + 2 > i16::MAX as u64 {
+            unit_shift += 1;
+        }
         Span {
             length_ms: length_ms as i64,
-            unit_shift: bits.saturating_sub(15),
+            unit_shift,
         }
     }
 
@@ -219,14 +221,38 @@ mod tests {
     }
 
     #[test]
-    fn spans_keep_their_lengths_under_two_to_the_fifteen_units() {
+    fn spans_keep_every_end_within_the_circle_for_every_window_length() {
         assert_eq!(SECOND.unit_shift, 0);
         assert_eq!(MINUTE.unit_shift, 1);
         assert_eq!(Span::of_secs(3_600).unit_ms(), 128);
         assert_eq!(Span::of_secs(86_400).unit_ms(), 4_096);
-        for secs in [1, 4, 59, 60, 61, 600, 3_600, 86_400] {
+        for secs in 1..=86_400 {
             let span = Span::of_secs(secs);
-            assert!(span.length_ms >> span.unit_shift < 1 << 15, "{secs}");
+            assert!(
+                (span.length_ms >> span.unit_shift) + 2 <= i64::from(i16::MAX),
+                "{secs}"
+            );
+            // The smallest such unit: half of it would not do.
+            if span.unit_shift > 0 {
+                assert!((span.length_ms >> (span.unit_shift - 1)) + 2 > i64::from(i16::MAX));
+            }
+        }
+    }
+
+    #[test]
+    fn a_window_whose_ends_reach_the_edge_of_the_circle_still_counts_them() {
+        // 16,777 s in 1,024 ms units: 16,383 units, the length at which an end used to reach
+        // 2^15 units after the horizon and read as expired.
+        for secs in [16_777, 33_553, 33_554, 67_105, 67_108] {
+            let span = Span::of_secs(secs);
+            let mut log = GroupLog::default();
+            let mut admitted = 0;
+            for i in 0..2_000 {
+                if admit(&mut log, span, 100, 1_000_000_000 + i * 97) {
+                    admitted += 1;
+                }
+            }
+            assert_eq!(admitted, 100, "{secs} s");
         }
     }
 
