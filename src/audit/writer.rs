@@ -4,6 +4,7 @@
 //! The handle, `AuditLog`, sends [`Message`]s and reads the counters in [`Shared`]; both are
 //! defined here so that the arrow points one way, handle to writer.
 
+use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -110,38 +111,63 @@ impl<S: AuditSink> AuditWriter<S> {
         let mut maintenance = tokio::time::interval(self.config.maintenance_every);
         let mut messages = Vec::with_capacity(self.config.batch_size);
         loop {
+            // A stop first: taken after a batch was received, it would end that batch's write
+            // at once and leave its lines neither written nor handed back.
             tokio::select! {
+                biased;
+                () = self.shared.stop.notified() => return self.hand_back(Vec::new()),
                 received = self.receiver.recv_many(&mut messages, self.config.batch_size) => {
                     if received == 0 {
                         return; // every handle is gone: nothing more can arrive
                     }
-                    self.gather(&mut messages).await;
+                    if self.gather(&mut messages).await.is_break() {
+                        let held = self.chain_events(&mut messages);
+                        return self.hand_back(held);
+                    }
                     if let Err(Stopped(held)) = self.write_batch(&mut messages).await {
                         return self.hand_back(held);
                     }
                 }
                 _ = maintenance.tick() => self.purge_expired().await,
-                () = self.shared.stop.notified() => return self.hand_back(Vec::new()),
             }
         }
     }
 
     /// Lets a small batch wait a moment for more events: under load each write then carries
     /// tens of events instead of a few, and the writer wakes that much less often. A batch with
-    /// a flush goes at once. A stop during the wait is seen by the next turn of the loop (its
-    /// notification is kept).
-    async fn gather(&mut self, messages: &mut Vec<Message>) {
+    /// a flush goes at once, and so does every batch of a queue too small to gather in (requests
+    /// would wait for its room). Breaks when a stop comes during the wait: the batch is then
+    /// handed back, not written.
+    async fn gather(&mut self, messages: &mut Vec<Message>) -> ControlFlow<()> {
         let flushing = messages.iter().any(|m| matches!(m, Message::Flush(_)));
-        if self.config.gather.is_zero() || flushing || messages.len() >= GATHER_BELOW {
-            return;
+        let gather_below = GATHER_BELOW.min(self.config.queue_capacity / 2);
+        if self.config.gather.is_zero() || flushing || messages.len() >= gather_below {
+            return ControlFlow::Continue(());
         }
-        tokio::time::sleep(self.config.gather).await;
+        tokio::select! {
+            biased;
+            () = self.shared.stop.notified() => return ControlFlow::Break(()),
+            () = tokio::time::sleep(self.config.gather) => {}
+        }
         while messages.len() < self.config.batch_size {
             match self.receiver.try_recv() {
                 Ok(message) => messages.push(message),
                 Err(_) => break,
             }
         }
+        ControlFlow::Continue(())
+    }
+
+    /// The events among `messages` chained; their flushes dropped unanswered (they did not
+    /// happen).
+    fn chain_events(&mut self, messages: &mut Vec<Message>) -> Vec<ChainedLine> {
+        messages
+            .drain(..)
+            .filter_map(|message| match message {
+                Message::Event(event) => Some(self.chain.append(&event)),
+                Message::Flush(_) => None,
+            })
+            .collect()
     }
 
     /// Stops: chains what is still queued after `held` and hands it all to the closing handle.
@@ -175,18 +201,25 @@ impl<S: AuditSink> AuditWriter<S> {
         }
         let receiver = &self.receiver;
         telemetry::audit_queue_depth(|| receiver.len());
-        // After a stop the acks are dropped unanswered: their flush did not happen.
-        self.write_until_done(lines).await?;
-        for ack in acks {
-            let _ = ack.send(());
+        let result = self.write_until_done(lines).await;
+        // After a stop with lines held the acks are dropped unanswered: their flush did not
+        // happen.
+        let written = match &result {
+            Ok(()) => true,
+            Err(Stopped(held)) => held.is_empty(),
+        };
+        if written {
+            for ack in acks {
+                let _ = ack.send(());
+            }
         }
-        Ok(())
+        result
     }
 
     /// Writes `lines`, retrying with back-off until the sink takes them: the queue behind holds
     /// further events (and, when it fills, requests wait), so nothing is dropped. A stop ends
-    /// the retries and keeps the lines for the closing handle; a write in progress is not
-    /// waited for (it may never return), so its lines are not kept.
+    /// the retries and keeps the lines for the closing handle. A write in progress is waited
+    /// for, then the stop answered: `Stopped` with nothing held when the write landed.
     async fn write_until_done(&self, mut lines: Vec<ChainedLine>) -> Result<(), Stopped> {
         if lines.is_empty() {
             return Ok(());
@@ -196,13 +229,23 @@ impl<S: AuditSink> AuditWriter<S> {
         let count = lines.len() as u64;
         loop {
             let writing = Arc::clone(&self.sink);
-            let writing = tokio::task::spawn_blocking(move || {
+            let mut writing = tokio::task::spawn_blocking(move || {
                 let result = writing.write(&lines);
                 (lines, result)
             });
+            // A stop during a write waits for it: a write lands in moments as a rule, and the
+            // closing handle bounds its own wait. Its lines are then written or handed back,
+            // not left to land unaccounted for.
+            let mut stopping = false;
             let written = tokio::select! {
-                written = writing => written,
-                () = shared.stop.notified() => return Err(Stopped(Vec::new())),
+                written = &mut writing => written,
+                () = shared.stop.notified() => {
+                    stopping = true;
+                    writing.await
+                }
+            };
+            let stopped_or_done = |held: Vec<ChainedLine>| {
+                if stopping { Err(Stopped(held)) } else { Ok(()) }
             };
             let (returned, result) = match written {
                 Ok(done) => done,
@@ -210,7 +253,7 @@ impl<S: AuditSink> AuditWriter<S> {
                     // The sink panicked; the lines went with the task. Count them as lost.
                     tracing::error!(%join_error, "audit sink panicked; its batch is lost");
                     shared.count_dropped(count);
-                    return Ok(());
+                    return stopped_or_done(Vec::new());
                 }
             };
             lines = returned;
@@ -221,13 +264,16 @@ impl<S: AuditSink> AuditWriter<S> {
                     shared.evicted.store(self.sink.evicted(), Ordering::Relaxed);
                     telemetry::audit_written(count);
                     *shared.head.lock().unwrap_or_else(PoisonError::into_inner) = self.chain.head;
-                    return Ok(());
+                    return stopped_or_done(Vec::new());
                 }
                 Err(error) => {
                     if !shared.sink_failing.swap(true, Ordering::Relaxed) {
                         tracing::error!(%error, "audit sink failing; retrying");
                     }
                     shared.sink_failures.fetch_add(1, Ordering::Relaxed);
+                    if stopping {
+                        return Err(Stopped(lines));
+                    }
                     tokio::select! {
                         () = tokio::time::sleep(backoff) => {}
                         () = shared.stop.notified() => return Err(Stopped(lines)),
