@@ -52,7 +52,8 @@ impl AuditLogConfig {
     /// never). Each batch is one hand-off to a blocking thread and one write: batches of tens
     /// of events instead of a few cost a fraction of the CPU per event, for at most this much
     /// more time before an event is on disk. A batch holding a flush is not held back (a flush
-    /// that arrives during a wait waits out its rest), nor is any batch of a queue under 128.
+    /// that arrives during a wait waits out its rest), nor one of 64 events or more, nor one
+    /// that fills half the queue (requests would wait for its room).
     pub fn with_gather(mut self, gather: Duration) -> Self {
         self.gather = gather.min(Duration::from_secs(1));
         self
