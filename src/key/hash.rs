@@ -67,9 +67,10 @@ impl Hash for KeyHash {
 }
 
 /// The hasher of maps keyed by [`KeyHash`]: the digest's first 8 bytes are the hash, with no
-/// second hashing over them. Safe against chosen keys because the maps' entries are digests of
-/// keys the operator made: a caller can pick digests that share a bucket with each other, but
-/// a look-up of an absent one still only meets the real entries of that bucket.
+/// second hashing over them. Only for maps whose entries are digests of keys the operator made:
+/// a caller can pick digests that share a bucket with each other, but a look-up of an absent
+/// one still only meets the real entries of that bucket. A map that holds digests callers
+/// present (a cache of unknown keys) needs a keyed hasher instead.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct KeyHashHasher(u64);
 

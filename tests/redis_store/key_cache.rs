@@ -326,3 +326,119 @@ async fn an_admitted_request_whose_key_is_cached_costs_two_round_trips() {
     );
     assert_eq!(sent.len(), 2 * REQUESTS, "nothing else: {sent:?}");
 }
+
+/// A Redis user whose ACL may not publish (Redis 7's default for new users: no channels) still
+/// creates and revokes keys whole, tombstones included; the other instance sees the changes by
+/// the poll within a second.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_that_may_not_publish_still_writes_whole_and_is_seen_by_the_poll() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    redis.until_answers().await;
+    let admin = redis::Client::open(redis.url()).unwrap();
+    let mut admin = admin.get_multiplexed_async_connection().await.unwrap();
+    let _: () = redis::cmd("ACL")
+        .arg(
+            &[
+                "SETUSER",
+                "writer",
+                "on",
+                ">writer-pw",
+                "~*",
+                "resetchannels",
+                "+@all",
+            ][..],
+        )
+        .query_async(&mut admin)
+        .await
+        .unwrap();
+    let url = redis
+        .url()
+        .replacen("redis://", "redis://writer:writer-pw@", 1);
+    let refused: redis::RedisResult<i64> = redis::cmd("PUBLISH")
+        .arg("anything")
+        .arg("1")
+        .query_async(
+            &mut redis::Client::open(url.as_str())
+                .unwrap()
+                .get_multiplexed_async_connection()
+                .await
+                .unwrap(),
+        )
+        .await;
+    assert!(refused.is_err(), "the user may not publish: {refused:?}");
+
+    let options = || KeyCacheOptions::new().without_pubsub();
+    let a = store_on(
+        RedisConnection::connect(&url, RedisOptions::default())
+            .await
+            .unwrap(),
+        options(),
+    );
+    let b = store_on(
+        RedisConnection::connect(&url, RedisOptions::default())
+            .await
+            .unwrap(),
+        options(),
+    );
+    let now = SystemClock.now();
+    a.insert(record("key_a", 1), now).await.unwrap();
+    until_cached(&b, &hash(1)).await;
+
+    a.revoke("key_a", now).await.unwrap();
+    let changed = Instant::now();
+    seen_within_a_second("revoked, no message", &b, &hash(1), changed, |found| {
+        found.is_some_and(|entry| entry.record().is_revoked(now))
+    })
+    .await;
+    // The revocation's tombstones were left: the id cannot come back with another hash.
+    let again = a.insert(record("key_a", 2), now).await;
+    assert!(
+        matches!(
+            again,
+            Err(memorysync_pipeline::key::KeyStoreError::Tombstoned(_))
+        ),
+        "{again:?}"
+    );
+}
+
+/// A Redis seeded without the generation counter (no key written since, or written by a version
+/// without it) gets one from the poll, so that later polls can tell a change from none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_poll_starts_a_missing_generation_counter() {
+    let Some(prefix) = TestPrefix::new("key-cache-counter") else {
+        return;
+    };
+    let connection = prefix.connect().await;
+    let counter = connection.key(&["key", "generation"]);
+    let store = store_on(connection, KeyCacheOptions::new().without_pubsub());
+    store
+        .insert(record("key_a", 1), SystemClock.now())
+        .await
+        .unwrap();
+    let mut raw = redis::Client::open(prefix.url.as_str())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let _: () = redis::cmd("DEL")
+        .arg(&counter)
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(2);
+    loop {
+        let exists: bool = redis::cmd("EXISTS")
+            .arg(&counter)
+            .query_async(&mut raw)
+            .await
+            .unwrap();
+        if exists {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no poll started the counter");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    until_cached(&store, &hash(1)).await;
+}

@@ -109,8 +109,10 @@ struct Inner {
     /// The entry of each hash looked up, whose atomics the auth stage bumps, and which the
     /// cache answers with while its record is confirmed in the current view.
     cache: DashMap<KeyHash, Arc<Tracked>, KeyHashState>,
-    /// Hashes a look-up found no record for, with the view it read that in.
-    unknown: DashMap<KeyHash, u64, KeyHashState>,
+    /// Hashes a look-up found no record for, with the view it read that in. Any client picks
+    /// these digests (it presents the keys), so this map hashes them with a keyed hasher: with
+    /// [`KeyHashState`] a client could grind keys whose digests crowd one bucket.
+    unknown: DashMap<KeyHash, u64>,
     /// The cache's view and trust, shared with the poll and the subscription.
     fresh: Arc<Freshness>,
     options: KeyCacheOptions,

@@ -12,6 +12,9 @@ if not old or tonumber(ARGV[1]) < tonumber(old) then
   -- Every instance's key cache learns of it: the counter for its poll, the channel at once. A
   -- new counter starts at a random value, so that one emptied with Redis never repeats a value.
   redis.call('SET', KEYS[2], ARGV[3], 'NX')
-  redis.call('PUBLISH', ARGV[2], redis.call('INCR', KEYS[2]))
+  local generation = redis.call('INCR', KEYS[2])
+  -- pcall: a Redis user whose ACL may not publish keeps its write; the poll of the counter
+  -- carries the change within a second all the same.
+  redis.pcall('PUBLISH', ARGV[2], generation)
 end
 return 1

@@ -85,5 +85,8 @@ end
 -- Every instance's key cache learns of it: the counter for its poll, the channel at once. A
 -- new counter starts at a random value, so that one emptied with Redis never repeats a value.
 redis.call('SET', KEYS[8], ARGV[10], 'NX')
-redis.call('PUBLISH', ARGV[9], redis.call('INCR', KEYS[8]))
+local generation = redis.call('INCR', KEYS[8])
+-- pcall: a Redis user whose ACL may not publish keeps its write; the poll of the counter
+-- carries the change within a second all the same.
+redis.pcall('PUBLISH', ARGV[9], generation)
 return {outcome}

@@ -13,6 +13,7 @@ use tokio::task::AbortHandle;
 use tokio::time::{Instant, MissedTickBehavior};
 
 use super::cache::{Freshness, KeyCacheOptions};
+use super::writes::counter_start;
 use crate::redis_store::RedisConnection;
 use crate::redis_store::connection::redis_error;
 use crate::store::StoreError;
@@ -72,6 +73,11 @@ async fn poll(fresh: Arc<Freshness>, connection: RedisConnection) {
                 if seen.generation.is_none() || last.as_ref() != Some(&seen) {
                     fresh.invalidate();
                 }
+                if seen.generation.is_none() {
+                    // No key changed since Redis was seeded (or by a version without the
+                    // counter): one is started, so that the next reads can compare.
+                    start_counter(&connection).await;
+                }
                 last = Some(seen);
                 fresh.trust_from(sent);
             }
@@ -80,7 +86,7 @@ async fn poll(fresh: Arc<Freshness>, connection: RedisConnection) {
                 // counter: nothing read before the failure is trusted again.
                 if last.take().is_some() {
                     fresh.invalidate();
-                    tracing::debug!(%error, "key cache poll failed; reading keys through");
+                    tracing::warn!(%error, "key cache poll failed; reading keys through Redis until it answers");
                 }
             }
         }
@@ -96,6 +102,23 @@ async fn read(connection: &RedisConnection) -> Result<Seen, StoreError> {
     mget.arg(connection.keyspace().key_generation());
     let [generation]: [Option<String>; 1] = connection.timed_on_epoch(mget).await?;
     Ok(Seen { epoch, generation })
+}
+
+/// Creates the generation counter where there is none, at a random start as the writes do.
+async fn start_counter(connection: &RedisConnection) {
+    let Ok(start) = counter_start() else {
+        return;
+    };
+    let mut set = redis::cmd("SET");
+    set.arg(connection.keyspace().key_generation())
+        .arg(start)
+        .arg("NX");
+    let mut manager = connection.manager();
+    let result: Result<Option<String>, StoreError> =
+        connection.timed(set.query_async(&mut manager)).await;
+    if let Err(error) = result {
+        tracing::debug!(%error, "the key generation counter could not be started");
+    }
 }
 
 /// Subscribes to the channel of changes and bumps the view on every message, for as long as
