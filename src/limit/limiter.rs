@@ -122,18 +122,25 @@ impl KeyState {
         let now_ms = now_ms.max(self.last_ms);
         let idle_ms = now_ms - self.last_ms;
         let (second_span, minute_span) = spans(limits);
-        // A window whose length changed (the key's record was edited) starts over: its groups
-        // were counted against the old length.
+        // A window whose length changed (the key's record was edited, or instances with other
+        // defaults share the key) keeps what it holds, recounted in the new length's unit:
+        // starting it over would free a key whose length goes back and forth.
         let second_secs = secs_of(limits.windows.rps_window());
-        if idle_ms >= second_span.length_ms || self.second_secs != second_secs {
-            self.second = GroupLog::default();
-            self.second_secs = second_secs;
-        }
+        window_at(
+            &mut self.second,
+            &mut self.second_secs,
+            second_secs,
+            idle_ms,
+            now_ms,
+        );
         let minute_secs = secs_of(limits.windows.rpm_window());
-        if idle_ms >= minute_span.length_ms || self.minute_secs != minute_secs {
-            self.minute = GroupLog::default();
-            self.minute_secs = minute_secs;
-        }
+        window_at(
+            &mut self.minute,
+            &mut self.minute_secs,
+            minute_secs,
+            idle_ms,
+            now_ms,
+        );
         self.last_ms = now_ms;
         let second = limits.per_second_quota().map(|limit| Checked {
             limit,
@@ -167,6 +174,18 @@ impl KeyState {
         };
         empty(&self.second, self.second_secs) && empty(&self.minute, self.minute_secs)
     }
+}
+
+/// Brings one window of a key to `secs` at `now`: empty after a whole window of idleness,
+/// recounted when its length changed.
+fn window_at(log: &mut GroupLog, held_secs: &mut u32, secs: u32, idle_ms: i64, now_ms: i64) {
+    let span = Span::of_secs(u64::from(secs));
+    if idle_ms >= span.length_ms {
+        *log = GroupLog::default();
+    } else if *held_secs != secs {
+        log.rescale(Span::of_secs(u64::from(*held_secs)), span, now_ms);
+    }
+    *held_secs = secs;
 }
 
 /// Whole seconds of a window's length (at most a day: it fits).

@@ -115,8 +115,9 @@
 //! - The `RateLimit` field names the window closest to exhaustion; on a 429, `t` equals
 //!   `Retry-After`.
 //! - A clock that jumps backwards is taken as standing still for the keys it has seen.
-//! - A window whose length changes for a key (its record edited) starts over empty: the groups
-//!   it held were counted against the old length (a change of the window frees it, once).
+//! - A window whose length changes for a key (its record edited, or instances with other
+//!   defaults serving it during a rolling restart) keeps the admissions it holds that are live
+//!   under the new length: a change of the window never frees it.
 //! - The per-minute window's quota is `rpm × rpm_window / 60 s` rounded down (`rpm = 3` over
 //!   90 s admits 4), at least 1 for a positive rate.
 //! - Keyed by API key (the default) and used without `ApiKeyAuth` outside it, every request is

@@ -109,7 +109,11 @@ impl GroupLog {
         let horizon = span.horizon(now_ms);
         self.drop_expired(horizon);
         let live_count = self.live_count();
-        let fits = live_count < u64::from(limit);
+        // All groups in use and the newest full: one more would need a group there is no room
+        // for. Only after the limit grew (its group size is kept until the window empties), so
+        // the window then admits up to GROUPS groups of the old size: fewer, never more.
+        let full = usize::from(self.live) == GROUPS && self.newest_count >= self.group_size;
+        let fits = live_count < u64::from(limit) && !full;
         WindowCheck {
             live_count,
             fits,
@@ -135,12 +139,29 @@ impl GroupLog {
             self.newest_count += 1;
             return;
         }
-        // `check` admitted, so fewer than GROUPS groups are live, and the slot after the newest
-        // is free (never live).
+        // `check` admitted, so fewer than GROUPS groups are live (or the newest has room), and
+        // the slot after the newest is free (never live).
         self.newest = ((usize::from(self.newest) + 1) % GROUPS) as u8;
         self.ends[usize::from(self.newest)] = end;
         self.newest_count = 1;
         self.live += 1;
+    }
+
+    /// Recounts the groups, written in `from`'s unit, in `to`'s: the window's length changed.
+    /// Groups no longer live under `to`'s length are dropped; the others keep their places, each
+    /// end rounded up to `to`'s unit (never earlier, so the window stays strict).
+    pub(crate) fn rescale(&mut self, from: Span, to: Span, now_ms: i64) {
+        let horizon = from.horizon(now_ms);
+        self.drop_expired(horizon);
+        let end_ms = |end: u16| (horizon + after(end, horizon)) << from.unit_shift;
+        while self.live > 0 && end_ms(self.ends[self.oldest_index()]) <= now_ms - to.length_ms {
+            self.live -= 1;
+        }
+        let oldest = self.oldest_index();
+        for k in 0..usize::from(self.live) {
+            let index = (oldest + k) % GROUPS;
+            self.ends[index] = to.end_units(end_ms(self.ends[index]));
+        }
     }
 
     /// Whether nothing in the window is live at `now`.
@@ -294,6 +315,42 @@ mod tests {
         // The limit drops to 10: 40 live admissions still count, nothing more fits.
         assert!(!admit(&mut log, MINUTE, 10, 100));
         assert!(admit(&mut log, MINUTE, 10, 60_040));
+    }
+
+    #[test]
+    fn a_limit_that_grows_keeps_the_group_size_and_never_overflows_the_groups() {
+        let mut log = GroupLog::default();
+        for t in 0..20 {
+            assert!(admit(&mut log, MINUTE, 20, t));
+        }
+        // Groups of one, all twenty in use: a limit of 400 admits no more until one expires.
+        assert!(!admit(&mut log, MINUTE, 400, 100));
+        let check = log.check(MINUTE, 400, 100);
+        assert_eq!((check.live_count, check.wait_ms), (20, 59_900));
+        assert!(admit(&mut log, MINUTE, 400, 60_000));
+        assert_eq!(log.check(MINUTE, 400, 60_000).live_count, 20);
+        // Once the window empties, the group size follows the new limit.
+        for t in 0..400 {
+            assert!(admit(&mut log, MINUTE, 400, 120_000 + t), "{t}");
+        }
+        assert!(!admit(&mut log, MINUTE, 400, 120_400));
+    }
+
+    #[test]
+    fn a_window_whose_length_changes_keeps_what_is_live_under_the_new_one() {
+        let four = Span::of_secs(4);
+        let two_minutes = Span::of_secs(120);
+        let mut log = GroupLog::default();
+        for t in [0, 10, 20] {
+            assert!(admit(&mut log, MINUTE, 3, t));
+        }
+        // To 2 minutes (4 ms units): all three still count.
+        log.rescale(MINUTE, two_minutes, 1_000);
+        assert_eq!(log.check(two_minutes, 3, 1_000).live_count, 3);
+        assert!(!admit(&mut log, two_minutes, 3, 1_000));
+        // To 4 s: the three are older than 4 s at 5,000 and go.
+        log.rescale(two_minutes, four, 5_000);
+        assert_eq!(log.check(four, 3, 5_000).live_count, 0);
     }
 
     #[test]

@@ -46,20 +46,35 @@ for w = 1, 2 do
     local ends_key = KEYS[1 + w]
     local size = tonumber(state[3 * w] or '1')
     local count = tonumber(state[3 * w + 1] or '0')
+    local held = tonumber(state[3 * w - 1] or '0')
     local ends, first, n = nil, 1, 0
-    -- A window whose length changed starts over: its groups were counted against the old one.
-    if now - last >= length or tonumber(state[3 * w - 1] or '0') ~= length then
+    if now - last >= length then
       redis.call('DEL', ends_key)
     else
       ends = redis.call('LRANGE', ends_key, 0, -1)
       n = #ends
+      -- A window whose length changed keeps what it holds, as the in-memory limiter recounts
+      -- it: what expired under the old length goes, then what is not live under the new one,
+      -- and the rest is rewritten with each end rounded up to the new length's unit.
+      if held ~= length then
+        while first <= n and tonumber(ends[first]) <= now - held do first = first + 1 end
+      end
       while first <= n and tonumber(ends[first]) <= now - length do first = first + 1 end
-      if first > 1 then redis.call('LTRIM', ends_key, first - 1, -1) end
+      if held ~= length then
+        local unit = tonumber(ARGV[4 + 2 * w])
+        for i = first, n do ends[i] = math.ceil(tonumber(ends[i]) / unit) * unit end
+        redis.call('DEL', ends_key)
+        if first <= n then redis.call('RPUSH', ends_key, unpack(ends, first, n)) end
+      elseif first > 1 then
+        redis.call('LTRIM', ends_key, first - 1, -1)
+      end
     end
     local live = n - first + 1
     local live_count = 0
     if live > 0 then live_count = (live - 1) * size + count end
-    local fits = live_count < limit
+    -- All groups in use and the newest full (the limit grew, the group size did not): no room
+    -- for one more group, as in the in-memory limiter.
+    local fits = live_count < limit and not (live >= groups and count >= size)
     local wait = 0
     if not fits then
       wait = length

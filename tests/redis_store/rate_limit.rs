@@ -76,7 +76,7 @@ async fn the_script_decides_exactly_like_the_in_memory_limiter() {
 }
 
 #[tokio::test]
-async fn a_key_whose_windows_change_starts_them_over_the_same_way_in_both() {
+async fn a_key_whose_windows_change_keeps_them_the_same_way_in_both() {
     let Some(connection) = connect("window-change").await else {
         return;
     };
@@ -93,6 +93,36 @@ async fn a_key_whose_windows_change_starts_them_over_the_same_way_in_both() {
         let theirs = store.check_at(&key_id, limits, now).await.unwrap();
         assert_eq!(theirs, ours, "request {i} of {key_id} at {at}");
     }
+    clean_up(&connection).await;
+}
+
+/// Instances with other default windows serving one key (a rolling restart that changes
+/// `[limits]`): the window length goes back and forth request by request, and the key is still
+/// held to the larger quota, in memory and on Redis alike.
+#[tokio::test]
+async fn windows_that_alternate_request_by_request_never_free_the_key() {
+    let Some(connection) = connect("window-alternation").await else {
+        return;
+    };
+    let store = RedisRateLimitStore::new(connection.clone());
+    let memory = SlidingWindowLimiter::default();
+    // 3 a second over 1 s (quota 3) and over 2 s (quota 6).
+    let one = Limits::new(Some(3), None);
+    let two = Limits::new(Some(3), None).with_windows(windows(2, 60));
+    let now = Timestamp::from_unix_millis(1_800_000_000_000);
+    let (mut in_memory, mut on_redis) = (0, 0);
+    for i in 0..100 {
+        let limits = if i % 2 == 0 { one } else { two };
+        in_memory += u32::from(memory.check("key_alternating", limits, now).admitted);
+        on_redis += u32::from(
+            store
+                .check_at("key_alternating", limits, now)
+                .await
+                .unwrap()
+                .admitted,
+        );
+    }
+    assert_eq!((in_memory, on_redis), (6, 6));
     clean_up(&connection).await;
 }
 
