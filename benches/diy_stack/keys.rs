@@ -87,14 +87,7 @@ impl KeyTable {
 }
 
 fn decode_hash(hex: &str) -> Option<[u8; 32]> {
-    let digits = hex.as_bytes();
-    if digits.len() != 64 {
-        return None;
-    }
     let mut hash = [0u8; 32];
-    for (byte, pair) in hash.iter_mut().zip(digits.chunks_exact(2)) {
-        let text = std::str::from_utf8(pair).ok()?;
-        *byte = u8::from_str_radix(text, 16).ok()?;
-    }
-    Some(hash)
+    let decoded = base16ct::mixed::decode(hex, &mut hash).ok()?;
+    (decoded.len() == 32).then_some(hash)
 }

@@ -126,11 +126,10 @@ fn limit(option: &str, text: &str) -> Result<u32, String> {
 /// A window length, with a message that names the option and its bounds but not the text.
 fn window(option: &str, name: WindowName, text: &str) -> Result<Duration, String> {
     name.parse(text).map_err(|_| {
-        let bounds = match name {
-            WindowName::Rps => "1s to 1h",
-            WindowName::Rpm => "1m to 24h",
-        };
-        format!("{option} must be a duration such as 4s or 10m, whole seconds from {bounds}")
+        format!(
+            "{option} must be a duration such as 4s or 10m, whole seconds {}",
+            name.bounds_text()
+        )
     })
 }
 

@@ -31,7 +31,7 @@ struct KeyState {
 /// Per-key sliding windows in process memory.
 ///
 /// Keys are stored as a 64-bit keyed hash of their identity, not as the identity itself, which
-/// keeps the state of a key at 112 bytes whatever its name. Two keys whose hashes collide
+/// keeps the state of a key at 120 bytes whatever its name. Two keys whose hashes collide
 /// (probability about 3 in 10^8 among a million keys) share one state: both are limited by their
 /// combined traffic, so a collision can refuse early but never admit more than a limit.
 #[derive(Debug)]

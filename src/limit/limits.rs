@@ -55,9 +55,9 @@ impl Limits {
 /// Which window a figure is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum WindowKind {
-    /// The 1 s window, policy name `rps`.
+    /// The per-second window (1 s unless configured), policy name `rps`.
     PerSecond,
-    /// The 60 s window, policy name `rpm`.
+    /// The per-minute window (60 s unless configured), policy name `rpm`.
     PerMinute,
 }
 

@@ -100,7 +100,7 @@
 //! a group whole while any part of it may be inside the window. Limits up to 20 are an exact
 //! sliding log; above that the windows admit at least 95% of what an exact log admits (see
 //! `BENCHMARKS.md` and `tests/pipeline/limit_properties.rs`). Per key the in-memory limiter holds
-//! 112 bytes, keyed by a 64-bit keyed hash of the key's id.
+//! 120 bytes, keyed by a 64-bit keyed hash of the key's id.
 //!
 //! # Decisions
 //!

@@ -84,12 +84,25 @@ impl WindowName {
         }
     }
 
-    /// `length`, when it is a whole number of seconds within this window's bounds.
-    pub fn check(self, length: Duration) -> Result<Duration, WindowError> {
-        let (min, max) = match self {
+    /// The shortest and the longest length of this window.
+    pub const fn bounds(self) -> (Duration, Duration) {
+        match self {
             WindowName::Rps => Windows::RPS_WINDOW,
             WindowName::Rpm => Windows::RPM_WINDOW,
-        };
+        }
+    }
+
+    /// [`bounds`](Self::bounds) as messages write them: `from 1s to 1h`, `from 1m to 24h`.
+    pub const fn bounds_text(self) -> &'static str {
+        match self {
+            WindowName::Rps => "from 1s to 1h",
+            WindowName::Rpm => "from 1m to 24h",
+        }
+    }
+
+    /// `length`, when it is a whole number of seconds within this window's bounds.
+    pub fn check(self, length: Duration) -> Result<Duration, WindowError> {
+        let (min, max) = self.bounds();
         if length.subsec_nanos() != 0 || length < min || length > max {
             return Err(WindowError {
                 window: self,
@@ -137,10 +150,7 @@ impl WindowError {
 
 impl fmt::Display for WindowError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let bounds = match self.window {
-            WindowName::Rps => "from 1s to 1h",
-            WindowName::Rpm => "from 1m to 24h",
-        };
+        let bounds = self.window.bounds_text();
         let field = self.window.field();
         match &self.given {
             WindowText::Length(length) => write!(
@@ -161,6 +171,20 @@ impl std::error::Error for WindowError {}
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_bounds_text_says_the_bounds() {
+        for name in [WindowName::Rps, WindowName::Rpm] {
+            let (min, max) = name.bounds();
+            let text = name.bounds_text();
+            let (low, high) = text
+                .strip_prefix("from ")
+                .and_then(|rest| rest.split_once(" to "))
+                .unwrap();
+            assert_eq!(humantime::parse_duration(low).unwrap(), min, "{text}");
+            assert_eq!(humantime::parse_duration(high).unwrap(), max, "{text}");
+        }
+    }
 
     #[test]
     fn lengths_parse_within_their_bounds_and_in_whole_seconds() {

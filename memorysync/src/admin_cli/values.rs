@@ -76,11 +76,11 @@ pub(crate) fn window_or_none(option: &str, name: WindowName, text: &str) -> Resu
         .map_err(|_| usage(format!("{option} must be {}, or none", window_rule(name))))
 }
 
-fn window_rule(name: WindowName) -> &'static str {
-    match name {
-        WindowName::Rps => "a duration such as 4s or 10m, whole seconds from 1s to 1h",
-        WindowName::Rpm => "a duration such as 4s or 10m, whole seconds from 1m to 24h",
-    }
+fn window_rule(name: WindowName) -> String {
+    format!(
+        "a duration such as 4s or 10m, whole seconds {}",
+        name.bounds_text()
+    )
 }
 
 /// An RFC 3339 time, written back in UTC.

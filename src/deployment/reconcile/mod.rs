@@ -181,8 +181,8 @@ impl Deployment {
     ///   or `error`, and a `detail` field with the version and the counts.
     ///
     /// Only keys and plans are reconciled. Everything else in the file (listeners, `[store]`,
-    /// `[server]` and its TLS, `[audit]`, `[health]`, `[[webhooks]]`, `[[quota.routes]]`,
-    /// `[[admin_tokens]]`, `environment`) takes a restart.
+    /// `[server]` and its TLS, `[audit]`, `[health]`, `[limits]`, `[[webhooks]]`,
+    /// `[[quota.routes]]`, `[[admin_tokens]]`, `environment`) takes a restart.
     ///
     /// # Errors
     /// [`ReconcileError`]: a file older than, or conflicting with, the one the store applied
