@@ -21,15 +21,26 @@ fn windows(rps_secs: u64, rpm_secs: u64) -> Windows {
     Windows::new(Duration::from_secs(rps_secs), Duration::from_secs(rpm_secs)).unwrap()
 }
 
-/// A window's quota and length in ms, when it is limited.
+/// A window's quota and length in ms, when it is limited. The quota is worked out here from
+/// the contract (rate × length, per minute rounded down and at least 1 for a positive rate),
+/// not taken from the code under test.
 fn per_second(limits: Limits) -> (Option<u32>, i64) {
-    let length = limits.windows.rps_window().as_millis() as i64;
-    (limits.per_second_quota(), length)
+    let secs = limits.windows.rps_window().as_secs();
+    let quota = limits.per_second.map(|rate| capped(u64::from(rate) * secs));
+    (quota, secs as i64 * 1_000)
 }
 
 fn per_minute(limits: Limits) -> (Option<u32>, i64) {
-    let length = limits.windows.rpm_window().as_millis() as i64;
-    (limits.per_minute_quota(), length)
+    let secs = limits.windows.rpm_window().as_secs();
+    let quota = limits.per_minute.map(|rate| match rate {
+        0 => 0,
+        rate => capped((u64::from(rate) * secs / 60).max(1)),
+    });
+    (quota, secs as i64 * 1_000)
+}
+
+fn capped(quota: u64) -> u32 {
+    u32::try_from(quota).unwrap_or(u32::MAX)
 }
 
 /// One request: which key, when (ms).
