@@ -25,9 +25,9 @@
 //!   a browser says came from another site (`Sec-Fetch-Site: cross-site`) is 403
 //!   `csrf_refused` too; a login form that does not parse is 400 `bad_request`.
 //! - A `read` session's pages have no form but the logout, and its POSTs are 403.
-//! - Every console request is an event in the audit chain, as an admin API call is: the same
-//!   fields, `detail` = `admin token=<id> result=<ok or the code>`, the key and project the
-//!   action named. Actions run the admin API's own handlers, so their checks are the API's.
+//! - Every console request but the one static script (`/admin/console.js`) is an event in the
+//!   audit chain, as an admin API call is: the same fields, `detail` = `admin token=<id>
+//!   result=<ok or the code>`, the key and project the action named. Actions run the admin API's own handlers, so their checks are the API's.
 //! - Lists show the first 500 items (the API's largest page); the audit log and the delivery
 //!   attempts are shown 100 lines at a time, newest first, with a link to the older ones that
 //!   keeps the filters. The chain's verification reads the whole log, so it is a page of its
