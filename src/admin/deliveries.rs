@@ -18,23 +18,23 @@ use crate::deployment::DeploymentWebhooks;
 use crate::webhook::attempt_log::{AttemptLog, AttemptQuery, AttemptRecord, StatusFilter};
 use crate::webhook::{DeadLetter, PageError};
 
-/// One attempt at a delivery.
-#[derive(Debug, Serialize, ToSchema)]
+/// One attempt at a delivery (the console reads it back from the answer).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub(crate) struct AttemptView {
     /// RFC 3339: when it was sent.
-    at: String,
+    pub(crate) at: String,
     /// The endpoint's id.
-    endpoint: String,
+    pub(crate) endpoint: String,
     /// The message's `webhook-id`.
-    message: String,
+    pub(crate) message: String,
     /// The event type.
-    event_type: String,
+    pub(crate) event_type: String,
     /// The receiver's HTTP status; `null` when none came (timeout, refused connection).
-    status: Option<u16>,
+    pub(crate) status: Option<u16>,
     /// From sending to the answer or the failure.
-    latency_ms: u64,
+    pub(crate) latency_ms: u64,
     /// What went wrong; `null` for a delivery.
-    error: Option<String>,
+    pub(crate) error: Option<String>,
 }
 
 impl From<AttemptRecord> for AttemptView {
@@ -52,12 +52,12 @@ impl From<AttemptRecord> for AttemptView {
 }
 
 /// A page of attempts, newest first.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub(crate) struct AttemptPage {
     /// The attempts.
-    items: Vec<AttemptView>,
+    pub(crate) items: Vec<AttemptView>,
     /// Give it as `?cursor=` for the next page; `null` on the last page.
-    next_cursor: Option<String>,
+    pub(crate) next_cursor: Option<String>,
 }
 
 /// `GET /admin/v1/webhooks/attempts`'s filters and page.

@@ -14,6 +14,7 @@ use super::page::{
 };
 use super::views::Listed;
 use crate::admin::AdminApi;
+use crate::admin::deliveries::{AttemptPage, AttemptView};
 use crate::admin::extract::{Path, Query};
 use crate::admin::{deliveries, endpoints};
 
@@ -107,30 +108,12 @@ impl AttemptFilters {
     }
 }
 
-/// One delivery attempt, as the page shows it.
-#[derive(Debug, Deserialize)]
-struct Attempt {
-    at: String,
-    endpoint: String,
-    message: String,
-    event_type: String,
-    status: Option<u16>,
-    latency_ms: u64,
-    error: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-struct Attempts {
-    items: Vec<Attempt>,
-    next_cursor: Option<String>,
-}
-
 #[derive(Template)]
 #[template(path = "console/attempts.html")]
 struct AttemptsPage<'a> {
     frame: Frame,
     filters: &'a AttemptFilters,
-    attempts: Vec<Attempt>,
+    attempts: Vec<AttemptView>,
     older: Option<String>,
 }
 
@@ -145,7 +128,7 @@ pub(crate) async fn attempts(
         filters.cursor.as_deref(),
         100,
     )?);
-    let (page, _) = answer::<Attempts>(deliveries::attempts(State(api), query).await).await?;
+    let (page, _) = answer::<AttemptPage>(deliveries::attempts(State(api), query).await).await?;
     let older = page
         .next_cursor
         .map(|cursor| next_page("/admin/webhooks/attempts", &filters.fields(), &cursor));
