@@ -2,14 +2,11 @@
 
 use serde::Deserialize;
 
-/// One item page of a list.
+/// One item page of a list (the first: the pages show one).
 #[derive(Debug, Deserialize)]
 pub(crate) struct Listed<T> {
     /// This page's items.
     pub(crate) items: Vec<T>,
-    /// Set when there are more.
-    #[serde(default)]
-    pub(crate) next_cursor: Option<String>,
 }
 
 /// A key record with its usage.
