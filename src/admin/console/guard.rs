@@ -11,7 +11,7 @@ use http::{HeaderValue, StatusCode, header};
 use serde::Deserialize;
 
 use super::page::ConsoleError;
-use super::session::{Session, cookie_of};
+use super::session::{CsrfToken, Session, cookie_of};
 use crate::admin::AdminApi;
 use crate::admin::call::{CallMeta, is_read};
 use crate::admin::problem::{AdminError, ProblemCode};
@@ -20,24 +20,15 @@ use crate::key::AdminRole;
 /// The largest form the console reads.
 const MAX_FORM: usize = 64 * 1024;
 
-/// Who a console request comes from, for its handler. Its `Debug` leaves the form token out.
-#[derive(Clone)]
+/// Who a console request comes from, for its handler.
+#[derive(Clone, Debug)]
 pub(crate) struct ConsoleUser {
     /// The admin token's id.
     pub(crate) token_id: Arc<str>,
     /// Its role now.
     pub(crate) role: AdminRole,
     /// The session's form token, for the page's forms.
-    pub(crate) csrf: String,
-}
-
-impl std::fmt::Debug for ConsoleUser {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ConsoleUser")
-            .field("token_id", &self.token_id)
-            .field("role", &self.role)
-            .finish_non_exhaustive()
-    }
+    pub(crate) csrf: CsrfToken,
 }
 
 impl ConsoleUser {
@@ -171,7 +162,7 @@ async fn checked_form(request: Request, session: &Session) -> Result<Request, Ad
     let copy = Request::from_parts(parts.clone(), Body::from(bytes.clone()));
     let field = axum::Form::<CsrfField>::from_request(copy, &()).await;
     let matches = match field {
-        Ok(axum::Form(CsrfField { csrf: Some(csrf) })) => session.csrf_matches(&csrf),
+        Ok(axum::Form(CsrfField { csrf: Some(csrf) })) => session.csrf.matches(&csrf),
         _ => false,
     };
     if !matches {

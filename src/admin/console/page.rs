@@ -7,30 +7,22 @@ use http::StatusCode;
 use serde::de::DeserializeOwned;
 
 use super::guard::ConsoleUser;
+use super::session::CsrfToken;
 use crate::admin::call::Target;
 use crate::admin::problem::{AdminError, ProblemCode};
 
 /// The largest JSON answer of an admin handler the console reads back.
 const MAX_ANSWER: usize = 16 * 1024 * 1024;
 
-/// What every page's frame shows: who is logged in, and the form token for its forms. Its
-/// `Debug` leaves the form token out.
+/// What every page's frame shows: who is logged in, and the form token for its forms.
+#[derive(Debug)]
 pub(crate) struct Frame {
     /// The admin token's id.
     pub(crate) token_id: String,
     /// Whether the page offers controls that change anything.
     pub(crate) can_write: bool,
     /// The session's CSRF token.
-    pub(crate) csrf: String,
-}
-
-impl std::fmt::Debug for Frame {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Frame")
-            .field("token_id", &self.token_id)
-            .field("can_write", &self.can_write)
-            .finish_non_exhaustive()
-    }
+    pub(crate) csrf: CsrfToken,
 }
 
 impl Frame {
@@ -225,7 +217,7 @@ mod tests {
         let user = ConsoleUser {
             token_id: Arc::from("tok_ops"),
             role: AdminRole::Admin,
-            csrf: "csrf-secret-value".to_owned(),
+            csrf: CsrfToken(Arc::from("csrf-secret-value")),
         };
         let frame = Frame::of(&user);
         for text in [format!("{user:?}"), format!("{frame:?}")] {

@@ -37,7 +37,7 @@ pub(crate) struct Session {
     /// The token's hash: a token replaced under the same id ends the session.
     pub(crate) token_hash: KeyHash,
     /// The form token every POST of this session carries.
-    pub(crate) csrf: String,
+    pub(crate) csrf: CsrfToken,
     started: Timestamp,
     last_seen: Timestamp,
 }
@@ -52,10 +52,26 @@ impl std::fmt::Debug for Session {
     }
 }
 
-impl Session {
-    /// Whether `csrf` is this session's form token, compared in constant time.
-    pub(crate) fn csrf_matches(&self, csrf: &str) -> bool {
-        bool::from(self.csrf.as_bytes().ct_eq(csrf.as_bytes()))
+/// A session's form token. Its `Debug` shows nothing of it: the pages write it through
+/// [`as_str`](Self::as_str), and nothing else does.
+#[derive(Clone)]
+pub(crate) struct CsrfToken(pub(super) Arc<str>);
+
+impl CsrfToken {
+    /// The token, for a form's hidden field.
+    pub(crate) fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether `given` is this token, compared in constant time.
+    pub(crate) fn matches(&self, given: &str) -> bool {
+        bool::from(self.0.as_bytes().ct_eq(given.as_bytes()))
+    }
+}
+
+impl std::fmt::Debug for CsrfToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CsrfToken(..)")
     }
 }
 
@@ -110,7 +126,7 @@ impl Sessions {
             token_id,
             role,
             token_hash,
-            csrf: random_text()?,
+            csrf: CsrfToken(Arc::from(random_text()?)),
             started: now,
             last_seen: now,
         };
@@ -236,8 +252,8 @@ mod tests {
         assert_ne!(id, other);
         assert!(sessions.touch("nope", T0).is_none());
         let session = sessions.touch(&id, T0.saturating_add(IDLE / 2)).unwrap();
-        assert!(session.csrf_matches(&session.csrf.clone()));
-        assert!(!session.csrf_matches(""));
+        assert!(session.csrf.matches(session.csrf.as_str()));
+        assert!(!session.csrf.matches(""));
         // Touched at IDLE/2, it lives to IDLE/2 + IDLE; the other, untouched, ended at IDLE.
         assert!(sessions.touch(&other, T0.saturating_add(IDLE)).is_none());
         assert!(sessions.touch(&id, T0.saturating_add(IDLE)).is_some());
@@ -251,7 +267,8 @@ mod tests {
             assert!(sessions.touch(&id, at).is_some());
         }
         assert!(sessions.touch(&id, T0.saturating_add(LIFETIME)).is_none());
-        assert!(!format!("{session:?}").contains(&session.csrf));
+        assert!(!format!("{session:?}").contains(session.csrf.as_str()));
+        assert!(!format!("{:?}", session.csrf).contains(session.csrf.as_str()));
     }
 
     #[test]
