@@ -256,8 +256,10 @@ impl RedisConnection {
 /// The epoch check a request-path script makes itself (`limiter.lua`, `quota_reserve.lua`):
 /// inside the script, so that a Redis that lost its data is refused by a request's first call
 /// (a request whose key came from the key cache sends no other) and is never written to, at
-/// no extra round trip. The script takes the marker as its last key and the expected id as
-/// its last argument, and answers `{-1}` when the marker holds another id or none.
+/// no extra round trip. Each script takes the marker and the expected id where its header
+/// says (`limiter.lua`: its last key and last argument; `quota_reserve.lua`: `KEYS[2]` and
+/// `ARGV[3]`, before its variable-length tail), and answers `{-1}` when the marker holds
+/// another id or none.
 pub(crate) struct ScriptEpoch<'a> {
     watch: &'a EpochWatch,
     expected: Option<Arc<str>>,
