@@ -1,6 +1,7 @@
 //! Usage counted in process and flushed to Redis in the background: the entries this process
 //! counts on, what of their counts Redis already has, and the task that writes the rest.
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 
@@ -205,7 +206,9 @@ impl Inner {
             }
         }
         if let Ok(mut retired) = self.retired.lock() {
-            retired.retain(|t| !idle.iter().any(|idle| Arc::ptr_eq(idle, t)));
+            // By address, in one pass: a full cache retires thousands of entries at once.
+            let idle: HashSet<*const Tracked> = idle.iter().map(Arc::as_ptr).collect();
+            retired.retain(|t| !idle.contains(&Arc::as_ptr(t)));
         }
         Ok(())
     }
