@@ -186,12 +186,21 @@ pub(crate) struct VerifyView {
 }
 
 /// Reads the whole chain and checks every link, the head checkpoint and the declared
-/// recoveries.
+/// recoveries. One at a time: asked for while one runs, it is 429 `verification_running`.
 #[utoipa::path(get, path = "/admin/v1/audit/verify", tag = "audit",
     responses((status = 200, body = VerifyView), Problems))]
 pub(crate) async fn verify(
     State(api): State<AdminApi>,
 ) -> Result<axum::Json<VerifyReport>, AdminError> {
+    // Each verification reads the whole log: callers (a read token suffices) cannot stack
+    // them up.
+    let Some(_one_at_a_time) = api.verification() else {
+        return Err(AdminError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "verification_running",
+            "a verification of the chain is under way; ask again when it ends",
+        ));
+    };
     // Everything recorded so far is in the log before it is read; a sink that keeps failing
     // does not hold the answer (the report then ends where the log does).
     let _ = tokio::time::timeout(FLUSH_WAIT, api.deployment().audit().flush()).await;
@@ -220,4 +229,31 @@ fn read_error(error: AuditReadError) -> AdminError {
         }
     };
     AdminError::new(status, error.code(), error.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::admin::AdminTokens;
+    use crate::config::Config;
+    use crate::deployment::{Deployment, DeploymentOptions};
+
+    #[tokio::test]
+    async fn a_verification_asked_for_while_one_runs_is_refused_at_once() {
+        let config = Config::from_toml("environment = \"development\"\n").unwrap();
+        let deployment = Deployment::start(&config, DeploymentOptions::new())
+            .await
+            .unwrap();
+        let api = AdminApi::new(Arc::new(deployment), AdminTokens::new(Vec::new()));
+        let running = api.verification().expect("none runs yet");
+        let refused = verify(State(api.clone())).await.unwrap_err();
+        assert_eq!(
+            (refused.status, refused.code),
+            (StatusCode::TOO_MANY_REQUESTS, "verification_running")
+        );
+        drop(running);
+        assert!(verify(State(api)).await.is_ok(), "it runs once the other ended");
+    }
 }

@@ -83,6 +83,8 @@ struct Inner {
     deployment: Arc<Deployment>,
     tokens: AdminTokens,
     sessions: console::session::Sessions,
+    /// One verification of the audit chain at a time: each reads the whole log.
+    verifying: tokio::sync::Semaphore,
 }
 
 impl std::fmt::Debug for AdminApi {
@@ -102,6 +104,7 @@ impl AdminApi {
                 deployment,
                 tokens,
                 sessions: console::session::Sessions::default(),
+                verifying: tokio::sync::Semaphore::new(1),
             }),
         }
     }
@@ -176,6 +179,11 @@ impl AdminApi {
 
     pub(crate) fn sessions(&self) -> &console::session::Sessions {
         &self.inner.sessions
+    }
+
+    /// The permit to verify the audit chain, unless a verification is under way.
+    pub(crate) fn verification(&self) -> Option<tokio::sync::SemaphorePermit<'_>> {
+        self.inner.verifying.try_acquire().ok()
     }
 
     /// The OpenAPI 3.1 document of the routes, as `GET /admin/v1/openapi.json` answers it.
