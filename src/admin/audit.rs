@@ -254,6 +254,9 @@ mod tests {
             (StatusCode::TOO_MANY_REQUESTS, "verification_running")
         );
         drop(running);
-        assert!(verify(State(api)).await.is_ok(), "it runs once the other ended");
+        assert!(
+            verify(State(api)).await.is_ok(),
+            "it runs once the other ended"
+        );
     }
 }
