@@ -3,15 +3,30 @@
 
 use super::*;
 
-#[tokio::test(start_paused = true)]
-async fn flush_on_shutdown_with_the_audit_dir_removed_returns_within_the_deadline() {
-    let dir = TempDir::new("closing");
+/// A log in JSON Lines in a directory of its own, and a service that records into it.
+fn logged_service(
+    name: &str,
+) -> (
+    TempDir,
+    AuditLog,
+    impl Service<Request<String>, Response = Response<Full<Bytes>>, Error = Infallible, Future: Send>
+    + Clone
+    + Send
+    + 'static,
+) {
+    let dir = TempDir::new(name);
     let sink = JsonLinesSink::new(dir.path()).unwrap();
     let clock = ManualClock::new(T0);
     let log = log_on(&sink, &clock);
     let service = ServiceBuilder::new()
         .layer(AuditRecordLayer::new(log.clone()).with_clock(clock))
         .service(ok_service());
+    (dir, log, service)
+}
+
+#[tokio::test(start_paused = true)]
+async fn flush_on_shutdown_with_the_audit_dir_removed_returns_within_the_deadline() {
+    let (dir, log, service) = logged_service("closing");
     fs::remove_dir_all(dir.path()).unwrap();
     for i in 0..3 {
         let reply = send(service.clone(), get(&format!("/v1/memories/{i}"))).await;
@@ -40,13 +55,7 @@ async fn flush_on_shutdown_with_the_audit_dir_removed_returns_within_the_deadlin
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_close_under_traffic_hands_back_what_it_did_not_write() {
     for round in 0..40 {
-        let dir = TempDir::new("closing-under-traffic");
-        let sink = JsonLinesSink::new(dir.path()).unwrap();
-        let clock = ManualClock::new(T0);
-        let log = log_on(&sink, &clock);
-        let service = ServiceBuilder::new()
-            .layer(AuditRecordLayer::new(log.clone()).with_clock(clock))
-            .service(ok_service());
+        let (_dir, log, service) = logged_service("closing-under-traffic");
         let mut senders = JoinSet::new();
         for sender in 0..2 {
             let service = service.clone();
