@@ -102,6 +102,7 @@ pub use month::Month;
 pub use operation::{Classify, DefaultClassifier, Operation};
 pub use plan::{AlertThresholds, Plan, QuotaPlans};
 pub use plan_store::{ApiPlans, MemoryPlanStore, PlanChange, PlanPut, PlanStore, PutMode};
+#[cfg(feature = "embedded")]
 pub(crate) use plan_store::{decode_plan, encode_plan};
 pub use routes::{QuotaRoute, RouteClassifier, RoutePath, RoutePathError, RoutesOrDefault};
 pub use service::QuotaDegrade;
