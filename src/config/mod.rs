@@ -48,6 +48,7 @@ mod error;
 mod limits;
 mod quota_routes;
 mod raw;
+mod redis_target;
 mod secrets;
 mod server;
 mod upstream;
@@ -63,6 +64,7 @@ pub use admin_tokens::{MAX_RECORD_ID, RECORD_ID_RULE, is_record_id};
 pub use error::ConfigError;
 pub use limits::LimitsConfig;
 pub use quota_routes::QuotaConfig;
+pub use redis_target::{RedisTarget, without_secrets};
 /// Redacts `whsec_`, `msk_` and `msa_` material from a text that may be logged or stored.
 pub(crate) use secrets::redact;
 pub use server::{ServerConfig, TlsConfig};
@@ -119,8 +121,12 @@ pub struct Config {
 pub struct StoreConfig {
     /// `memory` (default), `embedded` or `redis`.
     pub backend: StoreBackend,
-    /// The Redis URL, required with `backend = "redis"`.
-    pub redis_url: Option<String>,
+    /// The Redis URL, or a cluster's seed node URLs; required with `backend = "redis"`.
+    pub redis_url: Option<RedisTarget>,
+    /// `quota_replica_wait_ms`: after each quota reservation, wait up to this long for a
+    /// replica to acknowledge it (`WAIT 1`), so that a failover cannot lose it; absent: off.
+    /// A reservation not acknowledged in time is a store error (`on_store_error` applies).
+    pub quota_replica_wait: Option<Duration>,
     /// The embedded database's directory, required with `backend = "embedded"` and refused
     /// with any other backend.
     pub path: Option<PathBuf>,

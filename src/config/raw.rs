@@ -46,10 +46,20 @@ pub(super) struct RawConfig {
 pub(super) struct RawStore {
     #[serde(default)]
     pub(super) backend: Option<Spanned<StoreBackend>>,
-    pub(super) redis_url: Option<Spanned<String>>,
+    pub(super) redis_url: Option<Spanned<RawRedisUrl>>,
+    #[serde(default)]
+    pub(super) quota_replica_wait_ms: Option<Spanned<u64>>,
     pub(super) path: Option<Spanned<String>>,
     #[serde(default)]
     pub(super) on_store_error: StoreErrorPolicy,
+}
+
+/// `redis_url`: one URL, or a list of a cluster's seed nodes.
+#[derive(Deserialize)]
+#[serde(untagged)]
+pub(super) enum RawRedisUrl {
+    One(String),
+    Seeds(Vec<String>),
 }
 
 #[derive(Deserialize)]

@@ -4,14 +4,16 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::ops::Range;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use ipnet::IpNet;
 use toml::Spanned;
 
 use super::limits::window;
-use super::raw::{RawAudit, RawConfig, RawHealth, RawKey, RawProject, RawStore};
+use super::raw::{RawAudit, RawConfig, RawHealth, RawKey, RawProject, RawRedisUrl, RawStore};
 use super::{
-    AuditConfig, Config, ConfigError, HealthConfig, ProjectConfig, StoreBackend, StoreConfig, days,
+    AuditConfig, Config, ConfigError, HealthConfig, ProjectConfig, RedisTarget, StoreBackend,
+    StoreConfig, days,
 };
 use crate::clock::Timestamp;
 use crate::key::{KeyHash, KeyRecord};
@@ -109,6 +111,39 @@ fn config_version(lines: &Lines<'_>, raw: Option<Spanned<i64>>) -> Result<u64, C
         })
 }
 
+/// The longest `quota_replica_wait_ms`: a reservation waits at most this long on top of its
+/// round trip.
+const MAX_REPLICA_WAIT_MS: u64 = 5_000;
+
+/// The most seed nodes `redis_url` may list.
+const MAX_SEEDS: usize = 64;
+
+/// `redis_url`: a string is one Redis, a list the seed nodes of a cluster. Every URL must be
+/// `redis://` or `rediss://`, a list may not be empty or too long, and it may not mix the two.
+fn redis_target(lines: &Lines<'_>, raw: Spanned<RawRedisUrl>) -> Result<RedisTarget, ConfigError> {
+    let scheme_error = "redis_url must start with redis:// or rediss://";
+    let valid = |url: &str| url.starts_with("redis://") || url.starts_with("rediss://");
+    match raw.get_ref() {
+        RawRedisUrl::One(url) if !valid(url) => Err(lines.error(&raw, scheme_error)),
+        RawRedisUrl::One(url) => Ok(RedisTarget::Single(url.clone())),
+        RawRedisUrl::Seeds(seeds) if seeds.is_empty() || seeds.len() > MAX_SEEDS => Err(lines
+            .error(
+                &raw,
+                format!("redis_url lists 1 to {MAX_SEEDS} seed nodes of a cluster"),
+            )),
+        RawRedisUrl::Seeds(seeds) if !seeds.iter().all(|url| valid(url)) => {
+            Err(lines.error(&raw, scheme_error))
+        }
+        RawRedisUrl::Seeds(seeds)
+            if !(seeds.iter().all(|url| url.starts_with("redis://"))
+                || seeds.iter().all(|url| url.starts_with("rediss://"))) =>
+        {
+            Err(lines.error(&raw, "redis_url mixes redis:// and rediss:// seeds"))
+        }
+        RawRedisUrl::Seeds(seeds) => Ok(RedisTarget::Cluster(seeds.clone())),
+    }
+}
+
 fn store(lines: &Lines<'_>, raw: RawStore) -> Result<StoreConfig, ConfigError> {
     let backend = raw
         .backend
@@ -136,14 +171,29 @@ fn store(lines: &Lines<'_>, raw: RawStore) -> Result<StoreConfig, ConfigError> {
         }
         _ => {}
     }
-    if let Some(url) = &raw.redis_url
-        && !(url.get_ref().starts_with("redis://") || url.get_ref().starts_with("rediss://"))
-    {
-        return Err(lines.error(url, "redis_url must start with redis:// or rediss://"));
-    }
+    let redis_url = raw
+        .redis_url
+        .map(|url| redis_target(lines, url))
+        .transpose()?;
+    let quota_replica_wait = match raw.quota_replica_wait_ms {
+        Some(ms) if !(1..=MAX_REPLICA_WAIT_MS).contains(ms.get_ref()) => {
+            return Err(lines.error(
+                &ms,
+                format!("quota_replica_wait_ms must be 1 to {MAX_REPLICA_WAIT_MS}"),
+            ));
+        }
+        Some(ms) if backend != StoreBackend::Redis => {
+            return Err(lines.error(
+                &ms,
+                "quota_replica_wait_ms waits for a Redis replica: only with backend = \"redis\"",
+            ));
+        }
+        ms => ms.map(|ms| Duration::from_millis(ms.into_inner())),
+    };
     Ok(StoreConfig {
         backend,
-        redis_url: raw.redis_url.map(Spanned::into_inner),
+        redis_url,
+        quota_replica_wait,
         path: raw.path.map(|path| PathBuf::from(path.into_inner())),
         on_store_error: raw.on_store_error,
     })

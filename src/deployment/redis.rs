@@ -7,7 +7,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::StartError;
-use crate::config::Config;
+use crate::config::{Config, RedisTarget};
 use crate::key::LastKnownKeys;
 use crate::limit::SlidingWindowLimiter;
 use crate::quota::MemoryQuotaStore;
@@ -24,7 +24,7 @@ const LEASE_RETRY: Duration = Duration::from_millis(500);
 /// The connection every shared store of this process uses.
 pub(super) struct SharedStores {
     connection: RedisConnection,
-    url: String,
+    url: RedisTarget,
     tombstones: RedisTombstones,
 }
 
@@ -33,7 +33,7 @@ impl SharedStores {
         let url = config.store.redis_url.clone().ok_or_else(|| {
             StartError::Unsupported("store.backend = \"redis\" needs store.redis_url".into())
         })?;
-        let connection = RedisConnection::connect(&url, RedisOptions::default())
+        let connection = RedisConnection::connect_to(&url, RedisOptions::default())
             .await
             .map_err(StartError::Store)?;
         let epoch = connection.watch_epoch().await.map_err(StartError::Store)?;
@@ -77,7 +77,10 @@ impl SharedStores {
         &self,
         config: &Config,
     ) -> WithFallback<RedisQuotaStore, MemoryQuotaStore> {
-        let store = RedisQuotaStore::new(self.connection.clone());
+        let mut store = RedisQuotaStore::new(self.connection.clone());
+        if let Some(wait) = config.store.quota_replica_wait {
+            store = store.with_replica_wait(wait);
+        }
         WithFallback::new(store, config.store.on_store_error)
     }
 
@@ -103,7 +106,7 @@ impl SharedStores {
         let stream = format!("audit:{instance}");
         let deadline = Instant::now() + AUDIT_LEASE + Duration::from_secs(1);
         loop {
-            let sink = RedisAuditSink::open(&self.url, &options.prefix, options.timeout)
+            let sink = RedisAuditSink::open_target(&self.url, &options.prefix, options.timeout)
                 .map_err(StartError::Audit)?;
             match sink.with_stream(&stream).take_lease() {
                 Ok(sink) => return Ok(sink),

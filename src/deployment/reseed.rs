@@ -86,11 +86,11 @@ pub async fn reseed(config: &Config) -> Result<Reseeded, ReseedError> {
     let url = config
         .store
         .redis_url
-        .as_deref()
+        .as_ref()
         .ok_or(ReseedError::NotRedis(
             "store.backend = \"redis\" needs store.redis_url",
         ))?;
-    let connection = RedisConnection::connect(url, RedisOptions::default())
+    let connection = RedisConnection::connect_to(url, RedisOptions::default())
         .await
         .map_err(ReseedError::Store)?;
     let before = connection

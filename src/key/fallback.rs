@@ -96,7 +96,9 @@ impl<S: KeyStore> KeyStore for WithFallback<S, LastKnownKeys> {
     fn find_by_hash(&self, hash: &KeyHash) -> Self::Lookup {
         let (known, policy, hash) = (Arc::clone(&self.local), self.policy, *hash);
         let probed = Arc::clone(&known);
+        // Key records live in one part of any store (one hash slot on a cluster).
         let primary = self.breaker.attempt(
+            0,
             policy,
             || self.primary.find_by_hash(&hash),
             // The request was answered from memory; what the probe found is newer.
@@ -108,7 +110,7 @@ impl<S: KeyStore> KeyStore for WithFallback<S, LastKnownKeys> {
         );
         let breaker = Arc::clone(&self.breaker);
         Box::pin(async move {
-            let answer = breaker.answer(policy, primary).await;
+            let answer = breaker.answer(0, policy, primary).await;
             known.answer(hash, answer, policy)
         })
     }

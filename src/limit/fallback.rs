@@ -14,7 +14,9 @@ impl<S: RateLimitStore> RateLimitStore for WithFallback<S, SlidingWindowLimiter>
     type Check = Pin<Box<dyn Future<Output = Result<Decision, StoreError>> + Send>>;
 
     fn check(&self, key_id: &str, limits: Limits, now: Timestamp) -> Self::Check {
+        let shard = self.primary.outage_shard(key_id);
         let primary = self.breaker.attempt(
+            shard,
             self.policy,
             || self.primary.check(key_id, limits, now),
             // A probe's admission stays counted in the shared window: at worst one request
@@ -28,7 +30,7 @@ impl<S: RateLimitStore> RateLimitStore for WithFallback<S, SlidingWindowLimiter>
         );
         let key_id = key_id.to_owned();
         Box::pin(async move {
-            let answer = breaker.answer(policy, primary).await;
+            let answer = breaker.answer(shard, policy, primary).await;
             let local = || std::future::ready(Ok(local.check(key_id.as_str(), limits, now)));
             by_policy(answer, policy, local, || Decision::UNLIMITED).await
         })

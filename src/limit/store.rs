@@ -16,6 +16,15 @@ pub trait RateLimitStore: Send + Sync + 'static {
     /// Admits or refuses one request of the key `key_id` at `now` under `limits`, and records it
     /// when admitted.
     fn check(&self, key_id: &str, limits: Limits, now: Timestamp) -> Self::Check;
+
+    /// Which part of the store `key_id`'s windows live in, for a store spread over several
+    /// servers that fail apart (a Redis Cluster: the hash slot). While one part does not
+    /// answer, [`WithFallback`](crate::store::WithFallback) applies the outage policy to the
+    /// keys of that part only. One server: 0, the default.
+    fn outage_shard(&self, key_id: &str) -> usize {
+        let _ = key_id;
+        0
+    }
 }
 
 impl RateLimitStore for SlidingWindowLimiter {

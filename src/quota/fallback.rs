@@ -23,7 +23,9 @@ impl<S: QuotaStore> QuotaStore for WithFallback<S, MemoryQuotaStore> {
 
     fn reserve(&self, key: &QuotaKey, limit: u64, thresholds: AlertThresholds) -> Self::Reserve {
         let (shared, probe_key) = (Arc::clone(&self.primary), key.clone());
+        let shard = self.primary.outage_shard(key);
         let primary = self.breaker.attempt(
+            shard,
             self.policy,
             || self.primary.reserve(key, limit, thresholds),
             // The request was answered locally: the unit a probe took goes back.
@@ -40,7 +42,7 @@ impl<S: QuotaStore> QuotaStore for WithFallback<S, MemoryQuotaStore> {
         );
         let key = key.clone();
         Box::pin(async move {
-            let answer = breaker.answer(policy, primary).await;
+            let answer = breaker.answer(shard, policy, primary).await;
             let local = || local.reserve(&key, limit, thresholds);
             // Served and not counted: no unit, no alert.
             let unchecked = || Reservation::Reserved {
@@ -52,7 +54,10 @@ impl<S: QuotaStore> QuotaStore for WithFallback<S, MemoryQuotaStore> {
     }
 
     fn refund(&self, key: &QuotaKey) {
-        match (self.breaker.is_open(), self.policy) {
+        match (
+            self.breaker.is_open_for(self.primary.outage_shard(key)),
+            self.policy,
+        ) {
             (false, _) => self.primary.refund(key),
             (true, StoreErrorPolicy::Local) => self.local.refund(key),
             // Nothing was counted under `allow`; nothing was reserved under `deny`.
@@ -62,7 +67,8 @@ impl<S: QuotaStore> QuotaStore for WithFallback<S, MemoryQuotaStore> {
 
     fn used(&self, key: &QuotaKey) -> impl Future<Output = Result<u64, StoreError>> + Send {
         // A read: asked directly unless an outage is known, never as a probe.
-        let primary = (!self.breaker.is_open()).then(|| self.primary.used(key));
+        let shard = self.primary.outage_shard(key);
+        let primary = (!self.breaker.is_open_for(shard)).then(|| self.primary.used(key));
         let (local, policy, breaker) = (
             Arc::clone(&self.local),
             self.policy,
@@ -70,7 +76,7 @@ impl<S: QuotaStore> QuotaStore for WithFallback<S, MemoryQuotaStore> {
         );
         let key = key.clone();
         async move {
-            match (breaker.answer(policy, primary).await, policy) {
+            match (breaker.answer(shard, policy, primary).await, policy) {
                 (Err(_), StoreErrorPolicy::Local) => local.used(&key).await,
                 (answer, _) => answer,
             }

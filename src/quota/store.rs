@@ -49,4 +49,13 @@ pub trait QuotaStore: Send + Sync + 'static {
 
     /// Units used of `key`.
     fn used(&self, key: &QuotaKey) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// Which part of the store `key`'s counter lives in, for a store spread over several
+    /// servers that fail apart (a Redis Cluster: the hash slot). While one part does not
+    /// answer, [`WithFallback`](crate::store::WithFallback) applies the outage policy to the
+    /// counters of that part only. One server: 0, the default.
+    fn outage_shard(&self, key: &QuotaKey) -> usize {
+        let _ = key;
+        0
+    }
 }

@@ -23,9 +23,11 @@ use sha2::{Digest, Sha256};
 use super::audit_lease::Lease;
 use super::connection::redis_error;
 use super::keyspace::Keyspace;
+use super::sync_target::SyncTarget;
 use crate::audit::checkpoint::resumed;
 use crate::audit::{AuditSink, AuditSource, ChainHead, ChainedLine, Resumed};
 use crate::clock::Timestamp;
+use crate::config::RedisTarget;
 
 /// How many entries one `XRANGE` page of [`RedisAuditSink::read_lines`] holds.
 const PAGE: usize = 1_000;
@@ -51,7 +53,8 @@ pub(crate) type EntryId = (u64, u64);
 /// each audit log its own stream with [`RedisAuditSink::with_stream`], and a writer takes the
 /// stream's lease with [`RedisAuditSink::take_lease`] so that a second one is refused.
 pub struct RedisAuditSink {
-    pub(super) client: redis::Client,
+    /// Where its connection goes: on a cluster, the master of the stream's slot.
+    pub(super) target: SyncTarget,
     pub(super) stream: String,
     /// The name given to `with_stream`, which names the lease.
     pub(super) name: String,
@@ -86,12 +89,27 @@ impl RedisAuditSink {
     /// # Errors
     /// When the URL is invalid or Redis does not answer.
     pub fn open(url: &str, prefix: &str, timeout: Duration) -> io::Result<Self> {
-        let client = redis::Client::open(url)
+        Self::open_target(&RedisTarget::from(url), prefix, timeout)
+    }
+
+    /// [`open`](Self::open) on one Redis or on a Redis Cluster, as `target` says. On a cluster
+    /// the stream's name carries a hash tag (`<prefix>{audit}`), which its lease and head
+    /// share, and the sink talks to the master of that slot.
+    ///
+    /// # Errors
+    /// As [`open`](Self::open).
+    pub fn open_target(target: &RedisTarget, prefix: &str, timeout: Duration) -> io::Result<Self> {
+        let keyspace = if target.is_cluster() {
+            Keyspace::for_cluster(prefix)
+        } else {
+            Keyspace::new(prefix)
+        };
+        let stream = keyspace.audit_stream("audit");
+        let target = SyncTarget::new(target, &stream)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, redis_error(&e)))?;
-        let keyspace = Keyspace::new(prefix);
         let sink = RedisAuditSink {
-            client,
-            stream: keyspace.audit_stream("audit"),
+            target,
+            stream,
             name: "audit".to_owned(),
             keyspace,
             lease: None,
@@ -106,6 +124,7 @@ impl RedisAuditSink {
     #[must_use]
     pub fn with_stream(mut self, name: &str) -> Self {
         self.stream = self.keyspace.audit_stream(name);
+        self.target = self.target.for_key(&self.stream);
         self.name = name.to_owned();
         self.lease = None;
         self.locked().last_id = None;
@@ -132,7 +151,7 @@ impl RedisAuditSink {
         let key = self.lease_key();
         self.lease = None;
         self.lease = Some(Lease::take(
-            &self.client,
+            &self.target,
             self.timeout,
             &self.stream,
             key,
@@ -237,10 +256,7 @@ impl RedisAuditSink {
     }
 
     fn connect(&self) -> redis::RedisResult<redis::Connection> {
-        let connection = self.client.get_connection_with_timeout(self.timeout)?;
-        connection.set_read_timeout(Some(self.timeout))?;
-        connection.set_write_timeout(Some(self.timeout))?;
-        Ok(connection)
+        self.target.connect(self.timeout)
     }
 
     fn locked(&self) -> MutexGuard<'_, State> {
@@ -249,6 +265,16 @@ impl RedisAuditSink {
             let mut state = poisoned.into_inner();
             *state = State::default();
             state
+        })
+    }
+
+    /// Whether the stream exists: one emptied by retention does, a mistaken name does not.
+    ///
+    /// # Errors
+    /// When Redis does not answer.
+    pub fn exists(&self) -> io::Result<bool> {
+        self.with_connection(|connection, _| {
+            redis::cmd("EXISTS").arg(&self.stream).query(connection)
         })
     }
 

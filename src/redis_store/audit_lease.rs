@@ -12,6 +12,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use super::connection::redis_error;
+use super::sync_target::SyncTarget;
 
 /// How long a lease lasts without renewal: how long a killed writer's stream stays closed.
 pub const AUDIT_LEASE: Duration = Duration::from_secs(10);
@@ -52,7 +53,7 @@ impl Lease {
     /// [`io::ErrorKind::WouldBlock`] when another writer holds it, naming `stream`; others when
     /// Redis does not answer.
     pub(super) fn take(
-        client: &redis::Client,
+        target: &SyncTarget,
         timeout: Duration,
         stream: &str,
         key: String,
@@ -61,13 +62,8 @@ impl Lease {
         let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
         let owner = owner_token()?;
         let connect = {
-            let client = client.clone();
-            move || -> redis::RedisResult<redis::Connection> {
-                let connection = client.get_connection_with_timeout(timeout)?;
-                connection.set_read_timeout(Some(timeout))?;
-                connection.set_write_timeout(Some(timeout))?;
-                Ok(connection)
-            }
+            let target = target.for_key(&key);
+            move || target.connect(timeout)
         };
         let mut connection = connect().map_err(|e| io::Error::other(redis_error(&e)))?;
         let taken: Option<String> = redis::cmd("SET")

@@ -25,7 +25,7 @@ impl RedisAuditSink {
     /// it reads beside the writer without waiting for the writer's connection.
     pub(crate) fn reader(&self) -> RedisAuditSink {
         RedisAuditSink {
-            client: self.client.clone(),
+            target: self.target.clone(),
             stream: self.stream.clone(),
             name: self.name.clone(),
             keyspace: self.keyspace.clone(),

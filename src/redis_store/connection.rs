@@ -3,11 +3,14 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use redis::aio::ConnectionManager;
+use redis::cluster::ClusterClient;
+use redis::cluster_routing::{MultipleNodeRoutingInfo, ResponsePolicy, RoutingInfo};
 
 use super::epoch::EpochWatch;
+use super::handle::RedisHandle;
 use super::keyspace::Keyspace;
 use super::stall::Stall;
+use crate::config::RedisTarget;
 use crate::store::StoreError;
 
 /// How the Redis stores connect.
@@ -28,13 +31,19 @@ impl Default for RedisOptions {
     }
 }
 
-/// A shared, self-reconnecting connection with the options of every store built on it.
+/// A shared, self-reconnecting connection with the options of every store built on it: to one
+/// Redis, or to a Redis Cluster.
+///
+/// On a cluster, the connection-wide breaker is off: one master down says nothing of the
+/// others, so each call waits out its own timeout (the `redis` crate retries it on the slot's
+/// new master after a failover), and calls on healthy masters go on.
 #[derive(Clone)]
 pub struct RedisConnection {
-    manager: ConnectionManager,
-    /// For connections of their own: the key cache's pub/sub subscription. Behind an `Arc`:
-    /// the connection is cloned into every store and kept small.
-    client: Arc<redis::Client>,
+    handle: RedisHandle,
+    /// For connections of their own: the key cache's pub/sub subscription, one client per URL
+    /// given (a cluster's seeds; classic `PUBLISH` reaches every node of a cluster). Behind an
+    /// `Arc`: the connection is cloned into every store and kept small.
+    clients: Arc<[redis::Client]>,
     options: Arc<RedisOptions>,
     keyspace: Keyspace,
     stall: Arc<Stall>,
@@ -67,13 +76,73 @@ impl RedisConnection {
         .map_err(|e| redis_error(&e))?;
         let keyspace = Keyspace::new(&options.prefix);
         Ok(RedisConnection {
-            manager,
-            client: Arc::new(client),
+            handle: RedisHandle::Single(manager),
+            clients: Arc::new([client]),
             epoch: Arc::new(EpochWatch::new(keyspace.epoch())),
             keyspace,
             options: Arc::new(options),
             stall: Arc::default(),
         })
+    }
+
+    /// Connects to one Redis or to a cluster, as `target` says.
+    pub async fn connect_to(
+        target: &RedisTarget,
+        options: RedisOptions,
+    ) -> Result<Self, StoreError> {
+        match target {
+            RedisTarget::Single(url) => Self::connect(url, options).await,
+            RedisTarget::Cluster(seeds) => Self::connect_cluster(seeds, options).await,
+        }
+    }
+
+    /// Connects to the Redis Cluster that `seeds` belong to (any reachable one is enough) and
+    /// learns its slots. Key names carry hash tags so that each operation touches one slot
+    /// (see the keyspace).
+    pub async fn connect_cluster(
+        seeds: &[String],
+        options: RedisOptions,
+    ) -> Result<Self, StoreError> {
+        let clients = seeds
+            .iter()
+            .map(|url| redis::Client::open(url.as_str()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| redis_error(&e))?;
+        if clients.is_empty() {
+            return Err(StoreError::new(
+                "a redis cluster needs at least one seed node",
+            ));
+        }
+        let cluster =
+            ClusterClient::builder(clients.iter().map(|c| c.get_connection_info().clone()))
+                .connection_timeout(options.timeout)
+                .response_timeout(options.timeout)
+                // The call's own timeout bounds the crate's retries (after a refused connection or a
+                // redirection) and the waits between them.
+                .overall_response_timeout(Some(options.timeout))
+                .retries(RETRIES)
+                .min_retry_wait(RETRY_WAIT_MS.0)
+                .max_retry_wait(RETRY_WAIT_MS.1)
+                .build()
+                .map_err(|e| redis_error(&e))?;
+        let connection = tokio::time::timeout(options.timeout * 4, cluster.get_async_connection())
+            .await
+            .map_err(|_| StoreError::new("redis cluster did not answer in time"))?
+            .map_err(|e| redis_error(&e))?;
+        let keyspace = Keyspace::for_cluster(&options.prefix);
+        Ok(RedisConnection {
+            handle: RedisHandle::Cluster(connection),
+            clients: clients.into(),
+            epoch: Arc::new(EpochWatch::new(keyspace.epoch())),
+            keyspace,
+            options: Arc::new(options),
+            stall: Arc::default(),
+        })
+    }
+
+    /// Whether this is a connection to a Redis Cluster.
+    pub fn is_cluster(&self) -> bool {
+        matches!(self.handle, RedisHandle::Cluster(_))
     }
 
     /// The prefix and `parts` joined with `:`, taken as they are (not escaped): what a test
@@ -97,15 +166,16 @@ impl RedisConnection {
         &self.options
     }
 
-    /// The client the connection was opened with, for a connection that cannot be shared (a
-    /// pub/sub subscription).
-    pub(crate) fn client(&self) -> &redis::Client {
-        &self.client
+    /// A client for a connection that cannot be shared (a pub/sub subscription): the `attempt`th
+    /// of the URLs given, round the list, so that a subscription lost with a cluster node is
+    /// taken again on the next seed.
+    pub(crate) fn client(&self, attempt: usize) -> &redis::Client {
+        &self.clients[attempt % self.clients.len()]
     }
 
     /// A connection handle for one call (cheap: the connection is multiplexed).
-    pub fn manager(&self) -> ConnectionManager {
-        self.manager.clone()
+    pub fn manager(&self) -> RedisHandle {
+        self.handle.clone()
     }
 
     /// Runs `call` with the configured timeout; a timeout or an error is a [`StoreError`].
@@ -134,7 +204,16 @@ impl RedisConnection {
     where
         F: Future<Output = redis::RedisResult<T>>,
     {
-        match tokio::time::timeout(self.options.timeout, call).await {
+        self.timed_longer(Duration::ZERO, call).await
+    }
+
+    /// [`timed_and_noted`](Self::timed_and_noted) for a call that may take `extra` longer than
+    /// the timeout by design (a `WAIT`).
+    pub(super) async fn timed_longer<T, F>(&self, extra: Duration, call: F) -> Result<T, StoreError>
+    where
+        F: Future<Output = redis::RedisResult<T>>,
+    {
+        match tokio::time::timeout(self.options.timeout + extra, call).await {
             Ok(Ok(value)) => {
                 self.stall.recovered();
                 Ok(value)
@@ -158,6 +237,10 @@ impl RedisConnection {
     }
 
     fn note_stalled(&self) {
+        if self.is_cluster() {
+            // One node down stalls its slots only: the call's timeout is the bound.
+            return;
+        }
         let connection = self.clone();
         self.stall.stalled(move || {
             let mut manager = connection.manager();
@@ -172,20 +255,33 @@ impl RedisConnection {
 
     /// `PING`: whether Redis answers now. Sent even while the connection is known not to
     /// answer (it is how a health check finds out), and noted.
+    ///
+    /// On a cluster, every master is asked (not the replicas): the call fails when one does
+    /// not answer.
     pub async fn ping(&self) -> Result<(), StoreError> {
         let mut connection = self.manager();
         self.timed_and_noted(async move {
-            redis::cmd("PING")
-                .query_async::<String>(&mut connection)
-                .await
+            match connection.cluster() {
+                Some(cluster) => {
+                    let every_master = RoutingInfo::MultiNode((
+                        MultipleNodeRoutingInfo::AllMasters,
+                        Some(ResponsePolicy::AllSucceeded),
+                    ));
+                    cluster
+                        .route_command(redis::cmd("PING"), every_master)
+                        .await
+                        .map(|_| ())
+                }
+                None => redis::cmd("PING").query_async::<()>(&mut connection).await,
+            }
         })
         .await
-        .map(|_| ())
     }
 }
 
 impl RedisConnection {
-    /// A `/health` check named `redis`: `unreachable` while Redis does not answer, `data_lost`
+    /// A `/health` check named `redis`: `unreachable` while Redis (on a cluster: any master)
+    /// does not answer, `data_lost`
     /// while it lost the data of the watched epoch. Each probe looks at the epoch marker (a
     /// `PING` when no epoch is watched) within the call timeout, so an outage, a loss and a
     /// recovery show on the next probe.
@@ -209,6 +305,10 @@ impl crate::health::HealthCheck for RedisHealth {
         &self,
     ) -> std::pin::Pin<Box<dyn Future<Output = crate::health::CheckStatus> + Send + '_>> {
         Box::pin(async move {
+            // On a cluster the marker lives on one master: every master answers a `PING` too.
+            if self.connection.is_cluster() && self.connection.ping().await.is_err() {
+                return crate::health::CheckStatus::Degraded("unreachable".into());
+            }
             match self.connection.observe_epoch().await {
                 Ok(false) => crate::health::CheckStatus::Ok,
                 Ok(true) => crate::health::CheckStatus::Degraded("data_lost".into()),
@@ -217,6 +317,11 @@ impl crate::health::HealthCheck for RedisHealth {
         })
     }
 }
+
+/// How often a cluster call is retried after a refused connection or a redirection, and the
+/// least and most wait before a retry, in ms; the call's timeout bounds them all.
+const RETRIES: u32 = 6;
+const RETRY_WAIT_MS: (u64, u64) = (10, 100);
 
 /// A Redis error as a store error, without the URL or any value.
 pub(crate) fn redis_error(error: &redis::RedisError) -> StoreError {

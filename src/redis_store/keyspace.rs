@@ -35,6 +35,23 @@
 //!
 //! The audit stream's name is the one exception: it is chosen by whoever deploys the pipeline
 //! (`audit:<instance>`, say), never by a client, and kept exactly as given.
+//!
+//! **On a Redis Cluster** ([`Keyspace::for_cluster`]) every operation must touch keys of one
+//! hash slot, so the families that a script or transaction writes together carry one hash tag:
+//! - `quota:{<project>}:…` and `alert:{<project>}:…`: a project's counters and alert marks, so
+//!   projects spread over the masters and a reservation with its marks is one slot;
+//! - `key:{keys}:…` and `tomb:{keys}:…`: every key record, id index, owner index, the
+//!   generation counter and the keys' tombstones, in one slot, so that an insert, upsert or
+//!   revocation stays one atomic script and a crash can never leave a key admitted that its
+//!   tombstone should refuse. Key records are few and every instance caches them, so one
+//!   slot carries their load;
+//! - `tomb:memory:{<id>}`: a memory's tombstone, on the slot of its id;
+//! - `config:{config}:…`, `webhook:{queue}:…` (the queue's five keys), and for an audit stream
+//!   `<name>` the stream `{<name>}` with `audit-lease:{<name>}` and `audit-head:{<name>}`.
+//!
+//! The rate-limit windows, the plans and the webhook endpoints carry their tags on a single
+//! Redis too; the other families keep their untagged names there, so that the counters of a
+//! deployment on one Redis are found again after an upgrade.
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
@@ -49,6 +66,8 @@ use crate::tombstone::TombstoneKind;
 #[derive(Clone, Debug)]
 pub(crate) struct Keyspace {
     prefix: Arc<str>,
+    /// Whether the names carry the hash tags of a cluster (see the module docs).
+    cluster: bool,
 }
 
 /// The four keys of the webhook queue.
@@ -70,7 +89,28 @@ impl Keyspace {
     pub(crate) fn new(prefix: &str) -> Self {
         Keyspace {
             prefix: Arc::from(prefix),
+            cluster: false,
         }
+    }
+
+    /// The names of a Redis Cluster: each operation's keys share a hash tag.
+    pub(crate) fn for_cluster(prefix: &str) -> Self {
+        Keyspace {
+            prefix: Arc::from(prefix),
+            cluster: true,
+        }
+    }
+
+    /// `family`, on a cluster the hash tag `{tag}`, then `parts`, joined with `:`.
+    fn in_family(&self, family: &str, tag: &str, parts: &[&str]) -> String {
+        let tagged = format!("{{{tag}}}");
+        let mut all = Vec::with_capacity(parts.len() + 2);
+        all.push(family);
+        if self.cluster {
+            all.push(&tagged);
+        }
+        all.extend_from_slice(parts);
+        self.join(&all)
     }
 
     /// The prefix followed by `parts` joined with `:`, as they are: callers escape ids first.
@@ -96,29 +136,43 @@ impl Keyspace {
     pub(crate) fn quota_counter(&self, key: &QuotaKey) -> String {
         let month = key.month.to_string();
         let (project, operation) = (part(&key.project), part(key.operation.as_str()));
-        self.join(&["quota", &project, &operation, &part(&month)])
+        self.project_family("quota", &project, &[&operation, &part(&month)])
     }
 
     /// Set once the alert at `percent` of `key` fired.
     pub(crate) fn alert_mark(&self, key: &QuotaKey, percent: u8) -> String {
         let (month, percent) = (key.month.to_string(), percent.to_string());
         let (project, operation) = (part(&key.project), part(key.operation.as_str()));
-        self.join(&["alert", &project, &operation, &part(&month), &percent])
+        self.project_family("alert", &project, &[&operation, &part(&month), &percent])
+    }
+
+    /// `family:<project>:<rest>`, the project a hash tag on a cluster.
+    fn project_family(&self, family: &str, project: &str, rest: &[&str]) -> String {
+        let tagged;
+        let project = if self.cluster {
+            tagged = format!("{{{project}}}");
+            tagged.as_str()
+        } else {
+            project
+        };
+        let mut parts = vec![family, project];
+        parts.extend_from_slice(rest);
+        self.join(&parts)
     }
 
     /// The record whose key has this hash.
     pub(crate) fn key_record(&self, hash: &KeyHash) -> String {
-        self.join(&["key", "hash", &hash.to_hex()])
+        self.in_family("key", "keys", &["hash", &hash.to_hex()])
     }
 
     /// The hex hash of the record with this id.
     pub(crate) fn key_id_index(&self, id: &str) -> String {
-        self.join(&["key", "id", &part(id)])
+        self.in_family("key", "keys", &["id", &part(id)])
     }
 
     /// The counter that every change of a key record moves.
     pub(crate) fn key_generation(&self) -> String {
-        self.join(&["key", "generation"])
+        self.in_family("key", "keys", &["generation"])
     }
 
     /// The pub/sub channel where every change of a key record is announced. Channels are shared
@@ -129,7 +183,7 @@ impl Keyspace {
 
     /// The ids of the key records `owner` manages.
     pub(crate) fn key_owner_index(&self, owner: RecordOwner) -> String {
-        self.join(&["key", "owner", owner.as_str()])
+        self.in_family("key", "keys", &["owner", owner.as_str()])
     }
 
     /// The hash of the plans the admin API manages.
@@ -144,34 +198,59 @@ impl Keyspace {
 
     /// The version and digest of the config file last reconciled.
     pub(crate) fn config_applied(&self) -> String {
-        self.join(&["config", "applied"])
+        self.in_family("config", "config", &["applied"])
     }
 
     /// The lease of the reconciliation under way.
     pub(crate) fn config_reconciling(&self) -> String {
-        self.join(&["config", "reconciling"])
+        self.in_family("config", "config", &["reconciling"])
     }
 
     /// The tombstone of `id`.
     pub(crate) fn tombstone(&self, kind: TombstoneKind, id: &str) -> String {
-        self.join(&["tomb", kind.as_str(), &part(id)])
+        match kind {
+            // Beside the key records, which the scripts write with them.
+            TombstoneKind::ApiKeyId | TombstoneKind::ApiKeyHash => {
+                self.in_family("tomb", "keys", &[kind.as_str(), &part(id)])
+            }
+            // Each on its own slot: memories are deleted on the request path.
+            _ if self.cluster => self.join(&["tomb", kind.as_str(), &format!("{{{}}}", part(id))]),
+            _ => self.join(&["tomb", kind.as_str(), &part(id)]),
+        }
     }
 
-    /// The audit stream called `name`, kept as given (see the module docs).
+    /// The audit stream called `name`, kept as given (see the module docs); on a cluster, the
+    /// name escaped as the hash tag its lease and head share.
     pub(crate) fn audit_stream(&self, name: &str) -> String {
         let mut stream = self.prefix.to_string();
-        stream.push_str(name);
+        if self.cluster {
+            stream.push('{');
+            stream.push_str(&part(name));
+            stream.push('}');
+        } else {
+            stream.push_str(name);
+        }
         stream
+    }
+
+    /// The part of the audit names that follows `audit-lease:` and `audit-head:`.
+    fn audit_tag<'a>(&self, name: &'a str) -> Cow<'a, str> {
+        let name = part(name);
+        if self.cluster {
+            Cow::Owned(format!("{{{name}}}"))
+        } else {
+            name
+        }
     }
 
     /// The lease of the one live writer of the audit stream called `name`.
     pub(crate) fn audit_lease(&self, name: &str) -> String {
-        self.join(&["audit-lease", &part(name)])
+        self.join(&["audit-lease", &self.audit_tag(name)])
     }
 
     /// The head checkpoint of the audit stream called `name`.
     pub(crate) fn audit_head(&self, name: &str) -> String {
-        self.join(&["audit-head", &part(name)])
+        self.join(&["audit-head", &self.audit_tag(name)])
     }
 
     /// The epoch marker.
@@ -191,13 +270,31 @@ impl Keyspace {
 
     pub(crate) fn webhook_queue(&self) -> WebhookKeys {
         WebhookKeys {
-            deliveries: self.join(&["webhook", "deliveries"]),
-            waiting: self.join(&["webhook", "waiting"]),
-            claimed: self.join(&["webhook", "claimed"]),
-            dead: self.join(&["webhook", "dead"]),
-            dead_ids: self.join(&["webhook", "dead-ids"]),
+            deliveries: self.in_family("webhook", "queue", &["deliveries"]),
+            waiting: self.in_family("webhook", "queue", &["waiting"]),
+            claimed: self.in_family("webhook", "queue", &["claimed"]),
+            dead: self.in_family("webhook", "queue", &["dead"]),
+            dead_ids: self.in_family("webhook", "queue", &["dead-ids"]),
         }
     }
+}
+
+/// The slots of a Redis Cluster.
+const SLOTS: u16 = 16_384;
+
+/// The hash slot of `name` on a Redis Cluster: CRC16 (XMODEM) of its hash tag (the text
+/// between the first `{` and the next `}`, when not empty) or of the whole name, mod 16384.
+pub(crate) fn slot_of(name: &str) -> usize {
+    let bytes = name.as_bytes();
+    let hashed = bytes
+        .iter()
+        .position(|&b| b == b'{')
+        .and_then(|open| {
+            let close = bytes[open + 1..].iter().position(|&b| b == b'}')?;
+            (close > 0).then(|| &bytes[open + 1..open + 1 + close])
+        })
+        .unwrap_or(bytes);
+    usize::from(crc16::State::<crc16::XMODEM>::calculate(hashed) % SLOTS)
 }
 
 /// The member naming one delivery in the webhook queue's hashes and sets: the id escaped, so

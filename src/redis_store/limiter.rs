@@ -65,6 +65,15 @@ impl RateLimitStore for RedisRateLimitStore {
             None,
         ))
     }
+
+    /// On a cluster, the slot of the key's windows: a master down refuses only its keys.
+    fn outage_shard(&self, key_id: &str) -> usize {
+        if !self.connection.is_cluster() {
+            return 0;
+        }
+        let [state, ..] = self.connection.keyspace().rate_limit_windows(key_id);
+        super::keyspace::slot_of(&state)
+    }
 }
 
 async fn decide(
@@ -77,10 +86,11 @@ async fn decide(
     let (second, minute) = spans(limits);
     let (second_quota, minute_quota) = (limits.per_second_quota(), limits.per_minute_quota());
     let epoch = connection.script_epoch()?;
+    let windows = connection.keyspace().rate_limit_windows(&key_id);
     let mut invocation = DECIDE.prepare_invoke();
     invocation
-        .key(&connection.keyspace().rate_limit_windows(&key_id))
-        .key(epoch.key())
+        .key(&windows)
+        .key(epoch.key(&windows[0]))
         .arg(limit_arg(second_quota))
         .arg(limit_arg(minute_quota))
         .arg(GROUPS)

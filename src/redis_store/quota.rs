@@ -13,6 +13,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock};
+use std::time::Duration;
 
 use redis::Script;
 use tokio::sync::Notify;
@@ -40,6 +41,8 @@ type ReserveFuture = Pin<Box<dyn Future<Output = Result<Reservation, StoreError>
 pub struct RedisQuotaStore {
     connection: RedisConnection,
     refunds: Arc<Refunds>,
+    /// How long a reservation waits for a replica's acknowledgement; `None`: it does not.
+    replica_wait: Option<Duration>,
 }
 
 /// Refunds handed to the background and not finished yet.
@@ -55,7 +58,19 @@ impl RedisQuotaStore {
         RedisQuotaStore {
             connection,
             refunds: Arc::default(),
+            replica_wait: None,
         }
+    }
+
+    /// Makes each reservation wait up to `wait` until a replica acknowledges it (`WAIT 1`, a
+    /// second round trip), so that a failover cannot lose a unit a request was admitted on. A
+    /// reservation not acknowledged in time fails as a store error (`store.on_store_error`
+    /// applies) and stays counted. Without it, a failover may lose the reservations of the
+    /// replication lag (README, "Several instances").
+    #[must_use]
+    pub fn with_replica_wait(mut self, wait: Duration) -> Self {
+        self.replica_wait = Some(wait);
+        self
     }
 
     /// Waits until every refund started so far reached Redis or failed (and was logged).
@@ -96,10 +111,11 @@ impl QuotaStore for RedisQuotaStore {
         }
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let connection = self.connection.clone();
+        let replica_wait = self.replica_wait;
         Box::pin(async move {
             let epoch = connection.script_epoch()?;
             let mut invocation = RESERVE.key(&counter);
-            invocation.key(epoch.key()).key(&marks);
+            invocation.key(epoch.key(&counter)).key(&marks);
             invocation.arg(limit).arg(KEEP_SECS).arg(epoch.expected());
             invocation.arg(&crossings).arg(&percents);
             let mut manager = connection.manager();
@@ -115,6 +131,9 @@ impl QuotaStore for RedisQuotaStore {
             if used <= 0 {
                 return Ok(Reservation::Exhausted);
             }
+            if let Some(wait) = replica_wait {
+                connection.wait_for_replica(&counter, wait).await?;
+            }
             Ok(Reservation::Reserved {
                 used: used.unsigned_abs(),
                 alerts: AlertThresholds::new(
@@ -124,6 +143,15 @@ impl QuotaStore for RedisQuotaStore {
                 ),
             })
         })
+    }
+
+    /// On a cluster, the slot of the project's counters: a master down meters only its
+    /// projects by the outage policy.
+    fn outage_shard(&self, key: &QuotaKey) -> usize {
+        if !self.connection.is_cluster() {
+            return 0;
+        }
+        super::keyspace::slot_of(&self.counter_key(key))
     }
 
     fn refund(&self, key: &QuotaKey) {

@@ -2,7 +2,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -15,6 +15,10 @@ pub(crate) const PROBE_EVERY: Duration = Duration::from_millis(250);
 /// `opened_at` while the store answers.
 const CLOSED: u64 = u64::MAX;
 
+/// How many parts of a store may fail apart from each other: the hash slots of a Redis
+/// Cluster. A store on one server uses part 0 only.
+pub(crate) const SHARDS: usize = 16_384;
+
 /// Whether a shared store is answering, and when to try it again while it is not.
 ///
 /// Closed, every call goes to the store and the request waits for it. After a failure it
@@ -25,13 +29,21 @@ const CLOSED: u64 = u64::MAX;
 /// probe waits for it (at most one call timeout) and is served if the store is back; and a
 /// probe the store refused at once, knowing it is still down, leaves the next one due, so the
 /// first request after recovery is served. Times are tokio's, so paused-time tests drive it.
+///
+/// A store spread over several servers (a Redis Cluster) fails in parts: each call names its
+/// part (the hash slot of its keys, see `RateLimitStore::outage_shard`), and each part opens
+/// and closes on its own, so a master that is down sends only the requests of its slots to the
+/// policy. The outage is logged once, when the first part opens and when the last closes.
 #[derive(Debug)]
 pub(crate) struct Breaker {
     what: &'static str,
     /// What `opened_at` counts from.
     base: Instant,
-    /// Milliseconds since `base` of the last failure or probe; `CLOSED` while answering.
-    opened_at: AtomicU64,
+    /// Per part: milliseconds since `base` of the last failure or probe; `CLOSED` while
+    /// answering.
+    opened_at: Box<[AtomicU64]>,
+    /// How many parts are open.
+    open_parts: AtomicUsize,
 }
 
 /// What to do with one call.
@@ -51,13 +63,23 @@ impl Breaker {
         Breaker {
             what,
             base: Instant::now(),
-            opened_at: AtomicU64::new(CLOSED),
+            opened_at: (0..SHARDS).map(|_| AtomicU64::new(CLOSED)).collect(),
+            open_parts: AtomicUsize::new(0),
         }
     }
 
-    /// Whether the last answer of the shared store was a failure.
+    /// Whether the last answer of some part of the shared store was a failure.
     pub(crate) fn is_open(&self) -> bool {
-        self.opened_at.load(Ordering::Relaxed) != CLOSED
+        self.open_parts.load(Ordering::Relaxed) > 0
+    }
+
+    /// Whether the last answer of part `shard` was a failure.
+    pub(crate) fn is_open_for(&self, shard: usize) -> bool {
+        self.part(shard).load(Ordering::Relaxed) != CLOSED
+    }
+
+    fn part(&self, shard: usize) -> &AtomicU64 {
+        &self.opened_at[shard % SHARDS]
     }
 
     /// The call `call` makes, for the request to wait on while the breaker is closed. While it
@@ -66,6 +88,7 @@ impl Breaker {
     /// runtime (nothing to run it in), a due probe is returned to be waited on.
     pub(crate) fn attempt<F, T>(
         self: &Arc<Self>,
+        shard: usize,
         policy: StoreErrorPolicy,
         call: impl FnOnce() -> F,
         after_probe: impl FnOnce(&Result<T, StoreError>) + Send + 'static,
@@ -74,7 +97,7 @@ impl Breaker {
         F: Future<Output = Result<T, StoreError>> + Send + 'static,
         T: Send + 'static,
     {
-        match self.route() {
+        match self.route(shard) {
             Route::Ask => Some(call()),
             Route::Skip => None,
             Route::Probe if policy == StoreErrorPolicy::Deny => Some(call()),
@@ -85,7 +108,7 @@ impl Breaker {
                 let (probe, breaker) = (call(), Arc::clone(self));
                 runtime.spawn(async move {
                     let answer = probe.await;
-                    breaker.record(policy, &answer);
+                    breaker.record(shard, policy, &answer);
                     after_probe(&answer);
                 });
                 None
@@ -97,6 +120,7 @@ impl Breaker {
     /// failure that changes nothing.
     pub(crate) async fn answer<T>(
         &self,
+        shard: usize,
         policy: StoreErrorPolicy,
         call: Option<impl Future<Output = Result<T, StoreError>>>,
     ) -> Result<T, StoreError> {
@@ -106,12 +130,13 @@ impl Breaker {
             ));
         };
         let answer = call.await;
-        self.record(policy, &answer);
+        self.record(shard, policy, &answer);
         answer
     }
 
-    fn route(&self) -> Route {
-        let opened_at = self.opened_at.load(Ordering::Relaxed);
+    fn route(&self, shard: usize) -> Route {
+        let part = self.part(shard);
+        let opened_at = part.load(Ordering::Relaxed);
         if opened_at == CLOSED {
             return Route::Ask;
         }
@@ -119,18 +144,20 @@ impl Breaker {
         let due = opened_at.saturating_add(PROBE_EVERY.as_millis() as u64);
         // One caller moves the probe time forward; that one probes.
         let won = now >= due
-            && self
-                .opened_at
+            && part
                 .compare_exchange(opened_at, now, Ordering::Relaxed, Ordering::Relaxed)
                 .is_ok();
         if won { Route::Probe } else { Route::Skip }
     }
 
     /// Notes an answer; logs once when an outage starts and once when it ends.
-    fn record<T>(&self, policy: StoreErrorPolicy, result: &Result<T, StoreError>) {
+    fn record<T>(&self, shard: usize, policy: StoreErrorPolicy, result: &Result<T, StoreError>) {
+        let part = self.part(shard);
         match result {
             Ok(_) => {
-                if self.opened_at.swap(CLOSED, Ordering::Relaxed) != CLOSED {
+                if part.swap(CLOSED, Ordering::Relaxed) != CLOSED
+                    && self.open_parts.fetch_sub(1, Ordering::Relaxed) == 1
+                {
                     tracing::info!(store = self.what, "shared store answers again");
                     crate::telemetry::store_unavailable(self.what, false);
                 }
@@ -143,7 +170,9 @@ impl Breaker {
                 } else {
                     now
                 };
-                if self.opened_at.swap(at, Ordering::Relaxed) == CLOSED {
+                if part.swap(at, Ordering::Relaxed) == CLOSED
+                    && self.open_parts.fetch_add(1, Ordering::Relaxed) == 0
+                {
                     tracing::warn!(store = self.what, %error, ?policy, "shared store unavailable; applying the policy");
                     crate::telemetry::store_unavailable(self.what, true);
                 }
@@ -167,22 +196,29 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn an_open_breaker_probes_once_per_interval_in_the_background_and_a_success_closes_it() {
         let breaker = Arc::new(Breaker::new("test"));
-        assert_eq!([breaker.route(), breaker.route()], [Route::Ask, Route::Ask]);
+        assert_eq!(
+            [breaker.route(0), breaker.route(0)],
+            [Route::Ask, Route::Ask]
+        );
         let failed = breaker.attempt(
+            0,
             POLICY,
             || ready(Err::<(), _>(StoreError::new("down"))),
             |_| {},
         );
-        assert!(breaker.answer(POLICY, failed).await.is_err());
+        assert!(breaker.answer(0, POLICY, failed).await.is_err());
         assert!(breaker.is_open());
         assert!(
-            breaker.attempt(POLICY, || ready(Ok(())), |_| {}).is_none(),
+            breaker
+                .attempt(0, POLICY, || ready(Ok(())), |_| {})
+                .is_none(),
             "open: not asked"
         );
 
         tokio::time::advance(PROBE_EVERY).await;
         let (seen, probed) = tokio::sync::oneshot::channel();
         let probe = breaker.attempt(
+            0,
             POLICY,
             || ready(Ok(7)),
             move |answer| {
@@ -190,10 +226,42 @@ mod tests {
             },
         );
         assert!(probe.is_none(), "the request does not wait for the probe");
-        assert_eq!(breaker.route(), Route::Skip, "one probe per interval");
+        assert_eq!(breaker.route(0), Route::Skip, "one probe per interval");
         assert_eq!(probed.await.unwrap(), Ok(7));
         assert!(!breaker.is_open(), "the probe's success closed it");
-        assert_eq!(breaker.route(), Route::Ask);
+        assert_eq!(breaker.route(0), Route::Ask);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_part_that_fails_leaves_the_other_parts_asking_and_the_outage_ends_with_the_last() {
+        let breaker = Arc::new(Breaker::new("test"));
+        let down = || ready(Err::<(), _>(StoreError::new("down")));
+        for shard in [7, 9] {
+            let failed = breaker.attempt(shard, POLICY, down, |_| {});
+            assert!(breaker.answer(shard, POLICY, failed).await.is_err());
+        }
+        assert!(breaker.is_open_for(7) && breaker.is_open_for(9));
+        assert!(!breaker.is_open_for(8));
+        assert_eq!(breaker.route(8), Route::Ask, "another part is still asked");
+        assert_eq!(breaker.route(7), Route::Skip);
+
+        tokio::time::advance(PROBE_EVERY).await;
+        let probe = breaker.attempt(7, StoreErrorPolicy::Deny, || ready(Ok(())), |_| {});
+        assert_eq!(
+            breaker.answer(7, StoreErrorPolicy::Deny, probe).await,
+            Ok(())
+        );
+        assert!(!breaker.is_open_for(7));
+        assert!(breaker.is_open(), "part 9 is still open");
+        let probe = breaker.attempt(9, StoreErrorPolicy::Deny, || ready(Ok(())), |_| {});
+        assert_eq!(
+            breaker.answer(9, StoreErrorPolicy::Deny, probe).await,
+            Ok(())
+        );
+        assert!(
+            !breaker.is_open(),
+            "the last part closed: the outage is over"
+        );
     }
 
     #[tokio::test(start_paused = true)]
@@ -201,31 +269,32 @@ mod tests {
         const DENY: StoreErrorPolicy = StoreErrorPolicy::Deny;
         let breaker = Arc::new(Breaker::new("test"));
         let timed_out = breaker.attempt(
+            0,
             DENY,
             || ready(Err::<(), _>(StoreError::new("timeout"))),
             |_| {},
         );
-        assert!(breaker.answer(DENY, timed_out).await.is_err());
+        assert!(breaker.answer(0, DENY, timed_out).await.is_err());
         assert_eq!(
-            breaker.route(),
+            breaker.route(0),
             Route::Skip,
             "a timeout is not asked again at once"
         );
 
         tokio::time::advance(PROBE_EVERY).await;
         let refused = || ready(Err::<(), _>(StoreError::known_outage("still down")));
-        let probe = breaker.attempt(DENY, refused, |_| {});
+        let probe = breaker.attempt(0, DENY, refused, |_| {});
         assert!(
             probe.is_some(),
             "under deny the request waits for its probe"
         );
-        assert!(breaker.answer(DENY, probe).await.is_err());
-        let probe = breaker.attempt(DENY, || ready(Ok(())), |_| {});
+        assert!(breaker.answer(0, DENY, probe).await.is_err());
+        let probe = breaker.attempt(0, DENY, || ready(Ok(())), |_| {});
         assert!(
             probe.is_some(),
             "a refusal that cost nothing leaves the next probe due"
         );
-        assert_eq!(breaker.answer(DENY, probe).await, Ok(()));
+        assert_eq!(breaker.answer(0, DENY, probe).await, Ok(()));
         assert!(!breaker.is_open());
     }
 }

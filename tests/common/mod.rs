@@ -14,6 +14,8 @@ pub(crate) mod plan_store;
 pub(crate) mod reconcile;
 #[cfg(feature = "redis")]
 pub(crate) mod redis;
+#[cfg(feature = "redis")]
+pub(crate) mod redis_cluster;
 pub(crate) mod stack;
 pub(crate) mod standardwebhooks;
 #[cfg(feature = "webhook-client")]

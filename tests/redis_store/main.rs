@@ -22,6 +22,7 @@ mod audit_lease;
 mod audit_read;
 #[cfg(feature = "webhook-client")]
 mod audit_webhooks;
+mod cluster;
 mod data_lost;
 mod deployment;
 mod key_cache;

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use memorysync_pipeline::audit::{AuditSource, INSTANCE_NAME_RULE, VerifyReport, is_instance_name};
-use memorysync_pipeline::config::{Config, StoreBackend};
+use memorysync_pipeline::config::{Config, RedisTarget, StoreBackend};
 
 use super::verify::VerifyArgs;
 
@@ -14,7 +14,7 @@ pub(super) enum Source {
     /// The segments under a directory.
     Dir(PathBuf),
     /// The stream `audit:<instance>` under the default key prefix of the Redis at `url`.
-    Stream { url: String, instance: String },
+    Stream { url: RedisTarget, instance: String },
 }
 
 impl Source {
@@ -93,18 +93,19 @@ mod stream {
     use std::time::Duration;
 
     use memorysync_pipeline::audit::{AuditSource, VerifyReport};
+    use memorysync_pipeline::config::RedisTarget;
     use memorysync_pipeline::redis_store::{RedisAuditSink, RedisOptions};
 
     /// How long each Redis call may take.
     const TIMEOUT: Duration = Duration::from_secs(5);
 
     /// The server's stream for `instance`: `audit:<instance>` under the default prefix.
-    pub(super) fn verify(url: &str, instance: &str) -> Result<VerifyReport, String> {
+    pub(super) fn verify(target: &RedisTarget, instance: &str) -> Result<VerifyReport, String> {
         let prefix = RedisOptions::default().prefix;
-        let sink = RedisAuditSink::open(url, &prefix, TIMEOUT)
+        let sink = RedisAuditSink::open_target(target, &prefix, TIMEOUT)
             .map_err(|e| format!("Redis: {e}"))?
             .with_stream(&format!("audit:{instance}"));
-        if !exists(url, sink.stream())? {
+        if !sink.exists().map_err(|e| format!("Redis: {e}"))? {
             return Err(format!(
                 "Redis has no audit stream {}: check --instance or [server] instance",
                 sink.stream()
@@ -114,29 +115,14 @@ mod stream {
             .verify()
             .map_err(|e| e.to_string())
     }
-
-    /// Whether the key exists: an empty stream (trimmed by retention) is a log; none is a
-    /// mistaken instance name.
-    fn exists(url: &str, key: &str) -> Result<bool, String> {
-        // Kind and category only: a connection error's text may carry the URL.
-        let failed = |e: redis::RedisError| format!("Redis: {:?}: {}", e.kind(), e.category());
-        let client = redis::Client::open(url).map_err(failed)?;
-        let mut connection = client
-            .get_connection_with_timeout(TIMEOUT)
-            .map_err(failed)?;
-        connection.set_read_timeout(Some(TIMEOUT)).map_err(failed)?;
-        redis::cmd("EXISTS")
-            .arg(key)
-            .query(&mut connection)
-            .map_err(failed)
-    }
 }
 
 #[cfg(not(feature = "redis"))]
 mod stream {
     use memorysync_pipeline::audit::VerifyReport;
+    use memorysync_pipeline::config::RedisTarget;
 
-    pub(super) fn verify(_url: &str, _instance: &str) -> Result<VerifyReport, String> {
+    pub(super) fn verify(_url: &RedisTarget, _instance: &str) -> Result<VerifyReport, String> {
         Err("this memorysync was built without the redis feature".to_owned())
     }
 }

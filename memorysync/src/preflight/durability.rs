@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use memorysync_pipeline::config::{StoreBackend, StoreConfig};
+use memorysync_pipeline::config::{RedisTarget, StoreBackend, StoreConfig};
 
 use super::checks::Outcome;
 
@@ -41,10 +41,45 @@ pub(crate) async fn redis_durability(store: &StoreConfig, timeout: Duration) -> 
     ask(url, timeout).await
 }
 
+/// One Redis: its settings. A cluster: every live master's, the first failure (naming the
+/// master) deciding each item.
 #[cfg(feature = "redis")]
-async fn ask(url: &str, timeout: Duration) -> Durability {
+async fn ask(target: &RedisTarget, timeout: Duration) -> Durability {
+    let seeds = match target {
+        RedisTarget::Cluster(seeds) => seeds,
+        _ => {
+            return match redis::Client::open(target.urls()[0].as_str()) {
+                Ok(client) => ask_node(client, timeout).await,
+                Err(_) => Durability::both(Outcome::Skipped(UNREACHABLE.to_owned())),
+            };
+        }
+    };
+    let Ok(view) = super::cluster::view(seeds, timeout).await else {
+        return Durability::both(Outcome::Skipped(UNREACHABLE.to_owned()));
+    };
+    let mut all = Durability::both(Outcome::Pass);
+    for master in view.live_masters() {
+        let Ok(client) = super::cluster::node_client(&seeds[0], &master.addr) else {
+            return Durability::both(Outcome::Skipped(UNREACHABLE.to_owned()));
+        };
+        let node = ask_node(client, timeout).await;
+        let named = |outcome: Outcome| match outcome {
+            Outcome::Fail(why) => Outcome::Fail(format!("master {}: {why}", master.addr)),
+            other => other,
+        };
+        if all.appendonly == Outcome::Pass {
+            all.appendonly = named(node.appendonly);
+        }
+        if all.noeviction == Outcome::Pass {
+            all.noeviction = named(node.noeviction);
+        }
+    }
+    all
+}
+
+#[cfg(feature = "redis")]
+async fn ask_node(client: redis::Client, timeout: Duration) -> Durability {
     let settings = async {
-        let client = redis::Client::open(url)?;
         let mut connection = client.get_multiplexed_async_connection().await?;
         let appendonly = config_get(&mut connection, "appendonly").await;
         let policy = config_get(&mut connection, "maxmemory-policy").await;
@@ -62,7 +97,7 @@ async fn ask(url: &str, timeout: Duration) -> Durability {
 
 /// Built without Redis, the `redis-reachable` item fails already.
 #[cfg(not(feature = "redis"))]
-async fn ask(_url: &str, _timeout: Duration) -> Durability {
+async fn ask(_target: &RedisTarget, _timeout: Duration) -> Durability {
     Durability::both(Outcome::Skipped(
         "this memorysync was built without the redis feature".to_owned(),
     ))

@@ -9,9 +9,12 @@
 //! secret: plaintext keys and webhook secrets are reported by line number or variable name.
 //! On Redis, `redis-appendonly` and `redis-noeviction` ask the server (`CONFIG GET`) whether it
 //! keeps what it holds across a restart and when full; they are skipped, saying why, where
-//! `CONFIG` is not allowed.
+//! `CONFIG` is not allowed; on a Redis Cluster they ask every master, and `redis-cluster`
+//! checks that every slot is served, `cluster_state` is `ok` and every master has a live
+//! replica.
 
 mod checks;
+mod cluster;
 mod durability;
 #[cfg(test)]
 mod durability_tests;
@@ -136,6 +139,14 @@ pub(crate) async fn preflight(
     items.push(Item {
         name: "redis-reachable",
         outcome: redis,
+    });
+    let cluster = match &loaded {
+        Ok(config) => probes::redis_cluster(&config.store, probes::REDIS_TIMEOUT).await,
+        Err(_) => Outcome::Fail(NOT_LOADED.to_owned()),
+    };
+    items.push(Item {
+        name: "redis-cluster",
+        outcome: cluster,
     });
     let durability = match &loaded {
         Ok(config) => durability::redis_durability(&config.store, probes::REDIS_TIMEOUT).await,

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Empty, Limited};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use memorysync_pipeline::config::{StoreBackend, StoreConfig};
+use memorysync_pipeline::config::{RedisTarget, StoreBackend, StoreConfig};
 
 use super::checks::Outcome;
 
@@ -39,21 +39,75 @@ fn describe(error: &dyn Error) -> String {
     text
 }
 
-/// PINGs `store.redis_url`. The URL is never printed: it may hold a password.
-pub(crate) async fn redis_reachable(store: &StoreConfig, timeout: Duration) -> Outcome {
-    let url = match (store.backend, &store.redis_url) {
-        (StoreBackend::Memory, _) => return Outcome::Skipped("memory backend".to_owned()),
-        (StoreBackend::Embedded, _) => return Outcome::Skipped("embedded backend".to_owned()),
-        (StoreBackend::Redis, None) => return Outcome::Fail("no redis_url".to_owned()),
-        (StoreBackend::Redis, Some(url)) => url,
-    };
-    ping(url, timeout).await
+/// `redis-cluster`: skipped for one Redis; for a cluster, its own view of itself.
+pub(crate) async fn redis_cluster(store: &StoreConfig, timeout: Duration) -> Outcome {
+    match (store.backend, &store.redis_url) {
+        (StoreBackend::Redis, Some(RedisTarget::Cluster(seeds))) => {
+            cluster_health(seeds, timeout).await
+        }
+        (StoreBackend::Redis, _) => Outcome::Skipped("one Redis, not a cluster".to_owned()),
+        (other, _) => Outcome::Skipped(format!("{other:?} backend").to_lowercase()),
+    }
 }
 
 #[cfg(feature = "redis")]
-async fn ping(url: &str, timeout: Duration) -> Outcome {
+async fn cluster_health(seeds: &[String], timeout: Duration) -> Outcome {
+    match super::cluster::view(seeds, timeout).await {
+        Ok(view) => view.judge(),
+        Err(why) => Outcome::Fail(format!("no cluster seed answered: {why}")),
+    }
+}
+
+#[cfg(not(feature = "redis"))]
+async fn cluster_health(_seeds: &[String], _timeout: Duration) -> Outcome {
+    Outcome::Fail("this memorysync was built without the redis feature".to_owned())
+}
+
+/// PINGs `store.redis_url` (on a cluster, every master). The URL is never printed: it may hold a password.
+pub(crate) async fn redis_reachable(store: &StoreConfig, timeout: Duration) -> Outcome {
+    let target = match (store.backend, &store.redis_url) {
+        (StoreBackend::Memory, _) => return Outcome::Skipped("memory backend".to_owned()),
+        (StoreBackend::Embedded, _) => return Outcome::Skipped("embedded backend".to_owned()),
+        (StoreBackend::Redis, None) => return Outcome::Fail("no redis_url".to_owned()),
+        (StoreBackend::Redis, Some(target)) => target,
+    };
+    reach(target, timeout).await
+}
+
+/// One Redis: a `PING`. A cluster: see [`every_master_pings`].
+#[cfg(feature = "redis")]
+async fn reach(target: &RedisTarget, timeout: Duration) -> Outcome {
+    match target {
+        RedisTarget::Cluster(seeds) => every_master_pings(seeds, timeout).await,
+        _ => match redis::Client::open(target.urls()[0].as_str()) {
+            Ok(client) => ping(client, timeout).await,
+            Err(error) => Outcome::Fail(format!("Redis unreachable: {}", describe(&error))),
+        },
+    }
+}
+
+/// On a cluster: the seeds' view, then a `PING` of every master it names.
+#[cfg(feature = "redis")]
+async fn every_master_pings(seeds: &[String], timeout: Duration) -> Outcome {
+    let view = match super::cluster::view(seeds, timeout).await {
+        Ok(view) => view,
+        Err(why) => return Outcome::Fail(format!("no cluster seed answered: {why}")),
+    };
+    for master in view.live_masters() {
+        let client = match super::cluster::node_client(&seeds[0], &master.addr) {
+            Ok(client) => client,
+            Err(error) => return Outcome::Fail(describe(&error)),
+        };
+        if let Outcome::Fail(why) = ping(client, timeout).await {
+            return Outcome::Fail(format!("master {}: {why}", master.addr));
+        }
+    }
+    Outcome::Pass
+}
+
+#[cfg(feature = "redis")]
+async fn ping(client: redis::Client, timeout: Duration) -> Outcome {
     let ping = async {
-        let client = redis::Client::open(url)?;
         let mut connection = client.get_multiplexed_async_connection().await?;
         redis::cmd("PING")
             .query_async::<String>(&mut connection)
@@ -69,7 +123,7 @@ async fn ping(url: &str, timeout: Duration) -> Outcome {
 
 /// Built without Redis, this binary could not serve the config either: that is the failure.
 #[cfg(not(feature = "redis"))]
-async fn ping(_url: &str, _timeout: Duration) -> Outcome {
+async fn reach(_target: &RedisTarget, _timeout: Duration) -> Outcome {
     Outcome::Fail("this memorysync was built without the redis feature".to_owned())
 }
 

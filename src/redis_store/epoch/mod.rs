@@ -237,7 +237,8 @@ impl RedisConnection {
     {
         let watch = self.epoch_watch();
         let mut manager = self.manager();
-        let Some(expected) = watch.expected()? else {
+        // On a cluster the marker is in another slot: the watcher's look is the check there.
+        let Some(expected) = watch.expected()?.filter(|_| !self.is_cluster()) else {
             return self.timed(command.query_async(&mut manager)).await;
         };
         let mut pipeline = redis::pipe();
@@ -260,8 +261,13 @@ impl RedisConnection {
 /// says (`limiter.lua`: its last key and last argument; `quota_reserve.lua`: `KEYS[2]` and
 /// `ARGV[3]`, before its variable-length tail), and answers `{-1}` when the marker holds
 /// another id or none.
+///
+/// On a cluster the marker lives in a slot of its own, which a script of another slot may not
+/// read: the scripts check nothing there, and the loss is found by the watcher's look once a
+/// second (and by `/health`), the bound the README states.
 pub(crate) struct ScriptEpoch<'a> {
     watch: &'a EpochWatch,
+    /// `None`: no check in the script (no epoch watched, or a cluster).
     expected: Option<Arc<str>>,
 }
 
@@ -269,8 +275,9 @@ impl RedisConnection {
     /// The epoch check to hand a request-path script; the refusal while the data is lost.
     pub(crate) fn script_epoch(&self) -> Result<ScriptEpoch<'_>, StoreError> {
         let watch = self.epoch_watch();
+        let expected = watch.expected()?;
         Ok(ScriptEpoch {
-            expected: watch.expected()?,
+            expected: expected.filter(|_| !self.is_cluster()),
             watch,
         })
     }
@@ -280,9 +287,15 @@ impl ScriptEpoch<'_> {
     /// What a script answers when the marker holds another id or none.
     pub(crate) const MISMATCH: i64 = -1;
 
-    /// The marker's key name, declared among the script's keys.
-    pub(crate) fn key(&self) -> &str {
-        &self.watch.key
+    /// The key to declare where the script takes the marker: the marker, or when the script
+    /// checks none, `beside` (one of the script's own keys, so that all its keys share a
+    /// cluster slot; the script does not read it there).
+    pub(crate) fn key<'k>(&'k self, beside: &'k str) -> &'k str {
+        if self.expected.is_some() {
+            &self.watch.key
+        } else {
+            beside
+        }
     }
 
     /// The id the marker must hold; empty when no epoch is watched (the script checks nothing).

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard, Weak};
 use std::time::Duration;
 
-use redis::aio::ConnectionManager;
+use crate::redis_store::handle::RedisHandle;
 use tokio::sync::Notify;
 
 use super::{Epoch, EpochOrigin, EpochStart, OBSERVE};
@@ -199,7 +199,7 @@ impl EpochWatch {
 
 /// One look at the marker on `manager`: the script's answer.
 pub(super) async fn observe(
-    manager: &mut ConnectionManager,
+    manager: &mut RedisHandle,
     watch: &EpochWatch,
 ) -> redis::RedisResult<Vec<String>> {
     let (id, seeded_at, confirmed) = watch.observe_args();
@@ -217,7 +217,7 @@ pub(super) async fn observe(
 /// nothing: that is the stall note's business.
 pub(super) fn spawn_watcher(
     watch: &Arc<EpochWatch>,
-    mut manager: ConnectionManager,
+    mut manager: RedisHandle,
     timeout: Duration,
     every: Duration,
 ) {

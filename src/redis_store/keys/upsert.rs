@@ -124,7 +124,13 @@ impl Inner {
     /// records had owners are read as the file's but are in no index: without this, no
     /// reconciliation would list them, and a key removed from the file would stay valid. One
     /// `SCAN` over the key records, in pages of 1,000; `SADD` makes a second run harmless.
+    ///
+    /// A cluster holds no such records (its names are newer than owners), and a `SCAN` there
+    /// would see one node only: nothing to do.
     async fn index_legacy_records(&self) -> Result<(), StoreError> {
+        if self.connection.is_cluster() {
+            return Ok(());
+        }
         let keyspace = self.connection.keyspace();
         let records = keyspace.join(&["key", "hash", ""]);
         let pattern = format!("{}*", glob_escaped(&records));

@@ -126,8 +126,9 @@ async fn start_counter(connection: &RedisConnection) {
 async fn subscribe(fresh: Arc<Freshness>, connection: RedisConnection) {
     let channel = connection.keyspace().key_changes();
     let timeout = connection.options().timeout;
-    loop {
-        match listen(&fresh, &connection, &channel, timeout).await {
+    // On a cluster, each attempt takes the next seed node: the one it had may be down.
+    for attempt in 0_usize.. {
+        match listen(&fresh, connection.client(attempt), &channel, timeout).await {
             Ok(()) => tracing::debug!("key change subscription lost; subscribing again"),
             Err(error) => tracing::debug!(%error, "key change subscription failed"),
         }
@@ -138,11 +139,11 @@ async fn subscribe(fresh: Arc<Freshness>, connection: RedisConnection) {
 /// One subscription, until its connection is lost.
 async fn listen(
     fresh: &Freshness,
-    connection: &RedisConnection,
+    client: &redis::Client,
     channel: &str,
     timeout: Duration,
 ) -> Result<(), StoreError> {
-    let mut pubsub = tokio::time::timeout(timeout, connection.client().get_async_pubsub())
+    let mut pubsub = tokio::time::timeout(timeout, client.get_async_pubsub())
         .await
         .map_err(|_| StoreError::new("redis pub/sub did not connect in time"))?
         .map_err(|e| redis_error(&e))?;

@@ -238,3 +238,78 @@ fn parts_are_one_to_one() {
     assert_eq!(part("a%3Ab"), "a%253Ab");
     assert_eq!(part("é*"), "%C3%A9%2A");
 }
+
+#[test]
+fn slots_match_the_ones_redis_computes() {
+    // `CLUSTER KEYSLOT` of each, from Redis 7.
+    assert_eq!(super::slot_of("foo"), 12182);
+    assert_eq!(super::slot_of("{user1000}.following"), 3443);
+    assert_eq!(super::slot_of("foo{}{bar}"), super::slot_of("foo{}{bar}"));
+    assert_eq!(super::slot_of("foo{}{bar}"), 8363);
+    assert_eq!(super::slot_of("foo{{bar}}zap"), super::slot_of("{bar"));
+    assert_eq!(super::slot_of("foo{bar}{zap}"), super::slot_of("bar"));
+}
+
+#[test]
+fn on_a_cluster_each_operation_s_keys_share_a_tag_and_one_redis_keeps_its_names() {
+    let key = crate::quota::QuotaKey {
+        project: "proj:{x}".into(),
+        operation: Operation::Add,
+        month: Month::new(2027, 1).unwrap(),
+    };
+    let single = Keyspace::new("p:");
+    assert_eq!(
+        single.quota_counter(&key),
+        "p:quota:proj%3A%7Bx%7D:add:2027-01"
+    );
+    assert_eq!(single.key_generation(), "p:key:generation");
+    assert_eq!(single.audit_stream("audit:a"), "p:audit:a");
+
+    let cluster = Keyspace::for_cluster("p:");
+    let counter = cluster.quota_counter(&key);
+    assert_eq!(counter, "p:quota:{proj%3A%7Bx%7D}:add:2027-01");
+    assert_eq!(
+        super::slot_of(&counter),
+        super::slot_of(&cluster.alert_mark(&key, 75))
+    );
+    let keys = super::slot_of(&cluster.key_generation());
+    let hash = crate::key::KeyHash::from_hex(&"ab".repeat(32)).unwrap();
+    for name in [
+        cluster.key_record(&hash),
+        cluster.key_id_index("key_1"),
+        cluster.key_owner_index(crate::store::RecordOwner::Api),
+        cluster.tombstone(crate::tombstone::TombstoneKind::ApiKeyId, "key_1"),
+        cluster.tombstone(
+            crate::tombstone::TombstoneKind::ApiKeyHash,
+            &"ab".repeat(32),
+        ),
+    ] {
+        assert_eq!(super::slot_of(&name), keys, "{name}");
+    }
+    let queue = cluster.webhook_queue();
+    for name in [&queue.waiting, &queue.claimed, &queue.dead, &queue.dead_ids] {
+        assert_eq!(
+            super::slot_of(name),
+            super::slot_of(&queue.deliveries),
+            "{name}"
+        );
+    }
+    assert_eq!(
+        cluster.tombstone(crate::tombstone::TombstoneKind::Memory, "m:1"),
+        "p:tomb:memory:{m%3A1}"
+    );
+    let stream = cluster.audit_stream("audit:a");
+    assert_eq!(stream, "p:{audit%3Aa}");
+    assert_eq!(
+        super::slot_of(&stream),
+        super::slot_of(&cluster.audit_lease("audit:a"))
+    );
+    assert_eq!(
+        super::slot_of(&stream),
+        super::slot_of(&cluster.audit_head("audit:a"))
+    );
+    assert_eq!(
+        super::slot_of(&cluster.config_applied()),
+        super::slot_of(&cluster.config_reconciling())
+    );
+}

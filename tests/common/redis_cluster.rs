@@ -1,0 +1,349 @@
+//! A Redis Cluster of the test's own: three masters and three replicas, each a `redis-server`
+//! on a free port whose cluster bus port (port + 10000) is free too, joined by
+//! `redis-cli --cluster create … --cluster-replicas 1`. Stopped and its files deleted on drop.
+//!
+//! `None` (with a printed line) where `redis-server` or `redis-cli` is not installed, unless
+//! CI names a Redis (`MEMORYSYNC_TEST_REDIS_URL`), where both must be found.
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long a node may not answer before the others call it failed: what a failover waits.
+pub(crate) const NODE_TIMEOUT_MS: u64 = 1_000;
+
+/// The variable naming the shared test Redis: where it is set, the tools must be there.
+const REDIS_URL_VAR: &str = "MEMORYSYNC_TEST_REDIS_URL";
+
+/// One node's process.
+#[derive(Debug)]
+struct Node {
+    port: u16,
+    child: Option<Child>,
+}
+
+/// Six nodes: three masters, three replicas.
+#[derive(Debug)]
+pub(crate) struct RedisCluster {
+    dir: PathBuf,
+    nodes: Vec<Node>,
+}
+
+impl RedisCluster {
+    /// Starts six nodes, joins them, and waits until every slot is served and every replica is
+    /// in sync (a replica that never synced cannot take over).
+    pub(crate) async fn start() -> Option<RedisCluster> {
+        let dir = tempfile::Builder::new()
+            .prefix("memorysync-cluster-")
+            .tempdir()
+            .unwrap()
+            .keep();
+        let mut cluster = RedisCluster {
+            dir,
+            nodes: Vec::new(),
+        };
+        for port in free_port_pairs(6) {
+            match cluster.spawn(port) {
+                Ok(child) => cluster.nodes.push(Node {
+                    port,
+                    child: Some(child),
+                }),
+                Err(error) => {
+                    assert!(
+                        std::env::var(REDIS_URL_VAR).is_err(),
+                        "redis-server must be on PATH where {REDIS_URL_VAR} is set: {error}"
+                    );
+                    println!("skipped: redis-server is not available ({error})");
+                    return None;
+                }
+            }
+        }
+        for node in &cluster.nodes {
+            until_answers(node.port).await;
+        }
+        let addresses: Vec<String> = cluster
+            .nodes
+            .iter()
+            .map(|node| format!("127.0.0.1:{}", node.port))
+            .collect();
+        let created = Command::new("redis-cli")
+            .arg("--cluster")
+            .arg("create")
+            .args(&addresses)
+            .args(["--cluster-replicas", "1", "--cluster-yes"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .output();
+        let created = match created {
+            Ok(output) => output,
+            Err(error) => {
+                assert!(
+                    std::env::var(REDIS_URL_VAR).is_err(),
+                    "redis-cli must be on PATH where {REDIS_URL_VAR} is set: {error}"
+                );
+                println!("skipped: redis-cli is not available ({error})");
+                return None;
+            }
+        };
+        assert!(
+            created.status.success(),
+            "redis-cli --cluster create failed: {}",
+            String::from_utf8_lossy(&created.stdout)
+        );
+        cluster.until_healthy().await;
+        Some(cluster)
+    }
+
+    fn spawn(&self, port: u16) -> std::io::Result<Child> {
+        let dir = self.dir.join(port.to_string());
+        std::fs::create_dir_all(&dir)?;
+        Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--cluster-enabled", "yes"])
+            .args(["--cluster-config-file", "nodes.conf"])
+            .args(["--cluster-node-timeout", &NODE_TIMEOUT_MS.to_string()])
+            // A replica takes over however long it was cut off: a test kills masters at will.
+            .args(["--cluster-replica-validity-factor", "0"])
+            .args(["--save", "", "--appendonly", "no"])
+            .arg("--dir")
+            .arg(&dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+    }
+
+    /// The seed URLs: every node.
+    pub(crate) fn seeds(&self) -> Vec<String> {
+        self.nodes
+            .iter()
+            .map(|node| format!("redis://127.0.0.1:{}", node.port))
+            .collect()
+    }
+
+    /// `redis_url = [...]` for a config file.
+    pub(crate) fn toml_seeds(&self) -> String {
+        let quoted: Vec<String> = self
+            .seeds()
+            .iter()
+            .map(|url| format!("\"{url}\""))
+            .collect();
+        format!("[{}]", quoted.join(", "))
+    }
+
+    /// A plain connection to the node on `port`.
+    pub(crate) fn node(&self, port: u16) -> redis::Connection {
+        let client = redis::Client::open(format!("redis://127.0.0.1:{port}")).unwrap();
+        let connection = client
+            .get_connection_with_timeout(Duration::from_secs(2))
+            .unwrap();
+        connection
+            .set_read_timeout(Some(Duration::from_secs(2)))
+            .unwrap();
+        connection
+    }
+
+    /// Ports of the live nodes.
+    fn live_ports(&self) -> Vec<u16> {
+        self.nodes
+            .iter()
+            .filter(|node| node.child.is_some())
+            .map(|node| node.port)
+            .collect()
+    }
+
+    /// The masters' ports, each with the slot ranges it serves, as a live node sees them.
+    pub(crate) fn masters(&self) -> Vec<(u16, Vec<(u16, u16)>)> {
+        let port = self.live_ports()[0];
+        let slots: Vec<redis::Value> = redis::cmd("CLUSTER")
+            .arg("SLOTS")
+            .query(&mut self.node(port))
+            .unwrap();
+        let mut masters: Vec<(u16, Vec<(u16, u16)>)> = Vec::new();
+        for range in slots {
+            let redis::Value::Array(fields) = range else {
+                continue;
+            };
+            let number = |value: &redis::Value| match value {
+                redis::Value::Int(n) => u16::try_from(*n).unwrap(),
+                other => panic!("not a number: {other:?}"),
+            };
+            let redis::Value::Array(master) = &fields[2] else {
+                panic!("no master in {fields:?}");
+            };
+            let (start, end, master_port) =
+                (number(&fields[0]), number(&fields[1]), number(&master[1]));
+            match masters.iter_mut().find(|(port, _)| *port == master_port) {
+                Some((_, ranges)) => ranges.push((start, end)),
+                None => masters.push((master_port, vec![(start, end)])),
+            }
+        }
+        masters.sort();
+        masters
+    }
+
+    /// The port of the master serving `key`, by `CLUSTER KEYSLOT`.
+    pub(crate) fn master_of(&self, key: &str) -> u16 {
+        let port = self.live_ports()[0];
+        let slot: u16 = redis::cmd("CLUSTER")
+            .arg("KEYSLOT")
+            .arg(key)
+            .query(&mut self.node(port))
+            .unwrap();
+        self.masters()
+            .into_iter()
+            .find(|(_, ranges)| {
+                ranges
+                    .iter()
+                    .any(|(start, end)| (*start..=*end).contains(&slot))
+            })
+            .map(|(port, _)| port)
+            .unwrap()
+    }
+
+    /// `CLUSTER KEYSLOT key`.
+    pub(crate) fn slot(&self, key: &str) -> u16 {
+        redis::cmd("CLUSTER")
+            .arg("KEYSLOT")
+            .arg(key)
+            .query(&mut self.node(self.live_ports()[0]))
+            .unwrap()
+    }
+
+    /// Every key on the master on `port` that starts with `prefix`.
+    pub(crate) fn keys_on(&self, port: u16, prefix: &str) -> Vec<String> {
+        use redis::Commands;
+        let mut node = self.node(port);
+        let keys: Vec<String> = node
+            .scan_match::<_, String>(format!("{prefix}*"))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        keys
+    }
+
+    /// SIGKILL of the node on `port`: no goodbye, as in a crash.
+    pub(crate) fn kill(&mut self, port: u16) {
+        let node = self
+            .nodes
+            .iter_mut()
+            .find(|node| node.port == port)
+            .unwrap();
+        if let Some(mut child) = node.child.take() {
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
+    }
+
+    /// Waits (a bounded poll of the nodes' own view) until every live node reports
+    /// `cluster_state:ok` with all 16384 slots served, every master has a replica whose link is
+    /// up, and three masters serve slots.
+    pub(crate) async fn until_healthy(&self) {
+        self.until(Duration::from_secs(30), |cluster| cluster.is_healthy(3))
+            .await;
+    }
+
+    /// Waits until a replica took over the slots of a killed master: `cluster_state:ok` on
+    /// every live node, all slots served, three masters. Returns how long it took.
+    pub(crate) async fn until_failed_over(&self) -> Duration {
+        let started = Instant::now();
+        self.until(Duration::from_secs(30), |cluster| {
+            cluster.serves_all_slots()
+        })
+        .await;
+        started.elapsed()
+    }
+
+    async fn until(&self, bound: Duration, done: impl Fn(&Self) -> bool) {
+        let deadline = Instant::now() + bound;
+        while !done(self) {
+            assert!(
+                Instant::now() < deadline,
+                "the cluster did not settle in {bound:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    fn info(&self, port: u16, section: &str) -> String {
+        redis::cmd("INFO")
+            .arg(section)
+            .query(&mut self.node(port))
+            .unwrap_or_default()
+    }
+
+    fn serves_all_slots(&self) -> bool {
+        self.live_ports().into_iter().all(|port| {
+            let info: String = redis::cmd("CLUSTER")
+                .arg("INFO")
+                .query(&mut self.node(port))
+                .unwrap_or_default();
+            info.contains("cluster_state:ok") && info.contains("cluster_slots_ok:16384")
+        }) && self.masters().len() == 3
+    }
+
+    fn is_healthy(&self, masters: usize) -> bool {
+        if !self.serves_all_slots() || self.masters().len() != masters {
+            return false;
+        }
+        let replicas_synced = self.live_ports().into_iter().all(|port| {
+            let replication = self.info(port, "replication");
+            !replication.contains("role:slave") || replication.contains("master_link_status:up")
+        });
+        let replicas = self
+            .live_ports()
+            .into_iter()
+            .filter(|port| self.info(*port, "replication").contains("role:slave"))
+            .count();
+        replicas_synced && replicas >= masters
+    }
+}
+
+impl Drop for RedisCluster {
+    fn drop(&mut self) {
+        for node in &mut self.nodes {
+            if let Some(mut child) = node.child.take() {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// `count` ports that are free, each with port + 10000 free too (the cluster bus).
+fn free_port_pairs(count: usize) -> Vec<u16> {
+    let mut ports = Vec::new();
+    let mut held = Vec::new();
+    while ports.len() < count {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let Some(bus) = port.checked_add(10_000) else {
+            continue;
+        };
+        if let Ok(bus_listener) = std::net::TcpListener::bind(("127.0.0.1", bus)) {
+            ports.push(port);
+            // Held until all are chosen, so that no pair is handed out twice.
+            held.push((listener, bus_listener));
+        }
+    }
+    ports
+}
+
+/// Waits until the node on `port` answers `PING`: attempts one after the other, at most ten
+/// seconds.
+async fn until_answers(port: u16) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if let Ok(mut stream) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await {
+            let _ = stream.write_all(b"PING\r\n").await;
+            let mut reply = [0u8; 5];
+            if stream.read_exact(&mut reply).await.is_ok() && &reply == b"+PONG" {
+                return;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("redis-server on {port} did not come up");
+}

@@ -1,0 +1,180 @@
+//! `store.backend = "redis"` on a Redis Cluster of the test's own (three masters, three
+//! replicas): a deployment from a config whose `redis_url` lists seed nodes admits, limits and
+//! meters requests, revokes a key with its tombstones, queues webhook events and writes its
+//! audit stream; every operation's keys share one slot, and the request-path keys spread over
+//! all three masters.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use http::Request;
+use memorysync_pipeline::Environment;
+use memorysync_pipeline::config::Config;
+use memorysync_pipeline::deployment::{Deployment, DeploymentOptions};
+use memorysync_pipeline::key::{ApiKey, KeyStore};
+use tower::ServiceExt;
+
+use crate::common::redis_cluster::RedisCluster;
+
+/// Keys (and projects, one each): enough that each master serves some of their slots (the
+/// chance that one of three masters gets none of 40 is below one in a million).
+const KEYS: usize = 40;
+
+fn config(cluster: &RedisCluster, keys: &[ApiKey]) -> Config {
+    let mut text = format!(
+        "environment = \"development\"\n\
+         [store]\nbackend = \"redis\"\nredis_url = {}\non_store_error = \"deny\"\n\
+         [[webhooks]]\nurl = \"http://127.0.0.1:9/hook\"\nsecret_env = \"HOOK_SECRET\"\n\
+         events = [\"quota.threshold\"]\n",
+        cluster.toml_seeds()
+    );
+    for (n, key) in keys.iter().enumerate() {
+        text.push_str(&format!(
+            "[[projects]]\nid = \"proj_{n}\"\nadds_per_month = 2\nqueries_per_month = 100\n\
+             [[keys]]\nid = \"key_{n}\"\nsha256 = \"{}\"\nproject = \"proj_{n}\"\n\
+             environment = \"development\"\nrps = 100\nrpm = 3\n",
+            key.hash().to_hex()
+        ));
+    }
+    Config::from_toml(&text).unwrap()
+}
+
+async fn send(deployment: &Deployment, method: &str, key: &ApiKey, project: &str) -> u16 {
+    let app = deployment
+        .layer()
+        .around(tower::service_fn(|_: Request<String>| async {
+            Ok::<_, std::convert::Infallible>(http::Response::new(r#"{"results":[]}"#.to_owned()))
+        }));
+    let request = Request::builder()
+        .method(method)
+        .uri("/v1/memories")
+        .header("authorization", format!("Bearer {}", key.expose_secret()))
+        .header("x-project-id", project)
+        .header("content-type", "application/json")
+        .body(r#"{"text":"a memory"}"#.to_owned())
+        .unwrap();
+    app.oneshot(request).await.unwrap().status().as_u16()
+}
+
+async fn health_of(deployment: &Deployment) -> serde_json::Value {
+    let app = deployment
+        .layer()
+        .around(tower::service_fn(|_: Request<String>| async {
+            Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
+        }));
+    let response = app
+        .oneshot(Request::get("/health").body(String::new()).unwrap())
+        .await
+        .unwrap();
+    let body = http_body_util::BodyExt::collect(response.into_body())
+        .await
+        .unwrap();
+    serde_json::from_slice(&body.to_bytes()).unwrap()
+}
+
+/// The hash tag of a key name: what decides its slot.
+fn tag(name: &str) -> Option<&str> {
+    let open = name.find('{')?;
+    let close = open + name[open..].find('}')?;
+    Some(&name[open + 1..close])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deployment_on_a_cluster_keeps_each_operation_in_one_slot_and_spreads_over_every_master()
+{
+    let Some(cluster) = RedisCluster::start().await else {
+        return;
+    };
+    let keys: Vec<ApiKey> = (0..KEYS)
+        .map(|_| ApiKey::generate(Environment::Development).unwrap())
+        .collect();
+    let secret = memorysync_pipeline::webhook::WebhookSecret::generate()
+        .unwrap()
+        .expose();
+    let options = DeploymentOptions::new()
+        .with_instance("node-a")
+        .with_secret_source(move |_: &str| Some(secret.clone()));
+    let deployment = Deployment::start(&config(&cluster, &keys), options)
+        .await
+        .unwrap();
+
+    for (n, key) in keys.iter().enumerate() {
+        let project = format!("proj_{n}");
+        // 3 a minute: the fourth is refused. Two adds a month: the first two store, so the
+        // threshold alert (75%) is queued.
+        let mut statuses = Vec::new();
+        for method in ["POST", "POST", "GET", "GET"] {
+            statuses.push(send(&deployment, method, key, &project).await);
+        }
+        assert_eq!(statuses, [200, 200, 200, 429], "key_{n}");
+    }
+
+    // A revocation writes the record and its tombstones in one script, in one slot.
+    let now = memorysync_pipeline::clock::Clock::now(&memorysync_pipeline::clock::SystemClock);
+    deployment.keys().revoke("key_0", now).await.unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while send(&deployment, "GET", &keys[0], "proj_0").await != 401 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the revoked key still passes"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    let health = health_of(&deployment).await;
+    assert_eq!(health["status"], "ok", "{health}");
+    let report = deployment.shutdown(Duration::from_secs(5)).await;
+    assert!(report.is_ok(), "{report:?}");
+
+    // Where everything landed, master by master.
+    let masters = cluster.masters();
+    assert_eq!(masters.len(), 3);
+    let mut families_on: BTreeMap<&str, BTreeSet<u16>> = BTreeMap::new();
+    let mut slots_of_tag: BTreeMap<String, BTreeSet<u16>> = BTreeMap::new();
+    for (port, _) in &masters {
+        for name in cluster.keys_on(*port, "memorysync:") {
+            let family = name
+                .trim_start_matches("memorysync:")
+                .split(':')
+                .next()
+                .unwrap()
+                .to_owned();
+            let family: &str = Box::leak(family.into_boxed_str());
+            families_on.entry(family).or_default().insert(*port);
+            // Every key a script or transaction writes with others carries a tag; those
+            // that share a tag share a slot, which `CLUSTER KEYSLOT` confirms.
+            if let Some(tag) = tag(&name) {
+                let slot = cluster.slot(&name);
+                assert_eq!(cluster.master_of(&name), *port, "{name}");
+                slots_of_tag.entry(tag.to_owned()).or_default().insert(slot);
+            }
+        }
+    }
+    let every_master: BTreeSet<u16> = masters.iter().map(|(port, _)| *port).collect();
+    for family in ["rl", "quota", "alert"] {
+        assert_eq!(
+            families_on.get(family),
+            Some(&every_master),
+            "the {family} keys are not on every master: {families_on:?}"
+        );
+    }
+    for (tag, slots) in &slots_of_tag {
+        assert_eq!(
+            slots.len(),
+            1,
+            "the keys tagged {{{tag}}} are in several slots"
+        );
+    }
+    for tag in ["keys", "queue", "audit%3Anode-a"] {
+        assert!(
+            slots_of_tag.contains_key(tag),
+            "no key tagged {{{tag}}}: {slots_of_tag:?}"
+        );
+    }
+    // Each rate-limited key id and each metered project has its own tag: the load of
+    // requests spreads with them.
+    for n in 0..KEYS {
+        assert!(slots_of_tag.contains_key(&format!("key_{n}")), "key_{n}");
+        assert!(slots_of_tag.contains_key(&format!("proj_{n}")), "proj_{n}");
+    }
+}
