@@ -20,6 +20,10 @@ mod preflight;
 mod proxy;
 mod serve;
 mod store;
+/// The Redis Cluster harness of the workspace's tests.
+#[cfg(all(test, feature = "redis"))]
+#[path = "../../tests/common/redis_cluster.rs"]
+mod test_cluster;
 /// The Redis harness of the workspace's tests, shared by this binary's unit tests.
 #[cfg(test)]
 #[path = "../../tests/common/redis.rs"]

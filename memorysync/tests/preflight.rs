@@ -52,15 +52,15 @@ fn preflight(text: &str, extra: &[&str], secret: &str) -> common::Run {
 }
 
 #[test]
-fn a_good_config_passes_all_16_items_with_exit_0_and_the_secret_unseen() {
+fn a_good_config_passes_all_17_items_with_exit_0_and_the_secret_unseen() {
     let secret = WebhookSecret::generate().expect("a secret").expose();
     let run = preflight(&good_file(), &[], &secret);
     assert_eq!(run.code, Some(0), "{run:?}");
     assert_eq!(run.stderr, "");
     let lines: Vec<&str> = run.stdout.lines().collect();
-    assert_eq!(lines.len(), 16, "{}", run.stdout);
+    assert_eq!(lines.len(), 17, "{}", run.stdout);
     assert_eq!(lines[0], "pass config-loads");
-    assert_eq!(lines[15], "pass health-ok (skipped: no --url given)");
+    assert_eq!(lines[16], "pass health-ok (skipped: no --url given)");
     assert!(
         lines.iter().all(|l| l.starts_with("pass ")),
         "{}",

@@ -127,7 +127,8 @@ impl RedisAuditSink {
         self.target = self.target.for_key(&self.stream);
         self.name = name.to_owned();
         self.lease = None;
-        self.locked().last_id = None;
+        // On a cluster the stream may live on another master than the connection's.
+        *self.locked() = State::default();
         self
     }
 

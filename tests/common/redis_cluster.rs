@@ -105,6 +105,9 @@ impl RedisCluster {
             .args(["--cluster-node-timeout", &NODE_TIMEOUT_MS.to_string()])
             // A replica takes over however long it was cut off: a test kills masters at will.
             .args(["--cluster-replica-validity-factor", "0"])
+            // The masters that are up keep serving their slots while one is down (the README's
+            // advice): by default every master refuses until the failover is done.
+            .args(["--cluster-require-full-coverage", "no"])
             .args(["--save", "", "--appendonly", "no"])
             .arg("--dir")
             .arg(&dir)
@@ -243,12 +246,13 @@ impl RedisCluster {
             .await;
     }
 
-    /// Waits until a replica took over the slots of a killed master: `cluster_state:ok` on
-    /// every live node, all slots served, three masters. Returns how long it took.
-    pub(crate) async fn until_failed_over(&self) -> Duration {
+    /// Waits until a replica took over the slots of the killed master on `killed`: every live
+    /// node reports `cluster_state:ok` with all slots served, and three masters serve them,
+    /// none of them `killed`. Returns how long it took.
+    pub(crate) async fn until_failed_over(&self, killed: u16) -> Duration {
         let started = Instant::now();
         self.until(Duration::from_secs(30), |cluster| {
-            cluster.serves_all_slots()
+            cluster.serves_all_slots() && cluster.masters().iter().all(|(port, _)| *port != killed)
         })
         .await;
         started.elapsed()
@@ -346,4 +350,72 @@ async fn until_answers(port: u16) {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     panic!("redis-server on {port} did not come up");
+}
+
+impl RedisCluster {
+    /// `CLUSTER MYID` of the node on `port`.
+    pub(crate) fn node_id(&self, port: u16) -> String {
+        redis::cmd("CLUSTER")
+            .arg("MYID")
+            .query(&mut self.node(port))
+            .unwrap()
+    }
+
+    /// Moves `slot` from the master on `from` to the master on `to` the way `redis-cli
+    /// --cluster reshard` does, calling `between` after each step: marked importing and
+    /// migrating (`ASK` redirections for keys that moved), its keys migrated, then given to
+    /// `to` on every master (`MOVED` for clients that still send to `from`).
+    pub(crate) fn migrate_slot(
+        &self,
+        slot: u16,
+        from: u16,
+        to: u16,
+        mut between: impl FnMut(&str),
+    ) {
+        let (from_id, to_id) = (self.node_id(from), self.node_id(to));
+        let setslot = |port: u16, args: &[&str]| {
+            let _: () = redis::cmd("CLUSTER")
+                .arg("SETSLOT")
+                .arg(slot)
+                .arg(args)
+                .query(&mut self.node(port))
+                .unwrap();
+        };
+        setslot(to, &["IMPORTING", &from_id]);
+        setslot(from, &["MIGRATING", &to_id]);
+        between("migrating");
+        let keys: Vec<String> = redis::cmd("CLUSTER")
+            .arg("GETKEYSINSLOT")
+            .arg(slot)
+            .arg(1000)
+            .query(&mut self.node(from))
+            .unwrap();
+        if !keys.is_empty() {
+            let _: () = redis::cmd("MIGRATE")
+                .arg("127.0.0.1")
+                .arg(to)
+                .arg("")
+                .arg(0)
+                .arg(5_000)
+                .arg("KEYS")
+                .arg(&keys)
+                .query(&mut self.node(from))
+                .unwrap();
+        }
+        between("keys migrated");
+        for (port, _) in self.masters() {
+            setslot(port, &["NODE", &to_id]);
+        }
+        between("moved");
+    }
+}
+
+impl RedisCluster {
+    /// The ports of the live replicas.
+    pub(crate) fn replicas(&self) -> Vec<u16> {
+        self.live_ports()
+            .into_iter()
+            .filter(|port| self.info(*port, "replication").contains("role:slave"))
+            .collect()
+    }
 }

@@ -12,6 +12,10 @@ use memorysync_pipeline::Environment;
 use memorysync_pipeline::config::Config;
 use memorysync_pipeline::deployment::{Deployment, DeploymentOptions};
 use memorysync_pipeline::key::{ApiKey, KeyStore};
+use memorysync_pipeline::quota::{
+    AlertThresholds, Month, Operation, QuotaKey, QuotaStore, Reservation,
+};
+use memorysync_pipeline::redis_store::{RedisConnection, RedisOptions, RedisQuotaStore};
 use tower::ServiceExt;
 
 use crate::common::redis_cluster::RedisCluster;
@@ -70,6 +74,11 @@ async fn health_of(deployment: &Deployment) -> serde_json::Value {
         .await
         .unwrap();
     serde_json::from_slice(&body.to_bytes()).unwrap()
+}
+
+/// `future`'s output, from synchronous code inside the test's runtime.
+fn blocking<F: std::future::Future>(future: F) -> F::Output {
+    tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(future))
 }
 
 /// The hash tag of a key name: what decides its slot.
@@ -177,4 +186,95 @@ async fn a_deployment_on_a_cluster_keeps_each_operation_in_one_slot_and_spreads_
         assert!(slots_of_tag.contains_key(&format!("key_{n}")), "key_{n}");
         assert!(slots_of_tag.contains_key(&format!("proj_{n}")), "proj_{n}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redirections_of_a_slot_being_migrated_are_followed_and_its_counters_move_with_it() {
+    let Some(cluster) = RedisCluster::start().await else {
+        return;
+    };
+    let options = RedisOptions {
+        prefix: "memorysync:".into(),
+        ..RedisOptions::default()
+    };
+    let connection = RedisConnection::connect_cluster(&cluster.seeds(), options)
+        .await
+        .unwrap();
+    let quotas = RedisQuotaStore::new(connection);
+    let key = QuotaKey {
+        project: "proj_moving".into(),
+        operation: Operation::Add,
+        month: Month::new(2027, 1).unwrap(),
+    };
+    let counter = "memorysync:quota:{proj_moving}:add:2027-01";
+    let (slot, from) = (cluster.slot(counter), cluster.master_of(counter));
+    let to = cluster
+        .masters()
+        .into_iter()
+        .map(|(port, _)| port)
+        .find(|port| *port != from)
+        .unwrap();
+
+    let used = std::sync::Mutex::new(Vec::new());
+    let reserve = || {
+        let answer = blocking(quotas.reserve(&key, 1_000, AlertThresholds::NONE));
+        match answer {
+            Ok(Reservation::Reserved { used: n, .. }) => used.lock().unwrap().push(n),
+            other => panic!("a reservation during the migration: {other:?}"),
+        }
+    };
+    reserve();
+    cluster.migrate_slot(slot, from, to, |_step| {
+        reserve();
+        reserve();
+    });
+    reserve();
+    assert_eq!(cluster.master_of(counter), to);
+    assert_eq!(*used.lock().unwrap(), (1..=8).collect::<Vec<u64>>());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reservation_waits_for_a_replica_and_fails_where_none_acknowledges_it() {
+    let Some(cluster) = RedisCluster::start().await else {
+        return;
+    };
+    let Some(alone) = crate::common::redis::RedisServer::start() else {
+        return;
+    };
+    alone.until_answers().await;
+    let key = QuotaKey {
+        project: "proj_waiting".into(),
+        operation: Operation::Add,
+        month: Month::new(2027, 1).unwrap(),
+    };
+    let options = RedisOptions::default();
+    let replicated = RedisQuotaStore::new(
+        RedisConnection::connect_cluster(&cluster.seeds(), options.clone())
+            .await
+            .unwrap(),
+    )
+    .with_replica_wait(Duration::from_secs(1));
+    for n in 1..=3 {
+        let answer = replicated.reserve(&key, 10, AlertThresholds::NONE).await;
+        assert!(
+            matches!(answer, Ok(Reservation::Reserved { used, .. }) if used == n),
+            "{answer:?}"
+        );
+    }
+
+    // One Redis without a replica: `WAIT` answers 0 after its time, and the reservation is a
+    // store error (the stage's outage policy applies), still counted.
+    let unreplicated = RedisQuotaStore::new(
+        RedisConnection::connect(&alone.url(), options)
+            .await
+            .unwrap(),
+    )
+    .with_replica_wait(Duration::from_millis(20));
+    let answer = unreplicated.reserve(&key, 10, AlertThresholds::NONE).await;
+    let error = answer.unwrap_err();
+    assert!(
+        error.to_string().contains("no replica acknowledged"),
+        "{error}"
+    );
+    assert_eq!(unreplicated.used(&key).await.unwrap(), 1);
 }

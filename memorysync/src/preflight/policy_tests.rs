@@ -102,6 +102,7 @@ async fn a_production_config_passed_with_its_audit_log_in_memory() {
             "audit-not-in-memory",
             "durable-state",
             "redis-reachable",
+            "redis-cluster",
             "redis-appendonly",
             "redis-noeviction",
             "health-ok"

@@ -69,6 +69,46 @@ async fn reachable_redis_passes() {
     assert!(report.contains("pass redis-noeviction\n"), "{report}");
 }
 
+#[cfg(feature = "redis")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_whole_cluster_passes_and_one_whose_master_lost_its_replica_fails_naming_it() {
+    let Some(mut cluster) = crate::test_cluster::RedisCluster::start().await else {
+        return;
+    };
+    let store = format!(
+        "[store]\nbackend = \"redis\"\nredis_url = {}\n",
+        cluster.toml_seeds()
+    );
+    let text = edit(
+        &good_file(),
+        "[store]\nbackend = \"embedded\"\npath = \"state\"\n",
+        &store,
+    );
+    let env = [(SECRET_VAR, webhook_secret())];
+    let env: Vec<(&str, &str)> = env.iter().map(|(n, v)| (*n, v.as_str())).collect();
+    let (_, report) = run(&text, &[], &env).await;
+    assert!(report.contains("pass redis-reachable\n"), "{report}");
+    assert!(report.contains("pass redis-cluster\n"), "{report}");
+    // The test's nodes keep no append-only file: each master is asked, and named.
+    assert!(
+        report.contains("fail redis-appendonly: master 127.0.0.1:"),
+        "{report}"
+    );
+
+    let replica = cluster.replicas()[0];
+    cluster.kill(replica);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, report) = run(&text, &[], &env).await;
+        if report.contains("fail redis-cluster: no live replica for master 127.0.0.1:") {
+            assert!(report.contains("pass redis-reachable\n"), "{report}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{report}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// Serves the crate's health route, with `checks` registered, in front of an empty app.
 async fn serve_health(layer: HealthRouteLayer) -> String {
     let app = Router::new()

@@ -135,9 +135,10 @@ async fn a_good_production_config_passes_every_item_and_never_prints_the_secret(
     let secret = webhook_secret();
     let (items, report) = run(&good_file(), &[], &[(SECRET_VAR, &secret)]).await;
     assert_eq!(exit_code(&items), 0, "{report}");
-    assert_eq!(report.lines().count(), 16, "one line per item:\n{report}");
+    assert_eq!(report.lines().count(), 17, "one line per item:\n{report}");
     assert!(report.lines().all(|l| l.starts_with("pass ")), "{report}");
     assert!(report.contains("pass redis-reachable (skipped: embedded backend)\n"));
+    assert!(report.contains("pass redis-cluster (skipped: embedded backend)\n"));
     assert!(report.contains("pass redis-appendonly (skipped: embedded backend)\n"));
     assert!(report.contains("pass redis-noeviction (skipped: embedded backend)\n"));
     assert!(report.contains("pass health-ok (skipped: no --url given)\n"));
@@ -157,10 +158,10 @@ async fn a_file_that_does_not_load_fails_with_the_loader_line_and_skips_what_nee
     let not_checked = report
         .lines()
         .filter(|l| l.ends_with("not checked: the config did not load"));
-    assert_eq!(not_checked.count(), 13, "{report}");
+    assert_eq!(not_checked.count(), 14, "{report}");
     assert!(report.contains("pass no-plaintext-secrets\n"));
     assert!(report.contains("pass health-ok (skipped"));
-    assert_eq!(report.lines().count(), 16);
+    assert_eq!(report.lines().count(), 17);
 }
 
 #[tokio::test]

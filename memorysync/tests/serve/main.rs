@@ -7,6 +7,8 @@ mod admin;
 mod cert;
 #[path = "../common/client.rs"]
 mod client;
+#[cfg(all(feature = "redis", feature = "webhook-client"))]
+mod cluster;
 #[cfg(feature = "redis")]
 mod data_lost;
 #[cfg(feature = "embedded")]
@@ -19,6 +21,9 @@ mod python_upstream;
 mod receiver;
 mod reload;
 mod shutdown;
+#[cfg(all(feature = "redis", feature = "webhook-client"))]
+#[path = "../../../tests/common/redis_cluster.rs"]
+mod test_cluster;
 #[cfg(feature = "redis")]
 #[path = "../../../tests/common/redis.rs"]
 mod test_redis;
