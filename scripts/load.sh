@@ -11,6 +11,7 @@
 #   stack   benches/diy_stack: axum + a SHA-256/HashMap key layer + tower_governor keyed by the
 #           key + TraceLayer, what an engineer would assemble by hand
 #   redis   with REDIS_URL: the full pipeline on `store.backend = "redis"`
+#   cluster with REDIS_CLUSTER: the same on a Redis Cluster (`redis_url` a list of seeds)
 #
 # Rounds are interleaved: each round runs every server once, one at a time (the starting server
 # rotates from round to round), so a machine that gets busier or quieter affects them alike.
@@ -33,13 +34,16 @@
 #                 (default "bare full subset stack"); the ratios need bare
 #   AUDIT         where the full server writes its audit log: "dir" (JSON Lines in a temporary
 #                 directory, as in production; default) or "memory" (grows with every request)
-#   PORT          first of five consecutive loopback ports, one per server (default 18080);
+#   PORT          first of six consecutive loopback ports, one per server (default 18080);
 #                 each must be free
 #   LOADGEN       "wrk" or "oha" to choose; by default wrk if installed, else oha
 #   KEEP=1        keep the temporary directory (config, server logs, load generator outputs)
 #   REDIS_URL     also measure the full pipeline on `store.backend = "redis"` against this
 #                 Redis (e.g. redis://127.0.0.1:6379/14; the database is flushed before each
 #                 run), interleaved with the others
+#   REDIS_CLUSTER also measure the full pipeline on a Redis Cluster through these seed nodes,
+#                 comma-separated (e.g. what `scripts/local_cluster.sh start` prints; every
+#                 master is flushed before each run), interleaved with the others
 #
 # The key allows 10^9 requests a second to every server, so no run measures refusals; the first
 # request to each server must answer 200. Servers log at `warn` into files in the temporary
@@ -95,7 +99,7 @@ done
 
 # name -> port; a server's port does not depend on which others run.
 declare -A port_of=([bare]=$PORT [full]=$((PORT + 1)) [subset]=$((PORT + 2))
-    [stack]=$((PORT + 3)) [redis]=$((PORT + 4)))
+    [stack]=$((PORT + 3)) [redis]=$((PORT + 4)) [cluster]=$((PORT + 5)))
 servers=()
 for name in $SERVERS; do
     [[ $name =~ ^(bare|full|subset|stack)$ ]] ||
@@ -103,6 +107,7 @@ for name in $SERVERS; do
     servers+=("$name")
 done
 [[ -n ${REDIS_URL:-} ]] && servers+=(redis)
+[[ -n ${REDIS_CLUSTER:-} ]] && servers+=(cluster)
 ((${#servers[@]} > 0)) || fail "SERVERS names no server"
 
 port_in_use() {
@@ -197,10 +202,26 @@ if [[ -n ${REDIS_URL:-} ]]; then
     fi
 fi
 
+# The same on a Redis Cluster.
+if [[ -n ${REDIS_CLUSTER:-} ]]; then
+    seeds=$(echo "$REDIS_CLUSTER" | sed -e 's/[^,][^,]*/"&"/g' -e 's/,/, /g')
+    sed -e "s|^backend = \"memory\"|backend = \"redis\"\nredis_url = [$seeds]|" \
+        "$work/config.toml" >"$work/config-cluster.toml"
+fi
+
+# Empties every master of the cluster (a replica refuses, and follows its master).
+flush_cluster() {
+    local seed
+    for seed in ${REDIS_CLUSTER//,/ }; do
+        redis-cli -u "$seed" flushall >/dev/null 2>&1 || true
+    done
+}
+
 # name, port: sets `argv` to the program and arguments that serve `name` on `port`.
 server_argv() {
     local name=$1 port=$2 config=$work/config.toml
     [[ $name == redis ]] && config=$work/config-redis.toml
+    [[ $name == cluster ]] && config=$work/config-cluster.toml
     case $name in
     stack) argv=("$stack_bin" --config "$config" --listen "127.0.0.1:$port") ;;
     *) argv=("$server_bin" --config "$config" --listen "127.0.0.1:$port") ;;
@@ -218,6 +239,7 @@ start_server() {
     if [[ $name == redis ]]; then
         redis-cli -u "$REDIS_URL" flushdb >/dev/null
     fi
+    [[ $name == cluster ]] && flush_cluster
     local argv
     server_argv "$name" "$port"
     RUST_LOG=warn "${argv[@]}" >"$work/$name.log" 2>&1 &

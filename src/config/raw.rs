@@ -55,11 +55,35 @@ pub(super) struct RawStore {
 }
 
 /// `redis_url`: one URL, or a list of a cluster's seed nodes.
-#[derive(Deserialize)]
-#[serde(untagged)]
 pub(super) enum RawRedisUrl {
     One(String),
     Seeds(Vec<String>),
+}
+
+impl<'de> Deserialize<'de> for RawRedisUrl {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Either;
+        impl<'de> serde::de::Visitor<'de> for Either {
+            type Value = RawRedisUrl;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a Redis URL, or a list of a cluster's seed node URLs")
+            }
+            fn visit_str<E: serde::de::Error>(self, url: &str) -> Result<RawRedisUrl, E> {
+                Ok(RawRedisUrl::One(url.to_owned()))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<RawRedisUrl, A::Error> {
+                let mut seeds = Vec::new();
+                while let Some(url) = seq.next_element::<String>()? {
+                    seeds.push(url);
+                }
+                Ok(RawRedisUrl::Seeds(seeds))
+            }
+        }
+        deserializer.deserialize_any(Either)
+    }
 }
 
 #[derive(Deserialize)]

@@ -74,6 +74,7 @@ impl RedisConnection {
         .await
         .map_err(|_| StoreError::new("redis did not answer in time"))?
         .map_err(|e| redis_error(&e))?;
+        refuse_a_cluster_node(&mut manager.clone(), options.timeout).await?;
         let keyspace = Keyspace::new(&options.prefix);
         Ok(RedisConnection {
             handle: RedisHandle::Single(manager),
@@ -316,6 +317,26 @@ impl crate::health::HealthCheck for RedisHealth {
             }
         })
     }
+}
+
+/// A single URL that names a node of a Redis Cluster would meet `MOVED` on most keys: refused
+/// at once, saying how to name a cluster. A Redis that does not allow `INFO` is taken as it is.
+async fn refuse_a_cluster_node(
+    manager: &mut redis::aio::ConnectionManager,
+    timeout: Duration,
+) -> Result<(), StoreError> {
+    let mut command = redis::cmd("INFO");
+    command.arg("cluster");
+    let info = command.query_async::<String>(manager);
+    if let Ok(Ok(info)) = tokio::time::timeout(timeout, info).await
+        && info.lines().any(|line| line.trim() == "cluster_enabled:1")
+    {
+        return Err(StoreError::new(
+            "redis_url names one node of a Redis Cluster: list the cluster's seed nodes \
+             (redis_url = [\"redis://…\", …])",
+        ));
+    }
+    Ok(())
 }
 
 /// How often a cluster call is retried after a refused connection or a redirection, and the

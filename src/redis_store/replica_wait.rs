@@ -48,3 +48,25 @@ impl RedisConnection {
         Ok(())
     }
 }
+
+/// How long a key-record write waits, on a cluster, for a replica to have it.
+const KEY_WRITE_WAIT: Duration = Duration::from_millis(250);
+
+impl RedisConnection {
+    /// On a cluster, after a write of key records (a revocation above all): waits up to 250 ms
+    /// for a replica of their master to have it, so that a failover right after cannot undo a
+    /// change the admin API confirmed. Not acknowledged in time (no replica up), the change
+    /// stands and a warning says what a failover now could lose. One Redis: nothing (its
+    /// replicas, if any, are the operator's).
+    pub(crate) async fn replicate_key_write(&self, key: &str) {
+        if !self.is_cluster() {
+            return;
+        }
+        if let Err(error) = self.wait_for_replica(key, KEY_WRITE_WAIT).await {
+            tracing::warn!(
+                %error,
+                "a key record change is not on a replica yet: a failover now could undo it"
+            );
+        }
+    }
+}

@@ -156,6 +156,77 @@ fn the_embedded_backend_needs_a_path_and_only_it_takes_one() {
 }
 
 #[test]
+fn redis_url_is_one_redis_or_a_list_of_cluster_seeds_and_nonsense_is_refused_by_line() {
+    use memorysync_pipeline::config::RedisTarget;
+    let store = |table: &str| Config::from_toml(&format!("environment = \"production\"\n{table}"));
+    let one =
+        store("[store]\nbackend = \"redis\"\nredis_url = \"redis://10.0.0.1:6379\"\n").unwrap();
+    assert_eq!(
+        one.store.redis_url,
+        Some(RedisTarget::Single("redis://10.0.0.1:6379".into()))
+    );
+    assert_eq!(one.store.quota_replica_wait, None);
+    let seeds = store(
+        "[store]\nbackend = \"redis\"\nredis_url = [\"redis://:pw@a:7000\", \"redis://b:7001\"]\n\
+         quota_replica_wait_ms = 50\n",
+    )
+    .unwrap();
+    let target = seeds.store.redis_url.unwrap();
+    assert!(target.is_cluster());
+    assert_eq!(target.urls().len(), 2);
+    assert!(!format!("{target:?}").contains("pw"), "{target:?}");
+    assert_eq!(
+        seeds.store.quota_replica_wait,
+        Some(std::time::Duration::from_millis(50))
+    );
+
+    let cases = [
+        ("redis_url = []\n", "1 to 64 seed nodes"),
+        ("redis_url = [\"http://a:1\"]\n", "must start with redis://"),
+        (
+            "redis_url = [\"redis://a:1\", \"rediss://b:1\"]\n",
+            "mixes redis:// and rediss://",
+        ),
+        ("redis_url = 7\n", "expected a Redis URL, or a list"),
+        ("redis_url = [7]\n", "invalid type: integer `7`"),
+        (
+            "redis_url = { host = \"a\" }\n",
+            "expected a Redis URL, or a list",
+        ),
+        (
+            "redis_url = \"redis://a:1\"\nquota_replica_wait_ms = 0\n",
+            "1 to 5000",
+        ),
+        (
+            "redis_url = \"redis://a:1\"\nquota_replica_wait_ms = 5001\n",
+            "1 to 5000",
+        ),
+        (
+            "redis_url = \"redis://a:1\"\nquota_replica_wait_ms = -1\n",
+            "line 5: invalid value",
+        ),
+    ];
+    for (fields, message) in cases {
+        let table = format!("[store]\nbackend = \"redis\"\n{fields}");
+        let error = store(&table).unwrap_err();
+        assert!(error.line().is_some(), "{table}: {error}");
+        assert!(error.to_string().contains(message), "{table}: {error}");
+    }
+    let seeds: Vec<String> = (0..65).map(|n| format!("\"redis://n{n}:1\"")).collect();
+    let error = store(&format!(
+        "[store]\nbackend = \"redis\"\nredis_url = [{}]\n",
+        seeds.join(", ")
+    ))
+    .unwrap_err();
+    assert!(error.to_string().contains("1 to 64 seed nodes"), "{error}");
+    let error = store("[store]\nquota_replica_wait_ms = 10\n").unwrap_err();
+    assert!(
+        error.to_string().contains("only with backend = \"redis\""),
+        "{error}"
+    );
+}
+
+#[test]
 fn a_project_without_thresholds_gets_75_90_100() {
     let file = full_with("alert_thresholds = [50, 75, 100]\n", "");
     let config = Config::from_toml(&file).unwrap();

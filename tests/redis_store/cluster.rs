@@ -278,3 +278,23 @@ async fn a_reservation_waits_for_a_replica_and_fails_where_none_acknowledges_it(
     );
     assert_eq!(unreplicated.used(&key).await.unwrap(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_url_naming_a_cluster_node_is_refused_saying_how_to_name_a_cluster() {
+    let Some(cluster) = RedisCluster::start().await else {
+        return;
+    };
+    let error = RedisConnection::connect(&cluster.seeds()[0], RedisOptions::default())
+        .await
+        .unwrap_err();
+    assert!(
+        error.to_string().contains("list the cluster's seed nodes"),
+        "{error}"
+    );
+    // A list of one seed is a cluster, and works.
+    let one_seed = vec![cluster.seeds()[0].clone()];
+    let connection = RedisConnection::connect_cluster(&one_seed, RedisOptions::default())
+        .await
+        .unwrap();
+    connection.ping().await.unwrap();
+}

@@ -40,6 +40,10 @@ impl Inner {
             match self.upsert_once(&record, before, now).await? {
                 Some(upserted) => {
                     self.forget_replaced(&record, before);
+                    if upserted != Upserted::Unchanged {
+                        let generation = self.connection.keyspace().key_generation();
+                        self.connection.replicate_key_write(&generation).await;
+                    }
                     return Ok(upserted);
                 }
                 None => continue,

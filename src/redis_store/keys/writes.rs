@@ -73,6 +73,9 @@ impl Inner {
         if let Some(at) = record.revoked_at {
             leave_tombstones(tombstones, &record.id, &hex, at).await?;
         }
+        self.connection
+            .replicate_key_write(&keyspace.key_generation())
+            .await;
         Ok(())
     }
 
@@ -100,6 +103,9 @@ impl Inner {
             return Err(KeyStoreError::UnknownKey(id));
         }
         leave_tombstones(&self.tombstones, &id, &hex, at).await?;
+        self.connection
+            .replicate_key_write(&keyspace.key_generation())
+            .await;
         Ok(())
     }
 
