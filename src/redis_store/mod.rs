@@ -2,8 +2,9 @@
 //! tombstones, the plans the admin API manages, the audit stream and the webhook queue, shared
 //! by every instance (section 9).
 //!
-//! Every store talks to Redis through one multiplexed `ConnectionManager` (it reconnects by
-//! itself), with a timeout on every call; the key store's cache also holds a pub/sub
+//! Every store talks to Redis through one multiplexed handle ([`RedisHandle`]: a
+//! `ConnectionManager` that reconnects by itself, or a Redis Cluster connection that follows
+//! `MOVED`/`ASK` and failovers), with a timeout on every call; the key store's cache also holds a pub/sub
 //! subscription of its own. An admitted request costs two round trips, its rate limit and its
 //! quota: key records come from a cache in each process, and **a change made on any instance
 //! is seen everywhere within one second** (see [`RedisKeyStore`] for the rule, and what
@@ -15,7 +16,8 @@
 //!
 //! Every key name comes from one keyspace (`keyspace.rs`): under a prefix (`memorysync:` by
 //! default, so that one Redis can serve several pipelines or tests side by side), with ids
-//! escaped one-to-one, so no two ids share a key. Outages are the business of
+//! escaped one-to-one, so no two ids share a key; on a cluster, hash tags keep each operation's
+//! keys in one slot. Outages are the business of
 //! [`WithFallback`](crate::store::WithFallback), in front of any of these stores; a Redis that
 //! lost its data is one too, noticed through the epoch marker
 //! ([`RedisConnection::watch_epoch`]), which every request's first call checks: the rate-limit

@@ -13,8 +13,10 @@ use super::{StoreError, StoreErrorPolicy};
 /// one call is sent to it in the background, and the first answer ends the outage. Under
 /// `deny` the request that sends that call waits for it, so the first request after the store
 /// is back is served. Stores on one [`RedisConnection`](crate::redis_store::RedisConnection)
-/// share what they know: the first call to time out makes the others fail at once, so a hung
-/// Redis costs a request one call timeout, not one per stage. (A quota
+/// to one Redis share what they know: the first call to time out makes the others fail at
+/// once, so a hung Redis costs a request one call timeout, not one per stage. On a Redis
+/// Cluster each hash slot has its own state (the store's `outage_shard`), so a master that is
+/// down sends only the requests of its slots to the policy. (A quota
 /// unit such a probe takes is given back; a rate-limit probe stays counted in the shared
 /// window, one request more for that key, which errs on the strict side.) What was counted locally meanwhile is not copied back: each instance
 /// enforced its own limits for that time, which is what `local` promises.

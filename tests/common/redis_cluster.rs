@@ -315,22 +315,43 @@ impl Drop for RedisCluster {
     }
 }
 
-/// `count` ports that are free, each with port + 10000 free too (the cluster bus).
+/// `count` ports that are free, each with port + 10000 free too (the cluster bus). Taken from
+/// 20000 to 22767, so that both lie below Linux's ephemeral range (32768 and up), where the
+/// outgoing connections of tests running beside this one take their ports.
 fn free_port_pairs(count: usize) -> Vec<u16> {
+    const FIRST: u16 = 20_000;
+    const SPAN: u16 = 2_768;
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let start = u16::try_from((seed ^ std::process::id()) % u32::from(SPAN)).unwrap();
+    // Ports handed to clusters of this process are never handed out again, even once free for
+    // a moment between this choice and their server's start.
+    static TAKEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut taken = TAKEN.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let mut ports = Vec::new();
     let mut held = Vec::new();
-    while ports.len() < count {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let Some(bus) = port.checked_add(10_000) else {
+    for offset in 0..SPAN {
+        if ports.len() == count {
+            break;
+        }
+        let port = FIRST + (start + offset) % SPAN;
+        if taken.contains(&port) {
+            continue;
+        }
+        let (Ok(listener), Ok(bus)) = (
+            std::net::TcpListener::bind(("127.0.0.1", port)),
+            std::net::TcpListener::bind(("127.0.0.1", port + 10_000)),
+        ) else {
             continue;
         };
-        if let Ok(bus_listener) = std::net::TcpListener::bind(("127.0.0.1", bus)) {
-            ports.push(port);
-            // Held until all are chosen, so that no pair is handed out twice.
-            held.push((listener, bus_listener));
-        }
+        ports.push(port);
+        // Held until all are chosen: a cluster started beside this one skips them.
+        held.push((listener, bus));
     }
+    assert_eq!(ports.len(), count, "no {count} free port pairs");
+    taken.extend_from_slice(&ports);
     ports
 }
 

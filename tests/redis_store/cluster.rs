@@ -135,6 +135,22 @@ async fn a_deployment_on_a_cluster_keeps_each_operation_in_one_slot_and_spreads_
     let report = deployment.shutdown(Duration::from_secs(5)).await;
     assert!(report.is_ok(), "{report:?}");
 
+    // The instance's audit stream, on the master of its own slot, is one intact chain of
+    // every request.
+    let target = memorysync_pipeline::config::RedisTarget::Cluster(cluster.seeds());
+    let stream = memorysync_pipeline::redis_store::RedisAuditSink::open_target(
+        &target,
+        "memorysync:",
+        Duration::from_secs(2),
+    )
+    .unwrap()
+    .with_stream("audit:node-a");
+    let verified = memorysync_pipeline::audit::AuditSource::Redis(std::sync::Arc::new(stream))
+        .verify()
+        .unwrap();
+    assert!(verified.ok, "{verified:?}");
+    assert!(verified.lines > 4 * KEYS, "{verified:?}");
+
     // Where everything landed, master by master.
     let masters = cluster.masters();
     assert_eq!(masters.len(), 3);
