@@ -329,7 +329,9 @@ fn free_port_pairs(count: usize) -> Vec<u16> {
     // Ports handed to clusters of this process are never handed out again, even once free for
     // a moment between this choice and their server's start.
     static TAKEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
-    let mut taken = TAKEN.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut taken = TAKEN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let mut ports = Vec::new();
     let mut held = Vec::new();
     for offset in 0..SPAN {
