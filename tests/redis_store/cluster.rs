@@ -2,7 +2,7 @@
 //! replicas): a deployment from a config whose `redis_url` lists seed nodes admits, limits and
 //! meters requests, revokes a key with its tombstones, queues webhook events and writes its
 //! audit stream; every operation's keys share one slot, and the request-path keys spread over
-//! all three masters.
+//! all three masters; a reseed writes a config file back into a cluster.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -313,4 +313,36 @@ async fn one_url_naming_a_cluster_node_is_refused_saying_how_to_name_a_cluster()
         .await
         .unwrap();
     connection.ping().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memorysync_store_reseed_writes_the_file_back_into_a_cluster_and_a_new_epoch() {
+    let Some(cluster) = RedisCluster::start().await else {
+        return;
+    };
+    let keys: Vec<ApiKey> = (0..3)
+        .map(|_| ApiKey::generate(Environment::Development).unwrap())
+        .collect();
+    let config = config(&cluster, &keys);
+    let first = memorysync_pipeline::deployment::reseed(&config)
+        .await
+        .unwrap();
+    assert_eq!((first.added, first.changed), (3, 0), "{first:?}");
+    let again = memorysync_pipeline::deployment::reseed(&config)
+        .await
+        .unwrap();
+    assert_eq!((again.added, again.changed), (0, 0), "{again:?}");
+    assert_ne!(first.epoch.id(), again.epoch.id());
+    assert_eq!(again.before.epoch.as_ref(), Some(&first.epoch));
+
+    // The file's keys are served by a deployment on the reseeded cluster.
+    let secret = memorysync_pipeline::webhook::WebhookSecret::generate()
+        .unwrap()
+        .expose();
+    let options = DeploymentOptions::new()
+        .with_instance("node-b")
+        .with_secret_source(move |_: &str| Some(secret.clone()));
+    let deployment = Deployment::start(&config, options).await.unwrap();
+    assert_eq!(send(&deployment, "GET", &keys[2], "proj_2").await, 200);
+    deployment.shutdown(Duration::from_secs(5)).await.unwrap();
 }
