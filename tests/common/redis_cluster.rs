@@ -301,6 +301,70 @@ impl RedisCluster {
             .count();
         replicas_synced && replicas >= masters
     }
+
+    /// `CLUSTER MYID` of the node on `port`.
+    pub(crate) fn node_id(&self, port: u16) -> String {
+        redis::cmd("CLUSTER")
+            .arg("MYID")
+            .query(&mut self.node(port))
+            .unwrap()
+    }
+
+    /// Moves `slot` from the master on `from` to the master on `to` the way `redis-cli
+    /// --cluster reshard` does, calling `between` after each step: marked importing and
+    /// migrating (`ASK` redirections for keys that moved), its keys migrated, then given to
+    /// `to` on every master (`MOVED` for clients that still send to `from`).
+    pub(crate) fn migrate_slot(
+        &self,
+        slot: u16,
+        from: u16,
+        to: u16,
+        mut between: impl FnMut(&str),
+    ) {
+        let (from_id, to_id) = (self.node_id(from), self.node_id(to));
+        let setslot = |port: u16, args: &[&str]| {
+            let _: () = redis::cmd("CLUSTER")
+                .arg("SETSLOT")
+                .arg(slot)
+                .arg(args)
+                .query(&mut self.node(port))
+                .unwrap();
+        };
+        setslot(to, &["IMPORTING", &from_id]);
+        setslot(from, &["MIGRATING", &to_id]);
+        between("migrating");
+        let keys: Vec<String> = redis::cmd("CLUSTER")
+            .arg("GETKEYSINSLOT")
+            .arg(slot)
+            .arg(1000)
+            .query(&mut self.node(from))
+            .unwrap();
+        if !keys.is_empty() {
+            let _: () = redis::cmd("MIGRATE")
+                .arg("127.0.0.1")
+                .arg(to)
+                .arg("")
+                .arg(0)
+                .arg(5_000)
+                .arg("KEYS")
+                .arg(&keys)
+                .query(&mut self.node(from))
+                .unwrap();
+        }
+        between("keys migrated");
+        for (port, _) in self.masters() {
+            setslot(port, &["NODE", &to_id]);
+        }
+        between("moved");
+    }
+
+    /// The ports of the live replicas.
+    pub(crate) fn replicas(&self) -> Vec<u16> {
+        self.live_ports()
+            .into_iter()
+            .filter(|port| self.info(*port, "replication").contains("role:slave"))
+            .collect()
+    }
 }
 
 impl Drop for RedisCluster {
@@ -373,72 +437,4 @@ async fn until_answers(port: u16) {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     panic!("redis-server on {port} did not come up");
-}
-
-impl RedisCluster {
-    /// `CLUSTER MYID` of the node on `port`.
-    pub(crate) fn node_id(&self, port: u16) -> String {
-        redis::cmd("CLUSTER")
-            .arg("MYID")
-            .query(&mut self.node(port))
-            .unwrap()
-    }
-
-    /// Moves `slot` from the master on `from` to the master on `to` the way `redis-cli
-    /// --cluster reshard` does, calling `between` after each step: marked importing and
-    /// migrating (`ASK` redirections for keys that moved), its keys migrated, then given to
-    /// `to` on every master (`MOVED` for clients that still send to `from`).
-    pub(crate) fn migrate_slot(
-        &self,
-        slot: u16,
-        from: u16,
-        to: u16,
-        mut between: impl FnMut(&str),
-    ) {
-        let (from_id, to_id) = (self.node_id(from), self.node_id(to));
-        let setslot = |port: u16, args: &[&str]| {
-            let _: () = redis::cmd("CLUSTER")
-                .arg("SETSLOT")
-                .arg(slot)
-                .arg(args)
-                .query(&mut self.node(port))
-                .unwrap();
-        };
-        setslot(to, &["IMPORTING", &from_id]);
-        setslot(from, &["MIGRATING", &to_id]);
-        between("migrating");
-        let keys: Vec<String> = redis::cmd("CLUSTER")
-            .arg("GETKEYSINSLOT")
-            .arg(slot)
-            .arg(1000)
-            .query(&mut self.node(from))
-            .unwrap();
-        if !keys.is_empty() {
-            let _: () = redis::cmd("MIGRATE")
-                .arg("127.0.0.1")
-                .arg(to)
-                .arg("")
-                .arg(0)
-                .arg(5_000)
-                .arg("KEYS")
-                .arg(&keys)
-                .query(&mut self.node(from))
-                .unwrap();
-        }
-        between("keys migrated");
-        for (port, _) in self.masters() {
-            setslot(port, &["NODE", &to_id]);
-        }
-        between("moved");
-    }
-}
-
-impl RedisCluster {
-    /// The ports of the live replicas.
-    pub(crate) fn replicas(&self) -> Vec<u16> {
-        self.live_ports()
-            .into_iter()
-            .filter(|port| self.info(*port, "replication").contains("role:slave"))
-            .collect()
-    }
 }
