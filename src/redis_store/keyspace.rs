@@ -294,7 +294,31 @@ pub(crate) fn slot_of(name: &str) -> usize {
             (close > 0).then(|| &bytes[open + 1..open + 1 + close])
         })
         .unwrap_or(bytes);
+    crc_slot(hashed)
+}
+
+fn crc_slot(hashed: &[u8]) -> usize {
     usize::from(crc16::State::<crc16::XMODEM>::calculate(hashed) % SLOTS)
+}
+
+impl Keyspace {
+    /// The slot of `key_id`'s rate-limit windows, without building their names (it is asked
+    /// on every request on a cluster): the slot of their tag, the escaped id.
+    pub(crate) fn rate_limit_slot(&self, key_id: &str) -> usize {
+        match part(key_id) {
+            tag if tag.is_empty() => slot_of(&self.rate_limit_windows(key_id)[0]),
+            tag => crc_slot(tag.as_bytes()),
+        }
+    }
+
+    /// The slot of `key`'s quota counter and alert marks on a cluster: that of their tag, the
+    /// escaped project.
+    pub(crate) fn quota_slot(&self, key: &QuotaKey) -> usize {
+        match part(&key.project) {
+            tag if tag.is_empty() => slot_of(&self.quota_counter(key)),
+            tag => crc_slot(tag.as_bytes()),
+        }
+    }
 }
 
 /// The member naming one delivery in the webhook queue's hashes and sets: the id escaped, so

@@ -71,8 +71,7 @@ impl RateLimitStore for RedisRateLimitStore {
         if !self.connection.is_cluster() {
             return 0;
         }
-        let [state, ..] = self.connection.keyspace().rate_limit_windows(key_id);
-        super::keyspace::slot_of(&state)
+        self.connection.keyspace().rate_limit_slot(key_id)
     }
 }
 

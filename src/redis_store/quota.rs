@@ -151,7 +151,7 @@ impl QuotaStore for RedisQuotaStore {
         if !self.connection.is_cluster() {
             return 0;
         }
-        super::keyspace::slot_of(&self.counter_key(key))
+        self.connection.keyspace().quota_slot(key)
     }
 
     fn refund(&self, key: &QuotaKey) {

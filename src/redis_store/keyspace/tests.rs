@@ -313,3 +313,26 @@ fn on_a_cluster_each_operation_s_keys_share_a_tag_and_one_redis_keeps_its_names(
         super::slot_of(&cluster.config_reconciling())
     );
 }
+
+#[test]
+fn the_slots_asked_per_request_are_those_of_the_names_written() {
+    let cluster = Keyspace::for_cluster("p:");
+    for id in ["", "key_1", "k:{x}", "ä", "%", "}{"] {
+        let [state, ..] = cluster.rate_limit_windows(id);
+        assert_eq!(
+            cluster.rate_limit_slot(id),
+            super::slot_of(&state),
+            "{id:?}"
+        );
+        let key = crate::quota::QuotaKey {
+            project: id.into(),
+            operation: Operation::Query,
+            month: Month::new(2027, 12).unwrap(),
+        };
+        assert_eq!(
+            cluster.quota_slot(&key),
+            super::slot_of(&cluster.quota_counter(&key)),
+            "{id:?}"
+        );
+    }
+}
