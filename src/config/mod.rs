@@ -123,8 +123,9 @@ pub struct StoreConfig {
     pub backend: StoreBackend,
     /// The Redis URL, or a cluster's seed node URLs; required with `backend = "redis"`.
     pub redis_url: Option<RedisTarget>,
-    /// `quota_replica_wait_ms`: after each quota reservation, wait up to this long for a
-    /// replica to acknowledge it (`WAIT 1`), so that a failover cannot lose it; absent: off.
+    /// `quota_replica_wait_ms` (1 to 250): after each quota reservation, wait up to this long
+    /// for a replica to acknowledge it (`WAIT 1`), so that a failover cannot lose it; absent:
+    /// off.
     /// A reservation not acknowledged in time is a store error (`on_store_error` applies).
     pub quota_replica_wait: Option<Duration>,
     /// The embedded database's directory, required with `backend = "embedded"` and refused

@@ -111,9 +111,10 @@ fn config_version(lines: &Lines<'_>, raw: Option<Spanned<i64>>) -> Result<u64, C
         })
 }
 
-/// The longest `quota_replica_wait_ms`: a reservation waits at most this long on top of its
-/// round trip.
-const MAX_REPLICA_WAIT_MS: u64 = 5_000;
+/// The longest `quota_replica_wait_ms`: half the Redis call timeout (500 ms), since the
+/// connection gives up on any answer after that timeout and `WAIT` answers only when its time
+/// is up or a replica acknowledged.
+const MAX_REPLICA_WAIT_MS: u64 = 250;
 
 /// The most seed nodes `redis_url` may list.
 const MAX_SEEDS: usize = 64;

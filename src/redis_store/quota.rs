@@ -62,8 +62,9 @@ impl RedisQuotaStore {
         }
     }
 
-    /// Makes each reservation wait up to `wait` until a replica acknowledges it (`WAIT 1`, a
-    /// second round trip), so that a failover cannot lose a unit a request was admitted on. A
+    /// Makes each reservation wait up to `wait` (at most half the connection's call timeout:
+    /// 250 ms by default) until a replica acknowledges it (`WAIT 1`, a second round trip), so
+    /// that a failover cannot lose a unit a request was admitted on. A
     /// reservation not acknowledged in time fails as a store error (`store.on_store_error`
     /// applies) and stays counted. Without it, a failover may lose the reservations of the
     /// replication lag (README, "Several instances").

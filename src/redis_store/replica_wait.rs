@@ -17,11 +17,15 @@ impl RedisConnection {
     /// Waits up to `wait` until a replica of the master holding `key` has every write made to
     /// it on this connection. One that does not acknowledge in time is a store error, so the
     /// stage applies its outage policy; the write itself stays done.
+    ///
+    /// `wait` is cut to half the call timeout: the connection gives up on any answer after the
+    /// call timeout, and `WAIT` answers only when its time is up or a replica acknowledged.
     pub(crate) async fn wait_for_replica(
         &self,
         key: &str,
         wait: Duration,
     ) -> Result<(), StoreError> {
+        let wait = wait.min(self.options().timeout / 2);
         let millis = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX).max(1);
         let mut command = redis::cmd("WAIT");
         command.arg(1).arg(millis);
@@ -54,7 +58,7 @@ const KEY_WRITE_WAIT: Duration = Duration::from_millis(250);
 
 impl RedisConnection {
     /// On a cluster, after a write of key records (a revocation above all): waits up to 250 ms
-    /// for a replica of their master to have it, so that a failover right after cannot undo a
+    /// (at most half the call timeout) for a replica of their master to have it, so that a failover right after cannot undo a
     /// change the admin API confirmed. Not acknowledged in time (no replica up), the change
     /// stands and a warning says what a failover now could lose. One Redis: nothing (its
     /// replicas, if any, are the operator's).

@@ -28,7 +28,14 @@ struct Node {
 pub(crate) struct RedisCluster {
     dir: PathBuf,
     nodes: Vec<Node>,
+    /// One cluster of a test process at a time: six servers each, beside the other tests on
+    /// two cores, would starve one another's calls past their timeouts.
+    _turn: tokio::sync::OwnedMutexGuard<()>,
 }
+
+/// Whose turn it is to run a cluster in this process.
+static TURN: std::sync::LazyLock<std::sync::Arc<tokio::sync::Mutex<()>>> =
+    std::sync::LazyLock::new(std::sync::Arc::default);
 
 impl RedisCluster {
     /// Starts six nodes, joins them, and waits until every slot is served and every replica is
@@ -42,6 +49,7 @@ impl RedisCluster {
         let mut cluster = RedisCluster {
             dir,
             nodes: Vec::new(),
+            _turn: std::sync::Arc::clone(&TURN).lock_owned().await,
         };
         for port in free_port_pairs(6) {
             match cluster.spawn(port) {

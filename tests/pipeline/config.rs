@@ -195,11 +195,11 @@ fn redis_url_is_one_redis_or_a_list_of_cluster_seeds_and_nonsense_is_refused_by_
         ),
         (
             "redis_url = \"redis://a:1\"\nquota_replica_wait_ms = 0\n",
-            "1 to 5000",
+            "1 to 250",
         ),
         (
-            "redis_url = \"redis://a:1\"\nquota_replica_wait_ms = 5001\n",
-            "1 to 5000",
+            "redis_url = \"redis://a:1\"\nquota_replica_wait_ms = 251\n",
+            "1 to 250",
         ),
         (
             "redis_url = \"redis://a:1\"\nquota_replica_wait_ms = -1\n",

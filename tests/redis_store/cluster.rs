@@ -263,13 +263,18 @@ async fn a_reservation_waits_for_a_replica_and_fails_where_none_acknowledges_it(
         operation: Operation::Add,
         month: Month::new(2027, 1).unwrap(),
     };
-    let options = RedisOptions::default();
+    // A call timeout of 10 s, so that a replica on a machine busy with the other tests has
+    // up to 5 s to acknowledge.
+    let options = RedisOptions {
+        timeout: Duration::from_secs(10),
+        ..RedisOptions::default()
+    };
     let replicated = RedisQuotaStore::new(
         RedisConnection::connect_cluster(&cluster.seeds(), options.clone())
             .await
             .unwrap(),
     )
-    .with_replica_wait(Duration::from_secs(1));
+    .with_replica_wait(Duration::from_secs(5));
     for n in 1..=3 {
         let answer = replicated.reserve(&key, 10, AlertThresholds::NONE).await;
         assert!(
