@@ -64,7 +64,7 @@ pub use admin_tokens::{MAX_RECORD_ID, RECORD_ID_RULE, is_record_id};
 pub use error::ConfigError;
 pub use limits::LimitsConfig;
 pub use quota_routes::QuotaConfig;
-pub use redis_target::{RedisTarget, without_secrets};
+pub use redis_target::RedisTarget;
 /// Redacts `whsec_`, `msk_` and `msa_` material from a text that may be logged or stored.
 pub(crate) use secrets::redact;
 pub use server::{ServerConfig, TlsConfig};

@@ -55,7 +55,7 @@ impl fmt::Debug for RedisTarget {
 
 /// `scheme://host:port` of a Redis URL: what a log or an error may show of it. The user and
 /// password (before `@`), the database and any query are left out.
-pub fn without_secrets(url: &str) -> String {
+fn without_secrets(url: &str) -> String {
     let (scheme, rest) = url.split_once("://").unwrap_or(("redis", url));
     let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
     let host = authority

@@ -101,16 +101,20 @@ impl Keyspace {
         }
     }
 
-    /// `family`, on a cluster the hash tag `{tag}`, then `parts`, joined with `:`.
+    /// `family`, on a cluster the hash tag `{tag}`, then `parts`, joined with `:`. One
+    /// allocation: record and tombstone names are built on the request path.
     fn in_family(&self, family: &str, tag: &str, parts: &[&str]) -> String {
-        let tagged = format!("{{{tag}}}");
-        let mut all = Vec::with_capacity(parts.len() + 2);
-        all.push(family);
+        let mut name = self.join(&[family]);
         if self.cluster {
-            all.push(&tagged);
+            name.push_str(":{");
+            name.push_str(tag);
+            name.push('}');
         }
-        all.extend_from_slice(parts);
-        self.join(&all)
+        for part in parts {
+            name.push(':');
+            name.push_str(part);
+        }
+        name
     }
 
     /// The prefix followed by `parts` joined with `:`, as they are: callers escape ids first.
@@ -148,16 +152,20 @@ impl Keyspace {
 
     /// `family:<project>:<rest>`, the project a hash tag on a cluster.
     fn project_family(&self, family: &str, project: &str, rest: &[&str]) -> String {
-        let tagged;
-        let project = if self.cluster {
-            tagged = format!("{{{project}}}");
-            tagged.as_str()
+        let mut name = self.join(&[family]);
+        name.push(':');
+        if self.cluster {
+            name.push('{');
+            name.push_str(project);
+            name.push('}');
         } else {
-            project
-        };
-        let mut parts = vec![family, project];
-        parts.extend_from_slice(rest);
-        self.join(&parts)
+            name.push_str(project);
+        }
+        for part in rest {
+            name.push(':');
+            name.push_str(part);
+        }
+        name
     }
 
     /// The record whose key has this hash.
