@@ -60,6 +60,7 @@ pub use keys::{KeyCacheOptions, RedisKeyLookup, RedisKeyStore};
 pub use limiter::RedisRateLimitStore;
 pub use plans::RedisPlanStore;
 pub use quota::RedisQuotaStore;
+pub use sync_target::node_connection_info;
 pub use tombstones::RedisTombstones;
 pub use webhook_attempts::RedisAttemptLog;
 pub use webhook_endpoints::RedisEndpointStore;

@@ -60,24 +60,15 @@ impl SyncTarget {
         let connection = match self {
             SyncTarget::Single(client) => client.get_connection_with_timeout(timeout)?,
             SyncTarget::SlotOf { seeds, key } => {
-                let mut last_error = None;
-                let mut found = None;
+                // The first seed that answers; the last refusal when none does.
+                let mut answer = Err((ErrorKind::Client, "no cluster seed node").into());
                 for seed in seeds.iter() {
-                    match master_of(seed, key, timeout) {
-                        Ok(master) => {
-                            found = Some(master);
-                            break;
-                        }
-                        Err(error) => last_error = Some(error),
+                    answer = master_of(seed, key, timeout);
+                    if answer.is_ok() {
+                        break;
                     }
                 }
-                match (found, last_error) {
-                    (Some(master), _) => master,
-                    (None, Some(error)) => return Err(error),
-                    (None, None) => {
-                        return Err((ErrorKind::Client, "no cluster seed node").into());
-                    }
-                }
+                answer?
             }
         };
         connection.set_read_timeout(Some(timeout))?;
@@ -100,8 +91,18 @@ fn master_of(seed: &redis::Client, key: &str, timeout: Duration) -> RedisResult<
         .iter()
         .find_map(|range| serving(range, slot))
         .ok_or((ErrorKind::Client, "no master serves the slot"))?;
-    let seed_info = seed.get_connection_info().clone();
-    let addr = match seed_info.addr() {
+    let master = node_connection_info(seed.get_connection_info(), host, port);
+    redis::Client::open(master)?.get_connection_with_timeout(timeout)
+}
+
+/// The connection settings of `seed` (credentials, database, TLS) for another node of its
+/// cluster, at `host:port`: what a cluster's `CLUSTER SLOTS` or `CLUSTER NODES` names.
+pub fn node_connection_info(
+    seed: &redis::ConnectionInfo,
+    host: String,
+    port: u16,
+) -> redis::ConnectionInfo {
+    let addr = match seed.addr() {
         ConnectionAddr::TcpTls {
             insecure,
             tls_params,
@@ -114,7 +115,7 @@ fn master_of(seed: &redis::Client, key: &str, timeout: Duration) -> RedisResult<
         },
         _ => ConnectionAddr::Tcp(host, port),
     };
-    redis::Client::open(seed_info.set_addr(addr))?.get_connection_with_timeout(timeout)
+    seed.clone().set_addr(addr)
 }
 
 /// The master's host and port when `range` (one `CLUSTER SLOTS` entry: start, end, master,

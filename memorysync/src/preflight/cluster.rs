@@ -141,26 +141,14 @@ pub(crate) async fn view(seeds: &[String], timeout: Duration) -> Result<ClusterV
 /// A client for the node at `addr` (`host:port`) with the seed's credentials and TLS.
 #[cfg(feature = "redis")]
 pub(crate) fn node_client(seed: &str, addr: &str) -> redis::RedisResult<redis::Client> {
-    use redis::{ConnectionAddr, IntoConnectionInfo};
+    use redis::IntoConnectionInfo;
     let info = seed.into_connection_info()?;
     let (host, port) = addr
         .rsplit_once(':')
         .and_then(|(host, port)| Some((host.to_owned(), port.parse().ok()?)))
         .ok_or((redis::ErrorKind::Client, "unreadable node address"))?;
-    let addr = match info.addr() {
-        ConnectionAddr::TcpTls {
-            insecure,
-            tls_params,
-            ..
-        } => ConnectionAddr::TcpTls {
-            host,
-            port,
-            insecure: *insecure,
-            tls_params: tls_params.clone(),
-        },
-        _ => ConnectionAddr::Tcp(host, port),
-    };
-    redis::Client::open(info.set_addr(addr))
+    let node = memorysync_pipeline::redis_store::node_connection_info(&info, host, port);
+    redis::Client::open(node)
 }
 
 #[cfg(test)]
