@@ -6,14 +6,12 @@
 
 use std::time::{Duration, Instant};
 
-use http::Request;
 use memorysync_pipeline::clock::{Clock, SystemClock};
 use memorysync_pipeline::deployment::{Deployment, DeploymentKeys, PLAN_POLL_EVERY, PlanError};
 use memorysync_pipeline::key::{LastKnownKeys, RecordOwner, WithFallback};
 use memorysync_pipeline::quota::{Plan, PlanStore};
 use memorysync_pipeline::redis_store::{RedisKeyStore, RedisPlanStore};
 use memorysync_pipeline::store::StoreErrorPolicy;
-use tower::ServiceExt;
 
 use crate::common::api_plans::{
     API_PROJECT, FILE_PROJECT, PlanKeys, add, api_plans_apply_at_once, file, insert_api_key,
@@ -47,18 +45,8 @@ async fn until_in_force(deployment: &Deployment, project: &str, plan: &Plan, sin
 }
 
 async fn health_status(deployment: &Deployment) -> String {
-    let app = deployment
-        .layer()
-        .around(tower::service_fn(|_: Request<String>| async {
-            Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
-        }));
-    let response = app
-        .oneshot(Request::get("/health").body(String::new()).unwrap())
-        .await
-        .unwrap();
-    let body = http_body_util::BodyExt::collect(response.into_body()).await;
-    let json: serde_json::Value = serde_json::from_slice(&body.unwrap().to_bytes()).unwrap();
-    json["status"].as_str().unwrap().to_owned()
+    let report = crate::deployment::health_of(deployment).await;
+    report["status"].as_str().unwrap().to_owned()
 }
 
 #[tokio::test]

@@ -19,6 +19,7 @@ use memorysync_pipeline::redis_store::{RedisConnection, RedisOptions, RedisQuota
 use tower::ServiceExt;
 
 use crate::common::redis_cluster::RedisCluster;
+use crate::deployment::health_of;
 
 /// Keys (and projects, one each): enough that each master serves some of their slots (the
 /// chance that one of three masters gets none of 40 is below one in a million).
@@ -58,22 +59,6 @@ async fn send(deployment: &Deployment, method: &str, key: &ApiKey, project: &str
         .body(r#"{"text":"a memory"}"#.to_owned())
         .unwrap();
     app.oneshot(request).await.unwrap().status().as_u16()
-}
-
-async fn health_of(deployment: &Deployment) -> serde_json::Value {
-    let app = deployment
-        .layer()
-        .around(tower::service_fn(|_: Request<String>| async {
-            Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
-        }));
-    let response = app
-        .oneshot(Request::get("/health").body(String::new()).unwrap())
-        .await
-        .unwrap();
-    let body = http_body_util::BodyExt::collect(response.into_body())
-        .await
-        .unwrap();
-    serde_json::from_slice(&body.to_bytes()).unwrap()
 }
 
 /// `future`'s output, from synchronous code inside the test's runtime.
@@ -154,17 +139,12 @@ async fn a_deployment_on_a_cluster_keeps_each_operation_in_one_slot_and_spreads_
     // Where everything landed, master by master.
     let masters = cluster.masters();
     assert_eq!(masters.len(), 3);
-    let mut families_on: BTreeMap<&str, BTreeSet<u16>> = BTreeMap::new();
+    let mut families_on: BTreeMap<String, BTreeSet<u16>> = BTreeMap::new();
     let mut slots_of_tag: BTreeMap<String, BTreeSet<u16>> = BTreeMap::new();
     for (port, _) in &masters {
         for name in cluster.keys_on(*port, "memorysync:") {
-            let family = name
-                .trim_start_matches("memorysync:")
-                .split(':')
-                .next()
-                .unwrap()
-                .to_owned();
-            let family: &str = Box::leak(family.into_boxed_str());
+            let family = name.trim_start_matches("memorysync:").split(':').next();
+            let family = family.unwrap().to_owned();
             families_on.entry(family).or_default().insert(*port);
             // Every key a script or transaction writes with others carries a tag; those
             // that share a tag share a slot, which `CLUSTER KEYSLOT` confirms.

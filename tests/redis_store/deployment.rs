@@ -14,7 +14,8 @@ use tower::ServiceExt;
 
 use crate::common::redis::RedisServer;
 
-async fn health_of(deployment: &Deployment) -> serde_json::Value {
+/// The `/health` report of `deployment`, through its own layer.
+pub(crate) async fn health_of(deployment: &Deployment) -> serde_json::Value {
     let app = deployment
         .layer()
         .around(tower::service_fn(|_: Request<String>| async {
